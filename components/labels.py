@@ -1,0 +1,60 @@
+"""Label and annotation keys shared by the components that set them and the policies that read them.
+
+Kept free of Pulumi imports: policy packs import it, and so does spec validation.
+Kubernetes objects carry these as ``metadata.labels`` / ``metadata.annotations`` (and on pod
+templates); Docker containers carry the same keys as container labels.
+"""
+
+from typing import Final
+
+DOMAIN: Final = "mlops.dev"
+
+# app.kubernetes.io recommended labels (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/)
+APP_NAME: Final = "app.kubernetes.io/name"
+APP_INSTANCE: Final = "app.kubernetes.io/instance"
+APP_COMPONENT: Final = "app.kubernetes.io/component"
+APP_PART_OF: Final = "app.kubernetes.io/part-of"
+APP_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+APP_VERSION: Final = "app.kubernetes.io/version"
+
+# Ownership, on every resource that can carry labels.
+ENVIRONMENT: Final = f"{DOMAIN}/environment"
+TIER: Final = f"{DOMAIN}/tier"
+OWNER: Final = f"{DOMAIN}/owner"
+TEAM: Final = f"{DOMAIN}/team"
+COST_CENTRE: Final = f"{DOMAIN}/cost-centre"
+OWNERSHIP_LABELS: Final = (OWNER, TEAM, COST_CENTRE, ENVIRONMENT)
+
+# Serving workloads (stable and canary Deployments, Docker model containers).
+MODEL: Final = f"{DOMAIN}/model"
+MODEL_VERSION: Final = f"{DOMAIN}/model-version"
+RISK_TIER: Final = f"{DOMAIN}/risk-tier"
+DATA_CLASSIFICATION: Final = f"{DOMAIN}/data-classification"
+TRACK: Final = f"{DOMAIN}/track"  # "stable" or "canary"
+MODEL_LABELS: Final = (MODEL, MODEL_VERSION, RISK_TIER, DATA_CLASSIFICATION)
+
+# Values of APP_COMPONENT that policies key on.
+COMPONENT_MODEL_SERVER: Final = "model-server"
+COMPONENT_METADATA_DATABASE: Final = "metadata-database"
+COMPONENT_OBJECT_STORE: Final = "object-store"
+COMPONENT_MODEL_REGISTRY: Final = "model-registry"
+COMPONENT_IMAGE_REGISTRY: Final = "image-registry"
+COMPONENT_MONITORING: Final = "monitoring"
+COMPONENT_DRIFT_CHECK: Final = "drift-check"
+COMPONENT_DATABASE_BACKUP: Final = "database-backup"
+
+# Annotations (values that are not valid label values: URLs, URIs, free text).
+MODEL_URI: Final = f"{DOMAIN}/model-uri"  # models:/<name>/<version|alias> or an ad-hoc URI
+MODEL_SOURCE: Final = f"{DOMAIN}/model-source"  # "registry-version", "registry-alias" or "uri"
+MODEL_CARD_URL: Final = f"{DOMAIN}/model-card-url"
+APPROVAL_REF: Final = f"{DOMAIN}/approval-ref"
+DRIFT_CHECK: Final = f"{DOMAIN}/drift-check"  # "enabled" or "disabled"
+CLASSIFICATION_CEILING: Final = f"{DOMAIN}/data-classification-ceiling"  # on the Namespace / network
+BUCKET_VERSIONING: Final = f"{DOMAIN}/bucket-versioning"  # "enabled" or "disabled"
+ENCRYPTION_AT_REST: Final = f"{DOMAIN}/encryption-at-rest"  # "enabled" or "disabled"
+BACKUP_SCHEDULE: Final = f"{DOMAIN}/backup-schedule"  # cron expression
+BACKUP_RETENTION_DAYS: Final = f"{DOMAIN}/backup-retention-days"  # integer as a string
+BACKUP_OF: Final = f"{DOMAIN}/backup-of"  # name of the database workload a backup job serves
+SCRAPE_TARGET: Final = f"{DOMAIN}/scrape-target"  # model a ServiceMonitor / Prometheus job scrapes
+ALERT_RULES_FOR: Final = f"{DOMAIN}/alert-rules-for"  # model a PrometheusRule group covers
+EXPOSURE_ALLOWED: Final = f"{DOMAIN}/exposure-allowed"  # "true" allows LoadBalancer/NodePort/0.0.0.0

@@ -1,0 +1,173 @@
+"""The audit's data model: what the engine captured, what the packs said, and how it was judged.
+
+Plain frozen dataclasses so that every report format renders the same facts. Nothing here imports
+Pulumi; the engine fills these in, the waiver engine annotates them, the reports read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+UNKNOWN_MARKER = "<unknown>"
+"""Stands for a value that is only known after deployment (a computed output during preview)."""
+
+SECRET_MARKER: dict[str, str] = {"<secret>": "redacted"}
+"""Stands for a secret value: the plaintext never leaves the engine. Compare with ``==``, never mutate."""
+
+
+class Enforcement(StrEnum):
+    """Enforcement level of a policy, as the pack reports it after configuration."""
+
+    ADVISORY = "advisory"
+    MANDATORY = "mandatory"
+    REMEDIATE = "remediate"
+    DISABLED = "disabled"
+
+
+class Severity(StrEnum):
+    UNSPECIFIED = "unspecified"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+def secret_fingerprint(value: str) -> str:
+    """``"<length>:<sha256 hex>"`` of a secret value: enough to find it in text, useless to print."""
+    return f"{len(value)}:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedResource:
+    """One RegisterResource call as the engine would see it: identity, inputs and options.
+
+    ``inputs`` hold plain Python values; unknown values are the ``UNKNOWN`` marker string and secret
+    values are replaced by ``SECRET`` marker dicts before anything leaves the engine.
+    """
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    inputs: dict[str, Any]
+    parent: str | None = None
+    provider: str | None = None
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool | None = None
+    ignore_changes: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    additional_secret_outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Framework:
+    """A compliance framework a policy maps to (``PolicyComplianceFramework``)."""
+
+    name: str
+    version: str = ""
+    reference: str = ""
+    specification: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyMeta:
+    """A policy as ``GetAnalyzerInfo`` describes it, after ``Configure``."""
+
+    name: str
+    pack: str
+    pack_version: str
+    display_name: str
+    description: str
+    enforcement: Enforcement
+    severity: Severity
+    framework: Framework | None
+    tags: tuple[str, ...]
+    remediation_steps: str
+    url: str
+    stack_level: bool
+
+    @property
+    def waivable(self) -> bool:
+        return "non-waivable" not in self.tags
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """An approved exception from ``policies/waivers.yaml``."""
+
+    policy: str
+    selector: str
+    environment: str
+    reason: str
+    owner: str
+    approval_ref: str
+    expires: str  # ISO date
+    source: str  # "file:line"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One diagnostic from one policy about one resource (or the stack when ``urn`` is empty)."""
+
+    policy: str
+    pack: str
+    enforcement: Enforcement
+    severity: Severity
+    urn: str
+    resource_type: str
+    message: str
+    kind: str = "violation"  # "violation", "policy-error" (the policy raised), "waiver" (waiver problem)
+    waiver: Waiver | None = None
+    # For kind="waiver": the waiver the problem is about (``waiver`` stays None: the problem is not waived).
+    subject_waiver: Waiver | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when this finding alone makes the audit fail (exit 1)."""
+        if self.kind == "policy-error":
+            return True
+        return self.enforcement is Enforcement.MANDATORY and self.waiver is None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """That ``policy`` was evaluated against ``urn`` (empty for stack policies); for JUnit and evidence."""
+
+    policy: str
+    pack: str
+    urn: str
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """Everything one environment's audit established; the single input of every report."""
+
+    environment: str
+    tier: str
+    target: str
+    resources: list[CapturedResource]
+    policies: list[PolicyMeta]
+    findings: list[Finding]
+    checks: list[Check]
+    waivers: list[Waiver]
+    started_at: str  # ISO 8601 UTC; the only field allowed to differ between two identical audits
+    duration_s: float
+    # ``secret_fingerprint`` of each secret value the engine redacted: lets every report redact a policy
+    # message that echoes one, without the plaintext ever being kept in the result.
+    secret_fingerprints: frozenset[str] = frozenset()
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocking]
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking

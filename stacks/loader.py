@@ -1,0 +1,254 @@
+"""Load an environment spec from its Pulumi stack file, apply tier defaults, validate, locate errors.
+
+An environment file ``stacks/Pulumi.<env>.yaml`` is ordinary Pulumi stack configuration: the spec's
+sections live under the project's namespace (``mlops-platform:storage``...). Tier defaults from
+``stacks/defaults.yaml`` are merged underneath, so an environment file states only what differs.
+Every problem is reported at once, located at the file and line of the offending key. Nothing here
+imports Pulumi: validation stays fast and usable without the SDK.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from stacks import types as spec_types
+from stacks.schema import SECTIONS, EnvironmentSpec, FieldError
+from stacks.yaml_source import (
+    LocatedYaml,
+    PathKey,
+    Problem,
+    SourceError,
+    format_path,
+    read_located_yaml,
+)
+
+PROJECT = "mlops-platform"
+STACKS_DIR = Path(__file__).resolve().parent
+DEFAULTS_FILE = STACKS_DIR / "defaults.yaml"
+MODEL_DEFAULTS_KEY = "model"  # defaults.yaml key merged under every serving.models[] entry
+
+SpecError = SourceError  # the name callers of this module know the exception by
+
+_FRIENDLY_PATTERNS = {
+    spec_types.DNS_LABEL_PATTERN: "must be a DNS label: lowercase letters, digits and '-', starting with a letter",
+    spec_types.BUCKET_PATTERN: "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
+    spec_types.LABEL_VALUE_PATTERN: "must be a valid label value: letters, digits, '-', '_' or '.'",
+    spec_types.IMAGE_PATTERN: "must be an image reference with a registry: registry/path:tag or @sha256:<digest>",
+    spec_types.VERSION_PATTERN: "must be a pinned version such as 16.4",
+    spec_types.CRON_PATTERN: "must be a five-field cron schedule such as '0 2 * * *'",
+}
+
+
+def environment_files(stacks_dir: Path = STACKS_DIR) -> list[Path]:
+    """Every ``Pulumi.<env>.yaml`` in the stacks directory, sorted by name."""
+    return sorted(stacks_dir.glob("Pulumi.*.yaml"))
+
+
+def resolve_environment(name_or_path: str, stacks_dir: Path = STACKS_DIR) -> Path:
+    """Map a stack name (``prod``) to ``stacks/Pulumi.prod.yaml``; accept a path as given."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path:
+        return candidate
+    path = stacks_dir / f"Pulumi.{name_or_path}.yaml"
+    if not path.exists():
+        known = ", ".join(p.name.split(".")[1] for p in environment_files(stacks_dir)) or "none"
+        raise SourceError([Problem(name_or_path, None, "", f"unknown environment (known: {known})")])
+    return path
+
+
+def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) -> EnvironmentSpec:
+    """Read, merge with tier defaults and validate one environment; raise SourceError on any problem."""
+    path = name_or_path if isinstance(name_or_path, Path) else resolve_environment(name_or_path, stacks_dir)
+    located = read_located_yaml(path)
+    sections, problems = _sections_from_stack_file(located)
+    try:
+        spec = validate_sections(sections, located)
+    except SourceError as exc:
+        problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise SourceError(sorted(problems, key=lambda p: (p.file, p.line or 0, p.path)))
+    return spec
+
+
+def spec_from_pulumi_config(sections: Mapping[str, Any], stack: str) -> EnvironmentSpec:
+    """Validate sections read from ``pulumi.Config``; the stack file, when present, locates errors."""
+    stack_file = STACKS_DIR / f"Pulumi.{stack}.yaml"
+    located = LocatedYaml(f"stacks/{stack_file.name}", None)
+    if stack_file.exists():
+        located = _relocate_sections(read_located_yaml(stack_file))
+    return validate_sections({k: v for k, v in sections.items() if v is not None}, located)
+
+
+def validate_sections(sections: Mapping[str, Any], located: LocatedYaml) -> EnvironmentSpec:
+    """Merge tier defaults under ``sections`` and validate; every problem located in ``located``."""
+    defaults = _read_defaults()
+    tier = sections.get("environment", {}).get("tier") if isinstance(sections.get("environment"), dict) else None
+    merged = _with_defaults(dict(sections), defaults.data, tier)
+    try:
+        return EnvironmentSpec.model_validate(merged)
+    except ValidationError as exc:
+        raise SourceError(_problems_from(exc, located, defaults, tier)) from None
+
+
+def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any], list[Problem]]:
+    """Pick the spec sections out of a stack file's ``config:`` and relocate their line numbers."""
+    problems = list(located.duplicates)
+    data = located.data
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        problems.append(Problem(located.file, 1, "config", "a Pulumi stack file needs a 'config:' mapping"))
+        return {}, problems
+    sections: dict[str, Any] = {}
+    for key, value in data["config"].items():
+        namespace, _, name = str(key).partition(":")
+        line = located.lines.get(("config", key))
+        if namespace != PROJECT:
+            continue  # provider settings such as kubernetes:context belong to their providers
+        if name in SECTIONS:
+            sections[name] = value
+        elif not (isinstance(value, dict) and set(value) == {"secure"}):
+            allowed = ", ".join(f"{PROJECT}:{s}" for s in SECTIONS)
+            problems.append(
+                Problem(located.file, line, str(key), f"unknown key (allowed: {allowed}, or a secret value)")
+            )
+    relocated = _relocate_sections(located)
+    located.lines, located.duplicates = relocated.lines, relocated.duplicates
+    return sections, problems
+
+
+def _relocate_sections(located: LocatedYaml) -> LocatedYaml:
+    """Re-key line numbers from ``('config', 'mlops-platform:serving', ...)`` to ``('serving', ...)``."""
+    lines: dict[PathKey, int] = {}
+    for path, line in located.lines.items():
+        if len(path) >= 2 and path[0] == "config" and str(path[1]).startswith(f"{PROJECT}:"):
+            lines[(str(path[1]).split(":", 1)[1], *path[2:])] = line
+    return LocatedYaml(located.file, located.data, lines, located.duplicates)
+
+
+_defaults_cache: LocatedYaml | None = None
+
+
+def _read_defaults() -> LocatedYaml:
+    global _defaults_cache
+    if _defaults_cache is None:
+        _defaults_cache = read_located_yaml(DEFAULTS_FILE)
+    return _defaults_cache
+
+
+def _deep_merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; anything else in ``override`` replaces ``base``."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _deep_merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def _with_defaults(sections: dict[str, Any], defaults: dict[str, Any], tier: Any) -> dict[str, Any]:
+    layers = [defaults.get("common", {})]
+    if isinstance(tier, str) and tier in defaults:
+        layers.append(defaults[tier])
+    base: dict[str, Any] = {}
+    model_defaults: dict[str, Any] = {}
+    for layer in layers:
+        layer = copy.deepcopy(layer)
+        model_defaults = _deep_merge(model_defaults, layer.pop(MODEL_DEFAULTS_KEY, {}))
+        base = _deep_merge(base, layer)
+    merged = _deep_merge(base, sections)
+    serving = merged.get("serving")
+    if isinstance(serving, dict) and isinstance(serving.get("models"), list):
+        serving["models"] = [
+            _deep_merge(model_defaults, m) if isinstance(m, dict) else m for m in serving["models"]
+        ]
+    return merged
+
+
+def _problems_from(
+    exc: ValidationError, located: LocatedYaml, defaults: LocatedYaml, tier: Any
+) -> list[Problem]:
+    problems = list(located.duplicates)
+    for error in exc.errors(include_url=False):
+        path: PathKey = tuple(error["loc"])
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            path = (*path, *cause.path)
+        message = _message(error, cause)
+        file, line = located.file, located.lines.get(path)
+        if line is None:
+            default_line = _default_line(path, defaults, tier)
+            if default_line is not None:
+                file, line = defaults.file, default_line
+                message += " (tier default)"
+            else:
+                line = located.line_of(path)
+        problems.append(Problem(file, line, format_path(path), message))
+    return sorted(problems, key=lambda p: (p.file, p.line or 0, p.path))
+
+
+def _default_line(path: PathKey, defaults: LocatedYaml, tier: Any) -> int | None:
+    """Line in defaults.yaml that supplied ``path``, if a default did."""
+    if len(path) >= 3 and path[:2] == ("serving", "models"):
+        candidates = [(layer, MODEL_DEFAULTS_KEY, *path[3:]) for layer in (tier, "common")]
+    else:
+        candidates = [(layer, *path) for layer in (tier, "common")]
+    for candidate in candidates:
+        if (line := defaults.lines.get(candidate)) is not None:
+            return line
+    return None
+
+
+def _message(error: Any, cause: Any) -> str:
+    kind = error["type"]
+    if kind == "cross_field":
+        return str(error["msg"])
+    if isinstance(cause, FieldError) or kind == "value_error":
+        return str(cause) if cause is not None else error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(tuple(error["loc"][:-1]))
+        hint = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
+        return f"unknown key (did you mean {hint[0]!r}?)" if hint else f"unknown key (allowed: {', '.join(allowed)})"
+    if kind == "missing":
+        return "required key missing"
+    if kind == "string_pattern_mismatch":
+        pattern = error["ctx"]["pattern"]
+        text = _FRIENDLY_PATTERNS.get(pattern, f"must match {pattern}")
+        return f"{text} (got {error['input']!r})"
+    message = error["msg"]
+    if not isinstance(error.get("input"), dict | list):
+        message += f" (got {error['input']!r})"
+    return re.sub(r"^Value error, ", "", message)
+
+
+def _allowed_keys(path: PathKey) -> list[str]:
+    """Field names of the model found at ``path`` in the schema (empty when it is not a model)."""
+    model: Any = EnvironmentSpec
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = _model_in(model.model_fields[part].annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside ``X``, ``X | None``, ``list[X]`` or ``Annotated[...]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            if (found := _model_in(arg)) is not None:
+                return found
+    return None

@@ -1,0 +1,118 @@
+"""YAML reading that remembers where every key came from.
+
+PyYAML's composer (with the libyaml C parser when available) gives each node a start mark, so one
+walk builds both the plain data and a map from key paths to 1-based line numbers. Duplicate keys,
+which YAML forbids but PyYAML silently collapses, are reported as problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located problem: ``file:line: path: message``."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class SourceError(Exception):
+    """Every problem found in one or more source files; nothing was built."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass(slots=True)
+class LocatedYaml:
+    """A parsed document plus the line of every key and item in it."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+    duplicates: list[Problem] = field(default_factory=list)
+
+    def line_of(self, path: PathKey) -> int | None:
+        """Line of ``path`` or of its nearest ancestor present in the file."""
+        for end in range(len(path), -1, -1):
+            if (line := self.lines.get(path[:end])) is not None:
+                return line
+        return None
+
+
+def format_path(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it is below it, as users typed it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_located_yaml(path: Path) -> LocatedYaml:
+    """Parse ``path``; raise SourceError for a missing file or a syntax error."""
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceError([Problem(shown, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError([Problem(shown, None, "", f"cannot read: {exc}")]) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else None
+        raise SourceError([Problem(shown, line, "", f"YAML syntax error: {reason}")]) from None
+    finally:
+        loader.dispose()
+    located = LocatedYaml(shown, None)
+    if node is not None:
+        located.data = _build(node, (), located, yaml.SafeLoader(""))
+    return located
+
+
+def _build(node: yaml.Node, path: PathKey, out: LocatedYaml, constructor: yaml.SafeLoader) -> Any:
+    out.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            child = (*path, key)
+            if key in result:
+                out.duplicates.append(
+                    Problem(out.file, key_node.start_mark.line + 1, format_path(child), "duplicate key")
+                )
+            out.lines[child] = key_node.start_mark.line + 1
+            result[key] = _build(value_node, child, out, constructor)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, index), out, constructor) for index, item in enumerate(node.value)]
+    return constructor.construct_object(node, deep=True)
