@@ -1,0 +1,17 @@
+"""Entry point the Pulumi engine runs (`python -m pulumi.policy <engine> .` in this directory).
+
+Only constructs the PolicyPack: its constructor starts the gRPC server and blocks forever.
+"""
+
+import sys
+from pathlib import Path
+
+# Pulumi starts the pack from this directory; make the repository root importable for `policies`
+# and `components` (parents[2] = repo root: mlops-governance -> policies -> root).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from pulumi_policy import PolicyPack
+
+from policies.packs import pack_arguments
+
+PolicyPack(**pack_arguments("mlops-governance"))

@@ -1,0 +1,2 @@
+"""Rule functions: ``(Res, Config) -> list[str]`` for resources, ``(list[Res], Config) -> list[(urn, str)]``
+for stacks. No Pulumi types cross this boundary; :mod:`policies.packs` adapts the SDK's arguments."""

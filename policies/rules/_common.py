@@ -1,0 +1,109 @@
+"""Cross-target helpers: labels and annotations of any resource, secret detection."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from components import labels as L
+from policies.rules import _docker, _k8s
+from policies.rules._model import Res, Unknown, as_dict, get, is_unknown
+
+# Env var / key names that conventionally hold credentials. ``_FILE``/``_PATH`` variants point at a
+# mounted file instead and are fine (``POSTGRES_PASSWORD_FILE``).
+_SECRET_NAME_RE = re.compile(
+    r"(^|_)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|SECRET_?KEY|PRIVATE_?KEY|"
+    r"CREDENTIALS?|AUTH_?KEY|WEBHOOK_?URL|DSN)(_|$)"
+)
+_REFERENCE_SUFFIX_RE = re.compile(r"_(FILE|PATH|REF|NAME|ID_FILE)$")
+
+# Values that are credentials whatever they are called.
+_SECRET_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("Slack webhook", re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+")),
+    (
+        "JSON web token",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    ),
+    (
+        "credentials in a URL",
+        re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"),
+    ),
+)
+# In configuration files: ``password: hunter2`` / ``api_key = abc``; ``${VAR}``/``$(VAR)`` are references.
+_ASSIGNMENT_RE = re.compile(
+    r"(?im)^\s*[\"']?[\w.-]*(password|passwd|secret|token|api[_-]?key|access[_-]?key)[\"']?\s*[:=]\s*"
+    r"(?![\"']?(\$\{|\$\(|<|\"\"|''|$|~|null\b|none\b))[\"']?[^\s\"']{4,}"
+)
+
+
+def secret_name(name: str) -> bool:
+    """Whether an env var or key name looks like it holds a credential."""
+    norm = re.sub(r"[^A-Za-z0-9]+", "_", name.rsplit("/", 1)[-1]).upper()
+    return bool(_SECRET_NAME_RE.search(norm)) and not _REFERENCE_SUFFIX_RE.search(norm)
+
+
+def secret_value_kind(value: str, config_file: bool = False) -> str | None:
+    """The kind of credential ``value`` looks like, or ``None``."""
+    for kind, pattern in _SECRET_VALUE_PATTERNS:
+        if pattern.search(value):
+            return kind
+    if config_file and _ASSIGNMENT_RE.search(value):
+        return "password/token assignment"
+    return None
+
+
+def object_labels(res: Res) -> Any:
+    """Labels of any resource: k8s ``metadata.labels``, Docker ``labels`` as a dict."""
+    if res.is_docker:
+        if _docker.labels_unknown(res):
+            return Unknown("labels", "array")
+        return _docker.labels(res)
+    return _k8s.object_labels(res)
+
+
+def object_annotations(res: Res) -> Any:
+    """k8s annotations; Docker has only labels, which carry the annotation keys too (contract)."""
+    if res.is_docker:
+        return object_labels(res)
+    return _k8s.object_annotations(res)
+
+
+def label(res: Res, key: str) -> Any:
+    """A label value from the object, falling back to the pod template for k8s workloads."""
+    value = as_dict(object_labels(res)).get(key)
+    if value is None and _k8s.is_workload(res):
+        value = as_dict(_k8s.pod_labels(res)).get(key)
+    return value
+
+
+def annotation(res: Res, key: str) -> Any:
+    value = as_dict(object_annotations(res)).get(key)
+    if value is None and _k8s.is_workload(res):
+        value = as_dict(get(_k8s.pod_template(res), "metadata", "annotations")).get(key)
+    return value
+
+
+def component(res: Res) -> Any:
+    """The APP_COMPONENT label (object, else pod template)."""
+    return label(res, L.APP_COMPONENT)
+
+
+def is_component(res: Res, *names: str) -> bool:
+    value = component(res)
+    return not is_unknown(value) and value in names
+
+
+def is_serving(res: Res) -> bool:
+    """A model-serving workload: k8s workload or Docker container with APP_COMPONENT=model-server."""
+    return (_k8s.is_workload(res) or res.type == _docker.CONTAINER) and is_component(
+        res, L.COMPONENT_MODEL_SERVER
+    )
+
+
+def labelable(res: Res) -> bool:
+    """Resources that carry labels: every k8s object, Docker containers, networks and volumes."""
+    return (res.is_k8s and not res.type.startswith("kubernetes:yaml")) or res.type in _docker.LABELABLE

@@ -1,0 +1,162 @@
+"""Kubernetes helpers: find pod specs, containers and metadata in any workload kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from policies.rules._model import Res, as_dict, as_list, get, is_unknown
+
+# Type tokens of the kinds that carry a pod spec, and where it lives inside ``spec``.
+_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template"),
+    "kubernetes:batch/v1:Job": ("spec", "template"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "kubernetes:core/v1:Pod": (),
+}
+WORKLOAD_TYPES = frozenset(_POD_SPEC_PATHS)
+LONG_RUNNING_TYPES = frozenset(
+    {
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:apps/v1:StatefulSet",
+        "kubernetes:apps/v1:DaemonSet",
+        "kubernetes:apps/v1:ReplicaSet",
+        "kubernetes:core/v1:Pod",
+    }
+)
+REPLICATED_TYPES = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE = "kubernetes:core/v1:Service"
+SECRET = "kubernetes:core/v1:Secret"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+
+
+def is_workload(res: Res) -> bool:
+    return res.type in WORKLOAD_TYPES
+
+
+def pod_template(res: Res) -> Any:
+    """The object holding ``metadata`` and ``spec`` of the pods (the Pod itself for a bare Pod)."""
+    path = _POD_SPEC_PATHS.get(res.type)
+    if path is None:
+        return None
+    return res.props if not path else get(res.props, *path)
+
+
+def pod_spec(res: Res) -> Any:
+    """The PodSpec (may be an :class:`Unknown`, ``None`` when missing)."""
+    template = pod_template(res)
+    return get(template, "spec") if template is not None else None
+
+
+def pod_spec_path(res: Res) -> str:
+    path = _POD_SPEC_PATHS.get(res.type, ())
+    return ".".join((*path, "spec"))
+
+
+def pod_labels(res: Res) -> Any:
+    return get(pod_template(res), "metadata", "labels")
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A container of a pod spec with where it sits, for messages."""
+
+    name: str
+    path: str
+    spec: dict[str, Any]
+    init: bool
+
+
+def containers(res: Res, include_init: bool = True) -> Iterator[Container]:
+    """Every container, init container and ephemeral container of a workload's pod spec."""
+    spec = pod_spec(res)
+    if not isinstance(spec, dict):
+        return
+    base = pod_spec_path(res)
+    groups = ("containers", "initContainers", "ephemeralContainers") if include_init else ("containers",)
+    for group in groups:
+        for index, item in enumerate(as_list(spec.get(group))):
+            path = f"{base}.{group}[{index}]"
+            if not isinstance(item, dict):
+                continue
+            raw_name = item.get("name")
+            name = raw_name if isinstance(raw_name, str) else f"{group}[{index}]"
+            yield Container(name, path, item, group != "containers")
+
+
+def metadata(res: Res) -> dict[str, Any]:
+    return as_dict(res.props.get("metadata"))
+
+
+def object_labels(res: Res) -> Any:
+    return get(res.props, "metadata", "labels")
+
+
+def object_annotations(res: Res) -> Any:
+    return get(res.props, "metadata", "annotations")
+
+
+def namespace_of(res: Res) -> Any:
+    """``metadata.namespace``; ``"default"`` when absent (what the API server would use)."""
+    ns = get(res.props, "metadata", "namespace")
+    return "default" if ns is None else ns
+
+
+def name_of(res: Res) -> Any:
+    """``metadata.name``, falling back to the Pulumi name (auto-naming derives from it)."""
+    name = get(res.props, "metadata", "name")
+    return res.name if name is None else name
+
+
+def selector_matches(selector: Any, labels: Any) -> bool | None:
+    """Whether a LabelSelector selects ``labels``; ``None`` when either is unknown.
+
+    An empty selector selects everything (NetworkPolicy ``podSelector: {}``).
+    """
+    if is_unknown(selector) or is_unknown(labels):
+        return None
+    sel = as_dict(selector)
+    labels = as_dict(labels)
+    match_labels = sel.get("matchLabels")
+    if is_unknown(match_labels):
+        return None
+    for key, value in as_dict(match_labels).items():
+        if is_unknown(value) or is_unknown(labels.get(key)):
+            return None
+        if labels.get(key) != value:
+            return False
+    for expr in as_list(sel.get("matchExpressions")):
+        if not isinstance(expr, dict):
+            return False
+        key, op = expr.get("key"), expr.get("operator")
+        values = [v for v in as_list(expr.get("values")) if isinstance(v, str)]
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True

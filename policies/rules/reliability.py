@@ -1,0 +1,419 @@
+"""Reliability rules: resources, health checks, replicas and disruption, backups, storage safety."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from components import labels as L
+from policies.rules import _common, _docker, _k8s
+from policies.rules._model import (
+    Config,
+    Res,
+    as_dict,
+    as_int,
+    as_list,
+    get,
+    hkey,
+    is_unknown,
+    truthy,
+    unknown_message,
+)
+
+# Components that run to completion (scheduled jobs): no probes, no restart-always.
+_JOB_COMPONENTS = (L.COMPONENT_DRIFT_CHECK, L.COMPONENT_DATABASE_BACKUP)
+_CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+
+
+def _is_job_like(res: Res) -> bool:
+    return _common.is_component(res, *_JOB_COMPONENTS)
+
+
+def _positive(value: Any) -> bool:
+    """A set, non-zero quantity (``"500m"``, ``"1Gi"``, ``2``, ``0.5``)."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int | float):
+        return value > 0
+    if isinstance(value, str):
+        return bool(value.strip()) and value.strip() not in ("0", "0m", "0.0")
+    return False
+
+
+def _k8s_resources(res: Res, section: str) -> list[str]:
+    out: list[str] = []
+    if is_unknown(_k8s.pod_spec(res)):
+        return [unknown_message(_k8s.pod_spec_path(res), "the pod spec")]
+    for c in _k8s.containers(res):
+        if c.path.split(".")[-1].startswith("ephemeralContainers"):
+            continue
+        block = get(c.spec, "resources", section)
+        if is_unknown(block):
+            out.append(unknown_message(f"{c.path}.resources.{section}"))
+            continue
+        for key in ("cpu", "memory"):
+            value = get(block, key)
+            if is_unknown(value):
+                out.append(unknown_message(f"{c.path}.resources.{section}.{key}"))
+            elif not _positive(value):
+                out.append(f'container "{c.name}" has no {key} {section[:-1]} (resources.{section}.{key})')
+    return out
+
+
+def workload_resource_requests(res: Res, cfg: Config) -> list[str]:
+    if res.type == _docker.CONTAINER:
+        out = []
+        for key, what in (("memoryReservation", "memory reservation"), ("cpuShares", "CPU shares")):
+            value = res.props.get(key)
+            if is_unknown(value):
+                out.append(unknown_message(key))
+            elif not _positive(value):
+                out.append(f"no {what} ({key}) is set")
+        return out
+    return _k8s_resources(res, "requests") if _k8s.is_workload(res) else []
+
+
+def workload_resource_limits(res: Res, cfg: Config) -> list[str]:
+    if res.type == _docker.CONTAINER:
+        out = []
+        memory = res.props.get("memory")
+        if is_unknown(memory):
+            out.append(unknown_message("memory"))
+        elif not _positive(memory):
+            out.append("no memory limit (memory) is set")
+        cpus, quota = res.props.get("cpus"), res.props.get("cpuQuota")
+        if is_unknown(cpus) or is_unknown(quota):
+            out.append(unknown_message("cpus/cpuQuota"))
+        elif not _positive(cpus) and not _positive(quota):
+            out.append("no CPU limit (cpus or cpuQuota) is set")
+        return out
+    return _k8s_resources(res, "limits") if _k8s.is_workload(res) else []
+
+
+def workload_health_checks(res: Res, cfg: Config) -> list[str]:
+    if _is_job_like(res):
+        return []
+    if res.type == _docker.CONTAINER:
+        hc = res.props.get("healthcheck")
+        if is_unknown(hc):
+            return [unknown_message("healthcheck")]
+        tests = as_list(get(hc, "tests"))
+        if not tests:
+            return ["no healthcheck is defined"]
+        if isinstance(tests[0], str) and tests[0].upper() == "NONE":
+            return ['healthcheck is disabled (tests ["NONE"])']
+        return []
+    if res.type not in _k8s.LONG_RUNNING_TYPES:
+        return []
+    if is_unknown(_k8s.pod_spec(res)):
+        return [unknown_message(_k8s.pod_spec_path(res), "the pod spec")]
+    out = []
+    for c in _k8s.containers(res, include_init=False):
+        for probe in ("livenessProbe", "readinessProbe"):
+            value = c.spec.get(probe)
+            if is_unknown(value):
+                out.append(unknown_message(f"{c.path}.{probe}"))
+            elif not isinstance(value, dict) or not value:
+                out.append(f'container "{c.name}" has no {probe}')
+    return out
+
+
+def workload_restart_policy(res: Res, cfg: Config) -> list[str]:
+    if res.type == _docker.CONTAINER:
+        if _is_job_like(res):
+            return []
+        restart = res.props.get("restart")
+        if is_unknown(restart):
+            return [unknown_message("restart")]
+        if restart in ("always", "unless-stopped"):
+            return []
+        if restart == "on-failure":
+            retries = as_int(res.props.get("maxRetryCount"))
+            if retries is None or retries <= 0 or retries > 5:
+                return ['restart "on-failure" needs maxRetryCount between 1 and 5']
+            return []
+        shown = "not set" if restart is None else f'"{restart}"'
+        return [f"restart policy is {shown}; use unless-stopped, always or on-failure"]
+    if res.type == "kubernetes:core/v1:Pod":
+        return ["bare Pod is not managed by a controller and is not rescheduled when its node fails"]
+    if res.type in _k8s.LONG_RUNNING_TYPES:
+        policy = get(_k8s.pod_spec(res), "restartPolicy")
+        if is_unknown(policy):
+            return [unknown_message(f"{_k8s.pod_spec_path(res)}.restartPolicy")]
+        if policy not in (None, "Always"):
+            return [f'restartPolicy is "{policy}"; long-running workloads must restart Always']
+    return []
+
+
+def _hpa_for(resources: list[Res]) -> dict[tuple[Any, str, Any], Res]:
+    """HPAs keyed by (namespace, target kind, target name)."""
+    out: dict[tuple[Any, str, Any], Res] = {}
+    for res in resources:
+        if res.type == _k8s.HPA:
+            ref = get(res.props, "spec", "scaleTargetRef")
+            kind, name = get(ref, "kind"), get(ref, "name")
+            if isinstance(kind, str):
+                out[(hkey(_k8s.namespace_of(res)), kind, hkey(name))] = res
+    return out
+
+
+def _min_replicas(res: Res, hpas: dict[tuple[Any, str, Any], Res]) -> Any:
+    """The workload's guaranteed replica count: its HPA's minReplicas, else spec.replicas (default 1)."""
+    hpa = hpas.get((hkey(_k8s.namespace_of(res)), res.kind, hkey(_k8s.name_of(res))))
+    if hpa is not None:
+        value = get(hpa.props, "spec", "minReplicas")
+        return value if is_unknown(value) else (as_int(value) if value is not None else 1)
+    value = get(res.props, "spec", "replicas")
+    return value if is_unknown(value) else (as_int(value) if value is not None else 1)
+
+
+def workload_min_replicas(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
+    minimum = as_int(cfg.get("minReplicas")) or 1
+    components = [str(c) for c in as_list(cfg.get("components"))]
+    hpas = _hpa_for(resources)
+    out: list[tuple[str, str]] = []
+    for res in resources:
+        if res.type not in _k8s.REPLICATED_TYPES or not _common.is_component(res, *components):
+            continue
+        if _common.label(res, L.TRACK) == "canary":
+            continue  # canaries are sized by their traffic weight, not by the tier minimum
+        replicas = _min_replicas(res, hpas)
+        if is_unknown(replicas):
+            out.append((res.urn, f"{res.label}: " + unknown_message("replicas")))
+        elif replicas is None or replicas < minimum:
+            out.append(
+                (res.urn, f"{res.label}: runs at least {replicas} replica(s); the tier minimum is {minimum}")
+            )
+    return out
+
+
+def _pdb_allows_disruption(pdb: Res, replicas: int) -> bool | None:
+    spec = as_dict(get(pdb.props, "spec"))
+    for key in ("maxUnavailable", "minAvailable"):
+        if is_unknown(spec.get(key)):
+            return None
+    max_unavailable, min_available = spec.get("maxUnavailable"), spec.get("minAvailable")
+    # The disruption controller scales percentages rounding up (GetScaledValueFromIntOrPercent).
+    if max_unavailable is not None:
+        if isinstance(max_unavailable, str) and max_unavailable.endswith("%"):
+            pct = as_int(max_unavailable[:-1])
+            return pct is not None and pct > 0
+        value = as_int(max_unavailable)
+        return value is not None and value >= 1
+    if min_available is not None:
+        if isinstance(min_available, str) and min_available.endswith("%"):
+            pct = as_int(min_available[:-1])
+            return pct is not None and -(-replicas * pct // 100) < replicas
+        value = as_int(min_available)
+        return value is not None and value < replicas
+    return True  # neither bound set: the budget constrains nothing
+
+
+def workload_disruption_budget(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
+    hpas = _hpa_for(resources)
+    pdbs = [r for r in resources if r.type == _k8s.PDB]
+    out: list[tuple[str, str]] = []
+    for res in resources:
+        if res.type not in _k8s.REPLICATED_TYPES:
+            continue
+        replicas = _min_replicas(res, hpas)
+        if is_unknown(replicas):
+            out.append((res.urn, f"{res.label}: " + unknown_message("replicas")))
+            continue
+        if replicas is None or replicas <= 1:
+            continue
+        labels = _k8s.pod_labels(res)
+        ns = _k8s.namespace_of(res)
+        matching = [
+            p
+            for p in pdbs
+            if _k8s.namespace_of(p) == ns and _k8s.selector_matches(get(p.props, "spec", "selector"), labels)
+        ]
+        if not matching:
+            out.append(
+                (
+                    res.urn,
+                    f"{res.label}: runs {replicas} replicas but no PodDisruptionBudget selects its pods",
+                )
+            )
+            continue
+        verdicts = [_pdb_allows_disruption(p, replicas) for p in matching]
+        if None in verdicts:
+            out.append((res.urn, f"{res.label}: " + unknown_message("PodDisruptionBudget bounds")))
+        elif not all(verdicts):
+            names = ", ".join(
+                f'"{_k8s.name_of(p)}"' for p, ok in zip(matching, verdicts, strict=True) if not ok
+            )
+            out.append(
+                (
+                    res.urn,
+                    f"{res.label}: PodDisruptionBudget {names} allows no voluntary disruption of "
+                    f"{replicas} replicas",
+                )
+            )
+    return out
+
+
+def autoscaler_bounds_sane(res: Res, cfg: Config) -> list[str]:
+    if res.type != _k8s.HPA:
+        return []
+    spec = res.props.get("spec")
+    if is_unknown(spec):
+        return [unknown_message("spec")]
+    floor = as_int(cfg.get("minReplicas")) or 1
+    ceiling = as_int(cfg.get("maxReplicas")) or 50
+    raw_min, raw_max = get(spec, "minReplicas"), get(spec, "maxReplicas")
+    if is_unknown(raw_min) or is_unknown(raw_max):
+        return [unknown_message("spec.minReplicas/maxReplicas")]
+    low = 1 if raw_min is None else as_int(raw_min)
+    high = as_int(raw_max)
+    out = []
+    if low is None or low < floor:
+        out.append(f"minReplicas {low if low is not None else raw_min} is below the tier minimum of {floor}")
+    if high is None:
+        out.append("maxReplicas is not set")
+    else:
+        if low is not None and high < low:
+            out.append(f"maxReplicas {high} is below minReplicas {low}")
+        if high > ceiling:
+            out.append(f"maxReplicas {high} exceeds the ceiling of {ceiling}")
+    metrics = get(spec, "metrics")
+    if is_unknown(metrics):
+        out.append(unknown_message("spec.metrics"))
+    elif not as_list(metrics):
+        out.append("no scaling metrics are defined")
+    ref = get(spec, "scaleTargetRef")
+    if not is_unknown(ref) and not (isinstance(get(ref, "kind"), str) and get(ref, "name")):
+        out.append("scaleTargetRef does not name a workload")
+    return out
+
+
+_STATEFUL_COMPONENTS = (L.COMPONENT_METADATA_DATABASE, L.COMPONENT_OBJECT_STORE)
+
+
+def storage_protected(res: Res, cfg: Config) -> list[str]:
+    if cfg.get("requireProtect") is False:
+        return []
+    stateful = res.type in (_k8s.PVC, _docker.VOLUME) or (
+        res.type in (_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER)
+        and _common.is_component(res, *_STATEFUL_COMPONENTS)
+    )
+    if not stateful or res.protect:
+        return []
+    return [
+        "stateful resource is not protected (protect=True); a replacement or destroy would delete its data"
+    ]
+
+
+def _valid_cron(expr: Any) -> bool:
+    if not isinstance(expr, str):
+        return False
+    if expr.strip().startswith("@"):
+        return expr.strip() in (
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@midnight",
+            "@hourly",
+        )
+    fields = expr.split()
+    return len(fields) == 5 and all(_CRON_FIELD_RE.match(f) for f in fields)
+
+
+def _retention_problems(value: Any, minimum: int, where: str) -> list[str]:
+    if is_unknown(value):
+        return [unknown_message(where)]
+    days = as_int(value)
+    if days is None:
+        return [
+            f"{where} is missing or not a number of days ({value!r})"
+            if value is not None
+            else f"{where} is not set"
+        ]
+    if days < minimum:
+        return [f"backup retention of {days} day(s) is below the minimum of {minimum}"]
+    return []
+
+
+def database_backups_scheduled(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
+    minimum = as_int(cfg.get("minRetentionDays")) or 1
+    jobs = [
+        r
+        for r in resources
+        if r.type == _k8s.CRON_JOB and _common.is_component(r, L.COMPONENT_DATABASE_BACKUP)
+    ]
+    out: list[tuple[str, str]] = []
+    for res in resources:
+        if not _common.is_component(res, L.COMPONENT_METADATA_DATABASE):
+            continue
+        if res.type == _docker.CONTAINER:
+            labels = _common.object_labels(res)
+            if is_unknown(labels):
+                out.append((res.urn, f"{res.label}: " + unknown_message("labels")))
+                continue
+            labels = as_dict(labels)
+            schedule = labels.get(L.BACKUP_SCHEDULE)
+            if schedule is None:
+                out.append((res.urn, f'{res.label}: no backups are scheduled (label "{L.BACKUP_SCHEDULE}")'))
+                continue
+            problems = (
+                []
+                if is_unknown(schedule) or _valid_cron(schedule)
+                else [f'backup schedule "{schedule}" is not a valid cron expression']
+            )
+            problems += _retention_problems(
+                labels.get(L.BACKUP_RETENTION_DAYS), minimum, f'label "{L.BACKUP_RETENTION_DAYS}"'
+            )
+            out += [(res.urn, f"{res.label}: {p}") for p in problems]
+            continue
+        if res.type not in (_k8s.STATEFUL_SET, _k8s.DEPLOYMENT):
+            continue
+        name, ns = _k8s.name_of(res), _k8s.namespace_of(res)
+        if is_unknown(name):
+            out.append((res.urn, f"{res.label}: " + unknown_message("metadata.name", "backup coverage")))
+            continue
+        mine = [j for j in jobs if _common.label(j, L.BACKUP_OF) == name and _k8s.namespace_of(j) == ns]
+        if not mine:
+            out.append(
+                (res.urn, f'{res.label}: no backup CronJob (label {L.BACKUP_OF}="{name}") is scheduled')
+            )
+            continue
+        job = mine[0]
+        annotations = as_dict(_k8s.object_annotations(job))
+        schedule = get(job.props, "spec", "schedule")
+        problems = []
+        if is_unknown(schedule):
+            problems.append(unknown_message("spec.schedule"))
+        elif not _valid_cron(schedule):
+            problems.append(f'backup schedule "{schedule}" is not a valid cron expression')
+        if truthy(get(job.props, "spec", "suspend")):
+            problems.append(f'backup CronJob "{_k8s.name_of(job)}" is suspended')
+        problems += _retention_problems(
+            annotations.get(L.BACKUP_RETENTION_DAYS), minimum, f'annotation "{L.BACKUP_RETENTION_DAYS}"'
+        )
+        out += [(res.urn, f"{res.label}: {p}") for p in problems]
+    return out
+
+
+def _object_store_flag(res: Res, key: str, what: str) -> list[str]:
+    if not _common.is_component(res, L.COMPONENT_OBJECT_STORE):
+        return []
+    if res.type not in (_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER):
+        return []
+    value = _common.annotation(res, key)
+    if is_unknown(value):
+        return [unknown_message(key)]
+    if value != "enabled":
+        shown = "not declared" if value is None else f'"{value}"'
+        return [f'{what} is {shown} ({key}); it must be "enabled"']
+    return []
+
+
+def object_store_versioning(res: Res, cfg: Config) -> list[str]:
+    return _object_store_flag(res, L.BUCKET_VERSIONING, "bucket versioning")
+
+
+def object_store_encryption(res: Res, cfg: Config) -> list[str]:
+    return _object_store_flag(res, L.ENCRYPTION_AT_REST, "encryption at rest")
