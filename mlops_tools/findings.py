@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-
 UNKNOWN_MARKER = "<unknown>"
 """Stands for a value that is only known after deployment (a computed output during preview)."""
 

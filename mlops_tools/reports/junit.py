@@ -1,0 +1,97 @@
+"""JUnit XML, the format every CI system displays: a suite per environment x pack, a case per check.
+
+Each policy x resource the packs evaluated (``AuditResult.checks``) is a test case named by the URN
+(``stack`` for stack policies, the waiver's ``file:line`` for waiver findings) with classname
+``<env>.<pack>.<policy>``. Unwaived violations are ``<failure>`` (``type`` is the enforcement level,
+so advisory ones are told apart), a policy that raised is ``<error>``, and a case whose violations
+are all waived is ``<skipped>`` with the waiver. Built with ElementTree, which escapes everything.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from typing import Any
+
+# Characters XML 1.0 cannot carry at all, even escaped (e.g. ANSI escapes echoed into a message).
+_INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("\ufffd", text)
+
+
+def _describe(f: dict[str, Any]) -> str:
+    lines = [f"[{f['outcome']}] {f['enforcement']}/{f['severity']}: {f['message']}"]
+    if f["urn"]:
+        lines.append(f"  resource: {f['urn']}")
+    if f["frameworks"]:
+        lines.append(f"  frameworks: {', '.join(f['frameworks'])}")
+    if f["waiver"]:
+        w = f["waiver"]
+        lines.append(f"  waived by {w['source']} until {w['expires']} ({w['owner']}, {w['approval_ref']})")
+    return "\n".join(lines)
+
+
+def _case(suite: ET.Element, env: str, pack: str, policy: str, name: str, found: list[dict[str, Any]]) -> str:
+    """Add one testcase; return its outcome (``pass``, ``failure``, ``error`` or ``skipped``)."""
+    case = ET.SubElement(suite, "testcase", classname=f"{env}.{pack}.{policy}", name=_clean(name), time="0")
+    outcomes = {f["outcome"] for f in found}
+    details = _clean("\n".join(_describe(f) for f in found))
+    first = _clean(found[0]["message"]) if found else ""
+    if "error" in outcomes:
+        ET.SubElement(case, "error", message=first, type="policy-error").text = details
+        return "error"
+    if outcomes & {"fail", "warn"}:
+        worst = next(f for f in found if f["outcome"] in ("fail", "warn"))
+        ET.SubElement(
+            case, "failure", message=_clean(worst["message"]), type=worst["enforcement"]
+        ).text = details
+        return "failure"
+    if outcomes == {"waived"}:
+        w = found[0]["waiver"]
+        ET.SubElement(
+            case, "skipped", message=_clean(f"waived until {w['expires']} by {w['source']}: {w['reason']}")
+        )
+        ET.SubElement(case, "system-out").text = details
+        return "skipped"
+    return "pass"
+
+
+def render_junit(views: list[dict[str, Any]]) -> str:
+    root = ET.Element("testsuites", name="mlops audit")
+    totals: dict[str, int] = defaultdict(int)
+    for view in views:
+        env = view["environment"]
+        cases: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for pack, policy, urn in view["checks"]:
+            cases[(pack, policy, urn or "stack")]
+        for f in view["findings"]:
+            cases[(f["pack"], f["policy"], f["urn"] or f["subject_waiver"] or "stack")].append(f)
+        packs = sorted({pack for pack, _, _ in cases})
+        for pack in packs:
+            suite = ET.SubElement(root, "testsuite", name=f"{env}.{pack}")
+            props = ET.SubElement(suite, "properties")
+            for key in ("environment", "tier", "target"):
+                ET.SubElement(props, "property", name=key, value=view[key])
+            ET.SubElement(props, "property", name="stack_file", value=view["stack_file"])
+            counts: dict[str, int] = defaultdict(int)
+            for (case_pack, policy, name), found in sorted(cases.items()):
+                if case_pack == pack:
+                    counts[_case(suite, env, pack, policy, name, found)] += 1
+                    counts["tests"] += 1
+            attrs = {
+                "tests": str(counts["tests"]),
+                "failures": str(counts["failure"]),
+                "errors": str(counts["error"]),
+                "skipped": str(counts["skipped"]),
+            }
+            suite.attrib.update(attrs | {"time": "0"})
+            for key, value in attrs.items():
+                totals[key] += int(value)
+    root.attrib.update(
+        {k: str(totals[k]) for k in ("tests", "failures", "errors", "skipped")} | {"time": "0"}
+    )
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,145 @@
+"""SARIF 2.1.0: one run per environment, one rule per policy, waived results as suppressions.
+
+There is no source file behind a resource, so each result names its resource by URN in a
+``logicalLocation`` and points at the environment's stack file (``stacks/Pulumi.<env>.yaml``), the
+file a fix starts from; findings about a waiver point at the waiver's line instead. Runs are told
+apart by ``automationDetails.id`` (``mlops-audit/<env>/``), which code-scanning services use as the
+category.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from typing import Any
+
+TOOL_NAME = "mlops-audit"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+LEVELS = {"mandatory": "error", "advisory": "warning", "remediate": "warning", "disabled": "none"}
+# GitHub code scanning ranks results by this CVSS-like score (rule property "security-severity").
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "unspecified": "1.0"}
+
+
+def _split_source(source: str) -> tuple[str, int | None]:
+    path, _, line = source.rpartition(":")
+    return (path, int(line)) if path and line.isdigit() else (source, None)
+
+
+def _physical(uri: str, line: int | None = None) -> dict[str, Any]:
+    location: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
+    if line is not None:
+        location["region"] = {"startLine": line}
+    return location
+
+
+def _rule(rule: dict[str, Any], rule_id: str) -> dict[str, Any]:
+    remediation = rule["remediation"] or "See the rule description."
+    descriptor: dict[str, Any] = {
+        "id": rule_id,
+        "shortDescription": {"text": rule["display_name"] or rule["name"]},
+        "fullDescription": {"text": rule["description"] or rule["display_name"] or rule["name"]},
+        "help": {"text": f"Remediation: {remediation}", "markdown": f"**Remediation:** {remediation}"},
+        "defaultConfiguration": {
+            "level": LEVELS[rule["enforcement"]],
+            "enabled": rule["enforcement"] != "disabled",
+        },
+        "properties": {
+            "pack": rule["pack"],
+            "enforcement": rule["enforcement"],
+            "severity": rule["severity"],
+            "security-severity": SECURITY_SEVERITY[rule["severity"]],
+            "tags": sorted(set(rule["tags"]) | set(rule["frameworks"])),
+            "frameworks": rule["frameworks"],
+            "waivable": rule["waivable"],
+        },
+    }
+    if rule["url"]:
+        descriptor["helpUri"] = rule["url"]
+    return descriptor
+
+
+def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -> dict[str, Any]:
+    location: dict[str, Any] = {}
+    if f["subject_waiver"]:
+        location["physicalLocation"] = _physical(*_split_source(f["subject_waiver"]))
+    else:
+        location["physicalLocation"] = _physical(view["stack_file"])
+    if f["urn"]:
+        location["logicalLocations"] = [
+            {"name": f["resource_name"], "fullyQualifiedName": f["urn"], "kind": "resource"}
+        ]
+    identity = "\n".join((view["environment"], f["pack"], f["policy"], f["urn"], f["message"]))
+    result: dict[str, Any] = {
+        "ruleId": rule_id,
+        "ruleIndex": index,
+        "level": "error" if f["kind"] == "policy-error" else LEVELS[f["enforcement"]],
+        "kind": "fail",
+        "message": {"text": f["message"] or f["policy"]},
+        "locations": [location],
+        "partialFingerprints": {"mlopsFinding/v1": hashlib.sha256(identity.encode()).hexdigest()},
+        "properties": {
+            "environment": view["environment"],
+            "pack": f["pack"],
+            "findingKind": f["kind"],
+            "outcome": f["outcome"],
+            "enforcement": f["enforcement"],
+            "severity": f["severity"],
+            "resourceType": f["resource_type"],
+            "frameworks": f["frameworks"],
+        },
+    }
+    if f["waiver"]:
+        waiver = f["waiver"]
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": waiver["reason"],
+                "location": {"physicalLocation": _physical(*_split_source(waiver["source"]))},
+                "properties": {
+                    "owner": waiver["owner"],
+                    "approvalRef": waiver["approval_ref"],
+                    "expires": waiver["expires"],
+                    "selector": waiver["selector"],
+                },
+            }
+        ]
+    return result
+
+
+def _run(view: dict[str, Any]) -> dict[str, Any]:
+    names = Counter(rule["name"] for rule in view["rules"])
+    ids: dict[tuple[str, str], str] = {
+        (r["pack"], r["name"]): r["name"] if names[r["name"]] == 1 else f"{r['pack']}/{r['name']}"
+        for r in view["rules"]
+    }
+    rules = [_rule(r, ids[(r["pack"], r["name"])]) for r in view["rules"]]
+    index = {key: i for i, key in enumerate(ids)}
+    results = []
+    for f in view["findings"]:
+        key = (f["pack"], f["policy"])
+        if key not in index:  # a finding from a policy the pack did not describe: still reported
+            index[key] = len(rules)
+            ids[key] = f["policy"] if f["policy"] not in names else f"{f['pack']}/{f['policy']}"
+            rules.append({"id": ids[key], "shortDescription": {"text": f["policy"]}})
+        results.append(_result(view, f, ids[key], index[key]))
+    return {
+        "tool": {"driver": {"name": TOOL_NAME, "rules": rules}},
+        "automationDetails": {"id": f"{TOOL_NAME}/{view['environment']}/"},
+        "invocations": [{"executionSuccessful": view["summary"]["errors"] == 0}],
+        "results": results,
+        "properties": {
+            "environment": view["environment"],
+            "tier": view["tier"],
+            "target": view["target"],
+            "passed": view["passed"],
+            "summary": view["summary"],
+        },
+    }
+
+
+def render_sarif(views: list[dict[str, Any]]) -> str:
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [_run(v) for v in views]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

