@@ -1,0 +1,422 @@
+"""Monitoring layer on Kubernetes, as Prometheus Operator objects plus Grafana.
+
+Needs the Prometheus Operator CRDs (``monitoring.coreos.com/v1``) in the cluster. Per model: a
+``ServiceMonitor`` (selecting both tracks' Services by model label, adding ``model`` and ``track``
+labels to the series), a ``PrometheusRule`` holding the group ``model-<model>`` rendered by
+``components.rendering``, a provisioned Grafana dashboard ConfigMap when dashboards are on, and a
+drift-check CronJob when drift is enabled. One ``Prometheus`` and one ``Alertmanager`` instance
+select them; the Alertmanager configuration is a Secret (receiver webhook URLs are secrets).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import labels as L
+from components import metadata as md
+from components import rendering
+from components.args import PART_OF, ComputeResources, MonitoringArgs, MonitoringOutputs, ScrapeTarget
+from components.kubernetes import workload as w
+
+PROMETHEUS_USER = 1000
+GRAFANA_USER = 472  # the grafana user of the official image
+DRIFT_USER = 1000
+PROMETHEUS_SERVICE = "prometheus-operated"  # governing Service the operator creates for every instance
+ALERTMANAGER_SERVICE = "alertmanager-operated"
+ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"  # key the operator reads from ``configSecret``
+PROVISIONING = "/etc/grafana/provisioning"
+OPERATOR_SECURITY_CONTEXT = {
+    "runAsNonRoot": True,
+    "runAsUser": PROMETHEUS_USER,
+    "runAsGroup": PROMETHEUS_USER,
+    "fsGroup": PROMETHEUS_USER,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _custom(
+    component: pulumi.Resource, name: str, kind: str, metadata: w.Json, spec: w.Json
+) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version="monitoring.coreos.com/v1",
+        kind=kind,
+        metadata=metadata,
+        spec=spec,
+        opts=w.child(component),
+    )
+
+
+def service_monitor_spec(
+    target: ScrapeTarget, scrape_interval_seconds: int, namespace: pulumi.Input[str]
+) -> w.Json:
+    return {
+        "selector": {"matchLabels": dict(target.selector)},
+        "namespaceSelector": {"matchNames": [namespace]},
+        "endpoints": [
+            {
+                "port": "http",
+                "path": target.metrics_path,
+                "interval": f"{scrape_interval_seconds}s",
+                "relabelings": [
+                    {"action": "replace", "targetLabel": "model", "replacement": target.model},
+                    {
+                        "action": "replace",
+                        "sourceLabels": [f"__meta_kubernetes_pod_label_{_meta_label(L.TRACK)}"],
+                        "targetLabel": "track",
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def _meta_label(key: str) -> str:
+    """A label key as Prometheus' Kubernetes discovery spells it (every non-alphanumeric -> ``_``)."""
+    return "".join(c if c.isalnum() else "_" for c in key)
+
+
+def _prometheus(
+    component: pulumi.Resource, name: str, args: MonitoringArgs
+) -> k8s.apiextensions.CustomResource:
+    own, ns = args.ownership, args.namespace
+    prom_name = f"{name}-prometheus"
+    labels = md.common_labels(
+        own,
+        app="prometheus",
+        instance=prom_name,
+        component=L.COMPONENT_MONITORING,
+        version=md.image_version(args.prometheus_image),
+    )
+    account = k8s.core.v1.ServiceAccount(
+        f"{name}-prometheus-account",
+        metadata=w.metadata(prom_name, ns, labels),
+        automount_service_account_token=False,  # the Prometheus CR mounts it for its own pods only
+        opts=w.child(component),
+    )
+    role = k8s.rbac.v1.Role(
+        f"{name}-prometheus-role",
+        metadata=w.metadata(prom_name, ns, labels),
+        rules=[
+            {
+                "apiGroups": [""],
+                "resources": ["services", "endpoints", "pods"],
+                "verbs": ["get", "list", "watch"],
+            },
+            {
+                "apiGroups": ["discovery.k8s.io"],
+                "resources": ["endpointslices"],
+                "verbs": ["get", "list", "watch"],
+            },
+        ],
+        opts=w.child(component),
+    )
+    k8s.rbac.v1.RoleBinding(
+        f"{name}-prometheus-binding",
+        metadata=w.metadata(prom_name, ns, labels),
+        role_ref={
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": role.metadata.apply(lambda m: m.name),
+        },
+        subjects=[
+            {"kind": "ServiceAccount", "name": account.metadata.apply(lambda m: m.name), "namespace": ns}
+        ],
+        opts=w.child(component),
+    )
+    storage: w.Json = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": f"{args.prometheus_size_gib}Gi"}},
+    }
+    if args.storage_class:
+        storage["storageClassName"] = args.storage_class
+    platform = {L.APP_PART_OF: PART_OF}
+    prometheus = _custom(
+        component,
+        prom_name,
+        "Prometheus",
+        w.metadata(prom_name, ns, labels),
+        {
+            "image": args.prometheus_image,
+            "replicas": 1,
+            "serviceAccountName": account.metadata.apply(lambda m: m.name),
+            "automountServiceAccountToken": True,  # service discovery reads the API with it
+            "podMetadata": {"labels": labels},
+            "securityContext": OPERATOR_SECURITY_CONTEXT,
+            "resources": w.resources(ComputeResources(memory_request_mib=1024, memory_limit_mib=2048)),
+            "retention": f"{args.retention_days}d",
+            "scrapeInterval": f"{args.scrape_interval_seconds}s",
+            "evaluationInterval": f"{args.scrape_interval_seconds}s",
+            "serviceMonitorSelector": {"matchLabels": platform},
+            "ruleSelector": {"matchLabels": platform},
+            "alerting": {"alertmanagers": [{"namespace": ns, "name": ALERTMANAGER_SERVICE, "port": "web"}]},
+            "storage": {"volumeClaimTemplate": {"spec": storage}},
+        },
+    )
+    selector = md.selector_labels("prometheus", prom_name)
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-prometheus-network",
+        metadata=w.metadata(f"{name}-prometheus-network", ns, labels),
+        spec={
+            **w.ingress_policy_spec(
+                selector, [rendering.PROMETHEUS_PORT], from_components=[L.COMPONENT_MONITORING]
+            ),
+            "policyTypes": ["Ingress", "Egress"],
+            # Service discovery talks to the API server, outside the pod network.
+            "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}],
+        },
+        opts=w.child(component),
+    )
+    return prometheus
+
+
+def _alertmanager(component: pulumi.Resource, name: str, args: MonitoringArgs) -> None:
+    own, ns = args.ownership, args.namespace
+    am_name = f"{name}-alertmanager"
+    labels = md.common_labels(
+        own,
+        app="alertmanager",
+        instance=am_name,
+        component=L.COMPONENT_MONITORING,
+        version=md.image_version(args.alertmanager_image),
+    )
+    config = k8s.core.v1.Secret(
+        f"{name}-alertmanager-config",
+        metadata=w.metadata(f"{name}-alertmanager-config", ns, labels),
+        type="Opaque",
+        string_data={ALERTMANAGER_CONFIG_KEY: rendering.alertmanager_config(args.receivers)},
+        opts=w.child(component),
+    )
+    _custom(
+        component,
+        am_name,
+        "Alertmanager",
+        w.metadata(am_name, ns, labels),
+        {
+            "image": args.alertmanager_image,
+            "replicas": 1,
+            "configSecret": config.metadata.apply(lambda m: m.name),
+            "podMetadata": {"labels": labels},
+            "securityContext": OPERATOR_SECURITY_CONTEXT,
+            "resources": w.resources(ComputeResources()),
+            "automountServiceAccountToken": False,
+        },
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-alertmanager-network",
+        metadata=w.metadata(f"{name}-alertmanager-network", ns, labels),
+        spec={
+            **w.ingress_policy_spec(
+                md.selector_labels("alertmanager", am_name),
+                [rendering.ALERTMANAGER_PORT],
+                from_components=[L.COMPONENT_MONITORING],
+            ),
+            "policyTypes": ["Ingress", "Egress"],
+            # Receivers: chat webhooks over HTTPS, e-mail relays over submission/SMTP.
+            "egress": [{"ports": [{"protocol": "TCP", "port": p} for p in (443, 587, 25)]}],
+        },
+        opts=w.child(component),
+    )
+
+
+def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pulumi.Output[str]:
+    own, ns = args.ownership, args.namespace
+    app_name = f"{name}-grafana"
+    labels = md.common_labels(
+        own,
+        app="grafana",
+        instance=app_name,
+        component=L.COMPONENT_MONITORING,
+        version=md.image_version(args.grafana_image),
+    )
+    selector = md.selector_labels("grafana", app_name)
+    password = random.RandomPassword(
+        f"{name}-grafana-admin-password",
+        length=32,
+        special=False,
+        opts=w.child(component, additional_secret_outputs=["result"]),
+    )
+    secret = k8s.core.v1.Secret(
+        f"{name}-grafana-admin",
+        metadata=w.metadata(f"{name}-grafana-admin", ns, labels),
+        type="Opaque",
+        string_data={"password": password.result},
+        opts=w.child(component),
+    )
+    prometheus_url = f"http://{PROMETHEUS_SERVICE}:{rendering.PROMETHEUS_PORT}"
+    datasources = k8s.core.v1.ConfigMap(
+        f"{name}-grafana-datasources",
+        metadata=w.metadata(f"{name}-grafana-datasources", ns, labels),
+        data={
+            "prometheus.yml": rendering.render_grafana_datasource(
+                prometheus_url, args.scrape_interval_seconds
+            )
+        },
+        opts=w.child(component),
+    )
+    mounts = [
+        {"name": "data", "mountPath": "/var/lib/grafana"},
+        {"name": "datasources", "mountPath": f"{PROVISIONING}/datasources", "readOnly": True},
+    ]
+    volumes: list[w.Json] = [
+        {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},  # state is provisioned from code, not kept
+        {"name": "datasources", "configMap": {"name": datasources.metadata.apply(lambda m: m.name)}},
+    ]
+    if args.dashboards:
+        provider = k8s.core.v1.ConfigMap(
+            f"{name}-grafana-dashboard-provider",
+            metadata=w.metadata(f"{name}-grafana-dashboard-provider", ns, labels),
+            data={"models.yml": rendering.render_grafana_dashboard_provider()},
+            opts=w.child(component),
+        )
+        sources = []
+        for target in sorted(args.scrape_targets, key=lambda t: t.model):
+            dashboard = k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{target.model}",
+                metadata=w.metadata(
+                    f"{name}-dashboard-{target.model}", ns, {**labels, L.MODEL: md.label_value(target.model)}
+                ),
+                data={
+                    rendering.dashboard_file_name(target.model): rendering.render_grafana_dashboard(target)
+                },
+                opts=w.child(component),
+            )
+            sources.append({"configMap": {"name": dashboard.metadata.apply(lambda m: m.name)}})
+        mounts += [
+            {"name": "dashboard-provider", "mountPath": f"{PROVISIONING}/dashboards", "readOnly": True},
+            {"name": "dashboards", "mountPath": rendering.DASHBOARDS_PATH, "readOnly": True},
+        ]
+        volumes += [
+            {"name": "dashboard-provider", "configMap": {"name": provider.metadata.apply(lambda m: m.name)}},
+            {"name": "dashboards", "projected": {"sources": sources}},
+        ]
+    grafana = w.container(
+        "grafana",
+        args.grafana_image,
+        compute=ComputeResources(memory_request_mib=256, memory_limit_mib=512),
+        ports={"http": rendering.GRAFANA_PORT},
+        env_vars=[
+            w.env("GF_SECURITY_ADMIN_USER", "admin"),
+            w.secret_env("GF_SECURITY_ADMIN_PASSWORD", secret.metadata.apply(lambda m: m.name), "password"),
+            w.env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+            w.env("GF_USERS_ALLOW_SIGN_UP", "false"),
+        ],
+        probes=(
+            w.http_probe("/api/health", "http", initial_delay_seconds=30),
+            w.http_probe("/api/health", "http"),
+        ),
+        volume_mounts=mounts,
+    )
+    k8s.apps.v1.Deployment(
+        app_name,
+        metadata=w.metadata(app_name, ns, labels),
+        spec={
+            "replicas": 1,
+            "selector": {"matchLabels": selector},
+            "template": w.pod_template(
+                labels, w.pod_spec([grafana], run_as_user=GRAFANA_USER, volumes=volumes)
+            ),
+        },
+        opts=w.child(component),
+    )
+    k8s.core.v1.Service(
+        f"{name}-grafana-service",
+        metadata=w.metadata(app_name, ns, labels),
+        spec=w.service_spec(selector, {"http": rendering.GRAFANA_PORT}),
+        opts=w.child(component),
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-grafana-ingress",
+        metadata=w.metadata(f"{name}-grafana-ingress", ns, labels),
+        spec=w.ingress_policy_spec(
+            selector, [rendering.GRAFANA_PORT], any_namespace=True
+        ),  # ingress controller
+        opts=w.child(component),
+    )
+    return pulumi.Output.secret(password.result)
+
+
+def _model(component: pulumi.Resource, name: str, args: MonitoringArgs, target: ScrapeTarget) -> None:
+    own, ns = args.ownership, args.namespace
+    prefix = f"{name}-{target.model}"
+    base = md.common_labels(own, app=target.model, instance=prefix, component=L.COMPONENT_MONITORING)
+    _custom(
+        component,
+        f"{prefix}-servicemonitor",
+        "ServiceMonitor",
+        w.metadata(prefix, ns, {**base, L.SCRAPE_TARGET: md.label_value(target.model)}),
+        service_monitor_spec(target, args.scrape_interval_seconds, ns),
+    )
+    _custom(
+        component,
+        f"{prefix}-rules",
+        "PrometheusRule",
+        w.metadata(prefix, ns, {**base, L.ALERT_RULES_FOR: md.label_value(target.model)}),
+        {"groups": [rendering.alert_rule_group(target)]},
+    )
+    if target.drift is None:
+        return
+    drift_name = f"{prefix}-drift"
+    labels = {
+        **md.common_labels(own, app=target.model, instance=drift_name, component=L.COMPONENT_DRIFT_CHECK),
+        L.MODEL: md.label_value(target.model),
+    }
+    image = args.drift_image or target.image
+    if image is None:
+        raise ValueError(
+            f"drift check of {target.model!r} needs an image: set drift_image or the target's image"
+        )
+    env_vars = [
+        w.env("MODEL_NAME", target.model),
+        w.env("PSI_THRESHOLD", repr(target.drift.psi_threshold)),
+        w.env("FEATURE_SHARE_THRESHOLD", repr(target.drift.feature_share_threshold)),
+        w.env("HOME", "/tmp"),
+    ]
+    if args.registry_uri is not None:
+        env_vars.append(w.env("MLFLOW_TRACKING_URI", args.registry_uri))
+    job = w.container(
+        "drift-check", image, compute=ComputeResources(), args=["drift-check"], env_vars=env_vars
+    )
+    k8s.batch.v1.CronJob(
+        drift_name,
+        metadata=w.metadata(drift_name, ns, labels, {L.DRIFT_CHECK: "enabled"}),
+        spec={
+            "schedule": target.drift.schedule,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "backoffLimit": 1,
+                    "template": w.pod_template(
+                        labels, w.pod_spec([job], run_as_user=DRIFT_USER, restart_policy="Never")
+                    ),
+                },
+            },
+        },
+        opts=w.child(component),
+    )
+
+
+def build(component: pulumi.Resource, name: str, args: MonitoringArgs) -> MonitoringOutputs:
+    _prometheus(component, name, args)
+    _alertmanager(component, name, args)
+    admin_password = _grafana(component, name, args)
+    targets = sorted(args.scrape_targets, key=lambda t: t.model)
+    for target in targets:
+        _model(component, name, args, target)
+    ns = args.namespace
+
+    def url(service: str, port: int) -> pulumi.Output[str]:
+        return pulumi.Output.concat("http://", service, ".", ns, ".svc.cluster.local:", str(port))
+
+    return MonitoringOutputs(
+        prometheus_url=url(PROMETHEUS_SERVICE, rendering.PROMETHEUS_PORT),
+        alertmanager_url=url(ALERTMANAGER_SERVICE, rendering.ALERTMANAGER_PORT),
+        grafana_url=url(f"{name}-grafana", rendering.GRAFANA_PORT),
+        grafana_admin_password=admin_password,
+        dashboards=[t.model for t in targets] if args.dashboards else [],
+    )

@@ -1,0 +1,37 @@
+"""``MonitoringStack``: metrics, alert rules per model, alert routing, dashboards, drift checks."""
+
+from __future__ import annotations
+
+import importlib
+
+import pulumi
+
+from components.args import MonitoringArgs, MonitoringOutputs
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    """The monitoring layer over the serving layer's scrape targets and SLOs."""
+
+    prometheus_url: pulumi.Output[str]
+    """Prometheus inside the namespace / network."""
+    alertmanager_url: pulumi.Output[str]
+    """Alertmanager inside the namespace / network."""
+    grafana_url: pulumi.Output[str]
+    """Grafana inside the namespace / network."""
+    outputs: MonitoringOutputs
+    """Every output of the layer, typed."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
+        builder = importlib.import_module(f"components.{args.target.value}.monitoring")
+        self.outputs = builder.build(self, name, args)
+        self.prometheus_url = self.outputs.prometheus_url
+        self.alertmanager_url = self.outputs.alertmanager_url
+        self.grafana_url = self.outputs.grafana_url
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "grafana_url": self.grafana_url,
+            }
+        )
