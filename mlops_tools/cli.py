@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
@@ -114,6 +114,113 @@ def envs() -> None:
     out.print(table)
     if invalid:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _spec_file(env: str) -> Path:
+    """Resolve and fully validate ``env`` before anything runs; exit 2 with located errors if bad."""
+    from stacks.loader import SpecError, load_environment, resolve_environment
+
+    try:
+        path = resolve_environment(env)
+        load_environment(path)
+    except SpecError as exc:
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    return path
+
+
+def _hand_over_to_pulumi(verb: str, env: str, extra: list[str]) -> None:
+    """Run the real Pulumi CLI with every pack and its per-environment config, or say what is missing."""
+    import subprocess
+
+    from mlops_tools.pulumi_cli import INSTALL_HINT, find_pulumi, pulumi_command
+
+    _spec_file(env)
+    if find_pulumi() is None:
+        err.print(f"mlops {verb}: {INSTALL_HINT}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    command = [*pulumi_command(verb, env), *extra]
+    err.print("$ " + " ".join(command), markup=False)
+    raise typer.Exit(subprocess.call(command))
+
+
+@app.command()
+def preview(
+    env: EnvArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, tree or json.")] = "table",
+    pulumi: Annotated[
+        bool, typer.Option("--pulumi", help="Run `pulumi preview` with every policy pack instead.")
+    ] = False,
+) -> None:
+    """Show the resources the program registers for ENV, by layer and component (secrets redacted)."""
+    if pulumi:
+        _hand_over_to_pulumi("preview", env, [])
+    from mlops_tools.engine.preview import PreviewFormat
+
+    if fmt not in {f.value for f in PreviewFormat}:
+        err.print(f"--format: must be one of {', '.join(f.value for f in PreviewFormat)} (got {fmt!r})")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    path = _spec_file(env)
+    from mlops_tools.engine.audit import capture_environment
+    from mlops_tools.engine.preview import render_preview
+
+    capture = _guarded(lambda: capture_environment(path))
+    sys.stdout.write(render_preview(capture, fmt, width=max(out.width, 100)))
+
+
+@app.command()
+def audit(
+    envs: Annotated[list[str], typer.Argument(help="Environments to audit.")],
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="text, json, sarif, junit, markdown or html; repeatable."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (a directory when several formats are asked)."),
+    ] = None,
+    waivers: Annotated[Path, typer.Option(help="Waivers file.")] = Path("policies/waivers.yaml"),
+    today: Annotated[
+        str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
+    ] = None,
+) -> None:
+    """Run ENV's program and every policy pack offline, then report. Exit 0 clean, 1 violations, 2 bad input."""
+    from datetime import date
+
+    from mlops_tools.audit_run import AuditRequest, run_audits
+
+    formats = fmt or ["text"]
+    try:
+        as_of = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        err.print(f"--today: must be an ISO date such as 2026-12-31 (got {today!r})")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    request = AuditRequest(
+        env_files=[_spec_file(env) for env in envs],
+        formats=formats,
+        output=output,
+        waivers=waivers,
+        today=as_of,
+    )
+    raise typer.Exit(run_audits(request, out, err))
+
+
+@app.command()
+def up(
+    env: EnvArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Skip Pulumi's confirmation prompt.")] = False,
+) -> None:
+    """Run `pulumi up` for ENV with every policy pack and its per-environment config."""
+    _hand_over_to_pulumi("up", env, ["--yes"] if yes else [])
+
+
+def _guarded(run):  # type: ignore[no-untyped-def]
+    """Run the program; report its failure (a RunError carries located spec errors) without a traceback."""
+    try:
+        return run()
+    except Exception as exc:  # the program's own error, shown as the CLI would show it
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

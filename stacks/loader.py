@@ -39,12 +39,18 @@ MODEL_DEFAULTS_KEY = "model"  # defaults.yaml key merged under every serving.mod
 SpecError = SourceError  # the name callers of this module know the exception by
 
 _FRIENDLY_PATTERNS = {
-    spec_types.DNS_LABEL_PATTERN: "must be a DNS label: lowercase letters, digits and '-', starting with a letter",
+    spec_types.DNS_LABEL_PATTERN: (
+        "must be a DNS label: lowercase letters, digits and '-', starting with a letter"
+    ),
     spec_types.BUCKET_PATTERN: "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
     spec_types.LABEL_VALUE_PATTERN: "must be a valid label value: letters, digits, '-', '_' or '.'",
-    spec_types.IMAGE_PATTERN: "must be an image reference with a registry: registry/path:tag or @sha256:<digest>",
+    spec_types.IMAGE_PATTERN: (
+        "must be an image reference with a registry: registry/path:tag or @sha256:<digest>"
+    ),
     spec_types.VERSION_PATTERN: "must be a pinned version such as 16.4",
     spec_types.CRON_PATTERN: "must be a five-field cron schedule such as '0 2 * * *'",
+    spec_types.EMAIL_PATTERN: "must be an email address such as team@example.com",
+    spec_types.HTTPS_URL_PATTERN: "must be an https:// URL",
 }
 
 
@@ -70,6 +76,8 @@ def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) ->
     path = name_or_path if isinstance(name_or_path, Path) else resolve_environment(name_or_path, stacks_dir)
     located = read_located_yaml(path)
     sections, problems = _sections_from_stack_file(located)
+    if sections is None:  # no config mapping: "required key missing" for every section is noise
+        raise SourceError(problems)
     try:
         spec = validate_sections(sections, located)
     except SourceError as exc:
@@ -91,7 +99,9 @@ def spec_from_pulumi_config(sections: Mapping[str, Any], stack: str) -> Environm
 def validate_sections(sections: Mapping[str, Any], located: LocatedYaml) -> EnvironmentSpec:
     """Merge tier defaults under ``sections`` and validate; every problem located in ``located``."""
     defaults = _read_defaults()
-    tier = sections.get("environment", {}).get("tier") if isinstance(sections.get("environment"), dict) else None
+    tier = (
+        sections.get("environment", {}).get("tier") if isinstance(sections.get("environment"), dict) else None
+    )
     merged = _with_defaults(dict(sections), defaults.data, tier)
     try:
         return EnvironmentSpec.model_validate(merged)
@@ -99,13 +109,19 @@ def validate_sections(sections: Mapping[str, Any], located: LocatedYaml) -> Envi
         raise SourceError(_problems_from(exc, located, defaults, tier)) from None
 
 
-def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any], list[Problem]]:
-    """Pick the spec sections out of a stack file's ``config:`` and relocate their line numbers."""
+def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Pick the spec sections out of a stack file's ``config:`` and relocate their line numbers.
+
+    Sections are None when the file has no ``config:`` mapping at all.
+    """
     problems = list(located.duplicates)
     data = located.data
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        problems.append(Problem(located.file, 1, "config", "a Pulumi stack file needs a 'config:' mapping"))
-        return {}, problems
+        line = located.lines.get(("config",), 1)
+        problems.append(
+            Problem(located.file, line, "config", "a Pulumi stack file needs a 'config:' mapping")
+        )
+        return None, problems
     sections: dict[str, Any] = {}
     for key, value in data["config"].items():
         namespace, _, name = str(key).partition(":")
@@ -117,7 +133,12 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any], lis
         elif not (isinstance(value, dict) and set(value) == {"secure"}):
             allowed = ", ".join(f"{PROJECT}:{s}" for s in SECTIONS)
             problems.append(
-                Problem(located.file, line, str(key), f"unknown key (allowed: {allowed}, or a secret value)")
+                Problem(
+                    located.file,
+                    line,
+                    format_path((str(key),)),
+                    f"unknown key (allowed: {allowed}, or a secret value)",
+                )
             )
     relocated = _relocate_sections(located)
     located.lines, located.duplicates = relocated.lines, relocated.duplicates
@@ -126,21 +147,23 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any], lis
 
 def _relocate_sections(located: LocatedYaml) -> LocatedYaml:
     """Re-key line numbers from ``('config', 'mlops-platform:serving', ...)`` to ``('serving', ...)``."""
-    lines: dict[PathKey, int] = {}
+    # A section missing from the file is reported at the ``config:`` key that should hold it.
+    lines: dict[PathKey, int] = {(): located.lines.get(("config",), 1)}
     for path, line in located.lines.items():
         if len(path) >= 2 and path[0] == "config" and str(path[1]).startswith(f"{PROJECT}:"):
             lines[(str(path[1]).split(":", 1)[1], *path[2:])] = line
     return LocatedYaml(located.file, located.data, lines, located.duplicates)
 
 
-_defaults_cache: LocatedYaml | None = None
+# Keyed by the working directory: the file name shown in messages is relative to it.
+_defaults_cache: dict[Path, LocatedYaml] = {}
 
 
 def _read_defaults() -> LocatedYaml:
-    global _defaults_cache
-    if _defaults_cache is None:
-        _defaults_cache = read_located_yaml(DEFAULTS_FILE)
-    return _defaults_cache
+    cwd = Path.cwd()
+    if cwd not in _defaults_cache:
+        _defaults_cache[cwd] = read_located_yaml(DEFAULTS_FILE)
+    return _defaults_cache[cwd]
 
 
 def _deep_merge(base: Any, override: Any) -> Any:
@@ -196,6 +219,8 @@ def _problems_from(
 
 def _default_line(path: PathKey, defaults: LocatedYaml, tier: Any) -> int | None:
     """Line in defaults.yaml that supplied ``path``, if a default did."""
+    if not isinstance(tier, str):  # an unhashable tier (a list...) cannot name a defaults layer
+        tier = "common"
     if len(path) >= 3 and path[:2] == ("serving", "models"):
         candidates = [(layer, MODEL_DEFAULTS_KEY, *path[3:]) for layer in (tier, "common")]
     else:
@@ -215,7 +240,11 @@ def _message(error: Any, cause: Any) -> str:
     if kind == "extra_forbidden":
         allowed = _allowed_keys(tuple(error["loc"][:-1]))
         hint = difflib.get_close_matches(str(error["loc"][-1]), allowed, n=1)
-        return f"unknown key (did you mean {hint[0]!r}?)" if hint else f"unknown key (allowed: {', '.join(allowed)})"
+        return (
+            f"unknown key (did you mean {hint[0]!r}?)"
+            if hint
+            else f"unknown key (allowed: {', '.join(allowed)})"
+        )
     if kind == "missing":
         return "required key missing"
     if kind == "string_pattern_mismatch":

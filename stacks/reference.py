@@ -63,8 +63,10 @@ def render_reference() -> str:
             doc = (info.description or "").replace("\n", " ").replace("|", "\\|")
             type_name = _type_name(info.annotation).replace("|", "\\|")
             lines.append(f"| `{name}` | {type_name} | {default} | {doc} |")
-            children += [(m, f"{path}.{name}" + ("[]" if "list[" in type_name else "")) for m in
-                         _nested_models(info.annotation)]
+            children += [
+                (m, f"{path}.{name}" + ("[]" if "list[" in type_name else ""))
+                for m in _nested_models(info.annotation)
+            ]
         lines.append("")
         for child, child_path in children:
             visit(child, child_path)

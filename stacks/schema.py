@@ -235,9 +235,9 @@ class Registry(Strict):
 class ModelRef(Strict):
     """Where the served model comes from: the registry by version or alias, or an ad-hoc URI."""
 
-    name: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = (
-        None
-    )
+    name: (
+        Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None
+    ) = None
     """Registered model name in the model registry."""
     version: Annotated[int, Field(ge=1)] | None = None
     alias: DnsLabel | None = None

@@ -22,6 +22,8 @@ IMAGE_PATTERN = (
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 VERSION_PATTERN = r"^[0-9]+(\.[0-9]+){0,2}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
+HTTPS_URL_PATTERN = r"^https://[^\s]+$"
 # Five-field cron (minute hour day-of-month month day-of-week), as Kubernetes CronJobs accept.
 _CRON_FIELD = r"(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?(,(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*"
 CRON_PATTERN = rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$"
@@ -73,8 +75,8 @@ BucketName = Annotated[str, StringConstraints(pattern=BUCKET_PATTERN)]
 ImageRef = Annotated[str, StringConstraints(pattern=IMAGE_PATTERN), AfterValidator(_has_tag_or_digest)]
 Cron = Annotated[str, StringConstraints(pattern=CRON_PATTERN)]
 PinnedVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", max_length=254)]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=2048)]
+Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
+HttpsUrl = Annotated[str, StringConstraints(pattern=HTTPS_URL_PATTERN, max_length=2048)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 SizeGib = Annotated[int, Field(ge=1, le=65536)]

@@ -7,6 +7,7 @@ which YAML forbids but PyYAML silently collapses, are reported as problems.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,20 @@ class LocatedYaml:
         return None
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_PLAIN_KEY = re.compile(r"[^\s\[\].'\"]+")
+
+
 def format_path(path: PathKey) -> str:
+    """``serving.models[1].replicas``; an odd key is quoted (``['a b']``) so a problem stays one line."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
     return text
 
 
@@ -81,28 +92,48 @@ def read_located_yaml(path: Path) -> LocatedYaml:
         raise SourceError([Problem(shown, None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError([Problem(shown, None, "", f"cannot read: {exc}")]) from None
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the pure-Python reader checks characters here already
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:  # a control character: no mark, only an offset
+        # libyaml counts the offset in UTF-8 bytes, PyYAML's pure-Python reader in characters.
+        before = text.encode()[: exc.position] if exc.encoding != "unicode" else text[: exc.position]
+        line = before.count(b"\n" if isinstance(before, bytes) else "\n") + 1
+        reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise SourceError([Problem(shown, line, "", f"YAML syntax error: {reason}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 1 if mark is not None else None
         raise SourceError([Problem(shown, line, "", f"YAML syntax error: {reason}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     located = LocatedYaml(shown, None)
     if node is not None:
-        located.data = _build(node, (), located, yaml.SafeLoader(""))
+        located.data = _build(node, (), located, yaml.SafeLoader(""), frozenset())
     return located
 
 
-def _build(node: yaml.Node, path: PathKey, out: LocatedYaml, constructor: yaml.SafeLoader) -> Any:
+def _build(
+    node: yaml.Node, path: PathKey, out: LocatedYaml, constructor: yaml.SafeLoader, active: frozenset[int]
+) -> Any:
+    """Plain data of ``node``; ``active`` holds the collections being built above it.
+
+    An alias to one of its own ancestors (``a: &x [*x]``) is legal YAML but has no finite plain
+    value: it is reported instead of recursing until the interpreter gives up.
+    """
     out.lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in active:
+        line = node.start_mark.line + 1
+        raise SourceError([Problem(out.file, line, format_path(path), "recursive YAML alias")])
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
+            key = _construct(key_node, (*path, "?"), out, constructor)
             if not isinstance(key, str):
                 key = str(key)
             child = (*path, key)
@@ -111,8 +142,29 @@ def _build(node: yaml.Node, path: PathKey, out: LocatedYaml, constructor: yaml.S
                     Problem(out.file, key_node.start_mark.line + 1, format_path(child), "duplicate key")
                 )
             out.lines[child] = key_node.start_mark.line + 1
-            result[key] = _build(value_node, child, out, constructor)
+            result[key] = _build(value_node, child, out, constructor, active)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, index), out, constructor) for index, item in enumerate(node.value)]
-    return constructor.construct_object(node, deep=True)
+        return [
+            _build(item, (*path, index), out, constructor, active) for index, item in enumerate(node.value)
+        ]
+    return _construct(node, path, out, constructor)
+
+
+def _construct(node: yaml.Node, path: PathKey, out: LocatedYaml, constructor: yaml.SafeLoader) -> Any:
+    """The value of one scalar (or key) node; a value its tag cannot build is a located problem.
+
+    PyYAML's constructors raise assorted exceptions for values that parse but cannot be built:
+    ``2024-13-45`` (matches the timestamp pattern, ValueError), ``!!int abc``, unknown tags.
+    """
+    if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        return node.value  # what SafeConstructor builds, minus its bookkeeping: most values are strings
+    try:
+        return constructor.construct_object(node, deep=True)
+    except Exception as exc:
+        reason = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        value = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+        line = node.start_mark.line + 1
+        raise SourceError(
+            [Problem(out.file, line, format_path(path), f"invalid value{value}: {reason}")]
+        ) from None
