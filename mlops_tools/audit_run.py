@@ -1,0 +1,104 @@
+"""`mlops audit`: audit environments, apply waivers, write reports, decide the exit code.
+
+Exit codes: 0 when no mandatory violation is left unwaived, 1 when one is (or a policy raised),
+2 on bad input (spec, waivers, policy config) or when a pack cannot run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    env_files: list[Path]
+    formats: list[str]
+    output: Path | None
+    waivers: Path
+    today: date
+
+
+def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
+    """Audit every environment in ``request`` and write its reports; return the exit code."""
+    from mlops_tools.reports import FORMATS, SUFFIXES, render
+    from mlops_tools.waivers import WaiverError, load_waivers
+
+    unknown = [f for f in request.formats if f not in FORMATS]
+    if unknown:
+        err.print(f"--format: must be among {', '.join(FORMATS)} (got {', '.join(unknown)})", markup=False)
+        return EXIT_BAD_INPUT
+    if len(request.formats) > 1 and request.output is not None and request.output.suffix:
+        err.print("--output: give a directory when asking for several formats", markup=False)
+        return EXIT_BAD_INPUT
+    try:
+        waivers = load_waivers(request.waivers) if request.waivers.exists() else []
+    except WaiverError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return EXIT_BAD_INPUT
+
+    results = []
+    for env_file in request.env_files:
+        result = _audit_one(env_file, err)
+        if result is None:
+            return EXIT_BAD_INPUT
+        from mlops_tools.waivers import apply_waivers
+
+        results.append(apply_waivers(result, waivers, request.today))
+
+    for fmt in request.formats:
+        text = render(results, fmt)
+        target = _target(request, fmt, SUFFIXES[fmt])
+        if target is None:
+            out.file.write(text)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            err.print(f"wrote {target}", markup=False)
+    if request.output is not None and "text" not in request.formats:
+        out.file.write(render(results, "text"))
+    return EXIT_OK if all(r.passed for r in results) else EXIT_VIOLATIONS
+
+
+def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
+    if request.output is None:
+        return None
+    if len(request.formats) == 1 and request.output.suffix:
+        return request.output
+    return request.output / f"mlops-audit{suffix}"
+
+
+def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
+    """One environment's audit with a progress display on stderr; None after reporting a failure."""
+    from mlops_tools.engine.audit import PackError, PolicyConfigError, audit_environment
+
+    env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.fields[phase]} · {task.completed:.0f} resources"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"audit {env}", total=None, phase="starting")
+
+        def update(phase: str, resources: int) -> None:
+            progress.update(task, phase=phase, completed=resources)
+
+        try:
+            return audit_environment(env_file, progress=update)
+        except (PolicyConfigError, PackError) as exc:
+            err.print(f"{env}: {exc}", markup=False)
+        except Exception as exc:  # the program failed: a RunError carries located spec errors
+            err.print(f"{env}: the program failed: {exc}", markup=False)
+    return None

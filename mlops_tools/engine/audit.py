@@ -1,0 +1,297 @@
+"""Audit one environment: run its program under mocks and every policy pack over it, as a preview would.
+
+Packs start (in parallel processes) while the program starts; each resource is sent to every pack
+the moment it is registered, as the engine analyzes each resource as it is registered; AnalyzeStack
+runs once at the end. The result holds findings before waivers (the waiver engine applies them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_tools.engine.analyzer import (
+    AnalysisResult,
+    EngineServer,
+    PackError,
+    PackSession,
+    PolicyConfigError,
+    analyze_request,
+    stack_resource,
+)
+from mlops_tools.engine.capture import Capture, Registration, capture_program
+from mlops_tools.engine.config import load_stack_config
+from mlops_tools.findings import AuditResult, Check, Finding
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PROGRAM = REPO_ROOT / "__main__.py"
+DEFAULT_POLICIES = REPO_ROOT / "policies"
+DEFAULT_CONFIG_DIR = DEFAULT_POLICIES / "config"
+
+ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
+
+
+def default_workers() -> int:
+    """Processes per pack: two on a multi-core machine, so the slowest pack is not the tail."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def discover_packs(policies_dir: Path = DEFAULT_POLICIES) -> list[Path]:
+    """Every directory under ``policies_dir`` holding a ``PulumiPolicy.yaml``, sorted."""
+    return sorted(p.parent for p in policies_dir.glob("*/PulumiPolicy.yaml"))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise PolicyConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise PolicyConfigError(f"{path}: expected a JSON object of policy names")
+    return data
+
+
+def policy_config_for(
+    config_dir: Path | None, environment: str, pack_dir: Path
+) -> tuple[dict[str, Any] | None, bool]:
+    """The policy config for one pack in one environment, and whether it must name only this pack's policies.
+
+    Looks for a per-pack file first (``<env>/<pack>.json``, ``<pack>.<env>.json``, ``<pack>/<env>.json``),
+    then the environment's shared file ``<env>.json`` (keyed by policy name across all packs).
+    """
+    if config_dir is None or not config_dir.is_dir():
+        return None, False
+    pack = pack_dir.name
+    for candidate in (
+        config_dir / environment / f"{pack}.json",
+        config_dir / f"{pack}.{environment}.json",
+        config_dir / pack / f"{environment}.json",
+    ):
+        if candidate.is_file():
+            return _read_json(candidate), True
+    shared = config_dir / f"{environment}.json"
+    if shared.is_file():
+        return _read_json(shared), False
+    return None, False
+
+
+class _Dispatcher:
+    """Streams each registration to every pack as it is registered."""
+
+    def __init__(self, sessions: list[PackSession], progress: ProgressCallback | None) -> None:
+        self._sessions = sessions
+        self._progress = progress
+        self.count = 0
+
+    def __call__(self, reg: Registration) -> None:
+        request = analyze_request(reg, reg.provider)
+        for session in self._sessions:
+            session.submit(request, reg.urn)
+        self.count += 1
+        if self._progress is not None and self.count % 100 == 0:
+            self._progress("capture", self.count)
+
+
+def _start_all(sessions: list[PackSession]) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def start(session: PackSession) -> None:
+        try:
+            session.start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,), daemon=True) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[AnalysisResult]:
+    resources = [stack_resource(reg, reg.provider) for reg in capture.registrations]
+    types = {reg.urn: reg.type for reg in capture.registrations}
+    results: list[AnalysisResult | None] = [None] * len(sessions)
+    errors: list[BaseException] = []
+
+    def run(i: int, session: PackSession) -> None:
+        try:
+            results[i] = session.analyze_stack(resources, type_of=types)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
+
+
+def _sorted_findings(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.urn, f.pack, f.policy, f.kind, f.message))
+
+
+def audit_capture_and_packs(
+    env_file: Path,
+    *,
+    packs: list[Path],
+    config_dir: Path | None,
+    program: Path,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> tuple[Capture, AuditResult]:
+    """``audit_environment`` returning the capture too (for tools that render both)."""
+    started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    t0 = time.perf_counter()
+    stack_config = load_stack_config(env_file)
+    env = stack_config.environment
+    configs = [policy_config_for(config_dir, env, p) for p in packs]
+    workers_per_pack = default_workers() if workers is None else workers
+    engine = EngineServer()
+    sessions: list[PackSession] = []
+    secrets_holder: dict[str, Capture] = {}
+
+    def redact(text: str) -> str:
+        capture = secrets_holder.get("capture")
+        return capture.redact(text) if capture is not None else text
+
+    try:
+        for pack_dir, (policy_config, strict) in zip(packs, configs, strict=True):
+            sessions.append(
+                PackSession(
+                    pack_dir,
+                    engine_address=engine.address,
+                    project=stack_config.project,
+                    stack=env,
+                    config=stack_config.values,
+                    policy_config=policy_config,
+                    strict_config=strict,
+                    redact=redact,
+                    workers=workers_per_pack,
+                )
+            )
+        starting: list[BaseException] = []
+        starter = threading.Thread(target=lambda: starting.extend(_start_all(sessions)), daemon=True)
+        starter.start()
+        dispatcher = _Dispatcher(sessions, progress)
+        try:
+            capture = capture_program(program, stack_config, on_resource=dispatcher)
+        finally:
+            starter.join()
+        if starting:
+            raise starting[0]
+        secrets_holder["capture"] = capture
+        _check_shared_config(sessions, configs)
+        if progress is not None:
+            progress("analyze", len(capture.registrations))
+        findings: list[Finding] = []
+        checks: list[Check] = []
+        for session in sessions:
+            for _urn, result in session.collect():
+                findings.extend(result.findings)
+                checks.extend(result.checks)
+        if progress is not None:
+            progress("analyze-stack", len(capture.registrations))
+        for result in _stack_analysis(sessions, capture):
+            findings.extend(result.findings)
+            checks.extend(result.checks)
+        policies = sorted((m for s in sessions for m in s.info()), key=lambda m: (m.pack, m.name))
+    finally:
+        for session in sessions:
+            session.close()
+        engine.stop()
+    spec_env = stack_config.object("environment")
+    spec_env = spec_env if isinstance(spec_env, dict) else {}
+    result = AuditResult(
+        environment=env,
+        tier=str(spec_env.get("tier", "")),
+        target=str(spec_env.get("target", "")),
+        resources=capture.resources,
+        policies=policies,
+        findings=_sorted_findings([_redacted(f, capture) for f in findings]),
+        checks=sorted(set(checks), key=lambda c: (c.urn, c.pack, c.policy)),
+        waivers=[],
+        started_at=started_at,
+        duration_s=time.perf_counter() - t0,
+    )
+    return capture, result
+
+
+def _redacted(finding: Finding, capture: Capture) -> Finding:
+    message = capture.redact(finding.message)
+    if message == finding.message:
+        return finding
+    fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
+    fields["message"] = message
+    return Finding(**fields)
+
+
+def _check_shared_config(
+    sessions: list[PackSession], configs: list[tuple[dict[str, Any] | None, bool]]
+) -> None:
+    """A shared environment config must name only policies that exist in some pack."""
+    known = {p.name for s in sessions for p in s.info_response.policies} | {"all"}
+    for config, strict in configs:
+        if config is None or strict:
+            continue
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise PolicyConfigError(f"policy config names no known policy: {', '.join(unknown)}")
+
+
+def audit_environment(
+    env_file: Path,
+    *,
+    packs: list[Path] | None = None,
+    config_dir: Path | None = None,
+    program: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> AuditResult:
+    """Audit one environment: findings of every pack on what its program registers, before waivers.
+
+    Args:
+        env_file: ``stacks/Pulumi.<ENV>.yaml``.
+        packs: policy pack directories (default: every pack under ``policies/``).
+        config_dir: policy config directory (default: ``policies/config``).
+        program: the stack program (default: the repository's ``__main__.py``).
+        progress: called with ``(phase, resources)`` as the audit advances.
+
+    Raises:
+        StackConfigError: the stack file is unreadable.
+        PolicyConfigError: the policy config is invalid.
+        PackError: a pack failed to start or died.
+        Exception: whatever the program raises (invalid spec included).
+    """
+    _capture, result = audit_capture_and_packs(
+        env_file,
+        packs=discover_packs() if packs is None else packs,
+        config_dir=DEFAULT_CONFIG_DIR if config_dir is None else config_dir,
+        program=DEFAULT_PROGRAM if program is None else program,
+        progress=progress,
+    )
+    return result
+
+
+def capture_environment(env_file: Path, *, program: Path | None = None) -> Capture:
+    """Run an environment's program under mocks and return what it registers (for ``mlops preview``)."""
+    return capture_program(DEFAULT_PROGRAM if program is None else program, load_stack_config(env_file))
+
+
+__all__ = [
+    "PackError",
+    "PolicyConfigError",
+    "audit_environment",
+    "capture_environment",
+    "discover_packs",
+    "policy_config_for",
+]

@@ -1,0 +1,129 @@
+"""Stack configuration as the Pulumi CLI hands it to a program, read from ``stacks/Pulumi.<ENV>.yaml``.
+
+The CLI passes every config value to the language host as a string: plain strings as they are, other
+scalars in their YAML spelling, objects and lists as JSON. ``secure:`` values are ciphertext that only
+the stack's secrets provider can decrypt; offline they become a deterministic placeholder and the key
+is listed as secret, so ``Config.get_secret``/``require_secret`` still yield secret Outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT = "mlops-platform"
+
+
+class StackConfigError(ValueError):
+    """The stack file cannot be read as Pulumi stack configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """The runtime configuration of one stack: what ``PULUMI_CONFIG`` would hold."""
+
+    environment: str
+    project: str
+    values: dict[str, str]
+    secret_keys: frozenset[str]
+    secret_values: frozenset[str] = frozenset()  # the placeholders standing for encrypted values
+
+    def namespace(self, namespace: str) -> dict[str, str]:
+        """Config values of one namespace (``kubernetes``, ``mlops-platform``), keyed without it."""
+        prefix = f"{namespace}:"
+        return {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+
+    def object(self, key: str) -> Any:
+        """A structured value of the project namespace, parsed back from JSON (None when absent)."""
+        raw = self.values.get(f"{self.project}:{key}")
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+
+
+def secret_placeholder(key: str, ciphertext: str) -> str:
+    """The stand-in for an encrypted value: deterministic, unique per key and ciphertext, obviously fake."""
+    digest = hashlib.sha256(f"{key}\0{ciphertext}".encode()).hexdigest()[:12]
+    return f"mock-secret-{digest}"
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _strip_secure(key: str, value: Any, found: set[str]) -> Any:
+    """Replace nested ``{secure: ...}`` leaves by placeholders, adding each placeholder to ``found``."""
+    if _is_secure(value):
+        stand_in = secret_placeholder(key, str(value["secure"]))
+        found.add(stand_in)
+        return stand_in
+    if isinstance(value, dict):
+        return {k: _strip_secure(f"{key}.{k}", v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_secure(f"{key}[{i}]", v, found) for i, v in enumerate(value)]
+    return value
+
+
+def _to_config_string(value: Any) -> str:
+    """Spell a YAML value the way the CLI passes it to the program."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return str(value)
+    # Objects and lists: JSON, as the CLI's structured config does (Go's encoder sorts map keys).
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def environment_name(env_file: Path) -> str:
+    """``stacks/Pulumi.prod.yaml`` -> ``prod``."""
+    name = env_file.name
+    if not (name.startswith("Pulumi.") and name.endswith((".yaml", ".yml"))):
+        raise StackConfigError(f"{env_file}: not a stack file (expected Pulumi.<ENV>.yaml)")
+    return name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+
+
+def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
+    """Read a stack file into the runtime config the CLI would pass to the program.
+
+    Args:
+        env_file: ``stacks/Pulumi.<ENV>.yaml``.
+        project: namespace given to keys written without one.
+
+    Raises:
+        StackConfigError: the file is missing, not YAML, or its ``config`` is not a mapping.
+    """
+    env = environment_name(env_file)
+    try:
+        doc = yaml.safe_load(env_file.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise StackConfigError(f"{env_file}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise StackConfigError(f"{env_file}: invalid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise StackConfigError(f"{env_file}: expected a mapping at the top level")
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{env_file}: `config` must be a mapping")
+    values: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    placeholders: set[str] = set()
+    for raw_key, raw_value in config.items():
+        key = str(raw_key) if ":" in str(raw_key) else f"{project}:{raw_key}"
+        found: set[str] = set()
+        values[key] = _to_config_string(_strip_secure(key, raw_value, found))
+        if found:
+            secret_keys.add(key)
+            placeholders |= found
+    return StackConfig(env, project, values, frozenset(secret_keys), frozenset(placeholders))

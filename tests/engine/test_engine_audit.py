@@ -1,0 +1,125 @@
+"""Audit orchestration on the fixture program and test pack: streamed analysis, stack analysis, redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import PROGRAM, STACK, STACK_FILE, TEST_PACK
+
+from mlops_tools.engine.analyzer import PolicyConfigError
+from mlops_tools.engine.audit import audit_environment, policy_config_for
+from mlops_tools.findings import AuditResult, Enforcement
+
+SERVICE = f"{STACK}fixture:index:Service"
+
+
+def run_audit(config_dir: Path | None = None) -> AuditResult:
+    return audit_environment(
+        STACK_FILE, packs=[TEST_PACK], config_dir=config_dir or Path("/nonexistent"), program=PROGRAM
+    )
+
+
+@pytest.fixture(scope="module")
+def audit() -> AuditResult:
+    return run_audit()
+
+
+def test_audit_reports_every_pack_finding_per_resource(audit: AuditResult) -> None:
+    got = {(f.kind, f.policy, f.urn, f.enforcement, f.message) for f in audit.findings}
+    container = f"{SERVICE}$docker:index/container:Container"
+    assert got == {
+        (
+            "violation",
+            "test-echo-envs",
+            f"{container}::web-container",
+            Enforcement.ADVISORY,
+            "container env [secret]",
+        ),
+        (
+            "violation",
+            "test-echo-envs",
+            f"{container}::worker-container",
+            Enforcement.ADVISORY,
+            "container env [secret]",
+        ),
+        (
+            "violation",
+            "test-deployment-replicas",
+            f"{SERVICE}$kubernetes:apps/v1:Deployment::worker-deployment",
+            Enforcement.MANDATORY,
+            "worker-deployment runs 1.0 replica(s), needs at least 2.0",
+        ),
+        *(
+            (
+                "policy-error",
+                "test-raises",
+                f"{SERVICE}$kubernetes:core/v1:Secret::{svc}-secret",
+                Enforcement.MANDATORY,
+                f"policy raised an exception: cannot inspect {svc}-secret",
+            )
+            for svc in ("web", "worker")
+        ),
+        *(
+            (
+                "violation",
+                "test-stack-namespace",
+                f"{container}::{svc}-container",
+                Enforcement.MANDATORY,
+                f"{svc}-container image comes from a mocked RemoteImage",
+            )
+            for svc in ("web", "worker")
+        ),
+    }
+    assert not audit.passed
+    assert (audit.environment, len(audit.resources)) == ("fixture", 18)
+    assert {p.name for p in audit.policies} >= {"test-raises", "test-stack-namespace"}
+
+
+def test_checks_cover_each_policy_and_resource_evaluated(audit: AuditResult) -> None:
+    checked = {(c.policy, c.urn) for c in audit.checks}
+    deployment = f"{SERVICE}$kubernetes:apps/v1:Deployment::web-deployment"
+    assert ("test-deployment-replicas", deployment) in checked
+    assert ("test-container-localhost", deployment) not in checked  # not applicable
+    assert ("test-stack-namespace", "") in checked
+    assert ("test-raises", f"{SERVICE}$kubernetes:core/v1:Secret::web-secret") in checked
+    # Every resource (root stack and default providers included) was analyzed by the resource policies.
+    assert {c.urn for c in audit.checks if c.policy == "test-raises"} == {r.urn for r in audit.resources}
+
+
+def test_no_secret_reaches_the_findings(audit: AuditResult) -> None:
+    text = repr(audit.findings)
+    assert "mock:random:index/randomPassword" not in text
+    assert "mock-secret-" not in text
+
+
+def test_two_audits_are_identical_apart_from_timing(audit: AuditResult) -> None:
+    again = run_audit()
+    assert again.findings == audit.findings
+    assert again.checks == audit.checks
+    assert again.resources == audit.resources
+    assert again.policies == audit.policies
+
+
+def test_policy_config_is_read_per_environment(tmp_path: Path) -> None:
+    (tmp_path / "fixture.json").write_text(
+        '{"test-echo-envs": "disabled", "test-deployment-replicas": "advisory"}'
+    )
+    result = run_audit(tmp_path)
+    assert "test-echo-envs" not in {f.policy for f in result.findings}
+    replicas = [f for f in result.findings if f.policy == "test-deployment-replicas"]
+    assert [f.enforcement for f in replicas] == [Enforcement.ADVISORY]
+    (tmp_path / "fixture.json").write_text('{"no-such-policy": "mandatory"}')
+    with pytest.raises(PolicyConfigError, match="no-such-policy"):
+        run_audit(tmp_path)
+
+
+def test_per_pack_config_files_take_precedence(tmp_path: Path) -> None:
+    (tmp_path / "fixture.json").write_text('{"a": "advisory"}')
+    (tmp_path / "fixture").mkdir()
+    (tmp_path / "fixture" / "testpack.json").write_text('{"b": "mandatory"}')
+    assert policy_config_for(tmp_path, "fixture", TEST_PACK) == ({"b": "mandatory"}, True)
+    assert policy_config_for(tmp_path, "other", TEST_PACK) == (None, False)
+    (tmp_path / "other.json").write_text("{oops")
+    with pytest.raises(PolicyConfigError, match=r"other.json:1:2: invalid JSON"):
+        policy_config_for(tmp_path, "other", TEST_PACK)
