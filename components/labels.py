@@ -42,6 +42,7 @@ COMPONENT_IMAGE_REGISTRY: Final = "image-registry"
 COMPONENT_MONITORING: Final = "monitoring"
 COMPONENT_DRIFT_CHECK: Final = "drift-check"
 COMPONENT_DATABASE_BACKUP: Final = "database-backup"
+COMPONENT_BUCKET_INIT: Final = "bucket-init"  # one-shot job creating and configuring buckets
 
 # Annotations (values that are not valid label values: URLs, URIs, free text).
 MODEL_URI: Final = f"{DOMAIN}/model-uri"  # models:/<name>/<version|alias> or an ad-hoc URI

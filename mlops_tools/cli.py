@@ -108,9 +108,8 @@ def envs() -> None:
             table.add_row(name, display_path(path), "", "", "", "", f"[red]{len(exc.problems)} problems[/]")
             continue
         e = spec.environment
-        table.add_row(
-            name, display_path(path), e.tier, e.target, e.namespace, str(len(spec.serving.models)), "[green]valid"
-        )
+        models = str(len(spec.serving.models))
+        table.add_row(name, display_path(path), e.tier, e.target, e.namespace, models, "[green]valid")
     out.print(table)
     if invalid:
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -184,7 +183,10 @@ def audit(
         str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
     ] = None,
 ) -> None:
-    """Run ENV's program and every policy pack offline, then report. Exit 0 clean, 1 violations, 2 bad input."""
+    """Run ENV's program and every policy pack offline, then report.
+
+    Exit 0 when no mandatory violation is left unwaived, 1 when one is, 2 on bad input.
+    """
     from datetime import date
 
     from mlops_tools.audit_run import AuditRequest, run_audits

@@ -20,8 +20,8 @@ from policies.rules._model import (
     unknown_message,
 )
 
-# Components that run to completion (scheduled jobs): no probes, no restart-always.
-_JOB_COMPONENTS = (L.COMPONENT_DRIFT_CHECK, L.COMPONENT_DATABASE_BACKUP)
+# Components that run to completion (scheduled and one-shot jobs): no probes, no restart-always.
+_JOB_COMPONENTS = (L.COMPONENT_DRIFT_CHECK, L.COMPONENT_DATABASE_BACKUP, L.COMPONENT_BUCKET_INIT)
 _CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from conftest import SECRET_MARK, Recording, plaintext_leaks, run_program
 
 from components.args import ModelSource, StorageArgs, Target
 from components.storage import StorageStack
 from stacks.composition import model_spec, storage_args
 from stacks.loader import load_environment
+from tests.components.conftest import SECRET_MARK, Recording, plaintext_leaks, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"

@@ -12,12 +12,19 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import SECRET_MARK, KubernetesSchemas, Recorded, Recording, plaintext_leaks, run_program
 
 from components import labels as L
 from stacks.composition import build_platform
 from stacks.loader import load_environment
 from stacks.schema import EnvironmentSpec
+from tests.components.conftest import (
+    SECRET_MARK,
+    KubernetesSchemas,
+    Recorded,
+    Recording,
+    plaintext_leaks,
+    run_program,
+)
 
 ENVIRONMENTS = ("staging", "prod")
 WEBHOOK = "https://hooks.slack.example/services/WEBHOOKPLAINTEXT"

@@ -11,12 +11,12 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import Recording, as_json, run_program, unwrap_secrets
 from pulumi.output import Unknown
 
 from stacks.composition import build_platform
 from stacks.loader import load_environment
 from stacks.schema import EnvironmentSpec
+from tests.components.conftest import Recording, as_json, run_program, unwrap_secrets
 
 GRAFANA = "monitoring-grafana"
 

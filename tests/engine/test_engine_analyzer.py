@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_PACK
 
 from mlops_tools.engine.analyzer import PackSession, PolicyConfigError, make_resource, start_pack
 from mlops_tools.findings import Check, Enforcement, Framework, Severity
+from tests.engine.conftest import TEST_PACK
 
 PACK = "engine-testpack"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

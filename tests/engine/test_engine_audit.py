@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PROGRAM, STACK, STACK_FILE, TEST_PACK
 
 from mlops_tools.engine.analyzer import PolicyConfigError
 from mlops_tools.engine.audit import audit_environment, policy_config_for
 from mlops_tools.findings import AuditResult, Enforcement
+from tests.engine.conftest import PROGRAM, STACK, STACK_FILE, TEST_PACK
 
 SERVICE = f"{STACK}fixture:index:Service"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from conftest import PROGRAM, STACK
-
 from mlops_tools.engine.capture import Capture, capture_program, make_urn, mock_id, placeholder
 from mlops_tools.engine.config import StackConfig
 from mlops_tools.findings import SECRET_MARKER, CapturedResource
+from tests.engine.conftest import PROGRAM, STACK
 
 SERVICE = f"{STACK}fixture:index:Service"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from policy_fixtures import UNKNOWN_STRING_VALUE
 
 from policies import catalogue
 from policies.rules._model import Res, plain
+from tests.policies.policy_fixtures import UNKNOWN_STRING_VALUE
 
 RESOURCE_TYPES = [
     "kubernetes:apps/v1:Deployment",

@@ -6,12 +6,19 @@ import json
 from typing import Any
 
 import pytest
-from conftest import LEVELS, PACKS, ROOT, Pack
 from google.protobuf import json_format
-from policy_fixtures import UNKNOWN_BOOLEAN_VALUE, backup_job, database, deployment, docker_database, hpa
 from pulumi.runtime.proto import analyzer_pb2
 
 from policies.catalogue import ENVIRONMENTS, NON_WAIVABLE, RULES, RULES_BY_NAME, rules_for
+from tests.policies.conftest import LEVELS, PACKS, ROOT, Pack
+from tests.policies.policy_fixtures import (
+    UNKNOWN_BOOLEAN_VALUE,
+    backup_job,
+    database,
+    deployment,
+    docker_database,
+    hpa,
+)
 
 pytestmark = pytest.mark.slow  # starts the three pack processes
 

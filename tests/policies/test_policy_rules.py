@@ -10,7 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from policy_fixtures import (
+
+from components import labels as L
+from policies.catalogue import RULES, RULES_BY_NAME
+from policies.packs import build_policy
+from tests.policies.policy_fixtures import (
     DELETE,
     DIGEST,
     UNKNOWN_ARRAY_VALUE,
@@ -46,10 +50,6 @@ from policy_fixtures import (
     service_account,
     service_monitor,
 )
-
-from components import labels as L
-from policies.catalogue import RULES, RULES_BY_NAME
-from policies.packs import build_policy
 
 C0 = "spec.template.spec.containers.0"
 C0P = "spec.template.spec.containers[0]"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from policy_fixtures import (
+
+from components import labels as L
+from policies.catalogue import RULES
+from tests.policies.policy_fixtures import (
     DELETE,
     PROM_CONFIG,
     UNKNOWN_OBJECT_VALUE,
@@ -24,9 +27,6 @@ from policy_fixtures import (
     prometheus,
     run_stack,
 )
-
-from components import labels as L
-from policies.catalogue import RULES
 
 STACK_RULES = [r.name for r in RULES if r.stack]
 DEP = 'Deployment "fraud-scorer"'

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from report_fixtures import make_dev, make_prod
 
 from mlops_tools.findings import AuditResult
+from tests.reports.report_fixtures import make_dev, make_prod
 
 
 @pytest.fixture

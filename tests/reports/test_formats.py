@@ -9,7 +9,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
-from report_fixtures import (
+
+from mlops_tools.findings import AuditResult
+from mlops_tools.reports import FORMATS, render
+from mlops_tools.reports.view import natural_key
+from mlops_tools.waivers import WAIVER_EXPIRED, apply_waivers
+from tests.reports.report_fixtures import (
     NO_PLAINTEXT_SECRET,
     POLICIES,
     RESOURCE_LIMITS,
@@ -20,11 +25,6 @@ from report_fixtures import (
     make_prod,
     waiver,
 )
-
-from mlops_tools.findings import AuditResult
-from mlops_tools.reports import FORMATS, render
-from mlops_tools.reports.view import natural_key
-from mlops_tools.waivers import WAIVER_EXPIRED, apply_waivers
 
 STAMP = "2026-06-01T10:00:00Z"
 

@@ -10,9 +10,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from report_fixtures import make_dev, make_prod
 
 from mlops_tools.reports import render
+from tests.reports.report_fixtures import make_dev, make_prod
 
 WIDTH, HEIGHT = 1280, 2000
 HEADER_RGB = (0x24, 0x29, 0x2F)  # header background in the report's CSS

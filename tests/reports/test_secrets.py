@@ -6,11 +6,11 @@ import dataclasses
 import html
 
 import pytest
-from report_fixtures import SECRET, make_dev, make_prod
 
 from mlops_tools.findings import secret_fingerprint
 from mlops_tools.reports import FORMATS, render
 from mlops_tools.reports.redact import REDACTED, Redactor
+from tests.reports.report_fixtures import SECRET, make_dev, make_prod
 
 
 def unescaped(text: str) -> str:

@@ -6,17 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from report_fixtures import (
-    NO_PLAINTEXT_SECRET,
-    RESOURCE_LIMITS,
-    RUN_AS_NON_ROOT,
-    STACK_OWNER,
-    TODAY,
-    finding,
-    make_prod,
-    resources,
-    waiver,
-)
 
 from mlops_tools.findings import AuditResult, Enforcement, Waiver
 from mlops_tools.waivers import (
@@ -28,6 +17,17 @@ from mlops_tools.waivers import (
     apply_waivers,
     load_waivers,
     selector_matches,
+)
+from tests.reports.report_fixtures import (
+    NO_PLAINTEXT_SECRET,
+    RESOURCE_LIMITS,
+    RUN_AS_NON_ROOT,
+    STACK_OWNER,
+    TODAY,
+    finding,
+    make_prod,
+    resources,
+    waiver,
 )
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from stack_fixtures import DEFAULTS_SHOWN, MINIMAL_STACK, REPO, STACKS, mutate, run_cli
 
 from stacks.loader import load_environment
 from stacks.yaml_source import SourceError, display_path
+from tests.stacks.stack_fixtures import DEFAULTS_SHOWN, MINIMAL_STACK, REPO, STACKS, mutate, run_cli
 
 DEFAULTS_TEXT = (STACKS / "defaults.yaml").read_text(encoding="utf-8")
 MODEL_LINE = "        model: {name: scorer, version: 3}\n"  # anchor to add keys to the one model

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
-from stack_fixtures import ENVS, REPO, STACKS
 
 from stacks.loader import PROJECT, load_environment, spec_from_pulumi_config
 from stacks.schema import SECTIONS, EnvironmentSpec
 from stacks.yaml_source import SourceError
+from tests.stacks.stack_fixtures import ENVS, REPO, STACKS
 
 DEFAULTS: dict[str, Any] = yaml.safe_load((STACKS / "defaults.yaml").read_text(encoding="utf-8"))
 # Who owns and pays for an environment is the same people everywhere, yet no tier default: a new

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stack_fixtures import MINIMAL_STACK, STACKS, assert_well_located
 
 from stacks.loader import DEFAULTS_FILE, load_environment
 from stacks.schema import EnvironmentSpec
 from stacks.yaml_source import SourceError, display_path
+from tests.stacks.stack_fixtures import MINIMAL_STACK, STACKS, assert_well_located
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

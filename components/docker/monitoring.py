@@ -1,0 +1,240 @@
+"""Docker monitoring: Prometheus, Alertmanager and Grafana, configured entirely from rendered files.
+
+Prometheus scrapes every endpoint as the job ``model-<model>`` (static targets on the platform
+network) and loads one alert group ``model-<model>`` per model from ``/etc/prometheus/rules/models.yml``.
+Alertmanager's config is a secret upload when a receiver has a webhook URL. Grafana is provisioned
+with the Prometheus datasource and one dashboard per model.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from components import labels as L
+from components import metadata
+from components.args import ComputeResources, MonitoringArgs, MonitoringOutputs, Ownership
+from components.docker._common import (
+    ContainerSpec,
+    env,
+    hardened_container,
+    healthcheck,
+    http_check,
+    password,
+    remote_image,
+    secret_env,
+    volume_labels,
+)
+from components.docker.jobs import scheduled_job
+from components.rendering import (
+    ALERTMANAGER_PORT,
+    DASHBOARDS_PATH,
+    GRAFANA_PORT,
+    PROMETHEUS_PORT,
+    RULES_PATH,
+    alertmanager_config,
+    dashboard_file_name,
+    render_alert_rules,
+    render_grafana_dashboard,
+    render_grafana_dashboard_provider,
+    render_grafana_datasource,
+    render_prometheus_config,
+)
+
+PROMETHEUS_HOST = "prometheus"
+ALERTMANAGER_HOST = "alertmanager"
+GRAFANA_HOST = "grafana"
+PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
+ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
+NOBODY = "65534:65534"  # prom/prometheus and prom/alertmanager run as nobody; their data dirs are theirs
+GRAFANA_USER = "472:0"
+DRIFT_USER = "1000:1000"  # the grafana image's uid, group root as its docs require
+PROMETHEUS_RESOURCES = ComputeResources(
+    cpu_request_millicores=250, memory_request_mib=512, cpu_limit_millicores=1000, memory_limit_mib=1024
+)
+SMALL_RESOURCES = ComputeResources(
+    cpu_request_millicores=100, memory_request_mib=128, cpu_limit_millicores=500, memory_limit_mib=256
+)
+
+
+def _labels(own: Ownership, app: str, instance: str, image: str) -> dict[str, str]:
+    return metadata.common_labels(
+        own,
+        app=app,
+        instance=instance,
+        component=L.COMPONENT_MONITORING,
+        version=metadata.image_version(image),
+    )
+
+
+def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) -> MonitoringOutputs:
+    """Create the monitoring layer's Docker resources under ``component``."""
+    own = args.ownership
+    child = pulumi.ResourceOptions(parent=component)
+    network = pulumi.Output.from_input(args.namespace)
+    targets = sorted(args.scrape_targets, key=lambda t: t.model)
+
+    def data_volume(role: str, labels: dict[str, str]) -> docker.Volume:
+        return docker.Volume(
+            f"{name}-{role}",
+            name=pulumi.Output.concat(network, f"-{role}"),
+            labels=volume_labels(labels),
+            opts=child,
+        )
+
+    # --- Alertmanager --------------------------------------------------------------------------
+    am_labels = _labels(own, "alertmanager", f"{name}-alertmanager", args.alertmanager_image)
+    alertmanager = hardened_container(
+        f"{name}-alertmanager",
+        pulumi.Output.concat(network, f"-{ALERTMANAGER_HOST}"),
+        ContainerSpec(
+            image=remote_image(f"{name}-alertmanager-image", args.alertmanager_image, component).name,
+            network=network,
+            hostname=ALERTMANAGER_HOST,
+            labels=am_labels,
+            resources=SMALL_RESOURCES,
+            user=NOBODY,
+            command=[
+                f"--config.file={ALERTMANAGER_CONFIG}",
+                "--storage.path=/alertmanager",
+                "--cluster.listen-address=",  # a single instance: no gossip port
+            ],
+            health=healthcheck(http_check(f"http://127.0.0.1:{ALERTMANAGER_PORT}/-/healthy")),
+            ports=[(ALERTMANAGER_PORT, ALERTMANAGER_PORT)],
+            volumes={
+                "/alertmanager": data_volume("alertmanager-data", am_labels).name,
+            },
+            uploads={ALERTMANAGER_CONFIG: alertmanager_config(args.receivers)},
+        ),
+        child,
+    )
+
+    # --- Prometheus ----------------------------------------------------------------------------
+    prom_labels = _labels(own, "prometheus", f"{name}-prometheus", args.prometheus_image)
+    prometheus_yml = render_prometheus_config(
+        targets,
+        args.scrape_interval_seconds,
+        [RULES_PATH],
+        f"{ALERTMANAGER_HOST}:{ALERTMANAGER_PORT}",
+        external_labels={"environment": own.environment},
+    )
+    prometheus = hardened_container(
+        f"{name}-prometheus",
+        pulumi.Output.concat(network, f"-{PROMETHEUS_HOST}"),
+        ContainerSpec(
+            image=remote_image(f"{name}-prometheus-image", args.prometheus_image, component).name,
+            network=network,
+            hostname=PROMETHEUS_HOST,
+            labels=prom_labels,
+            resources=PROMETHEUS_RESOURCES,
+            user=NOBODY,
+            command=[
+                f"--config.file={PROMETHEUS_CONFIG}",
+                "--storage.tsdb.path=/prometheus",
+                f"--storage.tsdb.retention.time={args.retention_days}d",
+                f"--storage.tsdb.retention.size={args.prometheus_size_gib}GB",
+            ],
+            health=healthcheck(http_check(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy")),
+            ports=[(PROMETHEUS_PORT, PROMETHEUS_PORT)],
+            volumes={
+                "/prometheus": data_volume("prometheus-data", prom_labels).name,
+            },
+            uploads={PROMETHEUS_CONFIG: prometheus_yml, RULES_PATH: render_alert_rules(targets)},
+        ),
+        pulumi.ResourceOptions(parent=component, depends_on=[alertmanager]),
+    )
+
+    # --- Grafana -------------------------------------------------------------------------------
+    grafana_labels = _labels(own, "grafana", f"{name}-grafana", args.grafana_image)
+    admin_password = password(f"{name}-grafana-admin-password", component)
+    uploads: dict[str, pulumi.Input[str]] = {
+        "/etc/grafana/provisioning/datasources/prometheus.yml": render_grafana_datasource(
+            f"http://{PROMETHEUS_HOST}:{PROMETHEUS_PORT}", args.scrape_interval_seconds
+        ),
+    }
+    dashboards = [t.model for t in targets] if args.dashboards else []
+    if dashboards:
+        uploads["/etc/grafana/provisioning/dashboards/models.yml"] = render_grafana_dashboard_provider()
+        for target in targets:
+            uploads[f"{DASHBOARDS_PATH}/{dashboard_file_name(target.model)}"] = render_grafana_dashboard(
+                target
+            )
+    grafana = hardened_container(
+        f"{name}-grafana",
+        pulumi.Output.concat(network, f"-{GRAFANA_HOST}"),
+        ContainerSpec(
+            image=remote_image(f"{name}-grafana-image", args.grafana_image, component).name,
+            network=network,
+            hostname=GRAFANA_HOST,
+            labels=grafana_labels,
+            resources=SMALL_RESOURCES,
+            user=GRAFANA_USER,
+            envs=[
+                env("GF_SECURITY_ADMIN_USER", "admin"),
+                secret_env("GF_SECURITY_ADMIN_PASSWORD", admin_password.result),
+                env("GF_USERS_ALLOW_SIGN_UP", "false"),
+                env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
+                env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+                env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+                env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+                env("GF_LOG_MODE", "console"),  # no log files: stdout is collected by Docker
+            ],
+            health=healthcheck(http_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
+            ports=[(GRAFANA_PORT, GRAFANA_PORT)],
+            volumes={
+                "/var/lib/grafana": data_volume("grafana-data", grafana_labels).name,
+            },
+            uploads=uploads,
+        ),
+        pulumi.ResourceOptions(parent=component, depends_on=[prometheus]),
+    )
+
+    # --- drift checks: a scheduled container job per model with drift on -----------------------
+    for target in targets:
+        if target.drift is None:
+            continue
+        image = args.drift_image or target.image
+        if image is None:
+            raise ValueError(
+                f"drift check of {target.model!r} needs an image: set drift_image or the target's image"
+            )
+        drift_name = f"{name}-{target.model}-drift"
+        host = f"model-{target.model}-drift"
+        envs: list[pulumi.Input[str]] = [
+            env("HOME", "/tmp"),
+            env("MODEL_NAME", target.model),
+            env("PSI_THRESHOLD", repr(target.drift.psi_threshold)),
+            env("FEATURE_SHARE_THRESHOLD", repr(target.drift.feature_share_threshold)),
+        ]
+        if args.registry_uri is not None:
+            envs.append(pulumi.Output.concat("MLFLOW_TRACKING_URI=", args.registry_uri))
+        scheduled_job(
+            drift_name,
+            container_name=pulumi.Output.concat(network, f"-{host}"),
+            schedule=target.drift.schedule,
+            command=["drift-check"],
+            image=remote_image(f"{drift_name}-image", image, component).name,
+            network=network,
+            hostname=host,
+            labels={
+                **metadata.common_labels(
+                    own, app=target.model, instance=drift_name, component=L.COMPONENT_DRIFT_CHECK
+                ),
+                L.MODEL: metadata.label_value(target.model),
+                L.DRIFT_CHECK: "enabled",
+            },
+            user=DRIFT_USER,
+            envs=envs,
+            opts=child,
+        )
+
+    def url(container: docker.Container, default_host: str, port: int) -> pulumi.Output[str]:
+        return container.hostname.apply(lambda h: f"http://{h or default_host}:{port}")
+
+    return MonitoringOutputs(
+        prometheus_url=url(prometheus, PROMETHEUS_HOST, PROMETHEUS_PORT),
+        alertmanager_url=url(alertmanager, ALERTMANAGER_HOST, ALERTMANAGER_PORT),
+        grafana_url=url(grafana, GRAFANA_HOST, GRAFANA_PORT),
+        grafana_admin_password=pulumi.Output.secret(admin_password.result),
+        dashboards=dashboards,
+    )
