@@ -1,0 +1,163 @@
+"""`mlops preview`, `mlops audit` and `mlops up` end to end, in subprocesses as a user or CI runs them.
+
+Exit codes: 0 clean, 1 unwaived mandatory violation (or policy error), 2 bad input; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_tools.engine.audit import capture_environment
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+PROD = REPO / "stacks" / "Pulumi.prod.yaml"
+
+
+def mlops(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_tools.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result
+
+
+def broken_prod(tmp_path: Path) -> Path:
+    """The bundled prod spec with one model image pinned by tag only (image-digest-pinned, mandatory)."""
+    config = yaml.safe_load(PROD.read_text(encoding="utf-8"))
+    model = config["config"]["mlops-platform:serving"]["models"][0]
+    model["image"] = model["image"].split("@", 1)[0]
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_audit_of_the_bundled_prod_passes_with_a_clear_summary() -> None:
+    result = mlops("audit", "prod")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "== prod (tier prod, target kubernetes): PASSED ==" in result.stdout
+    assert "mandatory 0" in result.stdout
+
+
+def test_audit_exits_1_on_an_unwaived_mandatory_violation(tmp_path: Path) -> None:
+    result = mlops("audit", str(broken_prod(tmp_path)), "--format", "json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["summary"]["mandatory"] >= 1
+    assert {v["policy"] for v in report["violations"] if v["enforcement"] == "mandatory"} == {
+        "image-digest-pinned"
+    }
+
+
+def test_audit_exits_2_with_located_errors_on_a_bad_spec(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.prod.yaml"
+    bad.write_text(PROD.read_text(encoding="utf-8").replace("weight: 10", "weight: 100"), encoding="utf-8")
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "weight: 100" in text)
+    result = mlops("audit", str(bad))
+    assert result.returncode == 2
+    assert f"Pulumi.prod.yaml:{line}: serving.models[0].canary.weight: " in result.stderr
+
+
+def test_audit_exits_2_on_an_invalid_waivers_file(tmp_path: Path) -> None:
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers:\n  - policy: image-digest-pinned\n    selector: x\n", encoding="utf-8")
+    result = mlops("audit", "prod", "--waivers", str(waivers))
+    assert result.returncode == 2
+    assert "waivers.yaml:2: waivers[0]" in result.stderr
+
+
+def test_expired_bundled_waivers_fail_the_audit() -> None:
+    result = mlops("audit", "dev", "--today", "2027-07-01", "--format", "json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    expired = [v for v in report["violations"] if v["kind"] == "waiver"]
+    assert expired and all("expired" in v["message"] for v in expired)
+
+
+def test_audit_writes_every_format_to_a_directory(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    formats = ["json", "sarif", "junit", "markdown", "html"]
+    result = mlops("audit", "dev", "prod", *(a for f in formats for a in ("-f", f)), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["mlops-audit.json", "mlops-audit.sarif", "mlops-audit.xml", "mlops-audit.md", "mlops-audit.html"]
+    )
+    assert set(json.loads((out / "mlops-audit.json").read_text())["environments"]) == {"dev", "prod"}
+    assert json.loads((out / "mlops-audit.sarif").read_text())["version"] == "2.1.0"
+    assert ET.parse(out / "mlops-audit.xml").getroot().tag == "testsuites"
+    assert "PASSED" in result.stdout  # the text summary still reaches the console
+
+
+def test_audit_rejects_unknown_formats_and_bad_dates() -> None:
+    assert mlops("audit", "prod", "--format", "pdf").returncode == 2
+    assert mlops("audit", "prod", "--today", "tomorrow").returncode == 2
+
+
+def test_preview_lists_the_captured_resources_without_secrets() -> None:
+    capture = capture_environment(PROD)
+    result = mlops("preview", "prod", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    preview = json.loads(result.stdout)
+    assert len(preview["resources"]) == len(capture.resources)
+    assert capture.secret_values, "the prod program generates secrets"
+    for fmt, shows in (("json", "storage-postgres"), ("tree", "storage-postgres"), ("table", "StorageStack")):
+        text = mlops("preview", "prod", "--format", fmt).stdout
+        assert shows in text
+        leaked = [s for s in capture.secret_values if len(s) >= 8 and s in text]
+        assert leaked == [], f"{fmt}: secret values in the preview"
+
+
+def test_preview_rejects_an_unknown_format() -> None:
+    result = mlops("preview", "prod", "--format", "yaml")
+    assert result.returncode == 2
+    assert "--format" in result.stderr
+
+
+def _fake_pulumi(bin_dir: Path, exit_code: int) -> Path:
+    """A `pulumi` on PATH that records its arguments, so the hand-over is checked without the CLI."""
+    record = bin_dir / "args.json"
+    script = bin_dir / "pulumi"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\nsys.exit({exit_code})\n",
+        encoding="utf-8",
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return record
+
+
+def test_up_hands_over_to_pulumi_with_every_pack_and_its_config(tmp_path: Path) -> None:
+    record = _fake_pulumi(tmp_path, exit_code=3)
+    result = mlops("up", "prod", "--yes", env={"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 3  # pulumi's own exit code
+    args = json.loads(record.read_text())
+    assert args[:3] == ["up", "--stack", "prod"] and args[-1] == "--yes"
+    packs = [args[i + 1] for i, a in enumerate(args) if a == "--policy-pack"]
+    configs = [args[i + 1] for i, a in enumerate(args) if a == "--policy-pack-config"]
+    assert [Path(p).name for p in packs] == ["mlops-governance", "mlops-reliability", "mlops-security"]
+    assert configs == [str(REPO / "policies" / "config" / "prod.json")] * 3
+
+
+def test_up_without_the_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
+    result = mlops("up", "prod", env={"PATH": str(Path(sys.executable).parent)})
+    assert result.returncode == 2
+    assert "Pulumi CLI is not on PATH" in result.stderr
+    assert "mlops audit" in result.stderr
