@@ -115,6 +115,41 @@ def envs() -> None:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@app.command()
+def diff(
+    left: EnvArg,
+    right: EnvArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Show where two environments really differ, after tier defaults are applied."""
+    from mlops_tools.spec_diff import diff_specs
+    from stacks.loader import SpecError, load_environment
+
+    try:
+        specs = [load_environment(_spec_file(env)) for env in (left, right)]
+    except SpecError as exc:  # pragma: no cover - _spec_file already reported and exited
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    differences = diff_specs(*specs)
+    if fmt == "json":
+        rows = [{"path": d.path, left: d.left, right: d.right} for d in differences]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if fmt != "table":
+        err.print(f"--format: must be table or json (got {fmt!r})", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{left} vs {right}: {len(differences)} differences")
+    table.add_column("key", overflow="fold")
+    for column in (left, right):
+        table.add_column(column, overflow="fold")
+    for d in differences:  # Text: keys such as models[fraud-scorer] are not rich markup
+        table.add_row(Text(d.path), Text(str(d.left)), Text(str(d.right)))
+    out.print(table)
+
+
 def _spec_file(env: str) -> Path:
     """Resolve and fully validate ``env`` before anything runs; exit 2 with located errors if bad."""
     from stacks.loader import SpecError, load_environment, resolve_environment
