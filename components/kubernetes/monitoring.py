@@ -309,31 +309,16 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         ),
         volume_mounts=mounts,
     )
-    k8s.apps.v1.Deployment(
-        app_name,
-        metadata=w.metadata(app_name, ns, labels),
-        spec={
-            "replicas": 1,
-            "selector": {"matchLabels": selector},
-            "template": w.pod_template(
-                labels, w.pod_spec([grafana], run_as_user=GRAFANA_USER, volumes=volumes)
-            ),
-        },
-        opts=w.child(component),
-    )
-    k8s.core.v1.Service(
-        f"{name}-grafana-service",
-        metadata=w.metadata(app_name, ns, labels),
-        spec=w.service_spec(selector, {"http": rendering.GRAFANA_PORT}),
-        opts=w.child(component),
-    )
-    k8s.networking.v1.NetworkPolicy(
-        f"{name}-grafana-ingress",
-        metadata=w.metadata(f"{name}-grafana-ingress", ns, labels),
-        spec=w.ingress_policy_spec(
-            selector, [rendering.GRAFANA_PORT], any_namespace=True
-        ),  # ingress controller
-        opts=w.child(component),
+    w.web_app(
+        component,
+        prefix=f"{name}-grafana",
+        app_name=app_name,
+        namespace=ns,
+        labels=labels,
+        selector=selector,
+        pod=w.pod_spec([grafana], run_as_user=GRAFANA_USER, volumes=volumes),
+        port=rendering.GRAFANA_PORT,
+        any_namespace=True,  # the ingress controller lives in its own namespace
     )
     return pulumi.Output.secret(password.result)
 

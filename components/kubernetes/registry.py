@@ -68,22 +68,17 @@ def _mlflow(component: pulumi.Resource, name: str, args: RegistryArgs) -> pulumi
         ],
         probes=(w.http_probe("/health", "http", initial_delay_seconds=30), w.http_probe("/health", "http")),
     )
-    k8s.apps.v1.Deployment(
-        app_name,
-        metadata=w.metadata(app_name, ns, labels),
-        spec={
-            "replicas": spec.replicas,
-            "selector": {"matchLabels": selector},
-            "template": w.pod_template(labels, w.pod_spec([mlflow], run_as_user=MLFLOW_USER)),
-        },
-        opts=w.child(component),
-    )
-    k8s.core.v1.Service(
-        f"{name}-mlflow-service",
-        metadata=w.metadata(app_name, ns, labels),
-        spec=w.service_spec(selector, {"http": spec.port}),
-        opts=w.child(component),
-    )
+    w.web_app(
+        component,
+        prefix=f"{name}-mlflow",
+        app_name=app_name,
+        namespace=ns,
+        labels=labels,
+        selector=selector,
+        pod=w.pod_spec([mlflow], run_as_user=MLFLOW_USER),
+        port=spec.port,
+        replicas=spec.replicas,
+    )  # any_namespace=False: only pods of the namespace call the registry
     if spec.replicas > 1:  # let node drains proceed one pod at a time without losing the registry
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-mlflow-pdb",
@@ -91,12 +86,6 @@ def _mlflow(component: pulumi.Resource, name: str, args: RegistryArgs) -> pulumi
             spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
             opts=w.child(component),
         )
-    k8s.networking.v1.NetworkPolicy(
-        f"{name}-mlflow-ingress",
-        metadata=w.metadata(f"{name}-mlflow-ingress", ns, labels),
-        spec=w.ingress_policy_spec(selector, [spec.port]),  # every pod of the namespace
-        opts=w.child(component),
-    )
     return pulumi.Output.concat("http://", app_name, ".", ns, ".svc.cluster.local:", str(spec.port))
 
 
@@ -186,32 +175,17 @@ def _image_registry(
         probes=(w.http_probe("/", "http"), w.http_probe("/", "http", initial_delay_seconds=2)),
         volume_mounts=mounts,
     )
-    k8s.apps.v1.Deployment(
-        app_name,
-        metadata=w.metadata(app_name, ns, labels),
-        spec={
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},  # one ReadWriteOnce volume: never two pods at once
-            "selector": {"matchLabels": selector},
-            "template": w.pod_template(
-                labels, w.pod_spec([registry], run_as_user=REGISTRY_USER, volumes=volumes)
-            ),
-        },
-        opts=w.child(component),
-    )
-    k8s.core.v1.Service(
-        f"{name}-images-service",
-        metadata=w.metadata(app_name, ns, labels),
-        spec=w.service_spec(selector, {"http": spec.port}),
-        opts=w.child(component),
-    )
-    k8s.networking.v1.NetworkPolicy(
-        f"{name}-images-ingress",
-        metadata=w.metadata(f"{name}-images-ingress", ns, labels),
-        spec=w.ingress_policy_spec(
-            selector, [spec.port], any_namespace=True
-        ),  # CI pushes from other namespaces
-        opts=w.child(component),
+    w.web_app(
+        component,
+        prefix=f"{name}-images",
+        app_name=app_name,
+        namespace=ns,
+        labels=labels,
+        selector=selector,
+        pod=w.pod_spec([registry], run_as_user=REGISTRY_USER, volumes=volumes),
+        port=spec.port,
+        strategy={"type": "Recreate"},  # one ReadWriteOnce volume: never two pods at once
+        any_namespace=True,  # CI pushes from other namespaces
     )
     host = pulumi.Output.concat(app_name, ".", ns, ".svc.cluster.local:", str(spec.port))
     return host, password

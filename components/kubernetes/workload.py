@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import labels as L
 from components.args import ComputeResources
@@ -191,6 +192,46 @@ def ingress_policy_spec(
         "policyTypes": ["Ingress"],
         "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": p} for p in ports]}],
     }
+
+
+def web_app(
+    component: pulumi.Resource,
+    *,
+    prefix: str,
+    app_name: str,
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    pod: Json,
+    port: int,
+    replicas: int = 1,
+    strategy: Json | None = None,
+    any_namespace: bool = False,
+) -> None:
+    """A platform HTTP service: its Deployment, ClusterIP Service and ingress NetworkPolicy.
+
+    Resource names are ``app_name``, ``{prefix}-service`` and ``{prefix}-ingress``; the Service is
+    named ``app_name`` in the cluster so in-cluster URLs read ``http://<app_name>.<ns>.svc``.
+    """
+    spec: Json = {"replicas": replicas, "selector": {"matchLabels": dict(selector)}}
+    if strategy is not None:
+        spec["strategy"] = strategy
+    spec["template"] = pod_template(labels, pod)
+    k8s.apps.v1.Deployment(
+        app_name, metadata=metadata(app_name, namespace, labels), spec=spec, opts=child(component)
+    )
+    k8s.core.v1.Service(
+        f"{prefix}-service",
+        metadata=metadata(app_name, namespace, labels),
+        spec=service_spec(selector, {"http": port}),
+        opts=child(component),
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{prefix}-ingress",
+        metadata=metadata(f"{prefix}-ingress", namespace, labels),
+        spec=ingress_policy_spec(selector, [port], any_namespace=any_namespace),
+        opts=child(component),
+    )
 
 
 def child(component: pulumi.Resource, **kwargs: Any) -> pulumi.ResourceOptions:
