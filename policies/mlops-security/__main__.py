@@ -1,6 +1,7 @@
 """Entry point the Pulumi engine runs (`python -m pulumi.policy <engine> .` in this directory).
 
-Only constructs the PolicyPack: its constructor starts the gRPC server and blocks forever.
+Only constructs the PolicyPack: its constructor starts the gRPC server and blocks forever. Before
+that, `install_shared_analysis` lets the pack convert each resource once per request, not per policy.
 """
 
 import sys
@@ -12,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pulumi_policy import PolicyPack
 
-from policies.packs import pack_arguments
+from policies.packs import install_shared_analysis, pack_arguments
+
+install_shared_analysis()
 
 PolicyPack(**pack_arguments("mlops-security"))
