@@ -421,15 +421,21 @@ def shared_analysis_servicer() -> type:
                     config,
                     self._private("stack_tags"),
                 )
-                try:
-                    _run_validation(policy, args, report_violation, view)
-                except UnknownValueError as exc:
-                    self._cannot_run(response, policy, exc)
-                except sdk._NotApplicableError as exc:
-                    response.not_applicable.append(
-                        proto.PolicyNotApplicable(policy_name=policy.name, reason=exc.reason or "")
-                    )
+                self._validate(response, policy, args, report_violation, view)
             return response
+
+        def _validate(
+            self, response: Any, policy: Any, args: Any, report_violation: Any, view: _RequestView
+        ) -> None:
+            """Run one policy as the SDK does: unknown values and not-applicable are answers, not errors."""
+            try:
+                _run_validation(policy, args, report_violation, view)
+            except UnknownValueError as exc:
+                self._cannot_run(response, policy, exc)
+            except sdk._NotApplicableError as exc:
+                response.not_applicable.append(
+                    proto.PolicyNotApplicable(policy_name=policy.name, reason=exc.reason or "")
+                )
 
         def AnalyzeStack(self, request: Any, _context: Any) -> Any:  # the gRPC method name
             self._configure_runtime_settings()
@@ -446,14 +452,7 @@ def shared_analysis_servicer() -> type:
                 resources = view.stack_resources() if shared else _stack_resources(self, request)
                 config = self._get_policy_config(policy.name)
                 args = StackValidationArgs(resources, config, self._private("stack_tags"))
-                try:
-                    _run_validation(policy, args, report_violation, view)
-                except UnknownValueError as exc:
-                    self._cannot_run(response, policy, exc)
-                except sdk._NotApplicableError as exc:
-                    response.not_applicable.append(
-                        proto.PolicyNotApplicable(policy_name=policy.name, reason=exc.reason or "")
-                    )
+                self._validate(response, policy, args, report_violation, view)
             return response
 
     return SharedAnalysisServicer
