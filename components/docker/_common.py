@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components.args import ComputeResources
 
@@ -38,16 +37,6 @@ def volume_labels(labels: Mapping[str, str]) -> list[docker.VolumeLabelArgs]:
 def remote_image(name: str, image: str, parent: pulumi.Resource) -> docker.RemoteImage:
     """A pinned image, kept locally on destroy (other stacks on the host may share it)."""
     return docker.RemoteImage(name, name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent))
-
-
-def password(name: str, parent: pulumi.Resource, *, length: int = 32) -> random.RandomPassword:
-    """A generated credential; alphanumeric so it embeds in URLs and env without escaping."""
-    return random.RandomPassword(
-        name,
-        length=length,
-        special=False,
-        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["result", "bcrypt_hash"]),
-    )
 
 
 def env(name: str, value: str) -> str:

@@ -14,13 +14,13 @@ import pulumi_docker as docker
 from components import labels as L
 from components import metadata
 from components.args import ComputeResources, MonitoringArgs, MonitoringOutputs, Ownership
+from components.credentials import password
 from components.docker._common import (
     ContainerSpec,
     env,
     hardened_container,
     healthcheck,
     http_check,
-    password,
     remote_image,
     secret_env,
     volume_labels,

@@ -16,13 +16,13 @@ import pulumi_docker as docker
 from components import labels as L
 from components import metadata
 from components.args import ComputeResources, StorageArgs, StorageOutputs
+from components.credentials import password
 from components.docker._common import (
     ContainerSpec,
     env,
     hardened_container,
     healthcheck,
     network_labels,
-    password,
     remote_image,
     secret_env,
     volume_labels,

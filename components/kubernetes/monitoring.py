@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components import labels as L
 from components import metadata as md
 from components import rendering
 from components.args import PART_OF, ComputeResources, MonitoringArgs, MonitoringOutputs, ScrapeTarget
+from components.credentials import password
 from components.kubernetes import workload as w
 
 PROMETHEUS_USER = 1000
@@ -232,17 +232,12 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         version=md.image_version(args.grafana_image),
     )
     selector = md.selector_labels("grafana", app_name)
-    password = random.RandomPassword(
-        f"{name}-grafana-admin-password",
-        length=32,
-        special=False,
-        opts=w.child(component, additional_secret_outputs=["result"]),
-    )
+    admin_password = password(f"{name}-grafana-admin-password", component)
     secret = k8s.core.v1.Secret(
         f"{name}-grafana-admin",
         metadata=w.metadata(f"{name}-grafana-admin", ns, labels),
         type="Opaque",
-        string_data={"password": password.result},
+        string_data={"password": admin_password.result},
         opts=w.child(component),
     )
     prometheus_url = f"http://{PROMETHEUS_SERVICE}:{rendering.PROMETHEUS_PORT}"
@@ -320,7 +315,7 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         port=rendering.GRAFANA_PORT,
         any_namespace=True,  # the ingress controller lives in its own namespace
     )
-    return pulumi.Output.secret(password.result)
+    return pulumi.Output.secret(admin_password.result)
 
 
 def _model(component: pulumi.Resource, name: str, args: MonitoringArgs, target: ScrapeTarget) -> None:

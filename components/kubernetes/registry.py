@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components import labels as L
 from components import metadata as md
 from components.args import RegistryArgs, RegistryOutputs
+from components.credentials import password
 from components.kubernetes import workload as w
 
 MLFLOW_USER = 1000
@@ -103,22 +103,12 @@ def _image_registry(
         version=md.image_version(spec.image),
     )
     selector = md.selector_labels("registry", app_name)
-    http_secret = random.RandomPassword(
-        f"{name}-images-http-secret",
-        length=32,
-        special=False,
-        opts=w.child(component, additional_secret_outputs=["result"]),
-    )
+    http_secret = password(f"{name}-images-http-secret", component)
     secret_data: dict[str, pulumi.Input[str]] = {"httpSecret": http_secret.result}
-    password: pulumi.Output[str] | None = None
+    login_password: pulumi.Output[str] | None = None
     if spec.auth == "htpasswd":
-        generated = random.RandomPassword(
-            f"{name}-images-password",
-            length=32,
-            special=False,
-            opts=w.child(component, additional_secret_outputs=["result", "bcryptHash"]),
-        )
-        password = pulumi.Output.secret(generated.result)
+        generated = password(f"{name}-images-password", component)
+        login_password = pulumi.Output.secret(generated.result)
         secret_data["htpasswd"] = pulumi.Output.secret(
             pulumi.Output.concat(REGISTRY_USERNAME, ":", generated.bcrypt_hash, "\n")
         )
@@ -188,7 +178,7 @@ def _image_registry(
         any_namespace=True,  # CI pushes from other namespaces
     )
     host = pulumi.Output.concat(app_name, ".", ns, ".svc.cluster.local:", str(spec.port))
-    return host, password
+    return host, login_password
 
 
 def build(component: pulumi.Resource, name: str, args: RegistryArgs) -> RegistryOutputs:

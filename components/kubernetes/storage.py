@@ -13,11 +13,11 @@ import shlex
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components import labels as L
 from components import metadata as md
 from components.args import ComputeResources, StorageArgs, StorageOutputs
+from components.credentials import password
 from components.kubernetes import workload as w
 
 POSTGRES_PORT = 5432
@@ -31,15 +31,6 @@ PGDATA = "/var/lib/postgresql/data/pgdata"  # a subdirectory: the volume root ho
 def _postgres_uid(image: str) -> int:
     """The ``postgres`` user of the official images: 70 on Alpine, 999 on Debian."""
     return 70 if "alpine" in image else 999
-
-
-def _password(component: pulumi.Resource, name: str, length: int = 32) -> random.RandomPassword:
-    return random.RandomPassword(
-        name,
-        length=length,
-        special=False,
-        opts=w.child(component, additional_secret_outputs=["result"]),
-    )
 
 
 def _claim(
@@ -139,7 +130,7 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         own, app="postgres", instance=db_name, component=L.COMPONENT_METADATA_DATABASE, version=db.version
     )
     db_selector = md.selector_labels("postgres", db_name)
-    db_password = _password(component, f"{name}-postgres-password")
+    db_password = password(f"{name}-postgres-password", component)
     db_secret = k8s.core.v1.Secret(
         f"{name}-postgres-credentials",
         metadata=w.metadata(f"{name}-postgres-credentials", ns, db_labels),
@@ -311,14 +302,14 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         version=md.image_version(store.image),
     )
     store_selector = md.selector_labels("minio", store_name)
-    access_key = _password(component, f"{name}-minio-access-key", length=20)
-    secret_key = _password(component, f"{name}-minio-secret-key", length=40)
+    access_key = password(f"{name}-minio-access-key", component, length=20)
+    secret_key = password(f"{name}-minio-secret-key", component, length=40)
     store_secret_data: dict[str, pulumi.Input[str]] = {
         "rootUser": access_key.result,
         "rootPassword": secret_key.result,
     }
     if store.encryption:
-        kms_seed = _password(component, f"{name}-minio-kms-key", length=32)
+        kms_seed = password(f"{name}-minio-kms-key", component, length=32)
         # 32 random characters -> a 32-byte key, base64 as MinIO's KMS_SECRET_KEY format requires.
         store_secret_data["kmsSecretKey"] = kms_seed.result.apply(
             lambda s: f"{KMS_KEY_NAME}:{base64.b64encode(s.encode()).decode()}"
