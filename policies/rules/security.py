@@ -7,7 +7,7 @@ configuration and returns violation messages; an empty list means compliant or n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from components import labels as L
@@ -58,20 +58,31 @@ def _pod_spec_unknown(res: Res) -> list[str]:
 # --- container hardening -------------------------------------------------------------------------
 
 
+def _container_setting(res: Res, key: str, violates: Callable[[Any], bool], message: str) -> list[str]:
+    """Check ``securityContext.<key>`` of every container of a Kubernetes workload.
+
+    An unknown value is reported as unknown (never a pass); a value for which ``violates`` holds
+    is reported as ``message`` formatted with the container's ``name``.
+    """
+    out = _pod_spec_unknown(res)
+    for c in _k8s.containers(res):
+        value = get(_sc(c), key)
+        if is_unknown(value):
+            out.append(unknown_message(f"{c.path}.securityContext.{key}"))
+        elif violates(value):
+            out.append(message.format(name=c.name))
+    return out
+
+
 def no_privileged(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         value = res.props.get("privileged")
         if is_unknown(value):
             return [unknown_message("privileged")]
         return ["container runs privileged (privileged=true)"] if truthy(value) else []
-    out = _pod_spec_unknown(res)
-    for c in _k8s.containers(res):
-        value = get(_sc(c), "privileged")
-        if is_unknown(value):
-            out.append(unknown_message(f"{c.path}.securityContext.privileged"))
-        elif truthy(value):
-            out.append(f'container "{c.name}" runs privileged (securityContext.privileged=true)')
-    return out
+    return _container_setting(
+        res, "privileged", truthy, 'container "{name}" runs privileged (securityContext.privileged=true)'
+    )
 
 
 def no_privilege_escalation(res: Res, cfg: Config) -> list[str]:
@@ -83,14 +94,12 @@ def no_privilege_escalation(res: Res, cfg: Config) -> list[str]:
         if normalized & {"no-new-privileges", "no-new-privileges:true"}:
             return []
         return ['securityOpts does not include "no-new-privileges:true"']
-    out = _pod_spec_unknown(res)
-    for c in _k8s.containers(res):
-        value = get(_sc(c), "allowPrivilegeEscalation")
-        if is_unknown(value):
-            out.append(unknown_message(f"{c.path}.securityContext.allowPrivilegeEscalation"))
-        elif value is not False:
-            out.append(f'container "{c.name}" does not set securityContext.allowPrivilegeEscalation=false')
-    return out
+    return _container_setting(
+        res,
+        "allowPrivilegeEscalation",
+        lambda value: value is not False,
+        'container "{name}" does not set securityContext.allowPrivilegeEscalation=false',
+    )
 
 
 def _root_user(user: str) -> bool:
@@ -133,14 +142,12 @@ def read_only_root_filesystem(res: Res, cfg: Config) -> list[str]:
         if is_unknown(value):
             return [unknown_message("readOnly")]
         return [] if value is True else ["root filesystem is writable (readOnly is not true)"]
-    out = _pod_spec_unknown(res)
-    for c in _k8s.containers(res):
-        value = get(_sc(c), "readOnlyRootFilesystem")
-        if is_unknown(value):
-            out.append(unknown_message(f"{c.path}.securityContext.readOnlyRootFilesystem"))
-        elif value is not True:
-            out.append(f'container "{c.name}" does not set securityContext.readOnlyRootFilesystem=true')
-    return out
+    return _container_setting(
+        res,
+        "readOnlyRootFilesystem",
+        lambda value: value is not True,
+        'container "{name}" does not set securityContext.readOnlyRootFilesystem=true',
+    )
 
 
 def _cap(name: Any) -> str:
