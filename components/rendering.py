@@ -37,6 +37,7 @@ RATE_WINDOW = "5m"  # rate() window of the SLO alerts: >= 4x the longest scrape 
 SLO_FOR = "5m"  # an SLO breach must last this long before it pages
 DRIFT_FOR = "15m"  # drift gauges change hourly; one bad evaluation is not a trend
 REPEAT_INTERVAL = "4h"
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: ~10x faster
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -137,7 +138,8 @@ def render_alert_rules(models: Sequence[ScrapeTarget]) -> str:
 
 def alert_rule_groups(models: Sequence[ScrapeTarget]) -> list[dict[str, Any]]:
     """The groups of ``render_alert_rules`` as data, e.g. for a PrometheusRule's ``spec.groups``."""
-    groups: list[dict[str, Any]] = yaml.safe_load(render_alert_rules(models))["groups"]
+    loaded = yaml.load(render_alert_rules(models), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
+    groups: list[dict[str, Any]] = loaded["groups"]
     return groups
 
 

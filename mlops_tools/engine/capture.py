@@ -19,7 +19,7 @@ import runpy
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
@@ -451,6 +451,23 @@ def _program_dir(program: Path) -> Iterator[None]:
             sys.path.remove(directory)
 
 
+async def _settle_outputs() -> None:
+    """Wait for every output the program created, each once, before the SDK's own final wait.
+
+    The language host's ``wait_for_rpcs`` then awaits the same outputs, but as it finds them:
+    ``asyncio.wait(FIRST_COMPLETED)`` over every pending output, again after each completion wave,
+    which re-arms a callback on thousands of futures dozens of times (17% of a 100-model capture).
+    Waiting for all of them at once first leaves it nothing pending: the same outputs are awaited
+    and settle in the same order; failures are left in place for the SDK to raise, as it would.
+    """
+    while True:
+        with pulumi_settings.SETTINGS.lock:
+            pending = [task for task in pulumi_settings.SETTINGS.outputs if not task.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending)
+
+
 def _run(program: Path, stack_config: StackConfig, monitor: CaptureMonitor) -> None:
     """Run ``program`` in the current (fresh) context with the SDK wired to ``monitor``."""
     settings = pulumi_settings.Settings(
@@ -466,13 +483,42 @@ def _run(program: Path, stack_config: StackConfig, monitor: CaptureMonitor) -> N
     pulumi_config.set_all_config(dict(stack_config.values), sorted(stack_config.secret_keys))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+
+    def run_program() -> Awaitable[None]:
+        runpy.run_path(str(program), run_name="__main__")
+        return _settle_outputs()
+
     try:
         with _program_dir(program):
-            loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+            loop.run_until_complete(run_in_stack(run_program))
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         asyncio.set_event_loop(None)
+
+
+def _run_on_fresh_stack(run: Callable[..., None], *args: Any) -> None:
+    """``run(*args)`` in a new thread, in a new ``contextvars`` context; its exception re-raised here.
+
+    The SDK records a stack trace per resource, walking every frame under the program down to the
+    thread's first (``traceback.extract_stack``, a file URI per frame). From a thread of its own the
+    program runs on a stack as shallow as the language host's, without the CLI's and the engine's
+    frames underneath: the recorded traces are the host's, and ~10% of the SDK's per-resource cost
+    is not spent on frames that are not the program's.
+    """
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            contextvars.Context().run(run, *args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="pulumi-program", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 _RUN_LOCK = threading.Lock()  # the SDK's settings are process-global: one program at a time
@@ -497,7 +543,7 @@ def capture_program(
     monitor = CaptureMonitor(stack_config, on_resource)
     started = time.perf_counter()
     with _RUN_LOCK:
-        contextvars.Context().run(_run, program.resolve(), stack_config, monitor)
+        _run_on_fresh_stack(_run, program.resolve(), stack_config, monitor)
     duration = time.perf_counter() - started
     config_secrets = set(stack_config.secret_values)
     secrets: set[str] = set(config_secrets)
