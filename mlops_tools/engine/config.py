@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in
+
 PROJECT = "mlops-platform"
 
 
@@ -106,7 +108,7 @@ def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
     """
     env = environment_name(env_file)
     try:
-        doc = yaml.safe_load(env_file.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(env_file.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}
     except OSError as exc:
         raise StackConfigError(f"{env_file}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -160,3 +160,48 @@ def selector_matches(selector: Any, labels: Any) -> bool | None:
         if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
             return False
     return True
+
+
+class SelectorIndex:
+    """Selectors (of NetworkPolicies, PDBs...) bucketed by one of their ``matchLabels`` pairs.
+
+    ``candidates(labels)`` returns, in their original order, every item whose selector could select
+    ``labels`` (True) or cannot tell (None): those anchored on a pair ``labels`` holds, and every item
+    that has no known anchor (an empty, expression-only or unknown selector). Any item left out
+    would have answered False: its anchor pair is known and absent from labels that are all known.
+    A stack rule can so test each workload against the few selectors that may select it rather than
+    all of them (quadratic at scale: 1,000 models have 1,000 PDBs and 1,250 Deployments).
+    """
+
+    def __init__(self, items: list[Res], selector_of: Any) -> None:
+        self._items = items
+        self._always: list[int] = []
+        self._buckets: dict[tuple[str, str], list[int]] = {}
+        for position, item in enumerate(items):
+            anchor = self._anchor(selector_of(item))
+            if anchor is None:
+                self._always.append(position)
+            else:
+                self._buckets.setdefault(anchor, []).append(position)
+
+    @staticmethod
+    def _anchor(selector: Any) -> tuple[str, str] | None:
+        if is_unknown(selector) or not isinstance(selector, dict):
+            return None
+        match_labels = selector.get("matchLabels")
+        if not isinstance(match_labels, dict) or not match_labels:
+            return None
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()):
+            return None
+        return min(match_labels.items())
+
+    def candidates(self, labels: Any) -> list[Res]:
+        known = isinstance(labels, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        )
+        if not known:
+            return list(self._items)
+        positions = list(self._always)
+        for pair in labels.items():
+            positions.extend(self._buckets.get(pair, ()))
+        return [self._items[p] for p in sorted(set(positions))]

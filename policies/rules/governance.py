@@ -21,6 +21,8 @@ from policies.rules._model import (
     unknown_message,
 )
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in
+
 RISK_TIERS = ("minimal", "limited", "high")
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")  # ordered, least to most sensitive
 TRACKS = ("stable", "canary")
@@ -161,7 +163,7 @@ def _yaml(text: Any) -> Any:
     if not isinstance(text, str):
         return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError:
         return None
 

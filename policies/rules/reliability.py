@@ -211,7 +211,9 @@ def _pdb_allows_disruption(pdb: Res, replicas: int) -> bool | None:
 
 def workload_disruption_budget(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
     hpas = _hpa_for(resources)
-    pdbs = [r for r in resources if r.type == _k8s.PDB]
+    pdbs = _k8s.SelectorIndex(
+        [r for r in resources if r.type == _k8s.PDB], lambda p: get(p.props, "spec", "selector")
+    )
     out: list[tuple[str, str]] = []
     for res in resources:
         if res.type not in _k8s.REPLICATED_TYPES:
@@ -226,7 +228,7 @@ def workload_disruption_budget(resources: list[Res], cfg: Config) -> list[tuple[
         ns = _k8s.namespace_of(res)
         matching = [
             p
-            for p in pdbs
+            for p in pdbs.candidates(labels)
             if _k8s.namespace_of(p) == ns and _k8s.selector_matches(get(p.props, "spec", "selector"), labels)
         ]
         if not matching:

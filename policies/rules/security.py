@@ -632,10 +632,14 @@ def namespace_not_default(res: Res, cfg: Config) -> list[str]:
 
 def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
     """Stack rule: every k8s pod is selected by a NetworkPolicy; no Docker container on the default bridge."""
-    policies: dict[Any, list[Res]] = {}
+    by_namespace: dict[Any, list[Res]] = {}
     for res in resources:
         if res.type == _k8s.NETWORK_POLICY:
-            policies.setdefault(hkey(_k8s.namespace_of(res)), []).append(res)
+            by_namespace.setdefault(hkey(_k8s.namespace_of(res)), []).append(res)
+    policies = {
+        ns: _k8s.SelectorIndex(items, lambda p: get(p.props, "spec", "podSelector"))
+        for ns, items in by_namespace.items()
+    }
     out: list[tuple[str, str]] = []
     for res in resources:
         if _k8s.is_workload(res):
@@ -652,7 +656,7 @@ def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str
                 continue
             verdicts = [
                 _k8s.selector_matches(get(p.props, "spec", "podSelector"), labels)
-                for p in policies.get(ns, [])
+                for p in (policies[ns].candidates(labels) if ns in policies else ())
             ]
             if True in verdicts:
                 continue
