@@ -55,11 +55,12 @@ def test_candidates_are_every_selector_that_does_not_answer_false(selectors: lis
     assert all(r in candidates for r in items if selector_matches(r.props["selector"], labels) is not False)
 
 
-def test_a_workload_meets_only_the_selectors_anchored_on_its_labels() -> None:
-    items = [_res(i, {"matchLabels": {"app": f"m{i}", "track": "stable"}}) for i in range(1000)]
+def test_a_workload_meets_only_the_selectors_anchored_on_its_rarest_label() -> None:
+    # Every selector shares ``component: serving``; each is anchored on its own model instead.
+    items = [_res(i, {"matchLabels": {"component": "serving", "model": f"m{i}"}}) for i in range(1000)]
     items.append(_res(1000, {}))  # an empty selector selects everything: always a candidate
     index = SelectorIndex(items, lambda r: r.props["selector"])
 
-    names = [r.name for r in index.candidates({"app": "m7", "track": "stable"})]
+    names = [r.name for r in index.candidates({"component": "serving", "model": "m7", "track": "stable"})]
 
     assert names == ["p7", "p1000"]
