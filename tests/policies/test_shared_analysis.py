@@ -33,6 +33,7 @@ from policies.packs import (
     struct_to_dict,
     to_res,
 )
+from policies.rules._model import _SENTINELS, plain
 from tests.policies.policy_fixtures import (
     DELETE,
     UNKNOWN_STRING_VALUE,
@@ -280,3 +281,41 @@ def test_install_leaves_other_sdk_versions_alone(monkeypatch: pytest.MonkeyPatch
     original = sdk._PolicyAnalyzerServicer
     monkeypatch.setattr(packs.metadata, "version", lambda name: "9.9.9")
     assert install_shared_analysis() is False and sdk._PolicyAnalyzerServicer is original
+
+
+# Leaves as the engine sends them: JSON values, every unknown sentinel, secrets (signature-wrapped).
+wire_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.text(max_size=8)
+    | st.sampled_from(sorted(_SENTINELS)),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=6), children, max_size=3)
+        | children.map(secret)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), wire_values, max_size=5))
+def test_plain_props_is_plain_of_the_sdk_proxy(value: dict[str, Any]) -> None:
+    """Our policies' ``Res`` props, built without the proxy, are what ``plain`` makes of the proxy."""
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    via_proxy = plain(unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct))))
+    assert packs.plain_props(struct) == via_proxy
+
+
+def test_deferred_views_read_as_the_sdk_objects() -> None:
+    """Anything reading a shared policy's ``args.props`` or ``args.resources`` gets the SDK's objects."""
+    resources = [deployment("api"), deployment("later").mutate("metadata.name", UNKNOWN_STRING_VALUE)]
+    shared = _servicer(SharedServicer, "mlops-security")
+    view = packs._RequestView(shared, _request(resources[1]))
+    props = view.deferred_props()
+    assert dict(props) == dict(view.props()) and len(props) == len(view.props())
+    stack_view = packs._RequestView(shared, _stack_request(resources))
+    listed = stack_view.deferred_stack_resources()
+    assert [r.urn for r in listed] == [r.urn for r in stack_view.stack_resources()] and len(listed) == 2
