@@ -43,7 +43,7 @@ def render(results: list[AuditResult], fmt: str, *, generated_at: str | None = N
     if not results:
         raise ValueError("nothing to report: no environment was audited")
     stamp = generated_at or datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    views = [environment_view(result) for result in results]
+    views = [environment_view(result, with_checks=fmt == "junit") for result in results]
     if fmt == "json":
         return render_json(views, stamp)
     if fmt == "sarif":
