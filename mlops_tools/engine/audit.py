@@ -31,7 +31,7 @@ from mlops_tools.engine.analyzer import (
     analyze_request,
     stack_resource,
 )
-from mlops_tools.engine.capture import Capture, Registration, capture_program
+from mlops_tools.engine.capture import Capture, Registration, capture_program, paused_gc
 from mlops_tools.engine.config import load_stack_config
 from mlops_tools.engine.relay import OK as RELAY_OK
 from mlops_tools.engine.relay import Relay
@@ -192,6 +192,21 @@ def audit_capture_and_packs(
     workers: int | None = None,
 ) -> tuple[Capture, AuditResult]:
     """``audit_environment`` returning the capture too (for tools that render both)."""
+    with paused_gc():  # collecting answers allocates per check on the program's heap: see paused_gc
+        return _audit_capture_and_packs(
+            env_file, packs=packs, config_dir=config_dir, program=program, progress=progress, workers=workers
+        )
+
+
+def _audit_capture_and_packs(
+    env_file: Path,
+    *,
+    packs: list[Path],
+    config_dir: Path | None,
+    program: Path,
+    progress: ProgressCallback | None,
+    workers: int | None,
+) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
     stack_config = load_stack_config(env_file)
