@@ -12,7 +12,9 @@ interleaved (the order rotates each round), ``--repeat`` rounds of:
 - ``mlops validate``, ``mlops preview`` (table) and ``mlops audit --format json`` on that file;
 - the SDK floor: ``bench/sdk_floor.py``, the same program under bare Pulumi mocks in a fresh process
   (``floor``: ``set_mocks``, as the issue defines it), and ``floor-host``: the same run as the language
-  host runs a program (``run_in_stack``, every outstanding output awaited), the audit's process model;
+  host runs a program (``run_in_stack``, every outstanding output awaited), the audit's process model,
+  and ``floor-gc``: ``floor`` with the cyclic GC paused as the engine pauses it (the same interpreter
+  setting, so the audit's ratio to it is the capture's and the packs' cost alone);
 - Checkov on the same platform's Kubernetes objects as YAML manifests (one file per object, written
   from ``mlops preview --format json``), from its own virtualenv ``bench/.checkov-venv`` (created with
   ``pip install checkov==3.3.30`` when missing: its dependencies clash with ours).
@@ -311,6 +313,11 @@ def _tools(stack: Path, workdir: Path, checkov: Path | None) -> dict[str, tuple[
             None,
             lambda rc: rc == 0,
         ),
+        "floor-gc": (
+            [py, str(REPO / "bench" / "sdk_floor.py"), str(stack), "--paused-gc"],
+            None,
+            lambda rc: rc == 0,
+        ),
     }
     if checkov is not None:
         env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
@@ -355,7 +362,9 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def result_line(size: Size) -> dict[str, Any]:
-    audit, floor, host, checkov = (size.median(t) for t in ("audit", "floor", "floor-host", "checkov"))
+    audit, floor, host, floor_gc, checkov = (
+        size.median(t) for t in ("audit", "floor", "floor-host", "floor-gc", "checkov")
+    )
     return {
         "models": size.models,
         "resources": size.resources,
@@ -365,9 +374,11 @@ def result_line(size: Size) -> dict[str, Any]:
         "audit_s": _round(audit),
         "floor_s": _round(floor),
         "floor_host_s": _round(host),
+        "floor_gc_s": _round(floor_gc),
         "checkov_s": _round(checkov),
         "audit_over_floor": _ratio(audit, floor),
         "audit_over_floor_host": _ratio(audit, host),
+        "audit_over_floor_gc": _ratio(audit, floor_gc),
         "checkov_over_audit": _ratio(checkov, audit),
         "peak_mb": _round(size.peak("audit"), 0),
         "preview_peak_mb": _round(size.peak("preview"), 0),
@@ -408,7 +419,7 @@ def table(sizes: list[Size]) -> Table:
             "audit/floor",
             "",
             f"{line['audit_over_floor']}x",
-            f"host {line['audit_over_floor_host']}x",
+            f"host {line['audit_over_floor_host']}x, gc {line['audit_over_floor_gc']}x",
             "",
             f"checkov/audit {line['checkov_over_audit']}x" if line["checkov_over_audit"] else "",
         )

@@ -1,6 +1,6 @@
 """The SDK floor: the stack program under bare Pulumi mocks, no capture, no policies (not a test).
 
-Usage: .venv/bin/python bench/sdk_floor.py STACK_FILE [--lean | --host]
+Usage: .venv/bin/python bench/sdk_floor.py STACK_FILE [--lean | --host] [--paused-gc]
 
 Run by ``bench/run.py`` in a fresh process, like ``mlops audit``: same interpreter, same program
 (``__main__.py``), same stack config, same resources. What it leaves out is everything an audit
@@ -15,7 +15,10 @@ adds: recording, engine fidelity, policies. Three ways to run it:
   ``pulumi preview`` (a full ``Settings``, ``run_in_stack``: the root stack's outputs registered at the
   end and every outstanding ``Output`` awaited before exit). ``set_mocks`` skips that last wait; the
   audit cannot (a resource registered inside an ``apply`` or a failing export would go unseen), so
-  this is the floor under the audit's process model.
+  this is the floor under the audit's process model;
+- ``--paused-gc`` (with any of the above): the cyclic garbage collector paused while the program runs,
+  as the engine runs it (``mlops_tools.engine.capture.paused_gc``): the floor under the same
+  interpreter setting, so that the audit's ratio to it shows the capture's and the packs' cost alone.
 
 Prints one JSON line: ``{"registered": N, "custom": N, "seconds": S}`` (seconds since start).
 """
@@ -77,6 +80,10 @@ def main(argv: list[str]) -> int:
             return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=request.object)
 
     mocks = EchoMocks()
+    if "--paused-gc" in argv[1:]:
+        import gc
+
+        gc.disable()  # what paused_gc() does around the program (restoring is moot: the process ends)
     os.chdir(PROGRAM.parent)
     run_program = lambda: runpy.run_path(str(PROGRAM), run_name="__main__")  # noqa: E731
     if "--host" in argv[1:]:
