@@ -242,8 +242,9 @@ def model_drift_check(resources: list[Res], cfg: Config) -> list[tuple[str, str]
     tiers = cfg_list(cfg, "riskTiers") or ["high"]
     checks: set[Any] = set()
     for res in resources:
-        active = get(res.props, "spec", "suspend") is not True
-        if res.type == _k8s.CRON_JOB and _common.is_component(res, L.COMPONENT_DRIFT_CHECK) and active:
+        if res.type != _k8s.CRON_JOB or not _common.is_component(res, L.COMPONENT_DRIFT_CHECK):
+            continue
+        if get(res.props, "spec", "suspend") is not True:
             checks.add(hkey(_common.label(res, L.MODEL)))
     out: list[tuple[str, str]] = []
     for res, model in _serving(resources):

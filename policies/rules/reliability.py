@@ -339,6 +339,9 @@ def _retention_problems(value: Any, minimum: int, where: str) -> list[str]:
     return []
 
 
+_DATABASE_TYPES = frozenset({_docker.CONTAINER, _k8s.STATEFUL_SET, _k8s.DEPLOYMENT})  # what can run it
+
+
 def database_backups_scheduled(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
     minimum = as_int(cfg.get("minRetentionDays")) or 1
     jobs = [
@@ -348,7 +351,7 @@ def database_backups_scheduled(resources: list[Res], cfg: Config) -> list[tuple[
     ]
     out: list[tuple[str, str]] = []
     for res in resources:
-        if not _common.is_component(res, L.COMPONENT_METADATA_DATABASE):
+        if res.type not in _DATABASE_TYPES or not _common.is_component(res, L.COMPONENT_METADATA_DATABASE):
             continue
         if res.type == _docker.CONTAINER:
             labels = _common.object_labels(res)

@@ -319,3 +319,17 @@ def test_deferred_views_read_as_the_sdk_objects() -> None:
     stack_view = packs._RequestView(shared, _stack_request(resources))
     listed = stack_view.deferred_stack_resources()
     assert [r.urn for r in listed] == [r.urn for r in stack_view.stack_resources()] and len(listed) == 2
+
+
+def test_stack_resources_are_converted_only_when_a_policy_reads_them() -> None:
+    resources = [deployment("api"), container()]
+    view = packs._RequestView(_servicer(SharedServicer, "mlops-reliability"), _stack_request(resources))
+    lazy = view.stack_res()
+    assert [r._plain for r in lazy] == [None, None]  # nothing converted yet
+    eager = [to_res(r.type, r.name, r.urn, unknown_checking_proxy(r.props), None) for r in resources]
+
+    def seen(items: list[Any]) -> list[tuple[str, str, str, Any]]:
+        return [(r.type, r.name, r.urn, r.props) for r in items]
+
+    assert seen(lazy) == seen(eager)
+    assert all(r._plain is not None for r in lazy)
