@@ -326,7 +326,10 @@ def test_stack_resources_are_converted_only_when_a_policy_reads_them() -> None:
     view = packs._RequestView(_servicer(SharedServicer, "mlops-reliability"), _stack_request(resources))
     lazy = view.stack_res()
     assert [r._plain for r in lazy] == [None, None]  # nothing converted yet
-    eager = [to_res(r.type, r.name, r.urn, unknown_checking_proxy(r.props), None) for r in resources]
+    eager = [
+        to_res(r.type, r.name, r.urn, packs._fresh_props(r.properties), None)  # the SDK's conversion
+        for r in _stack_request(resources).resources
+    ]
 
     def seen(items: list[Any]) -> list[tuple[str, str, str, Any]]:
         return [(r.type, r.name, r.urn, r.props) for r in items]
