@@ -336,3 +336,24 @@ def test_stack_resources_are_converted_only_when_a_policy_reads_them() -> None:
 
     assert seen(lazy) == seen(eager)
     assert all(r._plain is not None for r in lazy)
+
+
+def test_plain_props_hands_signed_maps_to_the_sdk() -> None:
+    """Secrets, assets and archives (maps with Pulumi's signature key) convert as the SDK converts them."""
+    from pulumi_policy.deserialize import SPECIAL_ARCHIVE_SIG, SPECIAL_ASSET_SIG, SPECIAL_SIG_KEY
+
+    assert SPECIAL_SIG_KEY == packs._SIG_KEY
+    struct = struct_pb2.Struct()
+    struct.update(
+        {
+            "password": secret("hunter22"),
+            "nested": {"list": [secret({"k": UNKNOWN_STRING_VALUE}), 3]},
+            "asset": {SPECIAL_SIG_KEY: SPECIAL_ASSET_SIG, "text": "hello"},
+            "archive": {SPECIAL_SIG_KEY: SPECIAL_ARCHIVE_SIG, "path": "/tmp/a.zip"},
+        }
+    )
+    expected = plain(unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct))))
+    got = packs.plain_props(struct)
+    assert got["password"] == "hunter22" and got["nested"] == expected["nested"]
+    assert got["asset"].text == expected["asset"].text == "hello"
+    assert got["archive"].path == expected["archive"].path == "/tmp/a.zip"
