@@ -533,6 +533,11 @@ class PackProcess:
             request_serializer=None,
             response_deserializer=analyzer_pb2.AnalyzeResponse.FromString,
         )
+        self.analyze_stack_bytes = self._channel.unary_unary(
+            "/pulumirpc.Analyzer/AnalyzeStack",
+            request_serializer=None,
+            response_deserializer=analyzer_pb2.AnalyzeResponse.FromString,
+        )
         return self.stub
 
     def close(self) -> None:
@@ -899,14 +904,29 @@ class PackSession:
         self, resources: Sequence[CapturedResource | Any], *, type_of: dict[str, str] | None = None
     ) -> AnalysisResult:
         """Run ``AnalyzeStack`` once over ``resources`` (``CapturedResource`` or ``AnalyzerResource``)."""
-        self._wait_ready()
         items = [_captured_stack_resource(r) if isinstance(r, CapturedResource) else r for r in resources]
         types = dict(type_of or {})
         types.update({r.urn: r.type for r in items})
         request = analyzer_pb2.AnalyzeStackRequest(resources=items)
+        return self.analyze_stack_request(request, types=types)
+
+    def analyze_stack_request(
+        self, request: Any, *, types: dict[str, str], payload: bytes | None = None
+    ) -> AnalysisResult:
+        """``analyze_stack`` of a built ``AnalyzeStackRequest``, sent as ``payload`` when serialized already.
+
+        Args:
+            request: the request (kept for the failure path, which re-sends it).
+            types: the type of each URN the request names (findings carry it).
+            payload: ``request`` serialized (one serialization shared by every pack), or None.
+        """
+        self._wait_ready()
         ran = self._enabled(stack_level=True)
         try:
-            response = self._stub.AnalyzeStack(request, timeout=CALL_TIMEOUT_S)
+            if payload is None:
+                response = self._stub.AnalyzeStack(request, timeout=CALL_TIMEOUT_S)
+            else:
+                response = self._process.analyze_stack_bytes(payload, timeout=CALL_TIMEOUT_S)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return AnalysisResult()

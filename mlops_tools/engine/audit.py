@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pulumi.runtime.proto.analyzer_pb2 import AnalyzeResponse
+from pulumi.runtime.proto.analyzer_pb2 import AnalyzeResponse, AnalyzeStackRequest
 
 from mlops_tools.engine.analyzer import (
     PACK_NICENESS,
@@ -157,14 +157,18 @@ def _start_all(sessions: list[PackSession], relay: Relay | None = None) -> list[
 
 
 def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[AnalysisResult]:
-    resources = [stack_resource(reg, reg.provider) for reg in capture.registrations]
+    """``AnalyzeStack`` in every pack at once, the request built and serialized once for all of them."""
+    request = AnalyzeStackRequest(
+        resources=[stack_resource(reg, reg.provider) for reg in capture.registrations]
+    )
+    payload = request.SerializeToString()
     types = {reg.urn: reg.type for reg in capture.registrations}
     results: list[AnalysisResult | None] = [None] * len(sessions)
     errors: list[BaseException] = []
 
     def run(i: int, session: PackSession) -> None:
         try:
-            results[i] = session.analyze_stack(resources, type_of=types)
+            results[i] = session.analyze_stack_request(request, types=types, payload=payload)
         except BaseException as exc:
             errors.append(exc)
 
