@@ -6,7 +6,9 @@ them, so `mlops --help` and `mlops validate` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -275,5 +277,28 @@ def _guarded(run):  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+def run() -> None:
+    """The ``mlops`` console script: the app, then an exit that skips the interpreter's teardown.
+
+    An audit leaves the program's whole heap behind (1.5 GB at 1,000 models): freeing it object by
+    object at exit took 2 s at 300 models, after the last line was written. By the time a command
+    returns, its reports are written and closed and its pack processes stopped; output is flushed
+    here, then the process ends with the command's exit code.
+    """
+    try:
+        app()
+    except SystemExit as exc:  # how typer ends every command
+        code = exc.code
+    else:
+        code = 0
+    if isinstance(code, str):  # what sys.exit(message) prints
+        err.print(code, markup=False)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

@@ -161,3 +161,13 @@ def test_up_without_the_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Pulumi CLI is not on PATH" in result.stderr
     assert "mlops audit" in result.stderr
+
+
+def test_the_fast_exit_flushes_every_byte_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """``run`` ends the process without the interpreter's teardown: output must be whole first."""
+    preview = mlops("preview", "prod", "--format", "json")
+    assert preview.returncode == 0, preview.stderr
+    assert len(json.loads(preview.stdout)["resources"]) == 88  # hundreds of KB, parsed whole
+    failed = mlops("audit", str(broken_prod(tmp_path)), "--format", "sarif")
+    assert failed.returncode == 1, failed.stderr
+    assert json.loads(failed.stdout)["runs"][0]["results"]
