@@ -87,8 +87,31 @@ def to_plain(value: Any, secrets: set[str], plain: set[str] | None = None) -> An
 def struct_to_plain(
     struct: struct_pb2.Struct, secrets: set[str], plain: set[str] | None = None
 ) -> dict[str, Any]:
-    """A whole property map to plain Python (see ``to_plain``)."""
-    return {k: to_plain(v, secrets, plain) for k, v in struct.items()}
+    """A whole property map to plain Python: ``to_plain`` of each value (tested to be the same).
+
+    It reads the ``Value`` messages directly rather than through ``Struct``'s Python mapping API,
+    which wraps every access (3x slower over a 1,000-model capture); a map under the signature key
+    (secrets, resource references, outputs, assets) is handed to ``to_plain`` itself.
+    """
+    return {key: _value_to_plain(value, secrets, plain) for key, value in struct.fields.items()}
+
+
+def _value_to_plain(value: struct_pb2.Value, secrets: set[str], plain: set[str] | None) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return to_plain(value.string_value, secrets, plain)
+    if kind == "number_value":
+        return _number(value.number_value)
+    if kind == "struct_value":
+        struct = value.struct_value
+        if SIG_KEY in struct.fields:
+            return to_plain(struct, secrets, plain)
+        return {key: _value_to_plain(item, secrets, plain) for key, item in struct.fields.items()}
+    if kind == "list_value":
+        return [_value_to_plain(item, secrets, plain) for item in value.list_value.values]
+    if kind == "bool_value":
+        return value.bool_value
+    return None
 
 
 def _needs_engine_rewrite(struct: struct_pb2.Struct) -> bool:
