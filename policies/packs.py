@@ -252,8 +252,8 @@ class _LazyRes(Res):
         return self._plain  # type: ignore[return-value]
 
 
-class _Deferred(Mapping):
-    """A read-only mapping built by ``make()`` on first use."""
+class _BuiltOnFirstUse:
+    """A read-only container built by ``make()`` on first use; ``__getitem__`` and ``__len__`` read it."""
 
     __slots__ = ("_make", "_value")
 
@@ -268,31 +268,23 @@ class _Deferred(Mapping):
     def __getitem__(self, key: Any) -> Any:
         return self._get()[key]
 
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+class _Deferred(_BuiltOnFirstUse, Mapping):
+    """A mapping built on first use."""
+
+    __slots__ = ()
+
     def __iter__(self) -> Any:
         return iter(self._get())
 
-    def __len__(self) -> int:
-        return len(self._get())
 
+class _DeferredList(_BuiltOnFirstUse, Sequence):
+    """A sequence built on first use."""
 
-class _DeferredList(Sequence):
-    """A read-only sequence built by ``make()`` on first use."""
-
-    __slots__ = ("_make", "_value")
-
-    def __init__(self, make: Any) -> None:
-        self._make, self._value = make, None
-
-    def _get(self) -> Any:
-        if self._value is None:
-            self._value = self._make()
-        return self._value
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._get()[index]
-
-    def __len__(self) -> int:
-        return len(self._get())
+    __slots__ = ()
 
 
 _UNSET = object()
