@@ -37,6 +37,8 @@ def _describe(f: dict[str, Any]) -> str:
 def _case(suite: ET.Element, env: str, pack: str, policy: str, name: str, found: list[dict[str, Any]]) -> str:
     """Add one testcase; return its outcome (``pass``, ``failure``, ``error`` or ``skipped``)."""
     case = ET.SubElement(suite, "testcase", classname=f"{env}.{pack}.{policy}", name=_clean(name), time="0")
+    if not found:  # most cases: the policy passed on this resource
+        return "pass"
     outcomes = {f["outcome"] for f in found}
     details = _clean("\n".join(_describe(f) for f in found))
     first = _clean(found[0]["message"]) if found else ""
@@ -69,18 +71,19 @@ def render_junit(views: list[dict[str, Any]]) -> str:
             cases[(pack, policy, urn or "stack")]
         for f in view["findings"]:
             cases[(f["pack"], f["policy"], f["urn"] or f["subject_waiver"] or "stack")].append(f)
-        packs = sorted({pack for pack, _, _ in cases})
-        for pack in packs:
+        by_pack: dict[str, list[tuple[str, str, list[dict[str, Any]]]]] = defaultdict(list)
+        for (case_pack, policy, name), found in sorted(cases.items()):  # sorted once, for every pack
+            by_pack[case_pack].append((policy, name, found))
+        for pack in sorted(by_pack):
             suite = ET.SubElement(root, "testsuite", name=f"{env}.{pack}")
             props = ET.SubElement(suite, "properties")
             for key in ("environment", "tier", "target"):
                 ET.SubElement(props, "property", name=key, value=view[key])
             ET.SubElement(props, "property", name="stack_file", value=view["stack_file"])
             counts: dict[str, int] = defaultdict(int)
-            for (case_pack, policy, name), found in sorted(cases.items()):
-                if case_pack == pack:
-                    counts[_case(suite, env, pack, policy, name, found)] += 1
-                    counts["tests"] += 1
+            for policy, name, found in by_pack[pack]:
+                counts[_case(suite, env, pack, policy, name, found)] += 1
+                counts["tests"] += 1
             attrs = {
                 "tests": str(counts["tests"]),
                 "failures": str(counts["failure"]),
