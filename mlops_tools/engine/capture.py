@@ -459,7 +459,8 @@ async def _settle_outputs() -> None:
     ``asyncio.wait(FIRST_COMPLETED)`` over every pending output, again after each completion wave,
     which re-arms a callback on thousands of futures dozens of times (17% of a 100-model capture).
     Waiting for all of them at once first leaves it nothing pending: the same outputs are awaited
-    and settle in the same order; failures are left in place for the SDK to raise, as it would.
+    (each registers one callback more); failures are left in place for the SDK to raise, as it would.
+    Previews of dev, prod and a 100-model prod are byte-identical with and without it.
     """
     while True:
         with pulumi_settings.SETTINGS.lock:
@@ -521,10 +522,10 @@ def _run_on_fresh_stack(run: Callable[..., None], *args: Any) -> None:
     """``run(*args)`` in a new thread, in a new ``contextvars`` context; its exception re-raised here.
 
     The SDK records a stack trace per resource, walking every frame under the program down to the
-    thread's first (``traceback.extract_stack``, a file URI per frame). From a thread of its own the
-    program runs on a stack as shallow as the language host's, without the CLI's and the engine's
-    frames underneath: the recorded traces are the host's, and ~10% of the SDK's per-resource cost
-    is not spent on frames that are not the program's.
+    thread's first (``traceback.extract_stack``, a file URI per frame; about 6% of the bare floor's
+    time in a py-spy profile). From a thread of its own the program runs on a stack as shallow as the
+    language host's, without the CLI's and the engine's frames underneath: the recorded traces are
+    the host's, and that walk no longer grows with the CLI's depth (too small to measure end to end).
     """
     failure: list[BaseException] = []
 
