@@ -29,6 +29,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.deserialize import SPECIAL_SIG_KEY
 
 from policies.catalogue import PACKS, Rule, rules_for
 from policies.rules._model import _SENTINELS, Res, Unknown, plain
@@ -54,13 +55,22 @@ def to_res(resource_type: str, name: str, urn: str, props: Any, opts: Any) -> Re
 
 
 def _res(resource_type: str, name: str, urn: str, plain_props: dict[str, Any], opts: Any) -> Res:
+    protect, secret_outputs = _options(opts)
     return Res(
         type=resource_type,
         name=name,
         urn=urn,
         props=plain_props,
-        protect=bool(getattr(opts, "protect", False)),
-        secret_outputs=tuple(str(o) for o in (getattr(opts, "additional_secret_outputs", None) or ())),
+        protect=protect,
+        secret_outputs=secret_outputs,
+    )
+
+
+def _options(opts: Any) -> tuple[bool, tuple[str, ...]]:
+    """The options a ``Res`` carries: ``protect`` and ``additionalSecretOutputs``."""
+    return (
+        bool(getattr(opts, "protect", False)),
+        tuple(str(o) for o in (getattr(opts, "additional_secret_outputs", None) or ())),
     )
 
 
@@ -239,10 +249,16 @@ class _LazyRes(Res):
     __slots__ = ("_plain", "_properties")
 
     def __init__(self, resource_type: str, name: str, urn: str, properties: Any, opts: Any) -> None:
-        shape = _res(resource_type, name, urn, {}, opts)
-        for name_ in ("type", "name", "urn", "protect", "secret_outputs"):
-            object.__setattr__(self, name_, getattr(shape, name_))
-        object.__setattr__(self, "_properties", properties)
+        protect, secret_outputs = _options(opts)
+        for field_, value in (
+            ("type", resource_type),
+            ("name", name),
+            ("urn", urn),
+            ("protect", protect),
+            ("secret_outputs", secret_outputs),
+            ("_properties", properties),
+        ):
+            object.__setattr__(self, field_, value)
         object.__setattr__(self, "_plain", None)
 
     @property  # type: ignore[override]
@@ -334,7 +350,7 @@ def _plain_value(value: Any, path: str) -> Any:
         return Unknown(path or ".", unknown) if unknown else text
     if kind == "struct_value":
         fields = value.struct_value.fields
-        if _SIG_KEY in fields:
+        if SPECIAL_SIG_KEY in fields:
             from pulumi_policy.deserialize import _deserialize_property
 
             return plain(_deserialize_property(_json_value(value)), path)
@@ -342,9 +358,6 @@ def _plain_value(value: Any, path: str) -> Any:
     if kind == "list_value":
         return [_plain_value(item, f"{path}[{i}]") for i, item in enumerate(value.list_value.values)]
     return _json_value(value)  # number (refusing inf and NaN as MessageToDict does), bool, null
-
-
-_SIG_KEY = "4dabf18193072939515e22adb298388d"  # pulumi_policy.deserialize.SPECIAL_SIG_KEY
 
 
 def _fresh_props(struct: Any) -> Any:
