@@ -67,6 +67,21 @@ class Ownership:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CredentialArgs:
+    """Where a layer's generated credentials come from (``components.credentials``); no default exists.
+
+    Every credential is derived from ``seed`` and its own name, so the same seed gives the same
+    credentials on every run. A program reads both from stack config (``stacks.credentials_config``).
+    """
+
+    seed: pulumi.Input[str]
+    """Secret: at least 32 random bytes' worth (``mlops secrets ENV`` writes a CSPRNG value)."""
+    rotations: Mapping[str, int] = field(default_factory=dict)
+    """Credential name -> generation; a credential not listed is generation 0. Bumping one rotates it
+    alone."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ComputeResources:
     """Requests and limits of one container. Defaults suit the small platform services."""
 
@@ -136,6 +151,8 @@ class StorageArgs:
     ownership: Ownership
     namespace: str
     """Kubernetes Namespace to create, or the Docker network name / container name prefix."""
+    credentials: CredentialArgs
+    """Seed of the database and object-store credentials (and the object store's KMS key)."""
     data_classification_ceiling: str
     """Most sensitive data class the environment may process (``CLASSIFICATION_CEILING``)."""
     object_store: ObjectStoreArgs
@@ -205,6 +222,8 @@ class RegistryArgs:
     target: Target
     ownership: Ownership
     namespace: pulumi.Input[str]
+    credentials: CredentialArgs
+    """Seed of the image registry's HTTP secret and htpasswd password."""
     model_registry: ModelRegistryArgs
     database_url: pulumi.Input[str]
     """Secret: the storage layer's ``database_url``."""
@@ -388,6 +407,8 @@ class MonitoringArgs:
     target: Target
     ownership: Ownership
     namespace: pulumi.Input[str]
+    credentials: CredentialArgs
+    """Seed of the Grafana admin password."""
     prometheus_image: str
     alertmanager_image: str
     grafana_image: str

@@ -17,6 +17,7 @@ from components.args import (
     BucketArgs,
     CanaryArgs,
     ComputeResources,
+    CredentialArgs,
     DatabaseArgs,
     DriftArgs,
     ImageRegistryArgs,
@@ -40,6 +41,12 @@ from components.registry import RegistryStack
 from components.serving import ServingStack
 from components.storage import StorageStack
 from stacks import schema
+from stacks.credentials_config import (
+    CREDENTIAL_ROTATIONS_KEY,
+    CREDENTIAL_SEED_KEY,
+    missing_seed_message,
+    parse_rotations,
+)
 from stacks.types import Tier
 
 SecretLookup = Callable[[str], pulumi.Output[str]]
@@ -72,13 +79,14 @@ def ownership(spec: schema.EnvironmentSpec) -> Ownership:
     )
 
 
-def storage_args(spec: schema.EnvironmentSpec) -> StorageArgs:
+def storage_args(spec: schema.EnvironmentSpec, credentials: CredentialArgs) -> StorageArgs:
     env, storage = spec.environment, spec.storage
     store, db = storage.object_store, storage.database
     return StorageArgs(
         target=Target(env.target.value),
         ownership=ownership(spec),
         namespace=env.namespace,
+        credentials=credentials,
         data_classification_ceiling=env.data_classification_ceiling.value,
         object_store=ObjectStoreArgs(
             image=store.image,
@@ -188,6 +196,28 @@ def _config_secret(key: str) -> pulumi.Output[str]:
     return pulumi.Config().require_secret(key)
 
 
+def credential_args(secret: SecretLookup = _config_secret) -> CredentialArgs:
+    """The seed (``credentialSeed``, secret) and rotations (``credentialRotations``) of the stack.
+
+    Raises:
+        pulumi.RunError: the seed is missing (naming the key and ``mlops secrets ENV``), or the
+            rotations are not a map of names to generations. A RunError is shown without a traceback.
+    """
+    env = pulumi.get_stack()  # what ``mlops secrets`` takes
+    config = pulumi.Config()
+    try:
+        seed = secret(CREDENTIAL_SEED_KEY)
+    except pulumi.ConfigMissingError:
+        raise pulumi.RunError(missing_seed_message(config.name, env)) from None
+    try:
+        rotations = parse_rotations(config.get_object(CREDENTIAL_ROTATIONS_KEY))
+    except pulumi.ConfigTypeError as exc:  # not JSON; its message names the key
+        raise pulumi.RunError(f"stack {env!r}: {exc}") from None
+    except ValueError as exc:
+        raise pulumi.RunError(f"stack {env!r}: {config.name}:{exc}") from None
+    return CredentialArgs(seed=pulumi.Output.secret(seed), rotations=rotations)
+
+
 def build_platform(
     spec: schema.EnvironmentSpec,
     opts: pulumi.ResourceOptions | None = None,
@@ -199,11 +229,16 @@ def build_platform(
     Args:
         spec: A validated environment (``stacks.loader.load_environment``).
         opts: Options of the four layer components (a provider, a parent...).
-        secret: Reads a receiver's secret webhook URL by config key; defaults to the stack's config.
+        secret: Reads a secret config key (a receiver's webhook URL, the credential seed); defaults to
+            the stack's config.
+
+    Raises:
+        pulumi.RunError: the stack has no credential seed (``credential_args``).
     """
     target = Target(spec.environment.target.value)
     own = ownership(spec)
-    storage = StorageStack("storage", storage_args(spec), opts)
+    credentials = credential_args(secret)
+    storage = StorageStack("storage", storage_args(spec, credentials), opts)
     reg = spec.registry
     image_registry = reg.image_registry
     registry = RegistryStack(
@@ -212,6 +247,7 @@ def build_platform(
             target=target,
             ownership=own,
             namespace=storage.namespace,
+            credentials=credentials,
             model_registry=ModelRegistryArgs(
                 image=reg.model_registry.image,
                 artifact_bucket=reg.model_registry.artifact_bucket,
@@ -252,6 +288,7 @@ def build_platform(
             target=target,
             ownership=own,
             namespace=storage.namespace,
+            credentials=credentials,
             prometheus_image=mon.prometheus_image,
             alertmanager_image=mon.alertmanager_image,
             grafana_image=mon.grafana_image,

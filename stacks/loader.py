@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stacks import types as spec_types
+from stacks.credentials_config import CREDENTIAL_ROTATIONS_KEY, CREDENTIAL_SEED_KEY, SEED_FIX, parse_rotations
 from stacks.schema import SECTIONS, EnvironmentSpec, FieldError
 from stacks.yaml_source import (
     LocatedYaml,
@@ -130,8 +131,18 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
             continue  # provider settings such as kubernetes:context belong to their providers
         if name in SECTIONS:
             sections[name] = value
-        elif not (isinstance(value, dict) and set(value) == {"secure"}):
-            allowed = ", ".join(f"{PROJECT}:{s}" for s in SECTIONS)
+        elif name == CREDENTIAL_ROTATIONS_KEY:
+            try:
+                parse_rotations(value)
+            except ValueError as exc:
+                problems.append(Problem(located.file, line, format_path((str(key),)), str(exc)))
+        elif name == CREDENTIAL_SEED_KEY and not _is_secure(value):
+            env = Path(located.file).name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+            fix = SEED_FIX.format(environment=env)
+            message = f"the credential seed must be a secret value (secure:); {fix}"
+            problems.append(Problem(located.file, line, format_path((str(key),)), message))
+        elif not _is_secure(value):
+            allowed = ", ".join(f"{PROJECT}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
             problems.append(
                 Problem(
                     located.file,
@@ -143,6 +154,10 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
     relocated = _relocate_sections(located)
     located.lines, located.duplicates = relocated.lines, relocated.duplicates
     return sections, problems
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
 
 
 def _relocate_sections(located: LocatedYaml) -> LocatedYaml:

@@ -146,7 +146,7 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
 
     # --- Grafana -------------------------------------------------------------------------------
     grafana_labels = _labels(own, "grafana", f"{name}-grafana", args.grafana_image)
-    admin_password = password(f"{name}-grafana-admin-password", component)
+    admin_password = password(args.credentials, f"{name}-grafana-admin-password")
     uploads: dict[str, pulumi.Input[str]] = {
         "/etc/grafana/provisioning/datasources/prometheus.yml": render_grafana_datasource(
             f"http://{PROMETHEUS_HOST}:{PROMETHEUS_PORT}", args.scrape_interval_seconds

@@ -110,7 +110,7 @@ def build(component: pulumi.ComponentResource, name: str, args: RegistryArgs) ->
             labels=volume_labels(labels),
             opts=child,
         )
-        http_secret = password(f"{name}-image-registry-http-secret", component)
+        http_secret = password(args.credentials, f"{name}-image-registry-http-secret")
         envs: list[pulumi.Input[str]] = [
             env("REGISTRY_STORAGE_DELETE_ENABLED", "true"),
             secret_env("REGISTRY_HTTP_SECRET", http_secret.result),
@@ -118,7 +118,7 @@ def build(component: pulumi.ComponentResource, name: str, args: RegistryArgs) ->
         entrypoint: list[str] | None = None  # the image's own unless htpasswd needs writing first
         if spec.auth == "htpasswd":
             registry_user = IMAGE_REGISTRY_USER
-            pw = password(f"{name}-image-registry-password", component)
+            pw = password(args.credentials, f"{name}-image-registry-password")
             registry_password = pulumi.Output.secret(pw.result)
             # The bcrypt entry reaches the container as secret env; the entrypoint writes it to tmpfs
             # (owner-only) so the root filesystem stays read-only (uploads would force it writable).

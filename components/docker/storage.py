@@ -90,8 +90,8 @@ def build(component: pulumi.ComponentResource, name: str, args: StorageArgs) -> 
     db, store = args.database, args.object_store
     db_image = remote_image(f"{name}-metadata-db-image", db.image, component)
     store_image = remote_image(f"{name}-object-store-image", store.image, component)
-    db_password = password(f"{name}-metadata-db-password", component)
-    store_password = password(f"{name}-object-store-password", component, length=40)
+    db_password = password(args.credentials, f"{name}-metadata-db-password")
+    store_password = password(args.credentials, f"{name}-object-store-password", length=40)
 
     db_container_name = f"{args.namespace}-{DB_HOST}"
     db_labels = metadata.common_labels(
@@ -134,7 +134,7 @@ def build(component: pulumi.ComponentResource, name: str, args: StorageArgs) -> 
         env("MINIO_BROWSER", "on"),
     ]
     if store.encryption:
-        kms_key = password(f"{name}-object-store-kms-key", component, length=32)
+        kms_key = password(args.credentials, f"{name}-object-store-kms-key", length=32)
         store_envs += [
             secret_env("MINIO_KMS_SECRET_KEY", kms_key.result.apply(_kms_key)),
             env("MINIO_KMS_AUTO_ENCRYPTION", "on"),

@@ -232,7 +232,7 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         version=md.image_version(args.grafana_image),
     )
     selector = md.selector_labels("grafana", app_name)
-    admin_password = password(f"{name}-grafana-admin-password", component)
+    admin_password = password(args.credentials, f"{name}-grafana-admin-password")
     secret = k8s.core.v1.Secret(
         f"{name}-grafana-admin",
         metadata=w.metadata(f"{name}-grafana-admin", ns, labels),

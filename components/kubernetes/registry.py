@@ -103,11 +103,11 @@ def _image_registry(
         version=md.image_version(spec.image),
     )
     selector = md.selector_labels("registry", app_name)
-    http_secret = password(f"{name}-images-http-secret", component)
+    http_secret = password(args.credentials, f"{name}-images-http-secret")
     secret_data: dict[str, pulumi.Input[str]] = {"httpSecret": http_secret.result}
     login_password: pulumi.Output[str] | None = None
     if spec.auth == "htpasswd":
-        generated = password(f"{name}-images-password", component)
+        generated = password(args.credentials, f"{name}-images-password")
         login_password = pulumi.Output.secret(generated.result)
         secret_data["htpasswd"] = pulumi.Output.secret(
             pulumi.Output.concat(REGISTRY_USERNAME, ":", generated.bcrypt_hash, "\n")

@@ -130,7 +130,7 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         own, app="postgres", instance=db_name, component=L.COMPONENT_METADATA_DATABASE, version=db.version
     )
     db_selector = md.selector_labels("postgres", db_name)
-    db_password = password(f"{name}-postgres-password", component)
+    db_password = password(args.credentials, f"{name}-postgres-password")
     db_secret = k8s.core.v1.Secret(
         f"{name}-postgres-credentials",
         metadata=w.metadata(f"{name}-postgres-credentials", ns, db_labels),
@@ -302,14 +302,14 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         version=md.image_version(store.image),
     )
     store_selector = md.selector_labels("minio", store_name)
-    access_key = password(f"{name}-minio-access-key", component, length=20)
-    secret_key = password(f"{name}-minio-secret-key", component, length=40)
+    access_key = password(args.credentials, f"{name}-minio-access-key", length=20)
+    secret_key = password(args.credentials, f"{name}-minio-secret-key", length=40)
     store_secret_data: dict[str, pulumi.Input[str]] = {
         "rootUser": access_key.result,
         "rootPassword": secret_key.result,
     }
     if store.encryption:
-        kms_seed = password(f"{name}-minio-kms-key", component, length=32)
+        kms_seed = password(args.credentials, f"{name}-minio-kms-key", length=32)
         # 32 random characters -> a 32-byte key, base64 as MinIO's KMS_SECRET_KEY format requires.
         store_secret_data["kmsSecretKey"] = kms_seed.result.apply(
             lambda s: f"{KMS_KEY_NAME}:{base64.b64encode(s.encode()).decode()}"

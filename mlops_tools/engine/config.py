@@ -3,7 +3,9 @@
 The CLI passes every config value to the language host as a string: plain strings as they are, other
 scalars in their YAML spelling, objects and lists as JSON. ``secure:`` values are ciphertext that only
 the stack's secrets provider can decrypt; offline they become a deterministic placeholder and the key
-is listed as secret, so ``Config.get_secret``/``require_secret`` still yield secret Outputs.
+is listed as secret, so ``Config.get_secret``/``require_secret`` still yield secret Outputs. A file
+without the credential seed (every bundled one: the seed is written per deployed stack by
+``mlops secrets ENV``) gets ``credential_seed_placeholder(ENV)`` as that secret, so the program can run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in
 
@@ -99,6 +103,9 @@ def environment_name(env_file: Path) -> str:
 def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
     """Read a stack file into the runtime config the CLI would pass to the program.
 
+    A file without ``credentialSeed`` gets the stand-in seed ``credential_seed_placeholder(ENV)``,
+    listed in ``secret_keys`` and ``secret_values`` like the stand-in of a ``secure:`` value.
+
     Args:
         env_file: ``stacks/Pulumi.<ENV>.yaml``.
         project: namespace given to keys written without one.
@@ -128,4 +135,9 @@ def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
         if found:
             secret_keys.add(key)
             placeholders |= found
+    seed_key = f"{project}:{CREDENTIAL_SEED_KEY}"
+    if seed_key not in values:  # as `mlops secrets ENV` would set it, with an obviously fake value
+        values[seed_key] = credential_seed_placeholder(env)
+        secret_keys.add(seed_key)
+        placeholders.add(values[seed_key])
     return StackConfig(env, project, values, frozenset(secret_keys), frozenset(placeholders))

@@ -7,13 +7,16 @@ wrapped, as the engine would receive them), the resource options the engine saw 
 retainOnDelete, dependencies, parent) and ``resolve(output)`` to await an Output after the run, which
 fails on unknown values instead of passing silently.
 
-Generated passwords are known, recognisable values (``SECRET_MARK``...) so tests can scan every input
-for secret plaintext.
+Generated credentials derive from ``TEST_SEED`` (``secret_lookup`` serves it as the stack's
+``credentialSeed``); ``credential(name)`` is the value a credential must have, and
+``Recording.credentials`` holds every credential the run derived, so tests can scan every input for
+secret plaintext. The seed itself contains ``SECRET_MARK``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,9 +35,15 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components import credentials as credentials_module
+from stacks.credentials_config import CREDENTIAL_SEED_KEY
+
 PROJECT = "mlops-platform"
 SECRET_MARK = "SeCrEtPlAiNtExT"
-"""Prefix of every generated password under the mocks: scanning for it finds any leaked secret."""
+"""Part of the test seed: scanning for it finds a leaked seed."""
+TEST_SEED = f"{SECRET_MARK}-credential-seed"
+"""The ``credentialSeed`` of every test run (``secret_lookup``)."""
+SEED_CONFIG_KEY = f"{PROJECT}:{CREDENTIAL_SEED_KEY}"
 KUBERNETES_VERSION = "1.30"
 SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key
@@ -92,19 +101,38 @@ def plaintext_leaks(value: Any, needle: str, path: str = "") -> list[str]:
     return [path] if isinstance(value, str) and needle in value else []
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Echo inputs as outputs; generated passwords get known values (``SECRET_MARK-<name>``)."""
+def credential(name: str, length: int = 32, generation: int = 0) -> str:
+    """The value the credential ``name`` must have under ``TEST_SEED``."""
+    return credentials_module.derive(TEST_SEED, name, length=length, generation=generation)
 
-    def __init__(self, *, unknown_passwords: bool = False) -> None:
-        self.unknown_passwords = unknown_passwords
-        """Leave generated passwords unset, as a preview sees them (unknown)."""
+
+def secret_lookup(webhook: str) -> Callable[[str], pulumi.Output[str]]:
+    """A ``SecretLookup`` for ``build_platform``: ``TEST_SEED`` as the seed, ``webhook`` for any other key."""
+    return lambda key: pulumi.Output.secret(TEST_SEED if key == CREDENTIAL_SEED_KEY else webhook)
+
+
+@contextlib.contextmanager
+def recording_credentials() -> Iterator[dict[str, str]]:
+    """Every credential ``components.credentials.derive`` returns meanwhile (name -> plaintext)."""
+    derived: dict[str, str] = {}
+    real = credentials_module.derive
+
+    def derive(seed: str, name: str, **kwargs: Any) -> str:
+        derived[name] = real(seed, name, **kwargs)
+        return derived[name]
+
+    credentials_module.derive = derive
+    try:
+        yield derived
+    finally:
+        credentials_module.derive = real
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Echo inputs as outputs."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        state = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword" and not self.unknown_passwords:
-            state["result"] = f"{SECRET_MARK}-{args.name}"
-            state["bcryptHash"] = f"$2a$10${SECRET_MARK}{args.name}"
-        return f"{args.name}-id", state
+        return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
@@ -161,6 +189,8 @@ class Recording:
     resources: list[Recorded]
     result: Any
     loop: asyncio.AbstractEventLoop
+    credentials: dict[str, str] = field(default_factory=dict)
+    """Every credential the run derived (name -> plaintext): the needles of leak scans."""
     by_urn: dict[str, Recorded] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -224,11 +254,11 @@ def run_program(
         stack: stack name (``pulumi.get_stack()``).
         config: full config keys (``mlops-platform:serving``) to JSON strings, as the CLI sets them.
         secret_keys: config keys that are secrets.
-        preview: run as ``pulumi preview``: generated passwords stay unknown.
+        preview: run as ``pulumi preview``.
     """
     loop = reset_runtime()
     set_all_config(dict(config or {}), list(secret_keys))
-    mocks = RecordingMocks(unknown_passwords=preview)
+    mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     box: dict[str, Any] = {}
@@ -236,8 +266,11 @@ def run_program(
     def body() -> None:
         box["result"] = program()
 
-    _sync_await(run_pulumi_func(body))
-    return Recording(resources=list(monitor.recorded.values()), result=box.get("result"), loop=loop)
+    with recording_credentials() as derived:
+        _sync_await(run_pulumi_func(body))
+    return Recording(
+        resources=list(monitor.recorded.values()), result=box.get("result"), loop=loop, credentials=derived
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -22,17 +22,16 @@ from pulumi.runtime import rpc, settings
 
 from stacks.composition import build_platform, exports
 from stacks.schema import EnvironmentSpec
+from tests.components.conftest import SECRET_MARK, recording_credentials, secret_lookup
 
 SECRET_SIG = rpc._special_sig_key
 SECRET_VALUE = rpc._special_secret_sig
-MOCK_PASSWORD_PREFIX = "mock-secret-"  # every generated credential starts with this: easy to hunt for
 WEBHOOK_URL = "https://hooks.example.test/very-secret-token"
 LAYERS = ("storage", "registry", "serving", "monitoring")
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
 NETWORK = "docker:index/network:Network"
 IMAGE = "docker:index/remoteImage:RemoteImage"
-PASSWORD = "random:index/randomPassword:RandomPassword"
 
 
 def labels_of(resource: Recorded) -> dict[str, str]:
@@ -110,9 +109,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Recorded(args.typ, args.name, args.inputs))
         state = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = f"{MOCK_PASSWORD_PREFIX}{args.name}"
-            state["bcryptHash"] = f"$2a$10${MOCK_PASSWORD_PREFIX}{args.name}"
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:{args.name}"
         return f"{args.name}-id", state
@@ -130,6 +126,12 @@ class Run:
     layer: dict[str, str]
     """Resource name -> the layer component it belongs to (``storage``, ``registry``...)."""
     exports: dict[str, Any]
+    credentials: dict[str, str]
+    """Every credential the run derived (name -> plaintext), from ``conftest.TEST_SEED``."""
+
+    def needles(self) -> tuple[str, ...]:
+        """What must never appear in plaintext: the credentials, the seed, the webhook URL."""
+        return (*self.credentials.values(), SECRET_MARK, WEBHOOK_URL)
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -179,13 +181,14 @@ def run_platform(spec: EnvironmentSpec, *, stack: str | None = None) -> Run:
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        platform = build_platform(spec, secret=lambda key: pulumi.Output.secret(WEBHOOK_URL))
+        platform = build_platform(spec, secret=secret_lookup(WEBHOOK_URL))
         outputs = exports(platform)
         return pulumi.Output.all(**{k: v for k, v in outputs.items() if v is not None}).apply(
             lambda resolved: holder.__setitem__("exports", resolved)
         )
 
-    program()
+    with recording_credentials() as derived:
+        program()
     layers = {}
     for name, options in monitor.options.items():
         parent = options["parent"]
@@ -199,4 +202,5 @@ def run_platform(spec: EnvironmentSpec, *, stack: str | None = None) -> Run:
         retain_on_delete={n: o["retain_on_delete"] for n, o in monitor.options.items()},
         layer=layers,
         exports=holder["exports"],
+        credentials=derived,
     )

@@ -2,7 +2,8 @@
 
 ``__main__.py`` runs end to end with config set the way the Pulumi CLI sets it (every
 ``mlops-platform:<section>`` a JSON string, secrets listed as secret keys), from the real
-``stacks/Pulumi.prod.yaml``; a broken config raises ``RunError`` with the located message.
+``stacks/Pulumi.prod.yaml`` plus the credential seed ``mlops secrets prod`` would add; a broken config
+or a missing seed raises ``RunError`` with a message that says what to fix.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ import pulumi
 import pytest
 import yaml
 
-from components.args import ModelSource, StorageArgs, Target
+from components.args import CredentialArgs, ModelSource, StorageArgs, Target
+from components.credentials import derive
 from components.storage import StorageStack
 from stacks.composition import model_spec, storage_args
 from stacks.loader import load_environment
-from tests.components.conftest import SECRET_MARK, Recording, plaintext_leaks, run_program
+from tests.components.conftest import (
+    SECRET_MARK,
+    SEED_CONFIG_KEY,
+    TEST_SEED,
+    Recording,
+    credential,
+    plaintext_leaks,
+    run_program,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -30,8 +40,8 @@ WEBHOOK = "https://hooks.slack.example/services/MAINPLAINTEXT"
 def cli_config(stack: str) -> tuple[dict[str, str], list[str]]:
     """The config map ``pulumi up -s <stack>`` hands to the program, secrets decrypted to a known value."""
     data = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    config: dict[str, str] = {}
-    secrets: list[str] = []
+    config: dict[str, str] = {SEED_CONFIG_KEY: TEST_SEED}  # as `mlops secrets <stack>` sets it
+    secrets: list[str] = [SEED_CONFIG_KEY]
     for key, value in data.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[key], secrets = WEBHOOK, [*secrets, key]
@@ -63,7 +73,7 @@ def test_main_builds_prod_from_its_stack_config(prod_main: Recording) -> None:
         "mlops:serving:ServingStack",
         "mlops:monitoring:MonitoringStack",
     } <= types
-    assert len(prod_main.resources) == 85  # includes the MLflow PDB (2 registry replicas in prod)
+    assert len(prod_main.resources) == 78  # includes the MLflow PDB (2 registry replicas in prod)
     exports = {k: prod_main.resolve(v) for k, v in prod_main.result.items()}
     assert exports["namespace"] == "mlops-prod"
     assert sorted(exports["modelEndpoints"]) == ["churn-predictor", "fraud-scorer", "recommender"]
@@ -75,6 +85,12 @@ def test_main_exports_no_secret(prod_main: Recording) -> None:
         assert not prod_main.is_secret(value), key
         text = json.dumps(prod_main.resolve(value))
         assert SECRET_MARK not in text and WEBHOOK not in text, key
+        assert not any(c in text for c in prod_main.credentials.values()), key
+
+
+def test_main_derives_the_credentials_from_the_stack_seed(prod_main: Recording) -> None:
+    assert prod_main.credentials["storage-postgres-password"] == credential("storage-postgres-password")
+    assert not {r.type for r in prod_main.resources if r.type.startswith("random:")}
 
 
 def test_main_reads_the_receiver_webhook_as_a_secret(prod_main: Recording) -> None:
@@ -95,6 +111,32 @@ def test_main_reports_a_broken_config_at_its_file_and_line() -> None:
     assert "invalid stack configuration" in message
     assert "stacks/Pulumi.prod.yaml:28: " in message
     assert "serving.models[0].replicas.min: must be <= max (5 > 2)" in message
+
+
+def test_main_without_a_credential_seed_names_the_key_and_the_fix() -> None:
+    config, secrets = cli_config("prod")
+    del config[SEED_CONFIG_KEY]
+    with pytest.raises(pulumi.RunError) as caught:
+        run_main(config, [k for k in secrets if k != SEED_CONFIG_KEY])
+    assert str(caught.value) == (
+        "stack 'prod' has no secret mlops-platform:credentialSeed, the seed every generated credential "
+        "is derived from; run `mlops secrets prod` to generate it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rotations", "message"),
+    [
+        ('{"storage-postgres-password": -1}', "credentialRotations.storage-postgres-password: a generation"),
+        ("[1]", "credentialRotations must map credential names to generations"),
+        ("{nope", "is not a valid 'JSON object'"),
+    ],
+)
+def test_main_rejects_malformed_rotations(rotations: str, message: str) -> None:
+    config, secrets = cli_config("prod")
+    config["mlops-platform:credentialRotations"] = rotations
+    with pytest.raises(pulumi.RunError, match=message):
+        run_main(config, secrets)
 
 
 # --- the mapping itself --------------------------------------------------------------------------
@@ -119,17 +161,19 @@ def test_model_references_map_to_the_contract_uris() -> None:
 
 
 def test_only_prod_protects_stateful_resources() -> None:
-    assert storage_args(load_environment("prod")).protect_stateful is True
-    assert storage_args(load_environment("staging")).protect_stateful is False
+    credentials = CredentialArgs(seed=TEST_SEED)
+    assert storage_args(load_environment("prod"), credentials).protect_stateful is True
+    assert storage_args(load_environment("staging"), credentials).protect_stateful is False
 
 
 def test_a_layer_is_usable_on_its_own() -> None:
     """A platform team can instantiate one component from its typed args, outside ``build_platform``."""
-    base = storage_args(load_environment("staging"))
+    base = storage_args(load_environment("staging"), CredentialArgs(seed=TEST_SEED))
     args = StorageArgs(
         target=Target.KUBERNETES,
         ownership=base.ownership,
         namespace="team-a",
+        credentials=CredentialArgs(seed="team-a-seed", rotations={"team-a-storage-postgres-password": 2}),
         data_classification_ceiling="internal",
         object_store=base.object_store,
         database=base.database,
@@ -140,3 +184,5 @@ def test_a_layer_is_usable_on_its_own() -> None:
     assert children and all(c.name.startswith("team-a-storage-") for c in children)
     assert rec.resolve(rec.result.namespace) == "team-a"
     assert rec.is_secret(rec.result.database_url)
+    password = rec.resolve(rec.result.outputs.database_password)
+    assert password == derive("team-a-seed", "team-a-storage-postgres-password", generation=2)

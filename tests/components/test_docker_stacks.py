@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 
@@ -18,12 +19,11 @@ from components.rendering import RULES_PATH
 from stacks.loader import load_environment
 from stacks.schema import EnvironmentSpec
 from stacks.types import Target
+from tests.components.conftest import credential
 from tests.components.docker_harness import (
     CONTAINER,
     IMAGE,
-    MOCK_PASSWORD_PREFIX,
     NETWORK,
-    PASSWORD,
     VOLUME,
     WEBHOOK_URL,
     Run,
@@ -73,10 +73,10 @@ def _without_counts(run: Run) -> dict[str, dict[str, int]]:
 
 def test_dev_resource_set_per_layer(dev: Run) -> None:
     assert _without_counts(dev) == {
-        "storage": {NETWORK: 1, VOLUME: 3, IMAGE: 2, PASSWORD: 3, CONTAINER: 4},
-        "registry": {IMAGE: 2, PASSWORD: 2, VOLUME: 1, CONTAINER: 2},
+        "storage": {NETWORK: 1, VOLUME: 3, IMAGE: 2, CONTAINER: 4},
+        "registry": {IMAGE: 2, VOLUME: 1, CONTAINER: 2},
         "serving": {"mlops:serving:ModelEndpoint": 2, IMAGE: 2, CONTAINER: 2},
-        "monitoring": {IMAGE: 5, VOLUME: 3, PASSWORD: 1, CONTAINER: 5},
+        "monitoring": {IMAGE: 5, VOLUME: 3, CONTAINER: 5},
     }
     assert sorted(c.name for c in dev.containers()) == [
         "monitoring-alertmanager",
@@ -203,26 +203,30 @@ def test_dev_model_labels_record_the_source(dev: Run) -> None:
 @pytest.mark.parametrize("run_name", ["dev", "prod_docker"])
 def test_secrets_never_appear_in_plaintext(run_name: str, request: pytest.FixtureRequest) -> None:
     run: Run = request.getfixturevalue(run_name)
+    # database, object store, its KMS key, registry HTTP secret and login, Grafana
+    assert len(run.credentials) == 6, sorted(run.credentials)
+    needles = run.needles()
     for resource in run.resources:
-        leaks = [s for s in plain_strings(resource.inputs) if MOCK_PASSWORD_PREFIX in s or WEBHOOK_URL in s]
+        leaks = [s for s in plain_strings(resource.inputs) if any(n in s for n in needles)]
         assert not leaks, f"{resource.type} {resource.name} holds secrets in plaintext: {leaks}"
-    assert not any(MOCK_PASSWORD_PREFIX in s or WEBHOOK_URL in s for s in plain_strings(run.exports))
-    assert all(p.inputs.get("special") is False for p in run.of_type(PASSWORD))
+    assert not any(any(n in s for n in needles) for s in plain_strings(run.exports))
 
 
 def test_credentials_reach_containers_as_secret_env(dev: Run) -> None:
     db = dev.named("storage-metadata-db")
     assert is_secret(db.inputs["envs"]), "the database env carries its password: it must be secret"
-    assert envs_of(db)["POSTGRES_PASSWORD"] == f"{MOCK_PASSWORD_PREFIX}storage-metadata-db-password"
+    assert envs_of(db)["POSTGRES_PASSWORD"] == credential("storage-metadata-db-password")
     grafana = envs_of(dev.named("monitoring-grafana"))
-    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == f"{MOCK_PASSWORD_PREFIX}monitoring-grafana-admin-password"
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == credential("monitoring-grafana-admin-password")
     store = envs_of(dev.named("storage-object-store"))
     assert (
         store["MINIO_KMS_SECRET_KEY"].startswith("mlops-sse:") and store["MINIO_KMS_AUTO_ENCRYPTION"] == "on"
     )
     registry = dev.named("registry-image-registry")
     assert is_secret(registry.inputs["envs"]) and "uploads" not in registry.inputs
-    assert envs_of(registry)["HTPASSWD_ENTRY"].startswith("mlops:$2a$10$")
+    user, _, bcrypt_hash = envs_of(registry)["HTPASSWD_ENTRY"].partition(":")
+    assert user == "mlops" and bcrypt_hash.startswith("$2b$10$")
+    assert bcrypt.checkpw(credential("registry-image-registry-password").encode(), bcrypt_hash.encode())
     assert envs_of(registry)["REGISTRY_AUTH_HTPASSWD_PATH"] == "/tmp/htpasswd"
     assert "/tmp" in registry.inputs["tmpfs"] and registry.inputs["entrypoints"][:2] == ["/bin/sh", "-c"]
 
@@ -230,10 +234,10 @@ def test_credentials_reach_containers_as_secret_env(dev: Run) -> None:
 def test_layers_are_wired_through_outputs(dev: Run) -> None:
     mlflow = envs_of(dev.named("registry-mlflow"))
     assert mlflow["MLFLOW_BACKEND_STORE_URI"] == (
-        f"postgresql://mlflow:{MOCK_PASSWORD_PREFIX}storage-metadata-db-password@metadata-db:5432/mlflow"
+        f"postgresql://mlflow:{credential('storage-metadata-db-password')}@metadata-db:5432/mlflow"
     )
     assert mlflow["MLFLOW_S3_ENDPOINT_URL"] == "http://object-store:9000"
-    assert mlflow["AWS_SECRET_ACCESS_KEY"] == f"{MOCK_PASSWORD_PREFIX}storage-object-store-password"
+    assert mlflow["AWS_SECRET_ACCESS_KEY"] == credential("storage-object-store-password", length=40)
     assert "s3://mlflow-artifacts" in dev.named("registry-mlflow").inputs["command"]
     for model in ("fraud-scorer", "sentiment-experiment"):
         assert envs_of(dev.named(f"serving-{model}-stable"))["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"

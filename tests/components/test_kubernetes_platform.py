@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pulumi
+import bcrypt
 import pytest
 
 from components import labels as L
@@ -22,8 +22,11 @@ from tests.components.conftest import (
     KubernetesSchemas,
     Recorded,
     Recording,
+    credential,
+    is_secret_value,
     plaintext_leaks,
     run_program,
+    secret_lookup,
 )
 
 ENVIRONMENTS = ("staging", "prod")
@@ -59,12 +62,11 @@ DEP, STS, CRON, JOB = (
     f"{K}batch/v1:CronJob",
     f"{K}batch/v1:Job",
 )
-PW = "random:index/randomPassword:RandomPassword"
 
 
 def build(spec: EnvironmentSpec, **kwargs: Any) -> Recording:
     return run_program(
-        lambda: build_platform(spec, secret=lambda _key: pulumi.Output.secret(WEBHOOK)),
+        lambda: build_platform(spec, secret=secret_lookup(WEBHOOK)),
         stack=spec.environment.name,
         **kwargs,
     )
@@ -109,7 +111,6 @@ def expected_layers(spec: EnvironmentSpec) -> dict[str, Counter[str]]:
         {
             f"{K}core/v1:Namespace": 1,
             NP: 4,  # default deny, internal egress, postgres ingress, minio ingress
-            PW: 3 + spec.storage.object_store.encryption,  # db, minio access + secret key, KMS key
             SECRET: 2,
             PVC: 2 + backup + len(spec.storage.volumes),
             STS: 2,
@@ -122,7 +123,7 @@ def expected_layers(spec: EnvironmentSpec) -> dict[str, Counter[str]]:
     if spec.registry.model_registry.replicas > 1:
         registry += Counter({f"{K}policy/v1:PodDisruptionBudget": 1})
     if spec.registry.image_registry.enabled:
-        registry += Counter({PW: 2, SECRET: 1, PVC: 1, DEP: 1, SVC: 1, NP: 1})
+        registry += Counter({SECRET: 1, PVC: 1, DEP: 1, SVC: 1, NP: 1})
     serving = Counter(
         {
             "mlops:serving:ModelEndpoint": len(models),
@@ -145,7 +146,6 @@ def expected_layers(spec: EnvironmentSpec) -> dict[str, Counter[str]]:
             f"{K}monitoring.coreos.com/v1:ServiceMonitor": len(models),
             f"{K}monitoring.coreos.com/v1:PrometheusRule": len(models),
             SECRET: 2,  # alertmanager config, grafana admin
-            PW: 1,
             CM: 1 + dashboards,  # datasources
             DEP: 1,
             SVC: 1,
@@ -489,18 +489,16 @@ def test_registry_consumes_the_storage_outputs(env: tuple[EnvironmentSpec, Recor
     spec, rec = env
     credentials = rec.named("registry-mlflow-credentials")
     data = credentials.inputs["stringData"]
-    password = f"{SECRET_MARK}-storage-postgres-password"
+    password = credential("storage-postgres-password")
     namespace = spec.environment.namespace
     assert data == {
         "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
         "value": {
             "backendStoreUri": f"postgresql://mlflow:{password}@storage-postgres.{namespace}.svc.cluster.local:5432/mlflow",
-            "awsAccessKeyId": f"{SECRET_MARK}-storage-minio-access-key",
-            "awsSecretAccessKey": f"{SECRET_MARK}-storage-minio-secret-key",
+            "awsAccessKeyId": credential("storage-minio-access-key", length=20),
+            "awsSecretAccessKey": credential("storage-minio-secret-key", length=40),
         },
     }
-    for source in ("storage-postgres-password", "storage-minio-access-key", "storage-minio-secret-key"):
-        assert rec.named(source).urn in credentials.dependencies
     mlflow = rec.named("registry-mlflow").k8s_object()["spec"]["template"]["spec"]["containers"][0]
     env_vars = {e["name"]: e.get("value") for e in mlflow["env"]}
     assert env_vars["MLFLOW_S3_ENDPOINT_URL"] == f"http://storage-minio.{namespace}.svc.cluster.local:9000"
@@ -545,7 +543,13 @@ def test_alert_routing_keeps_webhook_urls_secret(env: tuple[EnvironmentSpec, Rec
 
 def test_no_secret_appears_in_plaintext_in_any_input(env: tuple[EnvironmentSpec, Recording]) -> None:
     spec, rec = env
-    for needle in (SECRET_MARK, WEBHOOK):
+    images = spec.registry.image_registry
+    htpasswd = images.enabled and images.auth == "htpasswd"
+    # postgres, MinIO access + secret key, Grafana; MinIO's KMS key; the image registry's HTTP secret
+    # and login
+    expected = 4 + spec.storage.object_store.encryption + images.enabled + htpasswd
+    assert len(rec.credentials) == expected, sorted(rec.credentials)
+    for needle in (SECRET_MARK, WEBHOOK, *rec.credentials.values()):
         for resource in rec.resources:
             assert plaintext_leaks(resource.inputs, needle) == [], resource.urn
             if resource.type.startswith(K) and resource.type != SECRET:
@@ -554,7 +558,9 @@ def test_no_secret_appears_in_plaintext_in_any_input(env: tuple[EnvironmentSpec,
                 assert needle not in str(resource.plain), resource.urn
     # the scan is able to see them: they do reach the Secrets, wrapped
     secrets_text = str([r.inputs for r in rec.of_type(SECRET)])
-    assert SECRET_MARK in secrets_text
+    in_secrets = {name for name, value in rec.credentials.items() if value in secrets_text}
+    transformed = {"registry-images-password", "storage-minio-kms-key"}  # as a bcrypt hash, in base64
+    assert set(rec.credentials) - transformed <= in_secrets
     assert (WEBHOOK in secrets_text) == any(r.url_secret for r in spec.monitoring.receivers)
 
 
@@ -571,5 +577,19 @@ def test_credential_outputs_are_secret(env: tuple[EnvironmentSpec, Recording]) -
         platform.monitoring.outputs.grafana_admin_password,
     ):
         assert rec.is_secret(output)
-        assert SECRET_MARK in rec.resolve(output)
+        assert any(value in rec.resolve(output) for value in rec.credentials.values())
     assert not rec.is_secret(platform.registry.model_registry_uri)
+
+
+def test_the_image_registry_htpasswd_verifies_the_generated_login(
+    env: tuple[EnvironmentSpec, Recording],
+) -> None:
+    spec, rec = env
+    if not spec.registry.image_registry.enabled or spec.registry.image_registry.auth != "htpasswd":
+        pytest.skip(f"{spec.environment.name} has no htpasswd image registry")
+    auth = rec.named("registry-images-auth")
+    assert is_secret_value(auth.inputs["stringData"])
+    user, _, hashed = auth.plain["stringData"]["htpasswd"].rstrip("\n").partition(":")
+    login = rec.resolve(rec.result.registry.outputs.image_registry_password)
+    assert (user, login) == ("mlops", credential("registry-images-password"))
+    assert bcrypt.checkpw(login.encode(), hashed.encode())

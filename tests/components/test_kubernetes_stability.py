@@ -7,6 +7,9 @@ the dashboard ConfigMaps it mounts, so it changes when the *set* of model names 
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -14,19 +17,42 @@ import pytest
 from pulumi.output import Unknown
 
 from stacks.composition import build_platform
+from stacks.credentials_config import CREDENTIAL_ROTATIONS_KEY, CREDENTIAL_SEED_KEY
 from stacks.loader import load_environment
 from stacks.schema import EnvironmentSpec
-from tests.components.conftest import Recording, as_json, run_program, unwrap_secrets
+from tests.components.conftest import Recording, as_json, run_program, secret_lookup, unwrap_secrets
 
 GRAFANA = "monitoring-grafana"
+ROTATIONS = f"mlops-platform:{CREDENTIAL_ROTATIONS_KEY}"
+LOOKUP = secret_lookup("https://hooks.example/x")
 
 
-def build(spec: EnvironmentSpec, *, preview: bool = False) -> Recording:
+def build(
+    spec: EnvironmentSpec,
+    *,
+    preview: bool = False,
+    secret: Callable[[str], pulumi.Output[str]] = LOOKUP,
+    rotations: dict[str, int] | None = None,
+) -> Recording:
+    config = {ROTATIONS: json.dumps(rotations)} if rotations is not None else {}
     return run_program(
-        lambda: build_platform(spec, secret=lambda _k: pulumi.Output.secret("https://hooks.example/x")),
+        lambda: build_platform(spec, secret=secret),
         stack=spec.environment.name,
         preview=preview,
+        config=config,
     )
+
+
+def unknown_seed(key: str) -> pulumi.Output[str]:
+    """A lookup whose credential seed is unknown, as a secret computed by another resource would be."""
+    if key != CREDENTIAL_SEED_KEY:
+        return pulumi.Output.secret("https://hooks.example/x")
+    loop = asyncio.get_event_loop()
+    value, known, secret = loop.create_future(), loop.create_future(), loop.create_future()
+    value.set_result(None)
+    known.set_result(False)
+    secret.set_result(True)
+    return pulumi.Output(set(), value, known, secret)
 
 
 def snapshot(rec: Recording) -> dict[str, str]:
@@ -94,14 +120,26 @@ def test_renaming_one_model_leaves_every_other_resource_untouched(
     assert {urn.rsplit("::", 1)[1] for urn in changed} == {GRAFANA}
 
 
-def test_a_preview_with_unknown_passwords_registers_the_same_resources(
+def test_a_preview_with_unknown_credentials_registers_the_same_resources(
     prod: tuple[EnvironmentSpec, dict[str, str]],
 ) -> None:
     """No resource depends on a resolved value (none is created inside ``apply``)."""
     spec, first = prod
-    preview = build(spec, preview=True)
+    preview = build(spec, preview=True, secret=unknown_seed)
     assert {r.urn for r in preview.resources} == set(first)
     # the credentials really were unknown in this run, yet every resource was registered
     assert isinstance(
         unwrap_secrets(preview.named("registry-mlflow-credentials").inputs["stringData"]), Unknown
     )
+
+
+def test_rotating_one_credential_changes_only_what_holds_it(
+    prod: tuple[EnvironmentSpec, dict[str, str]],
+) -> None:
+    spec, first = prod
+    assert snapshot(build(spec, rotations={})) == first  # generation 0 is the default
+    after = snapshot(build(spec, rotations={"storage-minio-secret-key": 1}))
+    assert set(after) == set(first)
+    changed = {urn.rsplit("::", 1)[1] for urn in first if first[urn] != after[urn]}
+    # the object store's Secret, and MLflow's, which holds the key for its S3 client
+    assert changed == {"storage-minio-credentials", "registry-mlflow-credentials"}

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlops_tools.engine.config import StackConfigError, load_stack_config, secret_placeholder
+from stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+
+SEED = f"mlops-platform:{CREDENTIAL_SEED_KEY}"
 
 
 def test_structured_and_scalar_values_are_spelled_as_the_cli_passes_them(tmp_path: Path) -> None:
@@ -28,10 +31,11 @@ def test_structured_and_scalar_values_are_spelled_as_the_cli_passes_them(tmp_pat
         "mlops-platform:count": "3",
         "mlops-platform:plain": "text",
         "kubernetes:context": "kind",
+        SEED: credential_seed_placeholder("qa"),  # no seed in the file: the stand-in, secret
     }
     assert config.object("spec") == {"a": [True, None], "b": 1}
     assert config.namespace("kubernetes") == {"context": "kind"}
-    assert config.secret_keys == frozenset()
+    assert config.secret_keys == {SEED}
 
 
 def test_secure_values_become_deterministic_placeholders_marked_secret(tmp_path: Path) -> None:
@@ -46,9 +50,35 @@ def test_secure_values_become_deterministic_placeholders_marked_secret(tmp_path:
     assert config.values["mlops-platform:token"].startswith("mock-secret-")
     nested = json.loads(config.values["mlops-platform:db"])
     assert nested == {"password": secret_placeholder("mlops-platform:db.password", "v1:def"), "user": "app"}
-    assert config.secret_keys == {"mlops-platform:token", "mlops-platform:db"}
-    assert config.secret_values == {config.values["mlops-platform:token"], nested["password"]}
+    assert config.secret_keys == {"mlops-platform:token", "mlops-platform:db", SEED}
+    assert config.secret_values == {
+        config.values["mlops-platform:token"],
+        nested["password"],
+        credential_seed_placeholder("qa"),
+    }
     assert load_stack_config(stack_file) == config
+
+
+def test_a_missing_credential_seed_gets_the_shared_placeholder_as_a_secret(tmp_path: Path) -> None:
+    configs = {}
+    for env in ("qa", "prod"):
+        stack_file = tmp_path / f"Pulumi.{env}.yaml"
+        stack_file.write_text("config:\n  mlops-platform:environment: {name: x}\n")
+        configs[env] = load_stack_config(stack_file)
+    for env, config in configs.items():
+        seed = config.values[SEED]
+        assert seed == credential_seed_placeholder(env) and seed.startswith("mock-secret-")
+        assert SEED in config.secret_keys and seed in config.secret_values
+    assert configs["qa"].values[SEED] != configs["prod"].values[SEED]
+
+
+def test_a_seed_in_the_file_is_used_as_any_secure_value(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.qa.yaml"
+    stack_file.write_text(f"config:\n  {SEED}:\n    secure: v1:seed\n")
+    config = load_stack_config(stack_file)
+    assert config.values[SEED] == secret_placeholder(SEED, "v1:seed")
+    assert config.secret_values == {config.values[SEED]}
+    assert credential_seed_placeholder("qa") not in config.values.values()
 
 
 @pytest.mark.parametrize(
