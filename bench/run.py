@@ -35,6 +35,7 @@ import copy
 import hashlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -243,14 +244,28 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    capped: bool = False  # killed at the time cap: ``seconds`` is the cap, not a finish
 
 
-def measure(argv: list[str], *, env: dict[str, str] | None = None, ok: Callable[[int], bool]) -> Run:
-    """Run ``argv`` from the repository root; wall time and peak RSS of its process tree."""
+def measure(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    ok: Callable[[int], bool],
+    cap_s: float | None = None,
+) -> Run:
+    """Run ``argv`` from the repository root; wall time and peak RSS of its process tree.
+
+    With ``cap_s``, a run still going after that many seconds is killed (its whole process tree)
+    and reported as capped.
+    """
     peak = 0
+    capped = False
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         done = threading.Event()
 
         def poll() -> None:
@@ -261,15 +276,20 @@ def measure(argv: list[str], *, env: dict[str, str] | None = None, ok: Callable[
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
-        returncode = proc.wait()
+        try:
+            returncode = proc.wait(timeout=cap_s)
+        except subprocess.TimeoutExpired:
+            capped = True
+            os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its plugins and the packs
+            returncode = proc.wait()
         seconds = time.perf_counter() - started
         done.set()
         poller.join()
         out.seek(0)
         err.seek(0)
-        run = Run(seconds, peak / 2**20, returncode, out.read().decode(errors="replace"), "")
+        run = Run(seconds, peak / 2**20, returncode, out.read().decode(errors="replace"), "", capped)
         run.stderr = err.read().decode(errors="replace")
-    if not ok(returncode):
+    if not capped and not ok(returncode):
         raise SystemExit(f"{' '.join(argv)} exited {returncode}:\n{run.stderr[-3000:]}")
     return run
 
@@ -286,6 +306,7 @@ class Size:
     audit_checks: int = 0
     checkov_checks: int = 0
     floor_registered: int = 0
+    same_findings: bool | None = None  # offline audit and real preview: the same violations
     runs: dict[str, list[Run]] = field(default_factory=dict)
 
     def median(self, tool: str) -> float | None:
@@ -298,6 +319,7 @@ class Size:
 
 
 def _tools(stack: Path, workdir: Path, checkov: Path | None) -> dict[str, tuple[list[str], Any, Any]]:
+    """The timed commands of one size (the real-engine audit is timed apart: see ``bench_engine``)."""
     py = str(BIN / "python")
     tools: dict[str, tuple[list[str], Any, Any]] = {
         "validate": ([str(MLOPS), "validate", str(stack)], None, lambda rc: rc == 0),
@@ -357,14 +379,49 @@ def bench_size(models: int, rounds: int, checkov: Path | None, workdir: Path, co
     return size
 
 
+def _violations(report: Path) -> set[tuple[str, str, str]]:
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    return {(v["policy"], v["urn"], v["message"]) for v in doc["violations"]}  # one environment
+
+
+def bench_engine(size: Size, workdir: Path, cap_s: float, console: Console) -> None:
+    """One real ``pulumi preview`` with the packs (``mlops audit --engine pulumi``), capped, same stack file.
+
+    One round: at 100 models it costs about ten offline audits. Its findings are compared with the
+    offline audit's of the same run.
+    """
+    stack = workdir / "stacks" / "Pulumi.prod.yaml"
+    report = workdir / "audit-engine.json"
+    argv = [
+        str(MLOPS),
+        "audit",
+        str(stack),
+        "--engine",
+        "pulumi",
+        "--format",
+        "json",
+        "--output",
+        str(report),
+    ]
+    run = measure(argv, ok=lambda rc: rc in (0, 1), cap_s=cap_s)
+    size.runs["audit-engine"] = [run]
+    state = f"over the {cap_s:.0f} s cap" if run.capped else f"{run.seconds:.2f} s, {run.peak_mb:.0f} MB"
+    console.log(f"{size.models} models: audit --engine pulumi {state}")
+    if not run.capped:
+        size.same_findings = _violations(report) == _violations(workdir / "audit.json")
+        if not size.same_findings:
+            raise SystemExit(f"{size.models} models: the real preview and the offline audit disagree")
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
 
 def result_line(size: Size) -> dict[str, Any]:
-    audit, floor, host, floor_gc, checkov = (
-        size.median(t) for t in ("audit", "floor", "floor-host", "floor-gc", "checkov")
+    audit, floor, host, floor_gc, checkov, engine = (
+        size.median(t) for t in ("audit", "floor", "floor-host", "floor-gc", "checkov", "audit-engine")
     )
+    engine_capped = any(r.capped for r in size.runs.get("audit-engine", []))
     return {
         "models": size.models,
         "resources": size.resources,
@@ -380,6 +437,10 @@ def result_line(size: Size) -> dict[str, Any]:
         "audit_over_floor_host": _ratio(audit, host),
         "audit_over_floor_gc": _ratio(audit, floor_gc),
         "checkov_over_audit": _ratio(checkov, audit),
+        "engine_audit_s": _round(engine),
+        "engine_capped": engine_capped,
+        "engine_over_audit": None if engine_capped else _ratio(engine, audit),
+        "same_findings": size.same_findings,
         "peak_mb": _round(size.peak("audit"), 0),
         "preview_peak_mb": _round(size.peak("preview"), 0),
         "checkov_peak_mb": _round(size.peak("checkov"), 0),
@@ -423,6 +484,10 @@ def table(sizes: list[Size]) -> Table:
             "",
             f"checkov/audit {line['checkov_over_audit']}x" if line["checkov_over_audit"] else "",
         )
+        if "audit-engine" in size.runs:
+            engine = "over the cap" if line["engine_capped"] else f"{line['engine_over_audit']}x"
+            same = {True: "same findings", False: "DIFFERENT findings", None: ""}[size.same_findings]
+            out.add_row("", "", "engine/audit", "", engine, "", "", same)
         out.add_section()
     return out
 
@@ -434,6 +499,15 @@ def main() -> int:
     parser.add_argument("--repeat-large", type=int, default=None, help="Rounds for sizes >= 1,000 models.")
     parser.add_argument("--no-checkov", action="store_true", help="Skip Checkov.")
     parser.add_argument("--keep", type=Path, help="Keep the generated stacks and manifests here.")
+    parser.add_argument(
+        "--engine",
+        type=int,
+        nargs="*",
+        default=None,
+        metavar="MODELS",
+        help="Also run `mlops audit --engine pulumi` at these sizes (default: those up to 100 models).",
+    )
+    parser.add_argument("--engine-cap-s", type=float, default=1800.0, help="Time cap of one real preview.")
     args = parser.parse_args()
     console = Console(stderr=True)
     checkov = None if args.no_checkov else ensure_checkov()
@@ -442,7 +516,11 @@ def main() -> int:
         root = args.keep or Path(tmp)
         for models in args.models:
             rounds = args.repeat_large if models >= 1000 and args.repeat_large else args.repeat
-            sizes.append(bench_size(models, rounds, checkov, root / f"models-{models}", console))
+            size = bench_size(models, rounds, checkov, root / f"models-{models}", console)
+            engine_sizes = [m for m in args.models if m <= 100] if args.engine is None else args.engine
+            if models in engine_sizes:
+                bench_engine(size, root / f"models-{models}", args.engine_cap_s, console)
+            sizes.append(size)
     Console(width=120).print(table(sizes))
     for size in sizes:
         print(json.dumps(result_line(size)))

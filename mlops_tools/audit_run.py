@@ -23,6 +23,9 @@ class AuditRequest:
     output: Path | None
     waivers: Path
     today: date
+    engine: str = "offline"  # or "pulumi": a real `pulumi preview` with every pack
+    stack: str | None = None  # with the pulumi engine: a real stack of the user's backend
+    refresh: bool = False  # with the pulumi engine: refresh the stack's state first
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
@@ -46,9 +49,14 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
     results = []
     for env_file in request.env_files:
-        result = _audit_one(env_file, err)
+        result = (
+            _audit_one(env_file, err)
+            if request.engine == "offline"
+            else _engine_audit(request, env_file, err)
+        )
         if result is None:
             return EXIT_BAD_INPUT
+        _warn_cluster_needs(result, err)
         from mlops_tools.waivers import apply_waivers
 
         results.append(apply_waivers(result, waivers, request.today))
@@ -102,3 +110,25 @@ def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
         except Exception as exc:  # the program failed: a RunError carries located spec errors
             err.print(f"{env}: the program failed: {exc}", markup=False)
     return None
+
+
+def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
+    """One environment's audit through a real ``pulumi preview``; None after reporting a failure."""
+    from mlops_tools.engine.audit import PackError, PolicyConfigError
+    from mlops_tools.engine_pulumi.audit import EngineRunError, audit_with_engine
+    from mlops_tools.engine_pulumi.workspace import EngineUnavailable
+
+    env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    try:
+        return audit_with_engine(env_file, stack_name=request.stack, refresh=request.refresh)
+    except (EngineUnavailable, EngineRunError, PolicyConfigError, PackError) as exc:
+        err.print(f"{env}: {exc}", markup=False)
+    return None
+
+
+def _warn_cluster_needs(result, err: Console) -> None:  # type: ignore[no-untyped-def]
+    """Say which CRDs the environment's cluster must serve (``mlops up`` checks them for real)."""
+    from mlops_tools.cluster_prereqs import describe_needs, kinds_of
+
+    for line in describe_needs(kinds_of(r.type for r in result.resources)):
+        err.print(f"{result.environment}: note: its cluster {line}", markup=False)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from mlops_tools import __version__
+from mlops_tools.cli_toolchain import toolchain_app
 
 app = typer.Typer(
     name="mlops",
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+app.add_typer(toolchain_app, name="toolchain")
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -165,19 +167,71 @@ def _spec_file(env: str) -> Path:
     return path
 
 
-def _hand_over_to_pulumi(verb: str, env: str, extra: list[str]) -> None:
-    """Run the real Pulumi CLI with every pack and its per-environment config, or say what is missing."""
-    import subprocess
+StackOpt = Annotated[
+    str | None, typer.Option("--stack", "-s", help="A stack of your own Pulumi backend (in this project).")
+]
+LocalStateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--local-state",
+        help="Keep a self-contained stack here (file backend, passphrase, config); reused by later runs.",
+    ),
+]
 
-    from mlops_tools.pulumi_cli import INSTALL_HINT, find_pulumi, pulumi_command
 
-    _spec_file(env)
-    if find_pulumi() is None:
-        err.print(f"mlops {verb}: {INSTALL_HINT}", markup=False)
+def _engine(  # type: ignore[no-untyped-def]
+    env: str,
+    verb: str,
+    *,
+    stack: str | None,
+    local_state: Path | None,
+    config=None,
+    refresh: bool = False,
+    cluster_check: bool = False,
+    install_crds: list[str] | None = None,
+) -> int:
+    """Run ``verb`` on the real engine with every pack; print its progress; return the exit code.
+
+    With ``cluster_check``, the target cluster is asked first for every kind the program creates
+    (installing the CRD files named in ``install_crds`` before that); a missing one stops the run.
+    """
+    from mlops_tools.cluster_prereqs import PrerequisiteError
+    from mlops_tools.engine_pulumi.audit import EngineRunError
+    from mlops_tools.engine_pulumi.operations import StackChoice, check_prerequisites, engine_run, exit_code
+    from mlops_tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
+
+    choice = StackChoice(_spec_file(env), stack_name=stack, local_state=local_state, config=config or {})
+    try:
+        find_engine_tools()  # no CLI: say so before asking any cluster
+        if cluster_check:
+            for name in check_prerequisites(choice, install=install_crds or []):
+                err.print(f"installed CRD {name}", markup=False)
+        record = engine_run(
+            choice, verb, echo=lambda line: err.print(line, markup=False, highlight=False), refresh=refresh
+        )
+    except (EngineUnavailable, EngineRunError, PrerequisiteError) as exc:
+        err.print(f"mlops {verb}: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    for violation in record.mandatory():
+        err.print(
+            f"mandatory: {violation.policy}: {violation.urn}: {violation.message.strip()}", markup=False
+        )
+    if record.mandatory():
+        err.print(
+            f"mlops {verb}: stopped by {len(record.mandatory())} mandatory policy violations", markup=False
+        )
+    return exit_code(record)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask before a change unless ``--yes``; without a terminal to ask on, require ``--yes``."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        err.print(f"{question} Pass --yes to confirm without a terminal.", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    command = [*pulumi_command(verb, env), *extra]
-    err.print("$ " + " ".join(command), markup=False)
-    raise typer.Exit(subprocess.call(command))
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -185,12 +239,19 @@ def preview(
     env: EnvArg,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, tree or json.")] = "table",
     pulumi: Annotated[
-        bool, typer.Option("--pulumi", help="Run `pulumi preview` with every policy pack instead.")
+        bool, typer.Option("--pulumi", help="Run a real `pulumi preview` with every policy pack instead.")
     ] = False,
+    stack: StackOpt = None,
+    local_state: LocalStateOpt = None,
 ) -> None:
-    """Show the resources the program registers for ENV, by layer and component (secrets redacted)."""
+    """Show the resources the program registers for ENV, by layer and component (secrets redacted).
+
+    With --pulumi: a real `pulumi preview` with every pack (an ephemeral stack unless --stack or
+    --local-state); exit 1 on a mandatory violation.
+    """
     if pulumi:
-        _hand_over_to_pulumi("preview", env, [])
+        check = _targets_kubernetes(env) and _cluster_configured(env)
+        raise typer.Exit(_engine(env, "preview", stack=stack, local_state=local_state, cluster_check=check))
     from mlops_tools.engine.preview import PreviewFormat
 
     if fmt not in {f.value for f in PreviewFormat}:
@@ -221,6 +282,16 @@ def audit(
     today: Annotated[
         str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="offline (the program under mocks) or pulumi (a real `pulumi preview`).")
+    ] = "offline",
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="With --engine pulumi: audit this stack of your backend."),
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option(help="With --engine pulumi: refresh the stack's state from the providers first.")
+    ] = False,
 ) -> None:
     """Run ENV's program and every policy pack offline, then report.
 
@@ -231,7 +302,17 @@ def audit(
     from mlops_tools.audit_run import AuditRequest, run_audits
 
     formats = fmt or ["text"]
-    _no_cyclic_gc()
+    if engine not in {"offline", "pulumi"}:
+        err.print(f"--engine: must be offline or pulumi (got {engine!r})", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if (stack or refresh) and engine != "pulumi":
+        err.print("--stack and --refresh need --engine pulumi", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if stack and len(envs) > 1:
+        err.print("--stack: audit one environment at a time", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if engine == "offline":
+        _no_cyclic_gc()
     try:
         as_of = date.fromisoformat(today) if today else date.today()
     except ValueError:
@@ -243,6 +324,9 @@ def audit(
         output=output,
         waivers=waivers,
         today=as_of,
+        engine=engine,
+        stack=stack,
+        refresh=refresh,
     )
     raise typer.Exit(run_audits(request, out, err))
 
@@ -250,10 +334,122 @@ def audit(
 @app.command()
 def up(
     env: EnvArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Skip Pulumi's confirmation prompt.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    stack: StackOpt = None,
+    local_state: LocalStateOpt = None,
+    render_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--render-to",
+            help="Write the Kubernetes manifests to this directory instead of a cluster (GitOps).",
+        ),
+    ] = None,
+    install_crds: Annotated[
+        list[str] | None,
+        typer.Option("--install-crds", help="CRD file, directory or URL to apply first (repeatable)."),
+    ] = None,
 ) -> None:
-    """Run `pulumi up` for ENV with every policy pack and its per-environment config."""
-    _hand_over_to_pulumi("up", env, ["--yes"] if yes else [])
+    """A real `pulumi up` of ENV with every policy pack; a mandatory violation stops it before any change.
+
+    Runs on a stack of your backend (--stack, default ENV) or a self-contained one (--local-state DIR).
+    """
+    config = {}
+    if render_to is not None:
+        from mlops_tools.engine_pulumi.operations import render_config
+
+        if stack is not None:
+            err.print(
+                "--render-to: use it with --local-state (it sets the stack's provider config)", markup=False
+            )
+            raise typer.Exit(EXIT_BAD_INPUT)
+        config = render_config(render_to)
+        err.print(
+            f"warning: Kubernetes Secrets are written to {render_to} in plaintext (base64): keep it out of "
+            "version control or encrypt it (SOPS, sealed-secrets)",
+            markup=False,
+        )
+    if stack is None and local_state is None:
+        stack = env
+    _confirm(f"Apply ENV {env} ({'stack ' + stack if stack else local_state})?", yes)
+    raise typer.Exit(
+        _engine(
+            env,
+            "up",
+            stack=stack,
+            local_state=local_state,
+            config=config,
+            cluster_check=render_to is None and _targets_kubernetes(env),
+            install_crds=install_crds,
+        )
+    )
+
+
+def _cluster_configured(env: str) -> bool:
+    """A preview asks a cluster only when one is named (``KUBECONFIG`` or ``kubernetes:kubeconfig``)."""
+    from mlops_tools.engine.config import load_stack_config
+
+    return bool(os.environ.get("KUBECONFIG") or load_stack_config(_spec_file(env)).namespace("kubernetes"))
+
+
+def _targets_kubernetes(env: str) -> bool:
+    from stacks.loader import load_environment
+
+    return load_environment(_spec_file(env)).environment.target == "kubernetes"
+
+
+@app.command()
+def refresh(env: EnvArg, stack: StackOpt = None, local_state: LocalStateOpt = None) -> None:
+    """A real `pulumi refresh`: read every resource back from the providers into the stack's state."""
+    if stack is None and local_state is None:
+        stack = env
+    raise typer.Exit(_engine(env, "refresh", stack=stack, local_state=local_state))
+
+
+@app.command()
+def destroy(
+    env: EnvArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Destroy without asking.")] = False,
+    stack: StackOpt = None,
+    local_state: LocalStateOpt = None,
+) -> None:
+    """A real `pulumi destroy` of ENV; refused by the engine while protected resources remain."""
+    if stack is None and local_state is None:
+        stack = env
+    _confirm(f"Destroy every resource of {env}?", yes)
+    raise typer.Exit(_engine(env, "destroy", stack=stack, local_state=local_state))
+
+
+@app.command("secrets")
+def secrets_command(
+    env: Annotated[str, typer.Argument(help="The Pulumi stack (prod) to write the credential seed to.")],
+    rotate: Annotated[
+        list[str] | None,
+        typer.Option("--rotate", help="Rotate one credential (storage-postgres-password); repeatable."),
+    ] = None,
+    new_seed: Annotated[
+        bool, typer.Option("--new-seed", help="Replace the seed: every generated credential changes.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Replace the seed without asking.")] = False,
+) -> None:
+    """Give stack ENV its credential seed (a Pulumi secret) if it has none; rotate credentials.
+
+    The seed is never printed. Credentials change on the next `pulumi up`.
+    """
+    from mlops_tools.stack_secrets import SecretsError, describe, update_stack_secrets
+
+    if new_seed:
+        _confirm(
+            f"Replace the credential seed of {env}? Every generated credential changes on the next up, "
+            "the object store's KMS key too (objects encrypted under the old key become unreadable).",
+            yes,
+        )
+    try:
+        result = update_stack_secrets(env, rotate=rotate or (), new_seed=new_seed)
+    except SecretsError as exc:
+        err.print(f"mlops secrets: {exc}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    for line in describe(result):
+        out.print(line, markup=False, highlight=False)
 
 
 def _no_cyclic_gc() -> None:

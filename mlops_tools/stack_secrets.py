@@ -86,6 +86,28 @@ def _get(stack: Any, key: str) -> Any | None:
         raise
 
 
+def _set_secret(cli: Path, work_dir: Path, stack: str, key: str, value: str, env: dict[str, str]) -> None:
+    """``pulumi config set --secret KEY`` with the value on standard input.
+
+    The Automation API's ``set_config`` passes the value as a command-line argument, which every local
+    user can read in the process list while the command runs.
+    """
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        [str(cli), "config", "set", "--secret", key, "--stack", stack, "--non-interactive"],
+        input=value,
+        cwd=work_dir,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SecretsError(f"pulumi config set --secret {key}: {done.stderr.strip()}")
+
+
 def update_stack_secrets(
     stack_name: str,
     *,
@@ -140,7 +162,7 @@ def update_stack_secrets(
         else:
             value, change = None, SeedChange.KEPT
         if value is not None:
-            stack.set_config(seed_key, auto.ConfigValue(value, secret=True))
+            _set_secret(cli, Path(work_dir or PROJECT_DIR), stack_name, seed_key, value, opts.env_vars or {})
         rotated: dict[str, int] = {}
         if rotate:
             stored = _get(stack, rotations_key)

@@ -130,6 +130,9 @@ class Environment(Strict):
     cost_centre: LabelValue
     data_classification_ceiling: DataClassification
     """Most sensitive data class this environment may process."""
+    await_readiness: bool = True
+    """Kubernetes: wait for every object to become ready, as the provider does by default; false sets
+    the provider's ``pulumi.com/skipAwait`` annotation on every object (clusters without nodes)."""
 
 
 # --- storage ---------------------------------------------------------------------------------

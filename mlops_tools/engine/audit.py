@@ -36,11 +36,14 @@ from mlops_tools.engine.config import load_stack_config
 from mlops_tools.engine.relay import OK as RELAY_OK
 from mlops_tools.engine.relay import Relay
 from mlops_tools.findings import AuditResult, Check, Finding
+from mlops_tools.policy_config import (
+    DEFAULT_CONFIG_DIR,
+    REPO_ROOT,
+    discover_packs,
+    policy_config_file,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROGRAM = REPO_ROOT / "__main__.py"
-DEFAULT_POLICIES = REPO_ROOT / "policies"
-DEFAULT_CONFIG_DIR = DEFAULT_POLICIES / "config"
 
 ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
 
@@ -53,11 +56,6 @@ def default_workers() -> int:
     cost more (its start-up, ~0.5 s of CPU) than it saved.
     """
     return 1
-
-
-def discover_packs(policies_dir: Path = DEFAULT_POLICIES) -> list[Path]:
-    """Every directory under ``policies_dir`` holding a ``PulumiPolicy.yaml``, sorted."""
-    return sorted(p.parent for p in policies_dir.glob("*/PulumiPolicy.yaml"))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -73,25 +71,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 def policy_config_for(
     config_dir: Path | None, environment: str, pack_dir: Path
 ) -> tuple[dict[str, Any] | None, bool]:
-    """The policy config for one pack in one environment, and whether it must name only this pack's policies.
-
-    Looks for a per-pack file first (``<env>/<pack>.json``, ``<pack>.<env>.json``, ``<pack>/<env>.json``),
-    then the environment's shared file ``<env>.json`` (keyed by policy name across all packs).
-    """
-    if config_dir is None or not config_dir.is_dir():
-        return None, False
-    pack = pack_dir.name
-    for candidate in (
-        config_dir / environment / f"{pack}.json",
-        config_dir / f"{pack}.{environment}.json",
-        config_dir / pack / f"{environment}.json",
-    ):
-        if candidate.is_file():
-            return _read_json(candidate), True
-    shared = config_dir / f"{environment}.json"
-    if shared.is_file():
-        return _read_json(shared), False
-    return None, False
+    """One pack's policy config in one environment (``policy_config_file``), parsed; and its strictness."""
+    path, strict = policy_config_file(config_dir, environment, pack_dir)
+    return (None, False) if path is None else (_read_json(path), strict)
 
 
 class _Sent(NamedTuple):

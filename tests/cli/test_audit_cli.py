@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -131,43 +130,28 @@ def test_preview_rejects_an_unknown_format() -> None:
     assert "--format" in result.stderr
 
 
-def _fake_pulumi(bin_dir: Path, exit_code: int) -> Path:
-    """A `pulumi` on PATH that records its arguments, so the hand-over is checked without the CLI."""
-    record = bin_dir / "args.json"
-    script = bin_dir / "pulumi"
-    script.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\nsys.exit({exit_code})\n",
-        encoding="utf-8",
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return record
+def test_up_without_any_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
+    """No toolchain build (an empty cache) and no `pulumi` on PATH: exit 2 naming both ways out."""
+    env = {"PATH": str(Path(sys.executable).parent), "MLOPS_TOOLCHAIN_CACHE": str(tmp_path / "empty")}
+    result = mlops("up", "prod", "--yes", "--local-state", str(tmp_path / "state"), env=env)
+    assert result.returncode == 2, result.stderr
+    assert "no Pulumi CLI" in result.stderr
+    assert "mlops toolchain install" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
-def test_up_hands_over_to_pulumi_with_every_pack_and_its_config(tmp_path: Path) -> None:
-    record = _fake_pulumi(tmp_path, exit_code=3)
-    result = mlops("up", "prod", "--yes", env={"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"})
-    assert result.returncode == 3  # pulumi's own exit code
-    args = json.loads(record.read_text())
-    assert args[:3] == ["up", "--stack", "prod"] and args[-1] == "--yes"
-    packs = [args[i + 1] for i, a in enumerate(args) if a == "--policy-pack"]
-    configs = [args[i + 1] for i, a in enumerate(args) if a == "--policy-pack-config"]
-    assert [Path(p).name for p in packs] == ["mlops-governance", "mlops-reliability", "mlops-security"]
-    assert configs == [str(REPO / "policies" / "config" / "prod.json")] * 3
-
-
-def test_up_without_the_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
-    result = mlops("up", "prod", env={"PATH": str(Path(sys.executable).parent)})
+def test_up_without_a_terminal_asks_for_yes(tmp_path: Path) -> None:
+    result = mlops("up", "prod", "--local-state", str(tmp_path / "state"))
     assert result.returncode == 2
-    assert "Pulumi CLI is not on PATH" in result.stderr
-    assert "mlops audit" in result.stderr
+    assert "--yes" in result.stderr
+    assert not (tmp_path / "state").exists(), "nothing may be set up before the confirmation"
 
 
 def test_the_fast_exit_flushes_every_byte_and_keeps_the_exit_code(tmp_path: Path) -> None:
     """``run`` ends the process without the interpreter's teardown: output must be whole first."""
     preview = mlops("preview", "prod", "--format", "json")
     assert preview.returncode == 0, preview.stderr
-    assert len(json.loads(preview.stdout)["resources"]) == 88  # hundreds of KB, parsed whole
+    assert len(json.loads(preview.stdout)["resources"]) == 80  # hundreds of KB, parsed whole
     failed = mlops("audit", str(broken_prod(tmp_path)), "--format", "sarif")
     assert failed.returncode == 1, failed.stderr
     assert json.loads(failed.stdout)["runs"][0]["results"]

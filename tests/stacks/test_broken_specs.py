@@ -51,10 +51,12 @@ class Case:
     """What to pass instead of the file's path (an environment name)."""
 
 
-ENV_ALLOWED = "name, tier, target, namespace, owner, team, cost_centre, data_classification_ceiling"
+ENV_ALLOWED = (
+    "name, tier, target, namespace, owner, team, cost_centre, data_classification_ceiling, await_readiness"
+)
 SECTIONS_ALLOWED = (
     "mlops-platform:environment, mlops-platform:storage, mlops-platform:registry, "
-    "mlops-platform:serving, mlops-platform:monitoring, or a secret value"
+    "mlops-platform:serving, mlops-platform:monitoring, mlops-platform:credentialRotations, or a secret value"
 )
 DNS = "must be a DNS label: lowercase letters, digits and '-', starting with a letter"
 IMAGE = "must be an image reference with a registry: registry/path:tag or @sha256:<digest>"
@@ -133,6 +135,40 @@ CASES = [
             "  mlops-platform:monitoring:\n", "  mlops-platform:monitorng: {}\n  mlops-platform:monitoring:\n"
         ),
         (f"{{file}}:29: mlops-platform:monitorng: unknown key (allowed: {SECTIONS_ALLOWED})",),
+    ),
+    Case(
+        "plaintext-credential-seed",
+        mutate(
+            "  mlops-platform:monitoring:\n",
+            "  mlops-platform:credentialSeed: hunter2\n  mlops-platform:monitoring:\n",
+        ),
+        (
+            "{file}:29: mlops-platform:credentialSeed: the credential seed must be a secret value (secure:); "
+            "run `mlops secrets broken` to generate it",
+        ),
+    ),
+    Case(
+        "negative-credential-rotation",
+        mutate(
+            "  mlops-platform:monitoring:\n",
+            "  mlops-platform:credentialRotations: {storage-postgres-password: -1}\n"
+            "  mlops-platform:monitoring:\n",
+        ),
+        (
+            "{file}:29: mlops-platform:credentialRotations: credentialRotations.storage-postgres-password: "
+            "a generation is a non-negative integer (got -1)",
+        ),
+    ),
+    Case(
+        "credential-rotations-not-a-map",
+        mutate(
+            "  mlops-platform:monitoring:\n",
+            "  mlops-platform:credentialRotations: [1]\n  mlops-platform:monitoring:\n",
+        ),
+        (
+            "{file}:29: mlops-platform:credentialRotations: credentialRotations must map credential names "
+            "to generations",
+        ),
     ),
     Case(
         "missing-section",
@@ -433,6 +469,18 @@ def materialise(case: Case, tmp_path: Path) -> tuple[str, list[str]]:
 def test_table_is_large_and_unique() -> None:
     assert len(CASES) >= 30
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def test_the_credential_seed_and_rotations_are_accepted(tmp_path: Path) -> None:
+    """What `mlops secrets ENV` writes: the seed encrypted, the rotations a plain map."""
+    path = tmp_path / "Pulumi.minimal.yaml"
+    path.write_text(
+        MINIMAL_STACK
+        + "  mlops-platform:credentialSeed:\n    secure: v1:abc:def\n"
+        + "  mlops-platform:credentialRotations:\n    storage-postgres-password: 2\n",
+        encoding="utf-8",
+    )
+    assert load_environment(path).environment.tier == "staging"
 
 
 def test_minimal_stack_is_valid(tmp_path: Path) -> None:

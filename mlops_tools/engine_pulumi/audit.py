@@ -1,0 +1,324 @@
+"""``mlops audit --engine pulumi``: a real ``pulumi preview`` with every pack, read into an audit result.
+
+The findings are the engine's policy events; the checks are the engine's per-resource policy
+summaries (which policies passed and failed on which resource); the resources are the engine's
+steps. Policy metadata (titles, severities, frameworks, configured levels) comes from the packs
+themselves over ``GetAnalyzerInfo``, as the offline audit gets it. The result feeds the same
+waiver engine and report formats as the offline audit's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_tools.engine.analyzer import EngineServer, PackSession
+from mlops_tools.engine.audit import _read_json, _sorted_findings, _start_all
+from mlops_tools.engine.config import environment_name, load_stack_config
+from mlops_tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
+from mlops_tools.engine_pulumi.launchers import write_launchers
+from mlops_tools.engine_pulumi.workspace import StackHandle, open_stack
+from mlops_tools.findings import (
+    AuditResult,
+    CapturedResource,
+    Check,
+    Enforcement,
+    Finding,
+    PolicyMeta,
+    Severity,
+)
+from mlops_tools.policy_config import DEFAULT_CONFIG_DIR, discover_packs, policy_config_file
+
+Echo = Callable[[str], None]
+
+
+class EngineRunError(RuntimeError):
+    """The engine failed for a reason other than policy violations (the program, a provider...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackPlan:
+    """The packs of one run: their launchers and ``--policy-pack-config`` files, in one order."""
+
+    packs: list[Path]
+    launchers: list[Path]
+    configs: list[Path]
+
+
+def plan_packs(environment: str, scratch: Path, *, packs: list[Path] | None = None) -> PackPlan:
+    """Launchers for every pack and the config file each gets (an empty one when none applies).
+
+    The CLI pairs ``--policy-pack-config`` flags with ``--policy-pack`` flags by position, so every
+    pack gets a file.
+    """
+    packs = discover_packs() if packs is None else packs
+    launchers = write_launchers(packs, scratch / "packs")
+    configs = []
+    for pack in packs:
+        path, _strict = policy_config_file(DEFAULT_CONFIG_DIR, environment, pack)
+        if path is None:
+            path = scratch / "packs" / pack.name / "no-policy-config.json"
+            path.write_text("{}\n", encoding="utf-8")
+        configs.append(path.resolve())
+    return PackPlan(packs, launchers, configs)
+
+
+def pack_policies(environment: str, packs: list[Path]) -> list[PolicyMeta]:
+    """Every policy of ``packs`` as ``GetAnalyzerInfo`` describes it, configured for ``environment``."""
+    engine = EngineServer()
+    sessions = []
+    try:
+        for pack in packs:
+            path, strict = policy_config_file(DEFAULT_CONFIG_DIR, environment, pack)
+            sessions.append(
+                PackSession(
+                    pack,
+                    engine_address=engine.address,
+                    stack=environment,
+                    policy_config=None if path is None else _read_json(path),
+                    strict_config=strict,
+                )
+            )
+        errors = _start_all(sessions)
+        if errors:
+            raise errors[0]
+        return sorted((m for s in sessions for m in s.info()), key=lambda m: (m.pack, m.name))
+    finally:
+        for session in sessions:
+            session.close()
+        engine.stop()
+
+
+def run_operation(
+    handle: StackHandle,
+    verb: str,
+    plan: PackPlan | None,
+    *,
+    echo: Echo | None = None,
+    refresh: bool = False,
+) -> EngineRecord:
+    """Run ``preview``, ``up``, ``refresh`` or ``destroy`` on ``handle`` and return what the engine said.
+
+    A run stopped by mandatory policy violations returns normally (the record holds them); any other
+    failure raises :class:`EngineRunError` with the engine's error diagnostics.
+    """
+    from pulumi.automation import errors as auto_errors
+
+    record = EngineRecord()
+    kwargs: dict[str, Any] = {"on_event": record, "color": "never"}
+    if echo is not None:
+        kwargs["on_output"] = echo
+    if plan is not None and verb in {"preview", "up"}:
+        kwargs["policy_packs"] = [str(p) for p in plan.launchers]
+        kwargs["policy_pack_configs"] = [str(c) for c in plan.configs]
+    if refresh and verb in {"preview", "up"}:
+        kwargs["refresh"] = True
+    operation = {
+        "preview": handle.stack.preview,
+        "up": handle.stack.up,
+        "refresh": handle.stack.refresh,
+        "destroy": handle.stack.destroy,
+    }[verb]
+    with raw_events():
+        try:
+            operation(**kwargs)
+        except auto_errors.CommandError as exc:
+            if record.mandatory() and not _non_policy_errors(record):
+                return record
+            details = "\n".join(_non_policy_errors(record)) or _tail(str(exc))
+            raise EngineRunError(f"pulumi {verb} failed:\n{details}") from None
+    return record
+
+
+def policy_analyze(handle: StackHandle, plan: PackPlan) -> EngineRecord:
+    """``pulumi policy analyze``: the packs over the stack's existing state (no program, no providers).
+
+    Raises:
+        EngineRunError: the command failed for a reason other than mandatory violations.
+    """
+    import json
+    import os
+    import subprocess
+
+    command = [str(handle.tools.pulumi), "policy", "analyze", "--stack", handle.name, "--json"]
+    command += ["--non-interactive", "--color", "never"]
+    for launcher, config in zip(plan.launchers, plan.configs, strict=True):
+        command += ["--policy-pack", str(launcher), "--policy-pack-config", str(config)]
+    done = subprocess.run(
+        command,
+        cwd=handle.work_dir,
+        env={**os.environ, **handle.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    record = EngineRecord()
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            event = json.loads(line)
+            record(_Raw(event))
+    if done.returncode != 0 and not record.mandatory():
+        raise EngineRunError(f"pulumi policy analyze failed:\n{_tail(done.stderr or done.stdout)}")
+    return record
+
+
+class _Raw:
+    """An event as ``EngineRecord`` reads it: the JSON the CLI wrote."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+
+# How the engine ends a run it stopped; after policy violations it adds nothing else of its own.
+_RUN_FAILED = {"preview failed", "update failed", "destroy failed", "refresh failed"}
+
+
+def _non_policy_errors(record: EngineRecord) -> list[str]:
+    return [e for e in record.errors if e.strip() not in _RUN_FAILED]
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def audit_with_engine(
+    env_file: Path,
+    *,
+    stack_name: str | None = None,
+    refresh: bool = False,
+    echo: Echo | None = None,
+) -> AuditResult:
+    """Audit one environment through a real ``pulumi preview`` with every pack; findings before waivers.
+
+    Args:
+        env_file: the environment's stack file.
+        stack_name: audit this real stack of the user's backend (its state, its config); default: an
+            ephemeral stack made from ``env_file`` alone.
+        refresh: refresh the stack's state from the providers first (``pulumi preview --refresh``).
+        echo: receives the engine's progress lines.
+
+    Raises:
+        EngineUnavailable: no Pulumi CLI.
+        EngineRunError: the engine failed for a reason other than policy violations.
+    """
+    started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    t0 = time.perf_counter()
+    environment = stack_name or environment_name(env_file)
+    packs = discover_packs()
+    metas: list[PolicyMeta] = []
+    failures: list[BaseException] = []
+
+    def learn() -> None:
+        try:
+            metas.extend(pack_policies(environment, packs))
+        except BaseException as exc:
+            failures.append(exc)
+
+    learner = threading.Thread(target=learn, daemon=True)
+    learner.start()
+    try:
+        with open_stack(env_file, stack_name=stack_name) as handle:
+            plan = plan_packs(environment, handle.scratch, packs=packs)
+            record = run_operation(handle, "preview", plan, echo=echo, refresh=refresh)
+            placeholders = handle.placeholders
+    finally:
+        learner.join()
+    if failures:
+        raise failures[0]
+    spec_env = load_stack_config(env_file).object("environment")
+    spec_env = spec_env if isinstance(spec_env, dict) else {}
+    return audit_result(
+        record,
+        metas,
+        environment=environment,
+        tier=str(spec_env.get("tier", "")),
+        target=str(spec_env.get("target", "")),
+        started_at=started_at,
+        duration_s=time.perf_counter() - t0,
+        redact=placeholders,
+    )
+
+
+def audit_result(
+    record: EngineRecord,
+    metas: list[PolicyMeta],
+    *,
+    environment: str,
+    tier: str,
+    target: str,
+    started_at: str,
+    duration_s: float,
+    redact: frozenset[str] = frozenset(),
+) -> AuditResult:
+    """An ``AuditResult`` from one engine run's record and the packs' policy metadata."""
+    by_name = {(m.pack, m.name): m for m in metas}
+    resources = [_resource(urn, step) for urn, step in record.steps.items() if not step.get("delete")]
+    types = {r.urn: r.type for r in resources}
+    findings = [_finding(v, by_name, types, redact) for v in record.violations]
+    checks = {
+        Check(policy, pack, urn)
+        for (urn, pack), (passed, failed) in record.resource_checks.items()
+        for policy in (*passed, *failed)
+    }
+    checks |= {
+        Check(policy, pack, "")
+        for pack, (passed, failed) in record.stack_checks.items()
+        for policy in (*passed, *failed)
+    }
+    return AuditResult(
+        environment=environment,
+        tier=tier,
+        target=target,
+        resources=sorted(resources, key=lambda r: r.urn),
+        policies=metas,
+        findings=_sorted_findings(findings),
+        checks=sorted(checks, key=lambda c: (c.urn, c.pack, c.policy)),
+        waivers=[],
+        started_at=started_at,
+        duration_s=duration_s,
+    )
+
+
+def _resource(urn: str, step: dict[str, Any]) -> CapturedResource:
+    new = step.get("new") or step.get("old") or {}
+    return CapturedResource(
+        urn=urn,
+        type=str(step.get("type") or new.get("type", "")),
+        name=urn.rsplit("::", 1)[-1],
+        custom=bool(new.get("custom", False)),
+        inputs=dict(new.get("inputs") or {}),
+        parent=new.get("parent") or None,
+        provider=new.get("provider") or step.get("provider") or None,
+        protect=bool(new.get("protect", False)),
+        retain_on_delete=bool(new.get("retainOnDelete", False)),
+    )
+
+
+def _finding(
+    violation: PolicyViolation,
+    metas: dict[tuple[str, str], PolicyMeta],
+    types: dict[str, str],
+    redact: frozenset[str],
+) -> Finding:
+    meta = metas.get((violation.pack, violation.policy))
+    level = violation.enforcement if violation.enforcement in {"advisory", "mandatory"} else "mandatory"
+    message = violation.message
+    if meta is not None and meta.description and message.startswith(meta.description):
+        message = message[len(meta.description) :].lstrip("\n") or meta.description
+    for secret in redact:
+        message = message.replace(secret, "[secret]")
+    return Finding(
+        policy=violation.policy,
+        pack=violation.pack,
+        enforcement=Enforcement(level),
+        severity=meta.severity if meta is not None else Severity.UNSPECIFIED,
+        urn=violation.urn,
+        resource_type=types.get(violation.urn, ""),
+        message=message.strip(),
+    )

@@ -1,0 +1,242 @@
+"""A stack the real engine can run: an ephemeral one made from a stack file, or the user's own.
+
+An *ephemeral* stack needs nothing but the stack file: a private ``PULUMI_HOME``, a file backend and
+a passphrase under a temporary directory, a copy of the project file and of the stack file, read by
+the engine as they are. ``secure:`` values in the file were encrypted under another stack's key and
+cannot be decrypted here; each is replaced by the offline audit's placeholder for it, set as a real
+Pulumi secret, so both engines run the program on the same values (the credential seed too, when
+the file has none).
+
+A *named* stack (``--stack``) is the user's: their backend, secrets provider and config, in the
+project directory. Nothing here writes to it except what the operation itself does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops_tools.engine.config import PROJECT, environment_name, secret_placeholder
+from mlops_tools.policy_config import REPO_ROOT
+from stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+
+PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
+
+# The engine's own switches for a machine with no Pulumi Cloud and no plugin downloads.
+OFFLINE_ENV = {
+    "PULUMI_SKIP_UPDATE_CHECK": "true",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    "PULUMI_SKIP_CONFIRMATIONS": "true",
+}
+
+
+class EngineUnavailable(RuntimeError):
+    """No Pulumi CLI (or no kubernetes provider) to run the real engine with."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineTools:
+    """The binaries a real-engine run uses."""
+
+    pulumi: Path
+    kubernetes_provider_dir: Path | None = None  # None: the engine finds its installed plugin itself
+
+
+def find_engine_tools() -> EngineTools:
+    """The toolchain's build when installed (``mlops toolchain install``), else a ``pulumi`` on PATH.
+
+    Raises:
+        EngineUnavailable: no Pulumi CLI at all.
+    """
+    from mlops_tools.toolchain import installed
+
+    built = installed(["pulumi-cli", "kubernetes-provider"])
+    if built is not None:
+        return EngineTools(built.pulumi, built.kubernetes_provider_dir)
+    on_path = shutil.which("pulumi")
+    if on_path is None:
+        raise EngineUnavailable(
+            "no Pulumi CLI: run `mlops toolchain install` (builds the pinned CLI and kubernetes provider "
+            "from the Go module proxy), or install the official Pulumi CLI"
+        )
+    return EngineTools(Path(on_path))
+
+
+@dataclass(slots=True)
+class StackHandle:
+    """A selected stack and the environment its engine runs with."""
+
+    stack: Any  # pulumi.automation.Stack
+    name: str
+    work_dir: Path
+    env: dict[str, str]
+    ephemeral: bool
+    scratch: Path  # private files of this run (launchers, renders); removed afterwards
+    tools: EngineTools
+    placeholders: frozenset[str] = field(default_factory=frozenset)
+
+
+def _secure_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """``(config path, ciphertext)`` of every ``secure:`` leaf, in Pulumi's path syntax."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        yield path, str(value["secure"])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secure_paths(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secure_paths(item, f"{path}[{index}]")
+
+
+def _project_settings(provider_dir: Path | None) -> str:
+    """The project file as it is, plus a plugin entry that makes the engine use the built provider."""
+    settings = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
+    if provider_dir is not None:
+        # The SDK asks for the provider version it was generated for; a project plugin entry with a
+        # path serves that request from the toolchain's build (pulumi-toolchain.md).
+        settings["plugins"] = {"providers": [{"name": "kubernetes", "path": str(provider_dir)}]}
+    return yaml.safe_dump(settings, sort_keys=False)
+
+
+def _engine_env(
+    tools: EngineTools, home: Path, backend: str | None, passphrase: str | None
+) -> dict[str, str]:
+    env = dict(OFFLINE_ENV)
+    env["PULUMI_HOME"] = str(home)
+    path = [str(tools.pulumi.parent)]
+    if tools.kubernetes_provider_dir is not None:
+        path.append(str(tools.kubernetes_provider_dir))
+    env["PATH"] = os.pathsep.join([*path, os.environ.get("PATH", "")])
+    if backend is not None:
+        env["PULUMI_BACKEND_URL"] = backend
+    if passphrase is not None:
+        env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    return env
+
+
+def _command(tools: EngineTools, scratch: Path) -> Any:
+    """A ``PulumiCommand`` for the chosen binary (the SDK expects ``<root>/bin/pulumi``)."""
+    from pulumi.automation import PulumiCommand
+
+    root = scratch / "cli"
+    (root / "bin").mkdir(parents=True, exist_ok=True)
+    link = root / "bin" / "pulumi"
+    if not link.exists():
+        link.symlink_to(tools.pulumi)
+    return PulumiCommand(root=str(root), skip_version_check=True)
+
+
+@contextmanager
+def open_stack(
+    env_file: Path,
+    *,
+    stack_name: str | None = None,
+    tools: EngineTools | None = None,
+    extra_config: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    keep: Path | None = None,
+) -> Iterator[StackHandle]:
+    """Select the stack an operation runs on, with the platform program as its inline program.
+
+    Args:
+        env_file: the environment's stack file (``stacks/Pulumi.<ENV>.yaml``).
+        stack_name: a real stack of the user's backend, run in the project directory; None makes an
+            ephemeral stack from ``env_file`` alone.
+        tools: the CLI and provider (default: ``find_engine_tools()``).
+        extra_config: plain config values to set on an ephemeral stack (``kubernetes:*`` settings).
+        extra_env: more environment for the engine (``KUBECONFIG``).
+        keep: put the ephemeral state here and keep it (for a later ``up`` or ``destroy`` of the
+            same stack); default: a temporary directory removed on exit.
+    """
+    from pulumi import automation as auto
+
+    from stacks.program import platform_program
+
+    tools = tools or find_engine_tools()
+    scratch = Path(tempfile.mkdtemp(prefix="mlops-engine-"))
+    try:
+        if stack_name is not None:
+            env = _engine_env(tools, Path(os.environ.get("PULUMI_HOME", Path.home() / ".pulumi")), None, None)
+            env.pop("PULUMI_HOME")  # the user's own home, backend and passphrase, from their environment
+            env.update(extra_env or {})
+            opts = auto.LocalWorkspaceOptions(
+                work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=_command(tools, scratch)
+            )
+            stack = auto.select_stack(stack_name, PROJECT, platform_program, opts=opts)
+            yield StackHandle(stack, stack_name, REPO_ROOT, env, False, scratch, tools)
+            return
+        yield _ephemeral(env_file, tools, scratch, keep, extra_config or {}, extra_env or {})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _ephemeral(
+    env_file: Path,
+    tools: EngineTools,
+    scratch: Path,
+    keep: Path | None,
+    extra_config: Mapping[str, str],
+    extra_env: Mapping[str, str],
+) -> StackHandle:
+    from pulumi import automation as auto
+
+    from stacks.program import platform_program
+
+    name = environment_name(env_file)
+    base = keep if keep is not None else scratch
+    project = base / "project"
+    state, home = base / "state", base / "home"
+    for directory in (project / "stacks", state, home):
+        directory.mkdir(parents=True, exist_ok=True)
+    passphrase_file = base / "passphrase"
+    if not passphrase_file.exists():
+        passphrase_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        passphrase_file.chmod(0o600)
+    env = _engine_env(tools, home, f"file://{state}", passphrase_file.read_text(encoding="utf-8"))
+    env.update(extra_env)
+    (project / "Pulumi.yaml").write_text(_project_settings(tools.kubernetes_provider_dir), encoding="utf-8")
+    text = env_file.read_text(encoding="utf-8")
+    doc = yaml.safe_load(text) or {}
+    target = project / "stacks" / f"Pulumi.{name}.yaml"
+    # A kept stack's file gets the environment's current text again, with the salt the engine wrote
+    # into it at `stack init`: the state's secrets are encrypted under a key derived from it.
+    salt = (
+        (yaml.safe_load(target.read_text(encoding="utf-8")) or {}).get("encryptionsalt")
+        if target.exists()
+        else None
+    )
+    target.write_text(text if salt is None else f"encryptionsalt: {salt}\n{text}", encoding="utf-8")
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(project), pulumi_home=str(home), env_vars=env, pulumi_command=_command(tools, scratch)
+    )
+    stack = auto.create_or_select_stack(name, PROJECT, platform_program, opts=opts)
+    placeholders: set[str] = set()
+    values: dict[str, Any] = {}  # top-level keys, set in one CLI call
+    config = doc.get("config") if isinstance(doc, dict) else None
+    for raw_key, value in (config or {}).items():
+        key = str(raw_key) if ":" in str(raw_key) else f"{PROJECT}:{raw_key}"
+        for path, ciphertext in _secure_paths(value, key):
+            stand_in = secret_placeholder(path, ciphertext)
+            placeholders.add(stand_in)
+            if path == key:
+                values[key] = auto.ConfigValue(stand_in, secret=True)
+            else:  # a secure leaf inside an object: Pulumi's path syntax
+                stack.set_config(path, auto.ConfigValue(stand_in, secret=True), path=True)
+    seed_key = f"{PROJECT}:{CREDENTIAL_SEED_KEY}"
+    if not any(str(k) in {seed_key, CREDENTIAL_SEED_KEY} for k in (config or {})):
+        stand_in = credential_seed_placeholder(name)  # as the offline audit stands in for it
+        placeholders.add(stand_in)
+        values[seed_key] = auto.ConfigValue(stand_in, secret=True)
+    values.update({key: auto.ConfigValue(value) for key, value in extra_config.items()})
+    if values:
+        stack.set_all_config(values)
+    return StackHandle(stack, name, project, env, True, scratch, tools, frozenset(placeholders))

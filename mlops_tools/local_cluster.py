@@ -1,0 +1,265 @@
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager.
+
+For tests and for trying ``mlops up`` without a cluster: the binaries come from the toolchain
+(``mlops toolchain install``), every file lives in one fresh directory, the servers listen on free
+loopback ports, and exactly the processes started here are stopped, even when the caller fails.
+There are no nodes and no scheduler: Deployments get their ReplicaSets and Pods (the controller
+manager runs) but no Pod ever runs, so stacks applied here set ``environment.await_readiness:
+false``. The controllers also clear the namespace and PVC finalizers, so ``destroy`` completes.
+
+People can run one by hand: ``python -m mlops_tools.local_cluster DIR`` starts it, prints the
+``KUBECONFIG`` export and waits for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+TOKEN = "mlops-local-cluster-admin"  # a loopback-only test cluster's admin token, not a secret
+
+
+class ClusterError(RuntimeError):
+    """The control plane could not be started."""
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlaneBinaries:
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+
+
+@dataclass(slots=True)
+class LocalCluster:
+    """A started control plane."""
+
+    directory: Path
+    server: str
+    kubeconfig: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    started_s: float = 0.0  # seconds from the first process start to /readyz
+
+    def env(self) -> dict[str, str]:
+        """Environment that points the kubernetes provider (and kubectl) at this cluster."""
+        return {"KUBECONFIG": str(self.kubeconfig)}
+
+    def stop(self) -> None:
+        """Stop every process started for this cluster, newest first; kill what does not stop."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _service_account_keys(directory: Path) -> tuple[Path, Path]:
+    """An RSA key pair that signs and verifies service account tokens."""
+    private, public = directory / "sa.key", directory / "sa.pub"
+    for command in (
+        ["openssl", "genrsa", "-out", str(private), "2048"],
+        ["openssl", "rsa", "-in", str(private), "-pubout", "-out", str(public)],
+    ):
+        done = subprocess.run(command, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise ClusterError(f"{' '.join(command)}: {done.stderr.decode(errors='replace').strip()}")
+    return private, public
+
+
+def _kubeconfig(path: Path, server: str) -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "admin", "user": {"token": TOKEN}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        "current-context": "local",
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def _ready(server: str) -> bool:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the API server's own self-signed serving certificate
+    request = urllib.request.Request(f"{server}/readyz", headers={"Authorization": f"Bearer {TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _spawn(cluster: LocalCluster, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    log = (cluster.directory / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cluster.processes.append(process)
+    return process
+
+
+def _fail(cluster: LocalCluster, name: str, why: str) -> ClusterError:
+    log = cluster.directory / f"{name}.log"
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
+    return ClusterError(f"{name} {why}; last lines of {log}:\n{tail}")
+
+
+def start(
+    directory: Path, binaries: ControlPlaneBinaries, *, timeout_s: float = READY_TIMEOUT_S
+) -> LocalCluster:
+    """Start etcd, the API server and the controller manager in ``directory``; wait for ``/readyz``.
+
+    The caller owns the result and must ``stop()`` it (or use :func:`running`).
+
+    Raises:
+        ClusterError: a process exited or the server was not ready within ``timeout_s``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
+    server = f"https://127.0.0.1:{api_port}"
+    cluster = LocalCluster(directory, server, directory / "kubeconfig")
+    t0 = time.monotonic()
+    try:
+        private, public = _service_account_keys(directory)
+        tokens = directory / "tokens.csv"
+        tokens.write_text(f'{TOKEN},admin,admin,"system:masters"\n', encoding="utf-8")
+        tokens.chmod(0o600)
+        _kubeconfig(cluster.kubeconfig, server)
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        etcd = _spawn(
+            cluster,
+            "etcd",
+            [
+                str(binaries.etcd),
+                "--name=local",
+                f"--data-dir={directory / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=local={peer_url}",
+                "--log-level=warn",
+            ],
+        )
+        certs = directory / "certs"
+        apiserver = _spawn(
+            cluster,
+            "kube-apiserver",
+            [
+                str(binaries.kube_apiserver),
+                f"--etcd-servers={etcd_url}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={public}",
+                f"--service-account-signing-key-file={private}",
+                f"--cert-dir={certs}",
+                f"--secure-port={api_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",  # a loopback advertise address is refused otherwise
+                f"--token-auth-file={tokens}",
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.96.0.0/16",  # addresses handed to Services, never routed
+            ],
+        )
+        deadline = t0 + timeout_s
+        while not _ready(server):
+            for name, process in (("etcd", etcd), ("kube-apiserver", apiserver)):
+                if process.poll() is not None:
+                    raise _fail(cluster, name, f"exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise _fail(cluster, "kube-apiserver", f"was not ready within {timeout_s:.0f} s")
+            time.sleep(0.25)
+        manager = _spawn(
+            cluster,
+            "kube-controller-manager",
+            [
+                str(binaries.kube_controller_manager),
+                f"--kubeconfig={cluster.kubeconfig}",
+                f"--service-account-private-key-file={private}",
+                f"--root-ca-file={certs / 'apiserver.crt'}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",  # no serving port: nothing here scrapes it
+                "--use-service-account-credentials=false",
+            ],
+        )
+        time.sleep(0.5)
+        if manager.poll() is not None:
+            raise _fail(cluster, "kube-controller-manager", f"exited with {manager.returncode}")
+        cluster.started_s = time.monotonic() - t0
+        return cluster
+    except BaseException:
+        cluster.stop()
+        raise
+
+
+@contextlib.contextmanager
+def running(directory: Path, binaries: ControlPlaneBinaries) -> Iterator[LocalCluster]:
+    """:func:`start`, then stop it however the block ends."""
+    cluster = start(directory, binaries)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def toolchain_binaries() -> ControlPlaneBinaries | None:
+    """The control plane binaries of the installed toolchain, or None when they are not built."""
+    from mlops_tools.toolchain import installed
+
+    built = installed(["kube-apiserver", "etcd"])
+    if built is None or None in (built.kube_apiserver, built.kube_controller_manager, built.etcd):
+        return None
+    assert built.kube_apiserver and built.kube_controller_manager and built.etcd
+    return ControlPlaneBinaries(built.etcd, built.kube_apiserver, built.kube_controller_manager)
+
+
+def main(argv: list[str]) -> int:  # pragma: no cover - an interactive helper for people
+    if len(argv) != 1:
+        print("usage: python -m mlops_tools.local_cluster DIR", file=sys.stderr)
+        return 2
+    binaries = toolchain_binaries()
+    if binaries is None:
+        print("the control plane is not built: run `mlops toolchain install`", file=sys.stderr)
+        return 2
+    try:
+        with running(Path(argv[0]).resolve(), binaries) as cluster:
+            print(f"ready in {cluster.started_s:.1f} s: export KUBECONFIG={cluster.kubeconfig}", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except ClusterError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(main(sys.argv[1:]))

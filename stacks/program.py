@@ -1,0 +1,60 @@
+"""The Pulumi program of the platform: one function, run by ``__main__.py`` and by inline programs.
+
+``pulumi up`` in the project runs ``__main__.py``, which calls :func:`platform_program`; the
+Automation API's inline programs (``mlops audit --engine pulumi``, ``mlops up``) pass the same
+function to the engine, and the offline audit runs ``__main__.py`` under mocks. One program, three
+ways to run it.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from stacks.composition import build_platform, exports
+from stacks.loader import SpecError, spec_from_pulumi_config
+from stacks.schema import SECTIONS
+
+
+def platform_program() -> None:
+    """Load and validate this stack's spec from Pulumi config, build the four layers, export endpoints.
+
+    Raises:
+        pulumi.RunError: the stack configuration is not a valid spec (every problem, located).
+    """
+    config = pulumi.Config()
+    sections = {section: config.get_object(section) for section in SECTIONS}
+    try:
+        spec = spec_from_pulumi_config(sections, pulumi.get_stack())
+    except SpecError as exc:
+        raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
+
+    if spec.environment.target == "kubernetes" and not spec.environment.await_readiness:
+        pulumi.runtime.register_stack_transformation(skip_readiness_awaits)
+    for key, value in exports(build_platform(spec)).items():
+        pulumi.export(key, value)
+
+
+SKIP_AWAIT = "pulumi.com/skipAwait"  # the kubernetes provider's annotation: create, don't wait for ready
+
+
+def skip_readiness_awaits(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult | None:
+    """Annotate every Kubernetes object with ``pulumi.com/skipAwait: "true"``.
+
+    For clusters where nothing becomes ready (no nodes, as in the test suite's API server): without it
+    the provider waits for each Deployment's replicas up to its 10-minute default, then fails.
+    """
+    if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
+        return None
+    props = dict(args.props)
+    metadata = props.get("metadata")
+    if metadata is None:
+        return None
+    if isinstance(metadata, dict):
+        annotations = {**(metadata.get("annotations") or {}), SKIP_AWAIT: "true"}
+        props["metadata"] = {**metadata, "annotations": annotations}
+    else:  # an ObjectMetaArgs input type
+        annotations = {**(metadata.annotations or {}), SKIP_AWAIT: "true"}
+        metadata.annotations = annotations
+    return pulumi.ResourceTransformationResult(props, args.opts)
