@@ -16,7 +16,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -86,7 +86,7 @@ def _get(stack: Any, key: str) -> Any | None:
         raise
 
 
-def _set_secret(cli: Path, work_dir: Path, stack: str, key: str, value: str, env: dict[str, str]) -> None:
+def _set_secret(cli: Path, work_dir: Path, stack: str, key: str, value: str, env: Mapping[str, str]) -> None:
     """``pulumi config set --secret KEY`` with the value on standard input.
 
     The Automation API's ``set_config`` passes the value as a command-line argument, which every local

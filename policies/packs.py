@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -33,6 +33,11 @@ from pulumi_policy.deserialize import SPECIAL_SIG_KEY
 
 from policies.catalogue import PACKS, Rule, rules_for
 from policies.rules._model import _SENTINELS, Res, Unknown, plain
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 _SEVERITY = {s.value: s for s in Severity}
 
@@ -121,7 +126,8 @@ def build_policy(rule: Rule) -> Policy:
     else:
         policy = ResourceValidationPolicy(validate=resource_validation(rule), **common)
     # Its validation only reads ``args`` (through ``to_res``, into plain copies): it may share them.
-    policy._mlops_reads_args_only = True  # type: ignore[attr-defined]
+    # A marker of ours on the SDK's object (read by ``_shares``), not an attribute its class declares.
+    policy._mlops_reads_args_only = True  # type: ignore[union-attr]
     return policy
 
 
@@ -247,6 +253,8 @@ class _LazyRes(Res):
     """
 
     __slots__ = ("_plain", "_properties")
+    _plain: dict[str, Any] | None
+    _properties: Any  # the request's protobuf Struct
 
     def __init__(self, resource_type: str, name: str, urn: str, properties: Any, opts: Any) -> None:
         protect, secret_outputs = _options(opts)
@@ -263,9 +271,11 @@ class _LazyRes(Res):
 
     @property  # type: ignore[override]
     def props(self) -> dict[str, Any]:
-        if self._plain is None:
-            object.__setattr__(self, "_plain", plain_props(self._properties))
-        return self._plain  # type: ignore[return-value]
+        converted = self._plain
+        if converted is None:
+            converted = plain_props(self._properties)
+            object.__setattr__(self, "_plain", converted)
+        return converted
 
 
 class _BuiltOnFirstUse:
@@ -476,14 +486,16 @@ def _run_validation(policy: Any, args: Any, report_violation: Any, view: _Reques
         result = policy.validate(args, report_violation)
         if isawaitable(result):
             loop = asyncio.new_event_loop()
-            task = asyncio.Task(result, loop=loop)
+            # As the SDK runs it: validate returns a coroutine (its validations are ``async def``); the
+            # SDK types it as Awaitable, and Task raises TypeError for any other awaitable.
+            task = asyncio.Task(cast("Coroutine[Any, Any, object]", result), loop=loop)
             loop.run_until_complete(task)
             loop.close()
     finally:
         _CURRENT.view = previous
 
 
-def shared_analysis_servicer() -> type:
+def shared_analysis_servicer() -> type[_PolicyAnalyzerServicer]:
     """pulumi-policy's analyzer servicer with the per-request sharing described above."""
     from pulumi_policy import policy as sdk
     from pulumi_policy.proxy import UnknownValueError
@@ -617,7 +629,8 @@ def install_shared_analysis() -> bool:
     if not getattr(sdk._PolicyAnalyzerServicer, "_mlops_shared", False):
         servicer = shared_analysis_servicer()
         servicer._mlops_shared = True  # type: ignore[attr-defined]
-        sdk._PolicyAnalyzerServicer = servicer  # PolicyPack.__init__ looks the name up when it runs
+        # Rebinding the SDK's private class on purpose: PolicyPack.__init__ looks the name up when it runs.
+        sdk._PolicyAnalyzerServicer = servicer  # type: ignore[misc]
     return True
 
 

@@ -118,9 +118,9 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
     problems = list(located.duplicates)
     data = located.data
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        line = located.lines.get(("config",), 1)
+        config_line = located.lines.get(("config",), 1)
         problems.append(
-            Problem(located.file, line, "config", "a Pulumi stack file needs a 'config:' mapping")
+            Problem(located.file, config_line, "config", "a Pulumi stack file needs a 'config:' mapping")
         )
         return None, problems
     sections: dict[str, Any] = {}

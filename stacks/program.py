@@ -51,10 +51,14 @@ def skip_readiness_awaits(
     metadata = props.get("metadata")
     if metadata is None:
         return None
-    if isinstance(metadata, dict):
+    from pulumi_kubernetes.meta.v1 import ObjectMetaArgs  # only Kubernetes resources get here
+
+    if isinstance(metadata, dict):  # a plain dict or an ObjectMetaArgsDict
         annotations = {**(metadata.get("annotations") or {}), SKIP_AWAIT: "true"}
         props["metadata"] = {**metadata, "annotations": annotations}
-    else:  # an ObjectMetaArgs input type
+    elif isinstance(metadata, ObjectMetaArgs):
         annotations = {**(metadata.annotations or {}), SKIP_AWAIT: "true"}
         metadata.annotations = annotations
+    else:  # an Output or awaitable of the metadata: its annotations cannot be set here
+        raise TypeError(f"{args.name}: cannot annotate metadata of type {type(metadata).__name__}")
     return pulumi.ResourceTransformationResult(props, args.opts)

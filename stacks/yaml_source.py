@@ -98,15 +98,17 @@ def read_located_yaml(path: Path) -> LocatedYaml:
         node = loader.get_single_node()
     except yaml.reader.ReaderError as exc:  # a control character: no mark, only an offset
         # libyaml counts the offset in UTF-8 bytes, PyYAML's pure-Python reader in characters.
-        before = text.encode()[: exc.position] if exc.encoding != "unicode" else text[: exc.position]
-        line = before.count(b"\n" if isinstance(before, bytes) else "\n") + 1
+        if exc.encoding != "unicode":
+            line = text.encode()[: exc.position].count(b"\n") + 1
+        else:
+            line = text[: exc.position].count("\n") + 1
         reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
         raise SourceError([Problem(shown, line, "", f"YAML syntax error: {reason}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        raise SourceError([Problem(shown, line, "", f"YAML syntax error: {reason}")]) from None
+        mark_line = mark.line + 1 if mark is not None else None
+        raise SourceError([Problem(shown, mark_line, "", f"YAML syntax error: {reason}")]) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -28,4 +28,6 @@ python3 -m venv .venv
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest -n 2 "$@"
+.venv/bin/mypy
+# loadgroup: the API-server tests share one control plane, in one worker, in file order.
+.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

@@ -239,7 +239,7 @@ def build(component: pulumi.ComponentResource, name: str, args: StorageArgs) -> 
     )
 
     db_host = database.hostname.apply(lambda h: h or DB_HOST)  # depends on the container: ordering
-    database_url = pulumi.Output.secret(
+    database_url: pulumi.Output[str] = pulumi.Output.secret(
         pulumi.Output.concat(
             "postgresql://",
             db.username,

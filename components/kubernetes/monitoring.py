@@ -251,7 +251,7 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         },
         opts=w.child(component),
     )
-    mounts = [
+    mounts: list[w.Json] = [
         {"name": "data", "mountPath": "/var/lib/grafana"},
         {"name": "datasources", "mountPath": f"{PROVISIONING}/datasources", "readOnly": True},
     ]

@@ -139,7 +139,7 @@ def _image_registry(
         w.env("REGISTRY_HTTP_ADDR", f"0.0.0.0:{spec.port}"),
         w.env("REGISTRY_STORAGE_DELETE_ENABLED", "true"),
     ]
-    mounts = [{"name": "data", "mountPath": "/var/lib/registry"}]
+    mounts: list[w.Json] = [{"name": "data", "mountPath": "/var/lib/registry"}]
     volumes: list[w.Json] = [
         {"name": "data", "persistentVolumeClaim": {"claimName": claim.metadata.apply(lambda m: m.name)}}
     ]

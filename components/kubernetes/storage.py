@@ -442,7 +442,7 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         )
         claims[volume.name] = claim.metadata.apply(lambda m: m.name)
 
-    database_url = pulumi.Output.secret(
+    database_url: pulumi.Output[str] = pulumi.Output.secret(
         pulumi.Output.concat(
             "postgresql://",
             db.username,

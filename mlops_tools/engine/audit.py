@@ -263,7 +263,7 @@ def _audit_capture_and_packs(
         engine.stop()
     spec_env = stack_config.object("environment")
     spec_env = spec_env if isinstance(spec_env, dict) else {}
-    result = AuditResult(
+    audit_result = AuditResult(
         environment=env,
         tier=str(spec_env.get("tier", "")),
         target=str(spec_env.get("target", "")),
@@ -275,7 +275,7 @@ def _audit_capture_and_packs(
         started_at=started_at,
         duration_s=time.perf_counter() - t0,
     )
-    return capture, result
+    return capture, audit_result
 
 
 def _redacted(finding: Finding, capture: Capture) -> Finding:

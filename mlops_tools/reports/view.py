@@ -133,7 +133,7 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
         return policies.get((f.pack, f.policy)) or by_name.get(f.policy) or WAIVER_RULES.get(f.policy)
 
     ordered = sorted(result.findings, key=_finding_key)
-    findings = [
+    findings: list[dict[str, Any]] = [
         {
             "policy": f.policy,
             "pack": f.pack,
@@ -156,8 +156,8 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
     for check in result.checks:
         checks_by_policy[(check.pack, check.policy)].add(check.urn)
     findings_by_policy: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for f in findings:
-        findings_by_policy[(f["pack"], f["policy"])].append(f)
+    for row in findings:
+        findings_by_policy[(row["pack"], row["policy"])].append(row)
 
     def policy_status(p: PolicyMeta) -> dict[str, Any]:
         key = (p.pack, p.name)

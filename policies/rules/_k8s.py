@@ -147,12 +147,12 @@ def selector_matches(selector: Any, labels: Any) -> bool | None:
     for expr in as_list(sel.get("matchExpressions")):
         if not isinstance(expr, dict):
             return False
-        key, op = expr.get("key"), expr.get("operator")
+        expr_key, op = expr.get("key"), expr.get("operator")
         values = [v for v in as_list(expr.get("values")) if isinstance(v, str)]
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
+        present = expr_key in labels
+        if op == "In" and not (present and labels[expr_key] in values):
             return False
-        if op == "NotIn" and present and labels[key] in values:
+        if op == "NotIn" and present and labels[expr_key] in values:
             return False
         if op == "Exists" and not present:
             return False
