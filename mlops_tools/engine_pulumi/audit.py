@@ -22,7 +22,7 @@ from mlops_tools.engine.audit import _read_json, _sorted_findings, _start_all
 from mlops_tools.engine.config import environment_name, load_stack_config
 from mlops_tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
 from mlops_tools.engine_pulumi.launchers import write_launchers
-from mlops_tools.engine_pulumi.workspace import StackHandle, open_stack
+from mlops_tools.engine_pulumi.workspace import StackHandle, open_stack, run_cli
 from mlops_tools.findings import (
     AuditResult,
     CapturedResource,
@@ -142,21 +142,11 @@ def policy_analyze(handle: StackHandle, plan: PackPlan) -> EngineRecord:
         EngineRunError: the command failed for a reason other than mandatory violations.
     """
     import json
-    import os
-    import subprocess
 
-    command = [str(handle.tools.pulumi), "policy", "analyze", "--stack", handle.name, "--json"]
-    command += ["--non-interactive", "--color", "never"]
+    command = ["policy", "analyze", "--json", "--color", "never"]
     for launcher, config in zip(plan.launchers, plan.configs, strict=True):
         command += ["--policy-pack", str(launcher), "--policy-pack-config", str(config)]
-    done = subprocess.run(
-        command,
-        cwd=handle.work_dir,
-        env={**os.environ, **handle.env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli(handle, *command)
     record = EngineRecord()
     for line in done.stdout.splitlines():
         line = line.strip()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -83,6 +84,23 @@ class StackHandle:
     scratch: Path  # private files of this run (launchers, renders); removed afterwards
     tools: EngineTools
     placeholders: frozenset[str] = field(default_factory=frozenset)
+
+
+def run_cli(handle: StackHandle, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the stack's Pulumi CLI on it (``pulumi <args> --stack <name>``) with its environment.
+
+    For the commands the Automation API does not offer as the CLI runs them: ``stack export``
+    without ``--show-secrets``, ``policy analyze``, ``state unprotect``.
+    """
+    return subprocess.run(
+        [str(handle.tools.pulumi), *args, "--stack", handle.name, "--non-interactive"],
+        input=stdin,
+        cwd=handle.work_dir,
+        env={**os.environ, **handle.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def _secure_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:

@@ -6,8 +6,6 @@ Exit codes: 0 clean, 1 unwaived mandatory violation (or policy error), 2 bad inp
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,27 +14,12 @@ import pytest
 import yaml
 
 from mlops_tools.engine.audit import capture_environment
+from tests.cli_runner import mlops
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PROD = REPO / "stacks" / "Pulumi.prod.yaml"
-
-
-def mlops(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def broken_prod(tmp_path: Path) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,11 @@ from mlops_tools import stack_secrets
 from mlops_tools.cli import app
 from mlops_tools.stack_secrets import SecretsError, SeedChange, find_cli, update_stack_secrets
 from stacks.loader import load_environment
+from tests.cli_runner import mlops
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "mlops-platform:credentialSeed"
 ROTATIONS = "mlops-platform:credentialRotations"
-
-
-def mlops(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "COLUMNS": "200", **env},
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def test_without_a_pulumi_cli_it_exits_2_and_says_how_to_get_one(tmp_path: Path) -> None:

@@ -6,9 +6,7 @@ cluster without the operators' CRDs, the next installs them with ``--install-crd
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,9 +18,10 @@ from mlops_tools.engine.audit import capture_environment
 from mlops_tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze
 from mlops_tools.engine_pulumi.events import EngineRecord
 from mlops_tools.engine_pulumi.operations import StackChoice, engine_run
-from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack
+from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
 from mlops_tools.findings import SECRET_MARKER, UNKNOWN_MARKER
 from mlops_tools.local_cluster import LocalCluster
+from tests.cli_runner import mlops as run_mlops
 from tests.realengine.conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
@@ -43,17 +42,7 @@ def _env_file(root: Path, env: str, edit=None, *, name: str | None = None) -> Pa
 
 
 def mlops(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env={**os.environ, **cluster.env(), "COLUMNS": "200"},
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
+    return run_mlops(*args, env=cluster.env(), timeout_s=900)
 
 
 def _client(cluster: LocalCluster) -> Any:
@@ -300,23 +289,7 @@ def test_destroy_is_refused_while_protected_then_leaves_nothing(
     with pytest.raises(EngineRunError, match="protected"):
         engine_run(choice, "destroy")
     with open_stack(env_file, keep=(work / "prod-state").resolve(), extra_env=cluster.env()) as handle:
-        done = subprocess.run(
-            [
-                str(handle.tools.pulumi),
-                "state",
-                "unprotect",
-                "--all",
-                "--yes",
-                "--stack",
-                handle.name,
-                "--non-interactive",
-            ],
-            cwd=handle.work_dir,
-            env={**os.environ, **handle.env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_cli(handle, "state", "unprotect", "--all", "--yes")
         assert done.returncode == 0, done.stderr
     t0 = time.monotonic()
     engine_run(choice, "destroy")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +11,12 @@ import yaml
 
 from mlops_tools.engine_pulumi.workspace import EngineTools
 from mlops_tools.reports import SUFFIXES
+from tests.cli_runner import mlops
 from tests.realengine.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
 FORMATS = ("json", "sarif", "junit", "markdown", "html")
-
-
-def mlops(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def _unpinned_prod(tmp_path: Path) -> Path:

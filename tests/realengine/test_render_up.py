@@ -8,7 +8,6 @@ is refused while its stateful resources are protected; the exported state holds 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from mlops_tools.engine.config import load_stack_config
 from mlops_tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze, run_operation
 from mlops_tools.engine_pulumi.events import EngineRecord
 from mlops_tools.engine_pulumi.operations import StackChoice, engine_run, render_config
-from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack
+from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
 from tests.realengine.conftest import REPO, require_tool
 from tests.realengine.crd_schemas import load_crds, validate_custom_resource
 
@@ -161,14 +160,7 @@ def test_destroy_of_prod_is_refused_while_protected_and_state_has_no_plaintext_s
         engine_run(StackChoice(env_file, local_state=state), "destroy")
     with open_stack(env_file, keep=state.resolve()) as handle:
         # The CLI's own export, as a user would run it (the Automation API adds --show-secrets).
-        done = subprocess.run(
-            [str(handle.tools.pulumi), "stack", "export", "--stack", handle.name, "--non-interactive"],
-            cwd=handle.work_dir,
-            env={**os.environ, **handle.env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_cli(handle, "stack", "export")
         assert done.returncode == 0, done.stderr
         exported = done.stdout
         placeholders = handle.placeholders
