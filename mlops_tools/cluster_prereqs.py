@@ -182,10 +182,19 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any
 
     try:
         if kubeconfig is not None and not Path(kubeconfig).is_file():
-            return config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
+            api = config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
+        else:
+            api = config.new_client_from_config(config_file=kubeconfig, context=context)
     except (config.ConfigException, OSError, yaml.YAMLError, TypeError) as exc:
         raise PrerequisiteError(f"no usable kubeconfig: {exc}") from None
+    if not api.configuration.verify_ssl:
+        # The kubeconfig asks for insecure-skip-tls-verify; urllib3 would warn on every request.
+        import warnings
+
+        import urllib3
+
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    return api
 
 
 def check_cluster(api: Any, environment: str, resource_types: Iterable[str]) -> None:
