@@ -22,7 +22,7 @@ from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
 from mlops_tools.findings import SECRET_MARKER, UNKNOWN_MARKER
 from mlops_tools.local_cluster import LocalCluster
 from tests.cli_runner import mlops as run_mlops
-from tests.realengine.conftest import REPO
+from tests.realengine.conftest import REPO, bundled_stack_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
@@ -30,15 +30,8 @@ DESTROY_TIMEOUT_S = 180.0
 
 
 def _env_file(root: Path, env: str, edit=None, *, name: str | None = None) -> Path:  # type: ignore[no-untyped-def]
-    """The bundled ``env`` for a cluster without nodes (``await_readiness: false``), edited, saved."""
-    config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))
-    config["config"]["mlops-platform:environment"]["await_readiness"] = False
-    if edit is not None:
-        edit(config)
-    path = root / "env" / f"Pulumi.{name or env}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
+    """The bundled ``env`` for a cluster without nodes, edited, saved."""
+    return bundled_stack_file(root, env, edit, name=name, nodes=False)
 
 
 def mlops(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
@@ -137,9 +130,33 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("stacks")
 
 
-def test_missing_crds_stop_up_before_any_change(
-    engine_tools: EngineTools, cluster: LocalCluster, work: Path
-) -> None:
+@pytest.fixture(scope="module")
+def crds(cluster: LocalCluster, crd_dirs: list[str]) -> list[str]:
+    """The operators' CRDs applied to the shared cluster (idempotent: server-side apply)."""
+    from mlops_tools.cluster_prereqs import api_client, install_crds, read_crds
+
+    return install_crds(api_client(str(cluster.kubeconfig)), read_crds(crd_dirs))
+
+
+def _own_prod(work: Path, namespace: str) -> Path:
+    """Bundled prod in a namespace of its own, with a state of its own (stack still ``prod``: its config)."""
+
+    def move(config: dict[str, Any]) -> None:
+        config["config"]["mlops-platform:environment"]["namespace"] = namespace
+
+    return _env_file(work / namespace, "prod", move)
+
+
+def test_missing_crds_stop_up_before_any_change(engine_tools: EngineTools, tmp_path: Path) -> None:
+    from mlops_tools.local_cluster import running, toolchain_binaries
+
+    binaries = toolchain_binaries()
+    assert binaries is not None
+    with running(tmp_path / "bare-cluster", binaries) as cluster:  # a cluster no test gave CRDs
+        _missing_crds_stop_up(cluster, tmp_path)
+
+
+def _missing_crds_stop_up(cluster: LocalCluster, work: Path) -> None:
     env_file = _env_file(work, "staging")
     result = mlops(cluster, "up", str(env_file), "--yes", "--local-state", str(work / "staging-state"))
     assert result.returncode == 2, result.stderr
@@ -203,10 +220,11 @@ def _add_model(config: dict[str, Any]) -> None:
 
 
 def test_reapply_edit_add_and_remove_change_exactly_their_objects(
-    engine_tools: EngineTools, cluster: LocalCluster, work: Path
+    engine_tools: EngineTools, cluster: LocalCluster, work: Path, crds: list[str]
 ) -> None:
     state = work / "staging-state"
     env = cluster.env()
+    engine_run(StackChoice(_env_file(work, "staging"), local_state=state, env=env), "up")  # as it is
     same = engine_run(StackChoice(_env_file(work, "staging"), local_state=state, env=env), "up")
     assert _changed(same) == {}
     model = yaml.safe_load((REPO / "stacks" / "Pulumi.staging.yaml").read_text())["config"][
@@ -230,7 +248,7 @@ def _unpinned(config: dict[str, Any]) -> None:
 
 
 def test_a_mandatory_violation_stops_up_before_the_server_has_any_object(
-    engine_tools: EngineTools, cluster: LocalCluster, work: Path
+    engine_tools: EngineTools, cluster: LocalCluster, work: Path, crds: list[str]
 ) -> None:
     env_file = _env_file(work, "prod", _unpinned, name="qa")
     result = mlops(cluster, "up", str(env_file), "--yes", "--local-state", str(work / "qa-state"))
@@ -244,11 +262,14 @@ def test_a_mandatory_violation_stops_up_before_the_server_has_any_object(
 
 
 def test_out_of_band_changes_are_found_by_refresh_and_by_an_audit_of_the_state(
-    engine_tools: EngineTools, cluster: LocalCluster, work: Path
+    engine_tools: EngineTools, cluster: LocalCluster, work: Path, crds: list[str]
 ) -> None:
+    env_file, namespace = _own_prod(work, "mlops-drift"), "mlops-drift"
+    choice = StackChoice(env_file, local_state=work / "drift-state", env=cluster.env())
+    engine_run(choice, "up")
     client = _client(cluster)
     deployments = client.resources.get(api_version="apps/v1", kind="Deployment")
-    target = next(d for d in deployments.get(namespace="mlops-prod").items if "serving" in d.metadata.name)
+    target = next(d for d in deployments.get(namespace=namespace).items if "serving" in d.metadata.name)
     container = target.spec.template.spec.containers[0].name
     # An unpinned image, as someone with kubectl might set it (a privileged container, the first idea,
     # is refused by this API server itself: --allow-privileged defaults to false).
@@ -256,17 +277,15 @@ def test_out_of_band_changes_are_found_by_refresh_and_by_an_audit_of_the_state(
     patch = {"spec": {"template": {"spec": {"containers": [image]}}}}
     deployments.patch(
         name=target.metadata.name,
-        namespace="mlops-prod",
+        namespace=namespace,
         body=patch,
         content_type="application/strategic-merge-patch+json",
     )
     config_maps = client.resources.get(api_version="v1", kind="ConfigMap")
     victim = next(
-        c for c in config_maps.get(namespace="mlops-prod").items if c.metadata.name.startswith("monitoring")
+        c for c in config_maps.get(namespace=namespace).items if c.metadata.name.startswith("monitoring")
     )
-    config_maps.delete(name=victim.metadata.name, namespace="mlops-prod")
-    env_file = _env_file(work, "prod")
-    choice = StackChoice(env_file, local_state=work / "prod-state", env=cluster.env())
+    config_maps.delete(name=victim.metadata.name, namespace=namespace)
     refreshed = engine_run(choice, "refresh")
     drift: dict[str, set[str]] = {}
     for urn, outcome in refreshed.outcomes.items():  # what the refresh changed in the state
@@ -274,7 +293,7 @@ def test_out_of_band_changes_are_found_by_refresh_and_by_an_audit_of_the_state(
             drift.setdefault(outcome["op"], set()).add(urn.rsplit("::", 1)[-1])
     patched = f"{target.metadata.name}-deployment"  # the Deployment's resource name
     assert drift == {"update": {patched}, "delete": {victim.metadata.name}}, drift
-    with open_stack(env_file, keep=(work / "prod-state").resolve(), extra_env=cluster.env()) as handle:
+    with open_stack(env_file, keep=(work / "drift-state").resolve(), extra_env=cluster.env()) as handle:
         analyzed = policy_analyze(handle, plan_packs(handle.name, handle.scratch))
     flagged = {(v.policy, v.urn.rsplit("::", 1)[-1]) for v in analyzed.violations}
     assert ("image-digest-pinned", patched) in flagged, flagged
@@ -282,20 +301,21 @@ def test_out_of_band_changes_are_found_by_refresh_and_by_an_audit_of_the_state(
 
 
 def test_destroy_is_refused_while_protected_then_leaves_nothing(
-    engine_tools: EngineTools, cluster: LocalCluster, work: Path
+    engine_tools: EngineTools, cluster: LocalCluster, work: Path, crds: list[str]
 ) -> None:
-    env_file = _env_file(work, "prod")
-    choice = StackChoice(env_file, local_state=work / "prod-state", env=cluster.env())
+    env_file = _own_prod(work, "mlops-gone")
+    choice = StackChoice(env_file, local_state=work / "gone-state", env=cluster.env())
+    engine_run(choice, "up")
     with pytest.raises(EngineRunError, match="protected"):
         engine_run(choice, "destroy")
-    with open_stack(env_file, keep=(work / "prod-state").resolve(), extra_env=cluster.env()) as handle:
+    with open_stack(env_file, keep=(work / "gone-state").resolve(), extra_env=cluster.env()) as handle:
         done = run_cli(handle, "state", "unprotect", "--all", "--yes")
         assert done.returncode == 0, done.stderr
     t0 = time.monotonic()
     engine_run(choice, "destroy")
     client = _client(cluster)
     namespaces = client.resources.get(api_version="v1", kind="Namespace")
-    while any(n.metadata.name == "mlops-prod" for n in namespaces.get().items):
+    while any(n.metadata.name == "mlops-gone" for n in namespaces.get().items):
         assert time.monotonic() - t0 < DESTROY_TIMEOUT_S, "the namespace was not gone in time"
         time.sleep(1)
     print(f"destroy prod: {time.monotonic() - t0:.1f} s")

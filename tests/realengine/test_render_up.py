@@ -23,7 +23,7 @@ from mlops_tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_a
 from mlops_tools.engine_pulumi.events import EngineRecord
 from mlops_tools.engine_pulumi.operations import StackChoice, engine_run, render_config
 from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
-from tests.realengine.conftest import REPO, require_tool
+from tests.realengine.conftest import bundled_stack_file, require_tool
 from tests.realengine.crd_schemas import load_crds, validate_custom_resource
 
 pytestmark = pytest.mark.slow
@@ -37,16 +37,6 @@ BUILT_IN_GROUPS = {
     "autoscaling",
     "rbac.authorization.k8s.io",
 }
-
-
-def _stack_file(tmp_path: Path, env: str, edit=None) -> Path:  # type: ignore[no-untyped-def]
-    config = yaml.safe_load((REPO / "stacks" / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))
-    if edit is not None:
-        edit(config)
-    path = tmp_path / "env" / f"Pulumi.{env}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def _up(env_file: Path, state: Path, render: Path) -> EngineRecord:
@@ -85,7 +75,7 @@ def test_rendered_manifests_pass_the_real_validators(
     tmp_path: Path,
     env: str,
 ) -> None:
-    env_file, render = _stack_file(tmp_path, env), tmp_path / "render"
+    env_file, render = bundled_stack_file(tmp_path, env), tmp_path / "render"
     first = _up(env_file, tmp_path / "state", render)
     assert not first.mandatory(), first.violations
     assert first.changes.get("create", 0) > 50, first.changes
@@ -130,8 +120,8 @@ def _bump_churn_predictor(config: dict[str, Any]) -> None:
 
 def test_editing_one_model_changes_only_its_resources(engine_tools: EngineTools, tmp_path: Path) -> None:
     state, render = tmp_path / "state", tmp_path / "render"
-    _up(_stack_file(tmp_path, "prod"), state, render)
-    edited = _up(_stack_file(tmp_path, "prod", _bump_churn_predictor), state, render)
+    _up(bundled_stack_file(tmp_path, "prod"), state, render)
+    edited = _up(bundled_stack_file(tmp_path, "prod", _bump_churn_predictor), state, render)
     changed = _changed(edited)
     assert changed, "raising the replicas must change the Deployment and the HPA"
     assert all("churn-predictor" in urn for urn in changed), sorted(changed)
@@ -145,7 +135,7 @@ def test_a_mandatory_violation_stops_up_before_anything_is_written(
     engine_tools: EngineTools, tmp_path: Path
 ) -> None:
     render = tmp_path / "render"
-    record = _up(_stack_file(tmp_path, "prod", _unpin), tmp_path / "state", render)
+    record = _up(bundled_stack_file(tmp_path, "prod", _unpin), tmp_path / "state", render)
     assert {v.policy for v in record.mandatory()} == {"image-digest-pinned"}
     written = list(render.rglob("*")) if render.exists() else []
     assert written == [], written
@@ -154,7 +144,7 @@ def test_a_mandatory_violation_stops_up_before_anything_is_written(
 def test_destroy_of_prod_is_refused_while_protected_and_state_has_no_plaintext_secret(
     engine_tools: EngineTools, tmp_path: Path
 ) -> None:
-    env_file, state = _stack_file(tmp_path, "prod"), tmp_path / "state"
+    env_file, state = bundled_stack_file(tmp_path, "prod"), tmp_path / "state"
     _up(env_file, state, tmp_path / "render")
     with pytest.raises(EngineRunError, match="protected"):
         engine_run(StackChoice(env_file, local_state=state), "destroy")
@@ -184,7 +174,7 @@ def test_policy_analyze_of_the_deployed_state_finds_what_the_offline_audit_finds
     What differs, and README says so: the CLI reports no per-resource pass summaries (so no check
     counts), and secrets in state reach the packs as ``[secret]``.
     """
-    env_file, state = _stack_file(tmp_path, "prod", _unpin), tmp_path / "state"
+    env_file, state = bundled_stack_file(tmp_path, "prod", _unpin), tmp_path / "state"
     with open_stack(
         env_file, keep=state.resolve(), extra_config=render_config(tmp_path / "render")
     ) as handle:
