@@ -1,5 +1,5 @@
 """Pulumi program entry point: ``pulumi up`` runs this file; the program itself is one function."""
 
-from stacks.program import platform_program
+from mlops_platform.stacks.program import platform_program
 
 platform_program()

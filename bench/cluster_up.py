@@ -2,7 +2,7 @@
 
 One run, one machine (not a test): the bundled prod environment and a generated prod with N models
 (``bench/run.py``'s generator), each applied with ``mlops up`` semantics (preview with the packs, then
-up) to a fresh control plane (``mlops_tools.local_cluster``, CRDs installed first) and rendered to a
+up) to a fresh control plane (``mlops_platform.tools.local_cluster``, CRDs installed first) and rendered to a
 directory. Prints one JSON line per environment: seconds of each, resources, and the ratio.
 
     .venv/bin/python bench/cluster_up.py --models 100
@@ -20,10 +20,15 @@ from pathlib import Path
 
 import yaml
 
-from mlops_tools.cluster_prereqs import PrerequisiteError, read_crds
-from mlops_tools.engine_pulumi.operations import StackChoice, check_prerequisites, engine_run, render_config
-from mlops_tools.local_cluster import running, toolchain_binaries
-from mlops_tools.toolchain import crd_files
+from mlops_platform.tools.cluster_prereqs import PrerequisiteError, read_crds
+from mlops_platform.tools.engine_pulumi.operations import (
+    StackChoice,
+    check_prerequisites,
+    engine_run,
+    render_config,
+)
+from mlops_platform.tools.local_cluster import running, toolchain_binaries
+from mlops_platform.tools.toolchain import crd_files
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ adds: recording, engine fidelity, policies. Three ways to run it:
   audit cannot (a resource registered inside an ``apply`` or a failing export would go unseen), so
   this is the floor under the audit's process model;
 - ``--paused-gc`` (with any of the above): the cyclic garbage collector paused while the program runs,
-  as the engine runs it (``mlops_tools.engine.capture.paused_gc``): the floor under the same
+  as the engine runs it (``mlops_platform.tools.engine.capture.paused_gc``): the floor under the same
   interpreter setting, so that the audit's ratio to it shows the capture's and the packs' cost alone.
 
 Prints one JSON line: ``{"registered": N, "custom": N, "seconds": S}`` (seconds since start).
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     from pulumi.runtime.stack import run_pulumi_func
 
     sys.path.insert(0, str(REPO))
-    from mlops_tools.engine.config import load_stack_config
+    from mlops_platform.tools.engine.config import load_stack_config
 
     config = load_stack_config(stack_file)
     counts: dict[str, int | float] = {"registered": 0, "custom": 0}  # "seconds" added at the end

@@ -5,7 +5,8 @@ Every layer component (``StorageStack``, ``RegistryStack``, ``ServingStack`` / `
 returns its outputs as a second dataclass, so each layer is usable on its own from any Pulumi program,
 and layers can be composed across projects with StackReferences. Cross-layer inputs are the previous
 layer's outputs; credentials are ``Output`` secrets. Units are in field names. No pydantic here: the
-spec is validated at the config boundary (``stacks.schema``), ``stacks.composition`` maps it to these.
+spec is validated at the config boundary (``mlops_platform.stacks.schema``),
+``mlops_platform.stacks.composition`` maps it to these.
 
 Target builders (``components/<target>/<layer>.py``) expose ``build(component, name, args) -> <Outputs>``.
 """
@@ -53,7 +54,7 @@ class Track(StrEnum):
 class Ownership:
     """Who owns the resources: becomes the ownership labels on every labelable resource.
 
-    ``owner`` is an e-mail address; label values cannot hold ``@``, so ``components.metadata``
+    ``owner`` is an e-mail address; label values cannot hold ``@``, so ``mlops_platform.components.metadata``
     writes it as ``<local>_at_<domain>`` in labels (and verbatim in an annotation on Kubernetes).
     """
 
@@ -68,10 +69,12 @@ class Ownership:
 
 @dataclass(frozen=True, kw_only=True)
 class CredentialArgs:
-    """Where a layer's generated credentials come from (``components.credentials``); no default exists.
+    """Where a layer's generated credentials come from (``mlops_platform.components.credentials``); no
+    default exists.
 
     Every credential is derived from ``seed`` and its own name, so the same seed gives the same
-    credentials on every run. A program reads both from stack config (``stacks.credentials_config``).
+    credentials on every run. A program reads both from stack config
+    (``mlops_platform.stacks.credentials_config``).
     """
 
     seed: pulumi.Input[str]

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 import bcrypt
 import pulumi
 
-from components.args import CredentialArgs
+from mlops_platform.components.args import CredentialArgs
 
 ALPHABET = string.ascii_letters + string.digits
 """The 62 characters a generated credential is drawn from."""

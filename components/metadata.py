@@ -2,15 +2,23 @@
 
 Pure functions, no Pulumi resources: Kubernetes objects use them as ``metadata.labels`` /
 ``metadata.annotations`` (and on pod templates), Docker containers, volumes and networks as labels.
-The keys are the constants of ``components.labels`` that the policy packs read.
+The keys are the constants of ``mlops_platform.components.labels`` that the policy packs read.
 """
 
 from __future__ import annotations
 
 import re
 
-from components import labels as L
-from components.args import MANAGED_BY, PART_OF, CanaryArgs, ModelSource, ModelSpec, Ownership, Track
+from mlops_platform.components import labels as L
+from mlops_platform.components.args import (
+    MANAGED_BY,
+    PART_OF,
+    CanaryArgs,
+    ModelSource,
+    ModelSpec,
+    Ownership,
+    Track,
+)
 
 _LABEL_VALUE_MAX = 63
 

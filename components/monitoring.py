@@ -6,7 +6,7 @@ import importlib
 
 import pulumi
 
-from components.args import MonitoringArgs, MonitoringOutputs
+from mlops_platform.components.args import MonitoringArgs, MonitoringOutputs
 
 
 class MonitoringStack(pulumi.ComponentResource):

@@ -6,7 +6,7 @@ import importlib
 
 import pulumi
 
-from components.args import RegistryArgs, RegistryOutputs
+from mlops_platform.components.args import RegistryArgs, RegistryOutputs
 
 
 class RegistryStack(pulumi.ComponentResource):

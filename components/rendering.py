@@ -21,7 +21,7 @@ import jinja2
 import pulumi
 import yaml
 
-from components.args import BucketArgs, ReceiverArgs, ScrapeTarget, Track
+from mlops_platform.components.args import BucketArgs, ReceiverArgs, ScrapeTarget, Track
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 

@@ -10,7 +10,12 @@ import importlib
 
 import pulumi
 
-from components.args import ModelEndpointArgs, ModelEndpointOutputs, ServingArgs, ServingOutputs
+from mlops_platform.components.args import (
+    ModelEndpointArgs,
+    ModelEndpointOutputs,
+    ServingArgs,
+    ServingOutputs,
+)
 
 
 class ModelEndpoint(pulumi.ComponentResource):

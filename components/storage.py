@@ -6,7 +6,7 @@ import importlib
 
 import pulumi
 
-from components.args import StorageArgs, StorageOutputs
+from mlops_platform.components.args import StorageArgs, StorageOutputs
 
 
 class StorageStack(pulumi.ComponentResource):

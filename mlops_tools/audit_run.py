@@ -30,8 +30,8 @@ class AuditRequest:
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     """Audit every environment in ``request`` and write its reports; return the exit code."""
-    from mlops_tools.reports import FORMATS, SUFFIXES, render
-    from mlops_tools.waivers import WaiverError, load_waivers
+    from mlops_platform.tools.reports import FORMATS, SUFFIXES, render
+    from mlops_platform.tools.waivers import WaiverError, load_waivers
 
     unknown = [f for f in request.formats if f not in FORMATS]
     if unknown:
@@ -57,7 +57,7 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         if result is None:
             return EXIT_BAD_INPUT
         _warn_cluster_needs(result, err)
-        from mlops_tools.waivers import apply_waivers
+        from mlops_platform.tools.waivers import apply_waivers
 
         results.append(apply_waivers(result, waivers, request.today))
 
@@ -85,7 +85,7 @@ def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
 
 def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
     """One environment's audit with a progress display on stderr; None after reporting a failure."""
-    from mlops_tools.engine.audit import PackError, PolicyConfigError, audit_environment
+    from mlops_platform.tools.engine.audit import PackError, PolicyConfigError, audit_environment
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     with Progress(
@@ -114,9 +114,9 @@ def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
 
 def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
     """One environment's audit through a real ``pulumi preview``; None after reporting a failure."""
-    from mlops_tools.engine.audit import PackError, PolicyConfigError
-    from mlops_tools.engine_pulumi.audit import EngineRunError, audit_with_engine
-    from mlops_tools.engine_pulumi.workspace import EngineUnavailable
+    from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
+    from mlops_platform.tools.engine_pulumi.audit import EngineRunError, audit_with_engine
+    from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
@@ -128,7 +128,7 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
 
 def _warn_cluster_needs(result, err: Console) -> None:  # type: ignore[no-untyped-def]
     """Say which CRDs the environment's cluster must serve (``mlops up`` checks them for real)."""
-    from mlops_tools.cluster_prereqs import describe_needs, kinds_of
+    from mlops_platform.tools.cluster_prereqs import describe_needs, kinds_of
 
     for line in describe_needs(kinds_of(r.type for r in result.resources)):
         err.print(f"{result.environment}: note: its cluster {line}", markup=False)

@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlops_tools import __version__
-from mlops_tools.cli_toolchain import toolchain_app
+from mlops_platform.tools import __version__
+from mlops_platform.tools.cli_toolchain import toolchain_app
 
 app = typer.Typer(
     name="mlops",
@@ -58,8 +58,8 @@ def _report_problems(problems: list) -> None:
 @app.command()
 def validate(envs: Annotated[list[str], typer.Argument(help="Environments to validate.")]) -> None:
     """Validate environment specs; every problem is reported as file:line: key: message."""
-    from stacks.loader import SpecError, load_environment, resolve_environment
-    from stacks.yaml_source import display_path
+    from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
+    from mlops_platform.stacks.yaml_source import display_path
 
     failed = False
     for env in envs:
@@ -84,7 +84,7 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI."""
-    from stacks.json_schema import spec_json_schema
+    from mlops_platform.stacks.json_schema import spec_json_schema
 
     text = json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
     if output:
@@ -98,8 +98,8 @@ def envs() -> None:
     """List the environments found in stacks/, with tier, target and model count."""
     from rich.table import Table
 
-    from stacks.loader import SpecError, environment_files, load_environment
-    from stacks.yaml_source import display_path
+    from mlops_platform.stacks.loader import SpecError, environment_files, load_environment
+    from mlops_platform.stacks.yaml_source import display_path
 
     table = Table("environment", "file", "tier", "target", "namespace", "models", "status")
     invalid = False
@@ -126,8 +126,8 @@ def diff(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Show where two environments really differ, after tier defaults are applied."""
-    from mlops_tools.spec_diff import diff_specs
-    from stacks.loader import SpecError, load_environment
+    from mlops_platform.stacks.loader import SpecError, load_environment
+    from mlops_platform.tools.spec_diff import diff_specs
 
     try:
         specs = [load_environment(_spec_file(env)) for env in (left, right)]
@@ -156,7 +156,7 @@ def diff(
 
 def _spec_file(env: str) -> Path:
     """Resolve and fully validate ``env`` before anything runs; exit 2 with located errors if bad."""
-    from stacks.loader import SpecError, load_environment, resolve_environment
+    from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
 
     try:
         path = resolve_environment(env)
@@ -195,10 +195,15 @@ def _engine(  # type: ignore[no-untyped-def]
     With ``cluster_check``, the target cluster is asked first for every kind the program creates
     (installing the CRD files named in ``install_crds`` before that); a missing one stops the run.
     """
-    from mlops_tools.cluster_prereqs import PrerequisiteError
-    from mlops_tools.engine_pulumi.audit import EngineRunError
-    from mlops_tools.engine_pulumi.operations import StackChoice, check_prerequisites, engine_run, exit_code
-    from mlops_tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
+    from mlops_platform.tools.cluster_prereqs import PrerequisiteError
+    from mlops_platform.tools.engine_pulumi.audit import EngineRunError
+    from mlops_platform.tools.engine_pulumi.operations import (
+        StackChoice,
+        check_prerequisites,
+        engine_run,
+        exit_code,
+    )
+    from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
 
     choice = StackChoice(_spec_file(env), stack_name=stack, local_state=local_state, config=config or {})
     try:
@@ -252,14 +257,14 @@ def preview(
     if pulumi:
         check = _targets_kubernetes(env) and _cluster_configured(env)
         raise typer.Exit(_engine(env, "preview", stack=stack, local_state=local_state, cluster_check=check))
-    from mlops_tools.engine.preview import PreviewFormat
+    from mlops_platform.tools.engine.preview import PreviewFormat
 
     if fmt not in {f.value for f in PreviewFormat}:
         err.print(f"--format: must be one of {', '.join(f.value for f in PreviewFormat)} (got {fmt!r})")
         raise typer.Exit(EXIT_BAD_INPUT)
     path = _spec_file(env)
-    from mlops_tools.engine.audit import capture_environment
-    from mlops_tools.engine.preview import render_preview
+    from mlops_platform.tools.engine.audit import capture_environment
+    from mlops_platform.tools.engine.preview import render_preview
 
     _no_cyclic_gc()
 
@@ -299,7 +304,7 @@ def audit(
     """
     from datetime import date
 
-    from mlops_tools.audit_run import AuditRequest, run_audits
+    from mlops_platform.tools.audit_run import AuditRequest, run_audits
 
     formats = fmt or ["text"]
     if engine not in {"offline", "pulumi"}:
@@ -355,7 +360,7 @@ def up(
     """
     config = {}
     if render_to is not None:
-        from mlops_tools.engine_pulumi.operations import render_config
+        from mlops_platform.tools.engine_pulumi.operations import render_config
 
         if stack is not None:
             err.print(
@@ -386,13 +391,13 @@ def up(
 
 def _cluster_configured(env: str) -> bool:
     """A preview asks a cluster only when one is named (``KUBECONFIG`` or ``kubernetes:kubeconfig``)."""
-    from mlops_tools.engine.config import load_stack_config
+    from mlops_platform.tools.engine.config import load_stack_config
 
     return bool(os.environ.get("KUBECONFIG") or load_stack_config(_spec_file(env)).namespace("kubernetes"))
 
 
 def _targets_kubernetes(env: str) -> bool:
-    from stacks.loader import load_environment
+    from mlops_platform.stacks.loader import load_environment
 
     return load_environment(_spec_file(env)).environment.target == "kubernetes"
 
@@ -435,7 +440,7 @@ def secrets_command(
 
     The seed is never printed. Credentials change on the next `pulumi up`.
     """
-    from mlops_tools.stack_secrets import SecretsError, describe, update_stack_secrets
+    from mlops_platform.tools.stack_secrets import SecretsError, describe, update_stack_secrets
 
     if new_seed:
         _confirm(

@@ -1,6 +1,6 @@
 """`mlops toolchain`: build, locate and describe the pinned Pulumi engine toolchain.
 
-Thin commands over ``mlops_tools.toolchain``, imported inside each command so ``mlops --help``
+Thin commands over ``mlops_platform.tools.toolchain``, imported inside each command so ``mlops --help``
 stays fast. Failures exit 2 with a message, never a traceback.
 """
 
@@ -42,7 +42,7 @@ def install_command(
     ] = None,
 ) -> None:
     """Build whatever is missing (cold: about 40 min on 2 cores; warm: a file check)."""
-    from mlops_tools.toolchain import ToolchainError, install
+    from mlops_platform.tools.toolchain import ToolchainError, install
 
     try:
         toolchain = install(components=only or None, progress=lambda line: _err.print(line, markup=False))
@@ -57,7 +57,7 @@ def install_command(
 @toolchain_app.command("env")
 def env_command() -> None:
     """Print `export K=V` lines for `eval "$(mlops toolchain env)"` (exit 2 if not installed)."""
-    from mlops_tools.toolchain import env_exports, installed
+    from mlops_platform.tools.toolchain import env_exports, installed
 
     toolchain = installed()
     if toolchain is None:
@@ -71,7 +71,7 @@ def status_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Show each component's version, cache key, directory, size and whether it is built."""
-    from mlops_tools.toolchain import status
+    from mlops_platform.tools.toolchain import status
 
     if fmt not in {"table", "json"}:
         raise _fail(f"--format: must be table or json (got {fmt!r})")

@@ -7,7 +7,7 @@ There are no nodes and no scheduler: Deployments get their ReplicaSets and Pods 
 manager runs) but no Pod ever runs, so stacks applied here set ``environment.await_readiness:
 false``. The controllers also clear the namespace and PVC finalizers, so ``destroy`` completes.
 
-People can run one by hand: ``python -m mlops_tools.local_cluster DIR`` starts it, prints the
+People can run one by hand: ``python -m mlops_platform.tools.local_cluster DIR`` starts it, prints the
 ``KUBECONFIG`` export and waits for Ctrl-C.
 """
 
@@ -232,7 +232,7 @@ def running(directory: Path, binaries: ControlPlaneBinaries) -> Iterator[LocalCl
 
 def toolchain_binaries() -> ControlPlaneBinaries | None:
     """The control plane binaries of the installed toolchain, or None when they are not built."""
-    from mlops_tools.toolchain import installed
+    from mlops_platform.tools.toolchain import installed
 
     built = installed(["kube-apiserver", "etcd"])
     if built is None or None in (built.kube_apiserver, built.kube_controller_manager, built.etcd):
@@ -243,7 +243,7 @@ def toolchain_binaries() -> ControlPlaneBinaries | None:
 
 def main(argv: list[str]) -> int:  # pragma: no cover - an interactive helper for people
     if len(argv) != 1:
-        print("usage: python -m mlops_tools.local_cluster DIR", file=sys.stderr)
+        print("usage: python -m mlops_platform.tools.local_cluster DIR", file=sys.stderr)
         return 2
     binaries = toolchain_binaries()
     if binaries is None:

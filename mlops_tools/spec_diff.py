@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.schema import EnvironmentSpec
+from mlops_platform.stacks.schema import EnvironmentSpec
 
 
 @dataclass(frozen=True, slots=True)

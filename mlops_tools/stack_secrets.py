@@ -22,7 +22,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from stacks.credentials_config import CREDENTIAL_ROTATIONS_KEY, CREDENTIAL_SEED_KEY, parse_rotations
+from mlops_platform.stacks.credentials_config import (
+    CREDENTIAL_ROTATIONS_KEY,
+    CREDENTIAL_SEED_KEY,
+    parse_rotations,
+)
 
 PROJECT = "mlops-platform"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -56,7 +60,7 @@ class SecretsResult:
 
 def find_cli() -> Path | None:
     """The Pulumi CLI: the toolchain's choice (``$MLOPS_PULUMI``, its build, a new enough one on PATH)."""
-    from mlops_tools.toolchain import find_pulumi
+    from mlops_platform.tools.toolchain import find_pulumi
 
     return find_pulumi()
 

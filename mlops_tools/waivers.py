@@ -24,14 +24,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from mlops_tools.findings import AuditResult, Enforcement, Finding, PolicyMeta, Severity, Waiver
-from stacks.yaml_source import (
+from mlops_platform.stacks.yaml_source import (
     LocatedYaml,
     Problem,
     SourceError,
     format_path,
     read_located_yaml,
 )
+from mlops_platform.tools.findings import AuditResult, Enforcement, Finding, PolicyMeta, Severity, Waiver
 
 WAIVERS_PACK = "waivers"
 """``Finding.pack`` of the findings about waivers themselves."""
@@ -122,7 +122,8 @@ WAIVER_RULES: dict[str, PolicyMeta] = {
 class WaiverError(SourceError):
     """The waivers file is invalid: every problem, located like spec errors (``file:line: path: message``).
 
-    A :class:`stacks.yaml_source.SourceError`, so callers handle bad waivers like a bad spec (exit 2).
+    A :class:`mlops_platform.stacks.yaml_source.SourceError`, so callers handle bad waivers like a bad spec
+    (exit 2).
     """
 
     @property

@@ -31,8 +31,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.deserialize import SPECIAL_SIG_KEY
 
-from policies.catalogue import PACKS, Rule, rules_for
-from policies.rules._model import _SENTINELS, Res, Unknown, plain
+from mlops_platform.policies.catalogue import PACKS, Rule, rules_for
+from mlops_platform.policies.rules._model import _SENTINELS, Res, Unknown, plain
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine

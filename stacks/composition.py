@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.args import (
+from mlops_platform.components.args import (
     BackupArgs,
     BucketArgs,
     CanaryArgs,
@@ -36,18 +36,18 @@ from components.args import (
     Target,
     VolumeArgs,
 )
-from components.monitoring import MonitoringStack
-from components.registry import RegistryStack
-from components.serving import ServingStack
-from components.storage import StorageStack
-from stacks import schema
-from stacks.credentials_config import (
+from mlops_platform.components.monitoring import MonitoringStack
+from mlops_platform.components.registry import RegistryStack
+from mlops_platform.components.serving import ServingStack
+from mlops_platform.components.storage import StorageStack
+from mlops_platform.stacks import schema
+from mlops_platform.stacks.credentials_config import (
     CREDENTIAL_ROTATIONS_KEY,
     CREDENTIAL_SEED_KEY,
     missing_seed_message,
     parse_rotations,
 )
-from stacks.types import Tier
+from mlops_platform.stacks.types import Tier
 
 SecretLookup = Callable[[str], pulumi.Output[str]]
 """Reads a secret config key by name (``pulumi.Config().require_secret``)."""
@@ -227,7 +227,7 @@ def build_platform(
     """Create the four layer components of ``spec``'s environment.
 
     Args:
-        spec: A validated environment (``stacks.loader.load_environment``).
+        spec: A validated environment (``mlops_platform.stacks.loader.load_environment``).
         opts: Options of the four layer components (a provider, a parent...).
         secret: Reads a secret config key (a receiver's webhook URL, the credential seed); defaults to
             the stack's config.

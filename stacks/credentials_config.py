@@ -1,7 +1,8 @@
 """The stack config keys behind generated credentials, and the stand-in seed for runs without one.
 
 Every generated credential (database, object-store, registry and Grafana passwords) is derived from
-one stack secret, ``mlops-platform:credentialSeed`` (``components.credentials``), so the program needs
+one stack secret, ``mlops-platform:credentialSeed`` (``mlops_platform.components.credentials``), so the
+program needs
 no ``random`` provider and a second ``pulumi up`` changes nothing. ``mlops secrets ENV`` writes the
 seed (encrypted, ``secure:`` in the stack file); ``mlops secrets ENV --rotate NAME`` bumps one
 credential's generation in ``mlops-platform:credentialRotations`` (plain: ``{name: generation}``).

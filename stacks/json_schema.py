@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacks.schema import EnvironmentSpec
+from mlops_platform.stacks.schema import EnvironmentSpec
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://mlops-platform.dev/schemas/environment-spec.json"

@@ -20,10 +20,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from stacks import types as spec_types
-from stacks.credentials_config import CREDENTIAL_ROTATIONS_KEY, CREDENTIAL_SEED_KEY, SEED_FIX, parse_rotations
-from stacks.schema import SECTIONS, EnvironmentSpec, FieldError
-from stacks.yaml_source import (
+from mlops_platform.stacks import types as spec_types
+from mlops_platform.stacks.credentials_config import (
+    CREDENTIAL_ROTATIONS_KEY,
+    CREDENTIAL_SEED_KEY,
+    SEED_FIX,
+    parse_rotations,
+)
+from mlops_platform.stacks.schema import SECTIONS, EnvironmentSpec, FieldError
+from mlops_platform.stacks.yaml_source import (
     LocatedYaml,
     PathKey,
     Problem,

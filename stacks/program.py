@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pulumi
 
-from stacks.composition import build_platform, exports
-from stacks.loader import SpecError, spec_from_pulumi_config
-from stacks.schema import SECTIONS
+from mlops_platform.stacks.composition import build_platform, exports
+from mlops_platform.stacks.loader import SpecError, spec_from_pulumi_config
+from mlops_platform.stacks.schema import SECTIONS
 
 
 def platform_program() -> None:

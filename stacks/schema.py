@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from stacks.types import (
+from mlops_platform.stacks.types import (
     BucketName,
     Cron,
     DataClassification,

@@ -18,7 +18,7 @@ def mlops(
     *args: str, env: Mapping[str, str] | None = None, cwd: Path = REPO, timeout_s: float = 300
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", *args],
+        [sys.executable, "-m", "mlops_platform.tools.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.args import ComputeResources
+from mlops_platform.components.args import ComputeResources
 
 LOOPBACK = "127.0.0.1"  # published ports bind here only: nothing is reachable from other hosts
 RESTART = "unless-stopped"

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from components.args import ComputeResources
-from components.docker._common import ContainerSpec, hardened_container, healthcheck
-from components.rendering import render_cron_runner
+from mlops_platform.components.args import ComputeResources
+from mlops_platform.components.docker._common import ContainerSpec, hardened_container, healthcheck
+from mlops_platform.components.rendering import render_cron_runner
 
 HEARTBEAT_MAX_AGE_S = 180  # three missed minutes
 

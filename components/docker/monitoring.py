@@ -11,11 +11,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components import labels as L
-from components import metadata
-from components.args import ComputeResources, MonitoringArgs, MonitoringOutputs, Ownership
-from components.credentials import password
-from components.docker._common import (
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata
+from mlops_platform.components.args import ComputeResources, MonitoringArgs, MonitoringOutputs, Ownership
+from mlops_platform.components.credentials import password
+from mlops_platform.components.docker._common import (
     ContainerSpec,
     env,
     hardened_container,
@@ -25,8 +25,8 @@ from components.docker._common import (
     secret_env,
     volume_labels,
 )
-from components.docker.jobs import scheduled_job
-from components.rendering import (
+from mlops_platform.components.docker.jobs import scheduled_job
+from mlops_platform.components.rendering import (
     ALERTMANAGER_PORT,
     DASHBOARDS_PATH,
     GRAFANA_PORT,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components import labels as L
-from components import metadata
-from components.args import RegistryArgs, RegistryOutputs
-from components.credentials import password
-from components.docker._common import (
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata
+from mlops_platform.components.args import RegistryArgs, RegistryOutputs
+from mlops_platform.components.credentials import password
+from mlops_platform.components.docker._common import (
     ContainerSpec,
     env,
     hardened_container,

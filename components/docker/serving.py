@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pulumi
 
-from components import labels as L
-from components import metadata
-from components.args import (
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata
+from mlops_platform.components.args import (
     ComputeResources,
     ModelEndpointArgs,
     ModelEndpointOutputs,
@@ -21,7 +21,7 @@ from components.args import (
     ScrapeTarget,
     Track,
 )
-from components.docker._common import (
+from mlops_platform.components.docker._common import (
     ContainerSpec,
     env,
     hardened_container,
@@ -29,7 +29,7 @@ from components.docker._common import (
     http_check,
     remote_image,
 )
-from components.rendering import render_nginx_canary
+from mlops_platform.components.rendering import render_nginx_canary
 
 # nginx-unprivileged listens on 8080 as uid 101 and keeps its pid/temp files in /tmp.
 SPLIT_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.27.2-alpine"

@@ -13,11 +13,11 @@ import base64
 import pulumi
 import pulumi_docker as docker
 
-from components import labels as L
-from components import metadata
-from components.args import ComputeResources, StorageArgs, StorageOutputs
-from components.credentials import password
-from components.docker._common import (
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata
+from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs
+from mlops_platform.components.credentials import password
+from mlops_platform.components.docker._common import (
     ContainerSpec,
     env,
     hardened_container,
@@ -27,8 +27,8 @@ from components.docker._common import (
     secret_env,
     volume_labels,
 )
-from components.docker.jobs import scheduled_job
-from components.rendering import render_backup_script, render_bucket_script
+from mlops_platform.components.docker.jobs import scheduled_job
+from mlops_platform.components.rendering import render_backup_script, render_bucket_script
 
 DB_HOST = "metadata-db"
 DB_PORT = 5432

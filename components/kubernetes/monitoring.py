@@ -3,7 +3,8 @@
 Needs the Prometheus Operator CRDs (``monitoring.coreos.com/v1``) in the cluster. Per model: a
 ``ServiceMonitor`` (selecting both tracks' Services by model label, adding ``model`` and ``track``
 labels to the series), a ``PrometheusRule`` holding the group ``model-<model>`` rendered by
-``components.rendering``, a provisioned Grafana dashboard ConfigMap when dashboards are on, and a
+``mlops_platform.components.rendering``, a provisioned Grafana dashboard ConfigMap when dashboards are on,
+and a
 drift-check CronJob when drift is enabled. One ``Prometheus`` and one ``Alertmanager`` instance
 select them; the Alertmanager configuration is a Secret (receiver webhook URLs are secrets).
 """
@@ -13,12 +14,18 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels as L
-from components import metadata as md
-from components import rendering
-from components.args import PART_OF, ComputeResources, MonitoringArgs, MonitoringOutputs, ScrapeTarget
-from components.credentials import password
-from components.kubernetes import workload as w
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata as md
+from mlops_platform.components import rendering
+from mlops_platform.components.args import (
+    PART_OF,
+    ComputeResources,
+    MonitoringArgs,
+    MonitoringOutputs,
+    ScrapeTarget,
+)
+from mlops_platform.components.credentials import password
+from mlops_platform.components.kubernetes import workload as w
 
 PROMETHEUS_USER = 1000
 GRAFANA_USER = 472  # the grafana user of the official image

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels as L
-from components import metadata as md
-from components.args import RegistryArgs, RegistryOutputs
-from components.credentials import password
-from components.kubernetes import workload as w
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata as md
+from mlops_platform.components.args import RegistryArgs, RegistryOutputs
+from mlops_platform.components.credentials import password
+from mlops_platform.components.kubernetes import workload as w
 
 MLFLOW_USER = 1000
 REGISTRY_USER = 1000

@@ -14,10 +14,16 @@ import math
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels as L
-from components import metadata as md
-from components.args import ModelEndpointArgs, ModelEndpointOutputs, ModelSpec, ScrapeTarget, Track
-from components.kubernetes import workload as w
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata as md
+from mlops_platform.components.args import (
+    ModelEndpointArgs,
+    ModelEndpointOutputs,
+    ModelSpec,
+    ScrapeTarget,
+    Track,
+)
+from mlops_platform.components.kubernetes import workload as w
 
 MODEL_SERVER_USER = 1000
 HTTP_PORT_NAME = "http"

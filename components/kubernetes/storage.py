@@ -14,11 +14,11 @@ import shlex
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels as L
-from components import metadata as md
-from components.args import ComputeResources, StorageArgs, StorageOutputs
-from components.credentials import password
-from components.kubernetes import workload as w
+from mlops_platform.components import labels as L
+from mlops_platform.components import metadata as md
+from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs
+from mlops_platform.components.credentials import password
+from mlops_platform.components.kubernetes import workload as w
 
 POSTGRES_PORT = 5432
 MINIO_PORT = 9000

@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import labels as L
-from components.args import ComputeResources
+from mlops_platform.components import labels as L
+from mlops_platform.components.args import ComputeResources
 
 TMP_VOLUME = "tmp"
 TMP_SIZE_LIMIT = "256Mi"

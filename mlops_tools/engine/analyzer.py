@@ -33,10 +33,10 @@ import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
-from mlops_tools.engine.capture import Registration, duration_s, make_urn
-from mlops_tools.engine.config import PROJECT
-from mlops_tools.engine.props import plain_to_wire
-from mlops_tools.findings import (
+from mlops_platform.tools.engine.capture import Registration, duration_s, make_urn
+from mlops_platform.tools.engine.config import PROJECT
+from mlops_platform.tools.engine.props import plain_to_wire
+from mlops_platform.tools.findings import (
     CapturedResource,
     Check,
     Enforcement,

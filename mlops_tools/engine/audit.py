@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from pulumi.runtime.proto.analyzer_pb2 import AnalyzeResponse, AnalyzeStackRequest
 
-from mlops_tools.engine.analyzer import (
+from mlops_platform.tools.engine.analyzer import (
     PACK_NICENESS,
     AnalysisResult,
     EngineServer,
@@ -31,12 +31,12 @@ from mlops_tools.engine.analyzer import (
     analyze_request,
     stack_resource,
 )
-from mlops_tools.engine.capture import Capture, Registration, capture_program, paused_gc
-from mlops_tools.engine.config import load_stack_config
-from mlops_tools.engine.relay import OK as RELAY_OK
-from mlops_tools.engine.relay import Relay
-from mlops_tools.findings import AuditResult, Check, Finding
-from mlops_tools.policy_config import (
+from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
+from mlops_platform.tools.engine.config import load_stack_config
+from mlops_platform.tools.engine.relay import OK as RELAY_OK
+from mlops_platform.tools.engine.relay import Relay
+from mlops_platform.tools.findings import AuditResult, Check, Finding
+from mlops_platform.tools.policy_config import (
     DEFAULT_CONFIG_DIR,
     REPO_ROOT,
     discover_packs,

@@ -34,9 +34,9 @@ from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, MockReso
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
-from mlops_tools.engine.config import StackConfig
-from mlops_tools.engine.props import UNKNOWN, engine_properties, struct_to_plain, wrap_secret_field
-from mlops_tools.findings import CapturedResource
+from mlops_platform.tools.engine.config import StackConfig
+from mlops_platform.tools.engine.props import UNKNOWN, engine_properties, struct_to_plain, wrap_secret_field
+from mlops_platform.tools.findings import CapturedResource
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"

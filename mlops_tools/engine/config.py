@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in
 

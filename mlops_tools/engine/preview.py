@@ -19,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from mlops_tools.engine.capture import PROVIDER_PREFIX, ROOT_STACK_TYPE, Capture
-from mlops_tools.findings import CapturedResource
+from mlops_platform.tools.engine.capture import PROVIDER_PREFIX, ROOT_STACK_TYPE, Capture
+from mlops_platform.tools.findings import CapturedResource
 
 LAYER_ORDER = ("storage", "registry", "serving", "monitoring")
 STACK_GROUP = "(stack)"

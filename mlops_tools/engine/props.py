@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from mlops_tools.findings import SECRET_MARKER, UNKNOWN_MARKER
+from mlops_platform.tools.findings import SECRET_MARKER, UNKNOWN_MARKER
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"

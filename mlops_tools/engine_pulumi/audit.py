@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops_tools.engine.analyzer import EngineServer, PackSession
-from mlops_tools.engine.audit import _read_json, _sorted_findings, _start_all
-from mlops_tools.engine.config import environment_name, load_stack_config
-from mlops_tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
-from mlops_tools.engine_pulumi.launchers import write_launchers
-from mlops_tools.engine_pulumi.workspace import StackHandle, open_stack, run_cli
-from mlops_tools.findings import (
+from mlops_platform.tools.engine.analyzer import EngineServer, PackSession
+from mlops_platform.tools.engine.audit import _read_json, _sorted_findings, _start_all
+from mlops_platform.tools.engine.config import environment_name, load_stack_config
+from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
+from mlops_platform.tools.engine_pulumi.launchers import write_launchers
+from mlops_platform.tools.engine_pulumi.workspace import StackHandle, open_stack, run_cli
+from mlops_platform.tools.findings import (
     AuditResult,
     CapturedResource,
     Check,
@@ -32,7 +32,7 @@ from mlops_tools.findings import (
     PolicyMeta,
     Severity,
 )
-from mlops_tools.policy_config import DEFAULT_CONFIG_DIR, discover_packs, policy_config_file
+from mlops_platform.tools.policy_config import DEFAULT_CONFIG_DIR, discover_packs, policy_config_file
 
 Echo = Callable[[str], None]
 

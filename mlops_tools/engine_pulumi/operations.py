@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_tools.engine.config import environment_name, load_stack_config
-from mlops_tools.engine_pulumi.audit import plan_packs, run_operation
-from mlops_tools.engine_pulumi.events import EngineRecord
-from mlops_tools.engine_pulumi.workspace import open_stack
+from mlops_platform.tools.engine.config import environment_name, load_stack_config
+from mlops_platform.tools.engine_pulumi.audit import plan_packs, run_operation
+from mlops_platform.tools.engine_pulumi.events import EngineRecord
+from mlops_platform.tools.engine_pulumi.workspace import open_stack
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
@@ -86,7 +86,7 @@ def cluster_client(choice: StackChoice) -> Any:
     """A client for the cluster the stack's kubernetes provider targets (its config, else ``KUBECONFIG``)."""
     import os
 
-    from mlops_tools.cluster_prereqs import api_client
+    from mlops_platform.tools.cluster_prereqs import api_client
 
     settings = load_stack_config(choice.env_file).namespace("kubernetes")
     kubeconfig = settings.get("kubeconfig") or choice.env.get("KUBECONFIG") or os.environ.get("KUBECONFIG")
@@ -101,8 +101,8 @@ def check_prerequisites(choice: StackChoice, *, install: Sequence[str] = ()) -> 
     Raises:
         PrerequisiteError: a kind is missing (nothing was changed), or the cluster cannot be asked.
     """
-    from mlops_tools.cluster_prereqs import check_cluster, install_crds, read_crds
-    from mlops_tools.engine.audit import capture_environment
+    from mlops_platform.tools.cluster_prereqs import check_cluster, install_crds, read_crds
+    from mlops_platform.tools.engine.audit import capture_environment
 
     crds = read_crds(install) if install else []
     types = {r.type for r in capture_environment(choice.env_file).resources}

@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from mlops_tools.engine.config import PROJECT, environment_name, secret_placeholder
-from mlops_tools.policy_config import REPO_ROOT
-from stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+from mlops_platform.tools.engine.config import PROJECT, environment_name, secret_placeholder
+from mlops_platform.tools.policy_config import REPO_ROOT
 
 PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
 
@@ -58,7 +58,7 @@ def find_engine_tools() -> EngineTools:
     Raises:
         EngineUnavailable: no Pulumi CLI at all.
     """
-    from mlops_tools.toolchain import installed
+    from mlops_platform.tools.toolchain import installed
 
     built = installed(["pulumi-cli", "kubernetes-provider"])
     if built is not None:
@@ -177,7 +177,7 @@ def open_stack(
     """
     from pulumi import automation as auto
 
-    from stacks.program import platform_program
+    from mlops_platform.stacks.program import platform_program
 
     tools = tools or find_engine_tools()
     scratch = Path(tempfile.mkdtemp(prefix="mlops-engine-"))
@@ -207,7 +207,7 @@ def _ephemeral(
 ) -> StackHandle:
     from pulumi import automation as auto
 
-    from stacks.program import platform_program
+    from mlops_platform.stacks.program import platform_program
 
     name = environment_name(env_file)
     base = keep if keep is not None else scratch

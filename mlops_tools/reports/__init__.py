@@ -1,6 +1,6 @@
 """Audit reports: ``render(results, fmt)`` for text, json, sarif, junit, markdown and html.
 
-Every format renders the same redacted, sorted view (:mod:`mlops_tools.reports.view`), one section
+Every format renders the same redacted, sorted view (:mod:`mlops_platform.tools.reports.view`), one section
 (or run, or set of suites) per environment in the order given.
 """
 
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mlops_tools.findings import AuditResult
-from mlops_tools.reports.documents import TEMPLATES, render_document
-from mlops_tools.reports.json_report import render_json
-from mlops_tools.reports.junit import render_junit
-from mlops_tools.reports.sarif import render_sarif
-from mlops_tools.reports.view import environment_view
+from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.reports.documents import TEMPLATES, render_document
+from mlops_platform.tools.reports.json_report import render_json
+from mlops_platform.tools.reports.junit import render_junit
+from mlops_platform.tools.reports.sarif import render_sarif
+from mlops_platform.tools.reports.view import environment_view
 
 FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 SUFFIXES = {

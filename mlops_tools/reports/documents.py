@@ -31,7 +31,7 @@ def md_code(value: Any) -> str:
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("mlops_tools.reports", "templates"),
+        loader=PackageLoader("mlops_platform.tools.reports", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,

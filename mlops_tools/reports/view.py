@@ -13,9 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from mlops_tools.findings import AuditResult, Enforcement, Finding, PolicyMeta, Severity, Waiver
-from mlops_tools.reports.redact import Redactor
-from mlops_tools.waivers import (
+from mlops_platform.tools.findings import AuditResult, Enforcement, Finding, PolicyMeta, Severity, Waiver
+from mlops_platform.tools.reports.redact import Redactor
+from mlops_platform.tools.waivers import (
     WAIVER_EXPIRED,
     WAIVER_RULES,
     WAIVER_UNMATCHED,

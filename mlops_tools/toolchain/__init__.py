@@ -5,8 +5,8 @@ kube-controller-manager, etcd, CRD files); ``installed()`` answers from the cach
 standard library is imported here, so the CLI's ``--help`` stays fast.
 """
 
-from mlops_tools.toolchain.commands import ToolchainError
-from mlops_tools.toolchain.installer import (
+from mlops_platform.tools.toolchain.commands import ToolchainError
+from mlops_platform.tools.toolchain.installer import (
     ComponentStatus,
     Toolchain,
     crd_files,
@@ -16,7 +16,7 @@ from mlops_tools.toolchain.installer import (
     installed,
     status,
 )
-from mlops_tools.toolchain.pins import COMPONENTS, CORE
+from mlops_platform.tools.toolchain.pins import COMPONENTS, CORE
 
 __all__ = [
     "COMPONENTS",

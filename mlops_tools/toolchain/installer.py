@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_tools.toolchain import cache
-from mlops_tools.toolchain.commands import (
+from mlops_platform.tools.toolchain import cache
+from mlops_platform.tools.toolchain.commands import (
     Progress,
     ToolchainError,
     go_binary,
@@ -26,8 +26,15 @@ from mlops_tools.toolchain.commands import (
     go_version,
     step,
 )
-from mlops_tools.toolchain.pins import BY_NAME, COMPONENTS, CORE, Component, ModuleFiles, WrapperBuild
-from mlops_tools.toolchain.recipes import BuildContext, build, wrapper_files
+from mlops_platform.tools.toolchain.pins import (
+    BY_NAME,
+    COMPONENTS,
+    CORE,
+    Component,
+    ModuleFiles,
+    WrapperBuild,
+)
+from mlops_platform.tools.toolchain.recipes import BuildContext, build, wrapper_files
 
 KEY_SCHEMA = 1  # bump when the layout of a component's directory or the recipes' code changes
 MIN_PATH_PULUMI = (3, 274)  # an official CLI at least this new may stand in for our build

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_tools.toolchain.commands import Progress, ToolchainError, run_captured, run_logged, step
-from mlops_tools.toolchain.pins import (
+from mlops_platform.tools.toolchain.commands import Progress, ToolchainError, run_captured, run_logged, step
+from mlops_platform.tools.toolchain.pins import (
     AptPackage,
     Component,
     GoModule,

@@ -5,16 +5,9 @@ that, `install_shared_analysis` lets the pack convert each resource once per req
 and `settle_gc` keeps the start-up heap out of the collector's way.
 """
 
-import sys
-from pathlib import Path
-
-# Pulumi starts the pack from this directory; make the repository root importable for `policies`
-# and `components` (parents[2] = repo root: mlops-governance -> policies -> root).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from pulumi_policy import PolicyPack
 
-from policies.packs import install_shared_analysis, pack_arguments, settle_gc
+from mlops_platform.policies.packs import install_shared_analysis, pack_arguments, settle_gc
 
 install_shared_analysis()
 settle_gc()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components import labels as L
-from policies.rules import _docker, _k8s
-from policies.rules._model import Res, Unknown, as_dict, get, is_unknown
+from mlops_platform.components import labels as L
+from mlops_platform.policies.rules import _docker, _k8s
+from mlops_platform.policies.rules._model import Res, Unknown, as_dict, get, is_unknown
 
 # Env var / key names that conventionally hold credentials. ``_FILE``/``_PATH`` variants point at a
 # mounted file instead and are fine (``POSTGRES_PASSWORD_FILE``).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.rules._model import Res, Unknown, as_list
+from mlops_platform.policies.rules._model import Res, Unknown, as_list
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"

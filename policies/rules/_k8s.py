@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from policies.rules._model import Res, as_dict, as_list, get, is_unknown
+from mlops_platform.policies.rules._model import Res, as_dict, as_list, get, is_unknown
 
 # Type tokens of the kinds that carry a pod spec, and where it lives inside ``spec``.
 _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {

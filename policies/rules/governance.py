@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from components import labels as L
-from policies.rules import _common, _docker, _k8s
-from policies.rules._model import (
+from mlops_platform.components import labels as L
+from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules._model import (
     Config,
     Res,
     as_dict,

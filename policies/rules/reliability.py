@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components import labels as L
-from policies.rules import _common, _docker, _k8s
-from policies.rules._model import (
+from mlops_platform.components import labels as L
+from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules._model import (
     Config,
     Res,
     as_dict,

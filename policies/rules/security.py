@@ -10,11 +10,11 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components import labels as L
-from policies.rules import _common, _docker, _k8s
-from policies.rules._common import secret_name
-from policies.rules._images import parse_image, registry_allowed
-from policies.rules._model import (
+from mlops_platform.components import labels as L
+from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules._common import secret_name
+from mlops_platform.policies.rules._images import parse_image, registry_allowed
+from mlops_platform.policies.rules._model import (
     Config,
     Res,
     as_dict,

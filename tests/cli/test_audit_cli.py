@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_tools.engine.audit import capture_environment
+from mlops_platform.tools.engine.audit import capture_environment
 from tests.cli_runner import mlops
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops_tools.spec_diff import MISSING, diff_specs, flatten
-from stacks.loader import load_environment
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.tools.spec_diff import MISSING, diff_specs, flatten
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def test_an_environment_does_not_differ_from_itself() -> None:
 def test_diff_cli_prints_json_and_rejects_bad_input(tmp_path: Path) -> None:
     def mlops(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "mlops_tools.cli", *args],
+            [sys.executable, "-m", "mlops_platform.tools.cli", *args],
             cwd=REPO,
             capture_output=True,
             text=True,

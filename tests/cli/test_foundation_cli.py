@@ -18,9 +18,9 @@ import jsonschema
 import pytest
 import yaml
 
-from mlops_tools import __version__
-from stacks.loader import load_environment
-from stacks.reference import README, updated_readme
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.stacks.reference import README, updated_readme
+from mlops_platform.tools import __version__
 
 REPO = Path(__file__).resolve().parents[2]
 MLOPS = Path(sys.executable).parent / "mlops"  # the console script installed with the package
@@ -28,10 +28,10 @@ DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 
 def run(*args: str, importtime: bool = False) -> subprocess.CompletedProcess[str]:
-    """``python [-X importtime] -m mlops_tools.cli ARGS`` from the repository root."""
+    """``python [-X importtime] -m mlops_platform.tools.cli ARGS`` from the repository root."""
     flags = ["-X", "importtime"] if importtime else []
     return subprocess.run(
-        [sys.executable, *flags, "-m", "mlops_tools.cli", *args],
+        [sys.executable, *flags, "-m", "mlops_platform.tools.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -126,7 +126,7 @@ def test_schema_writes_to_a_file(tmp_path: Path, schema: dict[str, Any]) -> None
 
 def test_envs_lists_the_three_environments() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", "envs"],
+        [sys.executable, "-m", "mlops_platform.tools.cli", "envs"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -158,7 +158,7 @@ def test_help_lists_the_commands_without_importing_pulumi() -> None:
     for command in ("validate", "schema", "envs"):
         assert command in result.stdout
     modules = imported_modules(result.stderr)
-    assert "mlops_tools.cli" in modules or "typer" in modules  # importtime output really parsed
+    assert "mlops_platform.tools.cli" in modules or "typer" in modules  # importtime output really parsed
     assert pulumi_modules(modules) == set()
 
 
@@ -182,10 +182,10 @@ def test_validating_1000_models_does_not_import_pulumi(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(tier prod, target kubernetes, 1000 models)" in words(result.stdout)
     modules = imported_modules(result.stderr)
-    assert "stacks.loader" in modules and "pydantic" in modules  # validation really ran
+    assert "mlops_platform.stacks.loader" in modules and "pydantic" in modules  # validation really ran
     assert pulumi_modules(modules) == set()
 
 
 def test_readme_spec_reference_is_up_to_date() -> None:
     text = README.read_text(encoding="utf-8")
-    assert updated_readme(text) == text, "README is stale: run python -m stacks.reference"
+    assert updated_readme(text) == text, "README is stale: run python -m mlops_platform.stacks.reference"

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlops_tools import stack_secrets
-from mlops_tools.cli import app
-from mlops_tools.stack_secrets import SecretsError, SeedChange, find_cli, update_stack_secrets
-from stacks.loader import load_environment
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.tools import stack_secrets
+from mlops_platform.tools.cli import app
+from mlops_platform.tools.stack_secrets import SecretsError, SeedChange, find_cli, update_stack_secrets
 from tests.cli_runner import mlops
 
 REPO = Path(__file__).resolve().parents[2]

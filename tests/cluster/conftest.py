@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.local_cluster import LocalCluster, running, toolchain_binaries
+from mlops_platform.tools.local_cluster import LocalCluster, running, toolchain_binaries
 from tests.realengine.conftest import engine_tools, require_tool
 
 __all__ = ["engine_tools"]

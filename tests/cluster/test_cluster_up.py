@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_tools.engine.audit import capture_environment
-from mlops_tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze
-from mlops_tools.engine_pulumi.events import EngineRecord
-from mlops_tools.engine_pulumi.operations import StackChoice, engine_run
-from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
-from mlops_tools.findings import SECRET_MARKER, UNKNOWN_MARKER
-from mlops_tools.local_cluster import LocalCluster
+from mlops_platform.tools.engine.audit import capture_environment
+from mlops_platform.tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze
+from mlops_platform.tools.engine_pulumi.events import EngineRecord
+from mlops_platform.tools.engine_pulumi.operations import StackChoice, engine_run
+from mlops_platform.tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
+from mlops_platform.tools.findings import SECRET_MARKER, UNKNOWN_MARKER
+from mlops_platform.tools.local_cluster import LocalCluster
 from tests.cli_runner import mlops as run_mlops
 from tests.realengine.conftest import REPO, bundled_stack_file
 
@@ -112,8 +112,8 @@ def _changed(record: EngineRecord) -> dict[str, set[str]]:
 def crd_dirs() -> list[str]:
     """The CRD files the operators' Go modules ship (gateway-api's standard set also holds a
     ValidatingAdmissionPolicy, which is not a CRD: left out)."""
-    from mlops_tools.cluster_prereqs import PrerequisiteError, read_crds
-    from mlops_tools.toolchain import crd_files
+    from mlops_platform.tools.cluster_prereqs import PrerequisiteError, read_crds
+    from mlops_platform.tools.toolchain import crd_files
 
     files = []
     for file in sorted({f for group in crd_files().values() for f in group}):
@@ -133,7 +133,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def crds(cluster: LocalCluster, crd_dirs: list[str]) -> list[str]:
     """The operators' CRDs applied to the shared cluster (idempotent: server-side apply)."""
-    from mlops_tools.cluster_prereqs import api_client, install_crds, read_crds
+    from mlops_platform.tools.cluster_prereqs import api_client, install_crds, read_crds
 
     return install_crds(api_client(str(cluster.kubeconfig)), read_crds(crd_dirs))
 
@@ -148,7 +148,7 @@ def _own_prod(work: Path, namespace: str) -> Path:
 
 
 def test_missing_crds_stop_up_before_any_change(engine_tools: EngineTools, tmp_path: Path) -> None:
-    from mlops_tools.local_cluster import running, toolchain_binaries
+    from mlops_platform.tools.local_cluster import running, toolchain_binaries
 
     binaries = toolchain_binaries()
     assert binaries is not None

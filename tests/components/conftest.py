@@ -35,8 +35,8 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components import credentials as credentials_module
-from stacks.credentials_config import CREDENTIAL_SEED_KEY
+from mlops_platform.components import credentials as credentials_module
+from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY
 
 PROJECT = "mlops-platform"
 SECRET_MARK = "SeCrEtPlAiNtExT"
@@ -113,7 +113,8 @@ def secret_lookup(webhook: str) -> Callable[[str], pulumi.Output[str]]:
 
 @contextlib.contextmanager
 def recording_credentials() -> Iterator[dict[str, str]]:
-    """Every credential ``components.credentials.derive`` returns meanwhile (name -> plaintext)."""
+    """Every credential ``mlops_platform.components.credentials.derive`` returns meanwhile (name ->
+    plaintext)."""
     derived: dict[str, str] = {}
     real = credentials_module.derive
 

@@ -20,8 +20,8 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
-from stacks.composition import build_platform, exports
-from stacks.schema import EnvironmentSpec
+from mlops_platform.stacks.composition import build_platform, exports
+from mlops_platform.stacks.schema import EnvironmentSpec
 from tests.components.conftest import SECRET_MARK, recording_credentials, secret_lookup
 
 SECRET_SIG = rpc._special_sig_key

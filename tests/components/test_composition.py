@@ -1,4 +1,4 @@
-"""``stacks.composition`` and the root ``__main__.py`` program under Pulumi's mocks.
+"""``mlops_platform.stacks.composition`` and the root ``__main__.py`` program under Pulumi's mocks.
 
 ``__main__.py`` runs end to end with config set the way the Pulumi CLI sets it (every
 ``mlops-platform:<section>`` a JSON string, secrets listed as secret keys), from the real
@@ -17,11 +17,11 @@ import pulumi
 import pytest
 import yaml
 
-from components.args import CredentialArgs, ModelSource, StorageArgs, Target
-from components.credentials import derive
-from components.storage import StorageStack
-from stacks.composition import model_spec, storage_args
-from stacks.loader import load_environment
+from mlops_platform.components.args import CredentialArgs, ModelSource, StorageArgs, Target
+from mlops_platform.components.credentials import derive
+from mlops_platform.components.storage import StorageStack
+from mlops_platform.stacks.composition import model_spec, storage_args
+from mlops_platform.stacks.loader import load_environment
 from tests.components.conftest import (
     SECRET_MARK,
     SEED_CONFIG_KEY,

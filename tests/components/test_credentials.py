@@ -1,4 +1,5 @@
-"""``components.credentials``: credentials derived from one seed, secret, stable, rotatable one by one.
+"""``mlops_platform.components.credentials``: credentials derived from one seed, secret, stable, rotatable
+one by one.
 
 The platform registers no ``random:`` resource on any bundled environment: the real engine here has no
 ``pulumi-resource-random`` plugin.
@@ -11,10 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.args import CredentialArgs
-from components.credentials import ALPHABET, BCRYPT_COST, bcrypt_hash, bcrypt_salt, derive, password
-from stacks.composition import build_platform
-from stacks.loader import load_environment
+from mlops_platform.components.args import CredentialArgs
+from mlops_platform.components.credentials import (
+    ALPHABET,
+    BCRYPT_COST,
+    bcrypt_hash,
+    bcrypt_salt,
+    derive,
+    password,
+)
+from mlops_platform.stacks.composition import build_platform
+from mlops_platform.stacks.loader import load_environment
 from tests.components.conftest import TEST_SEED, credential, run_program, secret_lookup
 
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=40)

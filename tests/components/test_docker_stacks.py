@@ -14,11 +14,11 @@ import bcrypt
 import pytest
 import yaml
 
-from components import labels as L
-from components.rendering import RULES_PATH
-from stacks.loader import load_environment
-from stacks.schema import EnvironmentSpec
-from stacks.types import Target
+from mlops_platform.components import labels as L
+from mlops_platform.components.rendering import RULES_PATH
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.stacks.schema import EnvironmentSpec
+from mlops_platform.stacks.types import Target
 from tests.components.conftest import credential
 from tests.components.docker_harness import (
     CONTAINER,

@@ -13,10 +13,10 @@ from typing import Any
 import bcrypt
 import pytest
 
-from components import labels as L
-from stacks.composition import build_platform
-from stacks.loader import load_environment
-from stacks.schema import EnvironmentSpec
+from mlops_platform.components import labels as L
+from mlops_platform.stacks.composition import build_platform
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.stacks.schema import EnvironmentSpec
 from tests.components.conftest import (
     SECRET_MARK,
     KubernetesSchemas,

@@ -16,10 +16,10 @@ import pulumi
 import pytest
 from pulumi.output import Unknown
 
-from stacks.composition import build_platform
-from stacks.credentials_config import CREDENTIAL_ROTATIONS_KEY, CREDENTIAL_SEED_KEY
-from stacks.loader import load_environment
-from stacks.schema import EnvironmentSpec
+from mlops_platform.stacks.composition import build_platform
+from mlops_platform.stacks.credentials_config import CREDENTIAL_ROTATIONS_KEY, CREDENTIAL_SEED_KEY
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.stacks.schema import EnvironmentSpec
 from tests.components.conftest import Recording, as_json, run_program, secret_lookup, unwrap_secrets
 
 GRAFANA = "monitoring-grafana"

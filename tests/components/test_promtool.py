@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import rendering
-from components.args import DriftArgs, ModelSlo, ReceiverArgs, ScrapeTarget
-from stacks.loader import load_environment
-from stacks.schema import EnvironmentSpec
+from mlops_platform.components import rendering
+from mlops_platform.components.args import DriftArgs, ModelSlo, ReceiverArgs, ScrapeTarget
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.stacks.schema import EnvironmentSpec
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

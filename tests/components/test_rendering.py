@@ -10,8 +10,8 @@ import jinja2
 import pytest
 import yaml
 
-from components import rendering
-from components.args import BucketArgs, DriftArgs, ModelSlo, ReceiverArgs, ScrapeTarget
+from mlops_platform.components import rendering
+from mlops_platform.components.args import BucketArgs, DriftArgs, ModelSlo, ReceiverArgs, ScrapeTarget
 
 FRAUD = ScrapeTarget(
     model="fraud-scorer",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.engine.analyzer import PackSession, start_pack
-from mlops_tools.engine.capture import Capture, capture_program
-from mlops_tools.engine.config import StackConfig, load_stack_config
+from mlops_platform.tools.engine.analyzer import PackSession, start_pack
+from mlops_platform.tools.engine.capture import Capture, capture_program
+from mlops_platform.tools.engine.config import StackConfig, load_stack_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROGRAM = FIXTURES / "program" / "__main__.py"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tools.engine.analyzer import PackSession, PolicyConfigError, make_resource, start_pack
-from mlops_tools.findings import Check, Enforcement, Framework, Severity
+from mlops_platform.tools.engine.analyzer import PackSession, PolicyConfigError, make_resource, start_pack
+from mlops_platform.tools.findings import Check, Enforcement, Framework, Severity
 from tests.engine.conftest import TEST_PACK
 
 PACK = "engine-testpack"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.engine.analyzer import PolicyConfigError
-from mlops_tools.engine.audit import audit_environment, policy_config_for
-from mlops_tools.findings import AuditResult, Enforcement
+from mlops_platform.tools.engine.analyzer import PolicyConfigError
+from mlops_platform.tools.engine.audit import audit_environment, policy_config_for
+from mlops_platform.tools.findings import AuditResult, Enforcement
 from tests.engine.conftest import PROGRAM, STACK, STACK_FILE, TEST_PACK
 
 SERVICE = f"{STACK}fixture:index:Service"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from mlops_tools.engine.capture import Capture, capture_program, make_urn, mock_id, placeholder
-from mlops_tools.engine.config import StackConfig
-from mlops_tools.findings import SECRET_MARKER, CapturedResource
+from mlops_platform.tools.engine.capture import Capture, capture_program, make_urn, mock_id, placeholder
+from mlops_platform.tools.engine.config import StackConfig
+from mlops_platform.tools.findings import SECRET_MARKER, CapturedResource
 from tests.engine.conftest import PROGRAM, STACK
 
 SERVICE = f"{STACK}fixture:index:Service"

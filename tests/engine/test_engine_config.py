@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.engine.config import StackConfigError, load_stack_config, secret_placeholder
-from stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+from mlops_platform.tools.engine.config import StackConfigError, load_stack_config, secret_placeholder
 
 SEED = f"mlops-platform:{CREDENTIAL_SEED_KEY}"
 

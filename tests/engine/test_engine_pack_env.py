@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlops_tools.engine.analyzer import (
+from mlops_platform.tools.engine.analyzer import (
     MAX_ENV_STRING_BYTES,
     config_fits_environment,
     make_resource,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from mlops_tools.engine.capture import Capture, placeholder
-from mlops_tools.engine.config import StackConfig
-from mlops_tools.engine.preview import placements, render_preview, summary
+from mlops_platform.tools.engine.capture import Capture, placeholder
+from mlops_platform.tools.engine.config import StackConfig
+from mlops_platform.tools.engine.preview import placements, render_preview, summary
 
 
 def test_table_groups_by_layer_and_component_with_counts(capture: Capture) -> None:

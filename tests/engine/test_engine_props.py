@@ -8,7 +8,7 @@ from google.protobuf import struct_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_tools.engine.props import (
+from mlops_platform.tools.engine.props import (
     ARCHIVE_SIG,
     ASSET_SIG,
     OUTPUT_SIG,

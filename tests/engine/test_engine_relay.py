@@ -6,8 +6,8 @@ import grpc
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
-from mlops_tools.engine.analyzer import PackSession, RelayedRpcError, captured_request, make_resource
-from mlops_tools.engine.relay import OK, OUT_HEADER, Relay, parse_answers
+from mlops_platform.tools.engine.analyzer import PackSession, RelayedRpcError, captured_request, make_resource
+from mlops_platform.tools.engine.relay import OK, OUT_HEADER, Relay, parse_answers
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_tools.engine.audit import audit_environment
-from mlops_tools.findings import AuditResult
+from mlops_platform.tools.engine.audit import audit_environment
+from mlops_platform.tools.findings import AuditResult
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Start each policy pack as the Pulumi engine does, once per test module, and talk gRPC to it.
 
 A minimal client on purpose: these tests need raw protocol access (e.g. a ``Configure`` without an
-enforcement level, which the engine never sends). ``mlops_tools.engine.analyzer`` is the full client.
+enforcement level, which the engine never sends). ``mlops_platform.tools.engine.analyzer`` is the full client.
 """
 
 from __future__ import annotations

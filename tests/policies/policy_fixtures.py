@@ -31,9 +31,9 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
-from components import labels as L
-from policies.catalogue import RULES_BY_NAME
-from policies.packs import build_policy
+from mlops_platform.components import labels as L
+from mlops_platform.policies.catalogue import RULES_BY_NAME
+from mlops_platform.policies.packs import build_policy
 
 __all__ = [
     "UNKNOWN_ARRAY_VALUE",

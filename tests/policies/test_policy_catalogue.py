@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies import catalogue
-from policies.rules._model import Res, plain
+from mlops_platform.policies import catalogue
+from mlops_platform.policies.rules._model import Res, plain
 from tests.policies.policy_fixtures import UNKNOWN_STRING_VALUE
 
 RESOURCE_TYPES = [
@@ -27,7 +27,7 @@ RESOURCE_TYPES = [
 
 
 def test_generated_files_are_up_to_date() -> None:
-    assert catalogue.main(["--check"]) == 0, "run: python -m policies.catalogue"
+    assert catalogue.main(["--check"]) == 0, "run: python -m mlops_platform.policies.catalogue"
 
 
 def test_readme_lists_every_rule_with_levels_and_controls() -> None:

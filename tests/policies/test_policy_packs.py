@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import json_format
 from pulumi.runtime.proto import analyzer_pb2
 
-from policies.catalogue import ENVIRONMENTS, NON_WAIVABLE, RULES, RULES_BY_NAME, rules_for
+from mlops_platform.policies.catalogue import ENVIRONMENTS, NON_WAIVABLE, RULES, RULES_BY_NAME, rules_for
 from tests.policies.conftest import LEVELS, PACKS, ROOT, Pack
 from tests.policies.policy_fixtures import (
     UNKNOWN_BOOLEAN_VALUE,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from components import labels as L
-from policies.catalogue import RULES, RULES_BY_NAME
-from policies.packs import build_policy
+from mlops_platform.components import labels as L
+from mlops_platform.policies.catalogue import RULES, RULES_BY_NAME
+from mlops_platform.policies.packs import build_policy
 from tests.policies.policy_fixtures import (
     DELETE,
     DIGEST,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import labels as L
-from policies.catalogue import RULES
+from mlops_platform.components import labels as L
+from mlops_platform.policies.catalogue import RULES
 from tests.policies.policy_fixtures import (
     DELETE,
     PROM_CONFIG,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.rules import _common
+from mlops_platform.policies.rules import _common
 
 FRAGMENTS = st.sampled_from(
     [

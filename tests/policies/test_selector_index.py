@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.rules._k8s import SelectorIndex, selector_matches
-from policies.rules._model import Res, Unknown
+from mlops_platform.policies.rules._k8s import SelectorIndex, selector_matches
+from mlops_platform.policies.rules._model import Res, Unknown
 
 KEYS = st.sampled_from(["app", "model", "track", "tier"])
 VALUES = st.sampled_from(["a", "b", "c"])

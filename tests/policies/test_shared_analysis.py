@@ -23,9 +23,9 @@ from pulumi_policy import policy as sdk
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies import packs
-from policies.catalogue import PACKS, RULES
-from policies.packs import (
+from mlops_platform.policies import packs
+from mlops_platform.policies.catalogue import PACKS, RULES
+from mlops_platform.policies.packs import (
     build_policy,
     install_shared_analysis,
     pack_arguments,
@@ -33,7 +33,7 @@ from policies.packs import (
     struct_to_dict,
     to_res,
 )
-from policies.rules._model import _SENTINELS, plain
+from mlops_platform.policies.rules._model import _SENTINELS, plain
 from tests.policies.policy_fixtures import (
     DELETE,
     UNKNOWN_STRING_VALUE,

@@ -1,4 +1,5 @@
-"""The prerequisite knowledge of ``mlops_tools.cluster_prereqs``, without a cluster (see tests/cluster)."""
+"""The prerequisite knowledge of ``mlops_platform.tools.cluster_prereqs``, without a cluster (see
+tests/cluster)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.cluster_prereqs import (
+from mlops_platform.tools.cluster_prereqs import (
     GATEWAY_API,
     PROMETHEUS_OPERATOR,
     Kind,
@@ -17,7 +18,7 @@ from mlops_tools.cluster_prereqs import (
     missing_message,
     read_crds,
 )
-from mlops_tools.engine.audit import capture_environment
+from mlops_platform.tools.engine.audit import capture_environment
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_tools.engine_pulumi.workspace import EngineTools
+from mlops_platform.tools.engine_pulumi.workspace import EngineTools
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def require_tool(what: str) -> None:
 
 @pytest.fixture(scope="session")
 def engine_tools() -> EngineTools:
-    from mlops_tools.toolchain import installed
+    from mlops_platform.tools.toolchain import installed
 
     built = installed(["pulumi-cli", "kubernetes-provider"])
     if built is None:

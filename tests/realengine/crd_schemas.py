@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mlops_tools.cluster_prereqs import YamlLoader
+from mlops_platform.tools.cluster_prereqs import YamlLoader
 
 
 def load_crds(files: Iterable[Path]) -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -11,7 +11,7 @@ from tests.realengine.crd_schemas import load_crds, validate_custom_resource
 
 @pytest.fixture(scope="module")
 def schemas():  # type: ignore[no-untyped-def]
-    from mlops_tools.toolchain import crd_files
+    from mlops_platform.tools.toolchain import crd_files
 
     try:
         files = [f for group in crd_files().values() for f in group]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_tools.engine_pulumi.workspace import EngineTools
-from mlops_tools.reports import SUFFIXES
+from mlops_platform.tools.engine_pulumi.workspace import EngineTools
+from mlops_platform.tools.reports import SUFFIXES
 from tests.cli_runner import mlops
 from tests.realengine.conftest import REPO
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_tools.engine.audit import audit_environment
-from mlops_tools.engine_pulumi.audit import audit_with_engine
-from mlops_tools.engine_pulumi.workspace import EngineTools
-from mlops_tools.findings import AuditResult
+from mlops_platform.tools.engine.audit import audit_environment
+from mlops_platform.tools.engine_pulumi.audit import audit_with_engine
+from mlops_platform.tools.engine_pulumi.workspace import EngineTools
+from mlops_platform.tools.findings import AuditResult
 from tests.integration.test_broken_environments import CASES, PROD
 from tests.realengine.conftest import REPO
 

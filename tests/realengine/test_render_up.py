@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.credentials import derive
-from mlops_tools.engine.audit import audit_environment
-from mlops_tools.engine.config import load_stack_config
-from mlops_tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze, run_operation
-from mlops_tools.engine_pulumi.events import EngineRecord
-from mlops_tools.engine_pulumi.operations import StackChoice, engine_run, render_config
-from mlops_tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
+from mlops_platform.components.credentials import derive
+from mlops_platform.tools.engine.audit import audit_environment
+from mlops_platform.tools.engine.config import load_stack_config
+from mlops_platform.tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze, run_operation
+from mlops_platform.tools.engine_pulumi.events import EngineRecord
+from mlops_platform.tools.engine_pulumi.operations import StackChoice, engine_run, render_config
+from mlops_platform.tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
 from tests.realengine.conftest import bundled_stack_file, require_tool
 from tests.realengine.crd_schemas import load_crds, validate_custom_resource
 
@@ -58,7 +58,7 @@ def _changed(record: EngineRecord) -> set[str]:
 
 @pytest.fixture(scope="module")
 def crd_schemas() -> dict[tuple[str, str, str], dict[str, Any]]:
-    from mlops_tools.toolchain import crd_files
+    from mlops_platform.tools.toolchain import crd_files
 
     try:
         files = [f for group in crd_files().values() for f in group]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_tools.findings import AuditResult
+from mlops_platform.tools.findings import AuditResult
 from tests.reports.report_fixtures import make_dev, make_prod
 
 

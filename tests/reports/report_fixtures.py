@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from mlops_tools.findings import (
+from mlops_platform.tools.findings import (
     AuditResult,
     CapturedResource,
     Check,
@@ -22,7 +22,7 @@ from mlops_tools.findings import (
     Waiver,
     secret_fingerprint,
 )
-from mlops_tools.waivers import apply_waivers
+from mlops_platform.tools.waivers import apply_waivers
 
 # A value the engine saw as secret. No report may ever contain it.
 SECRET = "Zx9-SECRET-MARKER-4f1c2a7b"

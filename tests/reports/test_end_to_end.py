@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
-from mlops_tools.engine.audit import (
+from mlops_platform.tools.engine.audit import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_PROGRAM,
     audit_capture_and_packs,
     discover_packs,
 )
-from mlops_tools.findings import AuditResult
-from mlops_tools.reports import FORMATS, render
-from mlops_tools.waivers import apply_waivers, load_waivers
+from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.reports import FORMATS, render
+from mlops_platform.tools.waivers import apply_waivers, load_waivers
 
 pytestmark = pytest.mark.slow
 

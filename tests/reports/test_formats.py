@@ -10,10 +10,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
-from mlops_tools.findings import AuditResult
-from mlops_tools.reports import FORMATS, render
-from mlops_tools.reports.view import natural_key
-from mlops_tools.waivers import WAIVER_EXPIRED, apply_waivers
+from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.reports import FORMATS, render
+from mlops_platform.tools.reports.view import natural_key
+from mlops_platform.tools.waivers import WAIVER_EXPIRED, apply_waivers
 from tests.reports.report_fixtures import (
     NO_PLAINTEXT_SECRET,
     POLICIES,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.reports import render
+from mlops_platform.tools.reports import render
 from tests.reports.report_fixtures import make_dev, make_prod
 
 WIDTH, HEIGHT = 1280, 2000

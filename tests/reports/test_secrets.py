@@ -7,9 +7,9 @@ import html
 
 import pytest
 
-from mlops_tools.findings import secret_fingerprint
-from mlops_tools.reports import FORMATS, render
-from mlops_tools.reports.redact import REDACTED, Redactor
+from mlops_platform.tools.findings import secret_fingerprint
+from mlops_platform.tools.reports import FORMATS, render
+from mlops_platform.tools.reports.redact import REDACTED, Redactor
 from tests.reports.report_fixtures import SECRET, make_dev, make_prod
 
 

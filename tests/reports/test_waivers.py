@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.findings import AuditResult, Enforcement, Waiver
-from mlops_tools.waivers import (
+from mlops_platform.tools.findings import AuditResult, Enforcement, Waiver
+from mlops_platform.tools.waivers import (
     WAIVER_EXPIRED,
     WAIVER_REJECTED,
     WAIVER_UNMATCHED,

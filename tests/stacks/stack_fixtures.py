@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stacks.yaml_source import Problem, SourceError
+from mlops_platform.stacks.yaml_source import Problem, SourceError
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = REPO / "stacks"
@@ -25,9 +25,9 @@ def mutate(old: str, new: str, base: str = MINIMAL_STACK) -> str:
 def run_cli(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m mlops_tools.cli ARGS`` from the repository root, as a user runs ``mlops``."""
+    """``python -m mlops_platform.tools.cli ARGS`` from the repository root, as a user runs ``mlops``."""
     return subprocess.run(
-        [sys.executable, "-m", "mlops_tools.cli", *args],
+        [sys.executable, "-m", "mlops_platform.tools.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.loader import load_environment
-from stacks.yaml_source import SourceError, display_path
+from mlops_platform.stacks.loader import load_environment
+from mlops_platform.stacks.yaml_source import SourceError, display_path
 from tests.stacks.stack_fixtures import DEFAULTS_SHOWN, MINIMAL_STACK, REPO, STACKS, mutate, run_cli
 
 DEFAULTS_TEXT = (STACKS / "defaults.yaml").read_text(encoding="utf-8")

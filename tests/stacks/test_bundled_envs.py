@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.loader import PROJECT, load_environment, spec_from_pulumi_config
-from stacks.schema import SECTIONS, EnvironmentSpec
-from stacks.yaml_source import SourceError
+from mlops_platform.stacks.loader import PROJECT, load_environment, spec_from_pulumi_config
+from mlops_platform.stacks.schema import SECTIONS, EnvironmentSpec
+from mlops_platform.stacks.yaml_source import SourceError
 from tests.stacks.stack_fixtures import ENVS, REPO, STACKS
 
 DEFAULTS: dict[str, Any] = yaml.safe_load((STACKS / "defaults.yaml").read_text(encoding="utf-8"))

@@ -15,9 +15,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stacks.loader import DEFAULTS_FILE, load_environment
-from stacks.schema import EnvironmentSpec
-from stacks.yaml_source import SourceError, display_path
+from mlops_platform.stacks.loader import DEFAULTS_FILE, load_environment
+from mlops_platform.stacks.schema import EnvironmentSpec
+from mlops_platform.stacks.yaml_source import SourceError, display_path
 from tests.stacks.stack_fixtures import MINIMAL_STACK, STACKS, assert_well_located
 
 SETTINGS = settings(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.toolchain import cache, installer
-from mlops_tools.toolchain.pins import BY_NAME
+from mlops_platform.tools.toolchain import cache, installer
+from mlops_platform.tools.toolchain.pins import BY_NAME
 
 GO = "go1.26.8"  # the Go version the stand-in cache was "built" with
 

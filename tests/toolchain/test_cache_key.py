@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from mlops_tools.toolchain import installer
-from mlops_tools.toolchain.pins import BY_NAME, COMPONENTS, GoModule, WrapperBuild
+from mlops_platform.tools.toolchain import installer
+from mlops_platform.tools.toolchain.pins import BY_NAME, COMPONENTS, GoModule, WrapperBuild
 
 GO = "go1.26.8"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlops_tools.cli import app
-from mlops_tools.toolchain import installed
-from mlops_tools.toolchain.pins import COMPONENTS
+from mlops_platform.tools.cli import app
+from mlops_platform.tools.toolchain import installed
+from mlops_platform.tools.toolchain.pins import COMPONENTS
 
 from .conftest import Fill
 
@@ -87,11 +87,11 @@ def test_install_on_a_warm_cache_prints_one_line_per_component(root: Path, fill:
 def test_help_imports_neither_pulumi_nor_the_toolchain() -> None:
     probe = (
         "import sys\n"
-        "from mlops_tools.cli import app\n"
+        "from mlops_platform.tools.cli import app\n"
         "from typer.testing import CliRunner\n"
         "assert CliRunner().invoke(app, ['toolchain', '--help']).exit_code == 0\n"
         "names = [m for m in sys.modules if m.split('.')[0] == 'pulumi']\n"
-        "names += [m for m in sys.modules if m.startswith('mlops_tools.toolchain')]\n"
+        "names += [m for m in sys.modules if m.startswith('mlops_platform.tools.toolchain')]\n"
         "heavy = sorted(names)\n"
         "print(heavy)\n"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tools.toolchain import (
+from mlops_platform.tools.toolchain import (
     cache,
     crd_files,
     env_exports,
@@ -20,8 +20,8 @@ from mlops_tools.toolchain import (
     recipes,
     status,
 )
-from mlops_tools.toolchain.commands import ToolchainError
-from mlops_tools.toolchain.pins import BY_NAME, COMPONENTS, CORE
+from mlops_platform.tools.toolchain.commands import ToolchainError
+from mlops_platform.tools.toolchain.pins import BY_NAME, COMPONENTS, CORE
 
 from .conftest import GO, Fill
 

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from mlops_tools.toolchain import Toolchain, installed
-from mlops_tools.toolchain.pins import KUBERNETES_VERSION, PULUMI_VERSION
+from mlops_platform.tools.toolchain import Toolchain, installed
+from mlops_platform.tools.toolchain.pins import KUBERNETES_VERSION, PULUMI_VERSION
 
 
 @pytest.fixture(scope="module")
