@@ -69,15 +69,6 @@ def _noop() -> None:
     """The inline program of a workspace that only writes config: never run."""
 
 
-def _command(cli: Path, scratch: Path) -> Any:
-    """A ``PulumiCommand`` for ``cli`` (the SDK runs ``<root>/bin/pulumi``)."""
-    from pulumi.automation import PulumiCommand
-
-    (scratch / "bin").mkdir(parents=True)
-    (scratch / "bin" / "pulumi").symlink_to(cli)
-    return PulumiCommand(root=str(scratch), skip_version_check=True)
-
-
 def _get(stack: Any, key: str) -> Any | None:
     """``stack.get_config(key)``, None when the key is not set."""
     from pulumi.automation import errors
@@ -137,6 +128,8 @@ def update_stack_secrets(
     """
     from pulumi import automation as auto
 
+    from mlops_platform.tools.engine_pulumi.workspace import pulumi_command
+
     bad = [name for name in rotate if not CREDENTIAL_NAME.fullmatch(name)]
     if bad:
         raise SecretsError(f"--rotate: not a credential name (such as storage-postgres-password): {bad[0]!r}")
@@ -150,7 +143,7 @@ def update_stack_secrets(
     try:
         opts = auto.LocalWorkspaceOptions(
             work_dir=str(work_dir or PROJECT_DIR),
-            pulumi_command=_command(cli, scratch / "cli"),
+            pulumi_command=pulumi_command(cli, scratch / "cli"),
             env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true", **(env or {})},
         )
         stack = auto.create_or_select_stack(

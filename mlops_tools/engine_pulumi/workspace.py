@@ -53,23 +53,24 @@ class EngineTools:
 
 
 def find_engine_tools() -> EngineTools:
-    """The toolchain's build when installed (``mlops toolchain install``), else a ``pulumi`` on PATH.
+    """The CLI ``find_pulumi`` chooses, with the toolchain's kubernetes provider when it is built.
+
+    ``find_pulumi`` honours ``$MLOPS_PULUMI``, then the toolchain's build, then a new enough CLI on
+    PATH; without the toolchain's provider the engine finds its installed plugin itself.
 
     Raises:
         EngineUnavailable: no Pulumi CLI at all.
     """
-    from mlops_platform.tools.toolchain import installed
+    from mlops_platform.tools.toolchain import find_pulumi, installed
 
-    built = installed(["pulumi-cli", "kubernetes-provider"])
-    if built is not None:
-        return EngineTools(built.pulumi, built.kubernetes_provider_dir)
-    on_path = shutil.which("pulumi")
-    if on_path is None:
+    pulumi = find_pulumi()
+    if pulumi is None:
         raise EngineUnavailable(
             "no Pulumi CLI: run `mlops toolchain install` (builds the pinned CLI and kubernetes provider "
-            "from the Go module proxy), or install the official Pulumi CLI"
+            "from the Go module proxy), install the official Pulumi CLI, or point MLOPS_PULUMI at one"
         )
-    return EngineTools(Path(on_path))
+    built = installed(["kubernetes-provider"])
+    return EngineTools(pulumi, built.kubernetes_provider_dir if built is not None else None)
 
 
 @dataclass(slots=True)
@@ -141,15 +142,14 @@ def _engine_env(
     return env
 
 
-def _command(tools: EngineTools, scratch: Path) -> Any:
-    """A ``PulumiCommand`` for the chosen binary (the SDK expects ``<root>/bin/pulumi``)."""
+def pulumi_command(cli: Path, root: Path) -> Any:
+    """A ``PulumiCommand`` for ``cli``: the SDK runs ``<root>/bin/pulumi``, so link it there."""
     from pulumi.automation import PulumiCommand
 
-    root = scratch / "cli"
     (root / "bin").mkdir(parents=True, exist_ok=True)
     link = root / "bin" / "pulumi"
     if not link.exists():
-        link.symlink_to(tools.pulumi)
+        link.symlink_to(cli)
     return PulumiCommand(root=str(root), skip_version_check=True)
 
 
@@ -187,7 +187,9 @@ def open_stack(
             env.pop("PULUMI_HOME")  # the user's own home, backend and passphrase, from their environment
             env.update(extra_env or {})
             opts = auto.LocalWorkspaceOptions(
-                work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=_command(tools, scratch)
+                work_dir=str(REPO_ROOT),
+                env_vars=env,
+                pulumi_command=pulumi_command(tools.pulumi, scratch / "cli"),
             )
             stack = auto.select_stack(stack_name, PROJECT, platform_program, opts=opts)
             yield StackHandle(stack, stack_name, REPO_ROOT, env, False, scratch, tools)
@@ -234,7 +236,10 @@ def _ephemeral(
     )
     target.write_text(text if salt is None else f"encryptionsalt: {salt}\n{text}", encoding="utf-8")
     opts = auto.LocalWorkspaceOptions(
-        work_dir=str(project), pulumi_home=str(home), env_vars=env, pulumi_command=_command(tools, scratch)
+        work_dir=str(project),
+        pulumi_home=str(home),
+        env_vars=env,
+        pulumi_command=pulumi_command(tools.pulumi, scratch / "cli"),
     )
     stack = auto.create_or_select_stack(name, PROJECT, platform_program, opts=opts)
     placeholders: set[str] = set()

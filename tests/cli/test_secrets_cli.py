@@ -111,3 +111,13 @@ def test_the_command_never_prints_the_seed(
         env={**os.environ, **env},
     ).stdout.strip()
     assert len(seed) == 43 and seed not in result.output
+
+
+def test_the_real_engine_commands_honour_mlops_pulumi_too(tmp_path: Path) -> None:
+    """One choice of CLI for every command: a missing ``$MLOPS_PULUMI`` is refused, not passed over."""
+    result = mlops(
+        "audit", "dev", "--engine", "pulumi", env={"MLOPS_PULUMI": str(tmp_path / "no-such-pulumi")}
+    )
+    assert result.returncode == 2, result.stderr
+    assert "no Pulumi CLI: run `mlops toolchain install`" in result.stderr
+    assert "point MLOPS_PULUMI at one" in result.stderr
