@@ -67,8 +67,9 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         if target is None:
             out.file.write(text)
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            from mlops_platform.tools.cli_guard import write_output
+
+            write_output(target, text)  # an OutputError: exit 2, one line (cli_guard)
             err.print(f"wrote {target}", markup=False)
     if request.output is not None and "text" not in request.formats:
         out.file.write(render(results, "text"))
@@ -98,7 +99,9 @@ def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
         transient=True,
         disable=not err.is_terminal,
     ) as progress:
-        task = progress.add_task(f"audit {env}", total=None, phase="starting")
+        from rich.markup import escape
+
+        task = progress.add_task(f"audit {escape(env)}", total=None, phase="starting")
 
         def update(phase: str, resources: int) -> None:
             progress.update(task, phase=phase, completed=resources)
