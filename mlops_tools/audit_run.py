@@ -6,6 +6,7 @@ Exit codes: 0 when no mandatory violation is left unwaived, 1 when one is (or a 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -41,7 +42,8 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         err.print("--output: give a directory when asking for several formats", markup=False)
         return EXIT_BAD_INPUT
     try:
-        waivers = load_waivers(request.waivers) if request.waivers.exists() else []
+        # Absent: no waivers (the CLI refuses a --waivers naming a missing file); a broken link is read.
+        waivers = load_waivers(request.waivers) if os.path.lexists(request.waivers) else []
     except WaiverError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)

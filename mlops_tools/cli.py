@@ -339,7 +339,7 @@ def audit(
     except ValueError:
         err.print(f"--today: must be an ISO date such as 2026-12-31 (got {echo(today)})")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    if waivers is not None and not waivers.exists():  # the default file may be absent, a named one not
+    if waivers is not None and not os.path.lexists(waivers):  # the default may be absent, a named one not
         err.print(f"--waivers: file not found: {waivers}")
         raise typer.Exit(EXIT_BAD_INPUT)
     request = AuditRequest(

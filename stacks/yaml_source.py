@@ -40,8 +40,10 @@ MAX_ALIAS_CHARS = MAX_FILE_BYTES  # characters of scalars built by expanding ali
 MAX_MESSAGE_CHARS = 1_000  # one problem's message, whatever a value in it holds
 MAX_ECHO_CHARS = 80  # a value quoted in a message
 
-# libyaml's composer recurses in C: 100,000 nested flow collections (200 KB) crashed the interpreter
-# (SIGSEGV, measured with PyYAML 6.0.3); the pure-Python composer raises RecursionError near 300.
+# PyYAML's composer recurses: with PyYAML 6.0.3's libyaml, 100,000 nested flow collections (200 KB)
+# crashed the interpreter (SIGSEGV); 6.0.4's libyaml refuses deep flow nesting itself ("exceeded
+# maximum nesting depth", between 1,000 and 10,000 levels); the pure-Python composer raises
+# RecursionError near 300. The pre-check below keeps every build of the composer out of that range.
 _SAFE_COMPOSE_DEPTH = 10_000 if _BaseLoader is not yaml.SafeLoader else 200
 
 
@@ -487,7 +489,11 @@ class _Builder:
         return SourceError([Problem(self.out.file, line, format_path(path), message)])
 
     def build(
-        self, node: yaml.Node, path: PathKey, active: frozenset[int] = frozenset(), alias: bool = False
+        self,
+        node: yaml.Node,
+        path: PathKey,
+        active: frozenset[int] = frozenset(),
+        alias: PathKey | None = None,
     ) -> Any:
         """Plain data of ``node``; ``active`` holds the collections being built above it.
 
@@ -502,19 +508,22 @@ class _Builder:
             raise SourceError([Problem(out.file, line, format_path(path), "recursive YAML alias")])
         if len(path) > MAX_DEPTH:
             raise self._limit(node, path, _depth_message())
-        alias = alias or id(node) in self.seen
+        if alias is None and id(node) in self.seen:
+            alias = path  # where an alias expansion starts: the location of an exceeded limit
         self.seen.add(id(node))
-        if alias:
+        if alias is not None:
             self.alias_nodes += 1
             if isinstance(node, yaml.ScalarNode):
                 self.alias_chars += len(node.value)
             if self.alias_nodes > MAX_ALIAS_NODES or self.alias_chars > MAX_ALIAS_CHARS:
-                raise self._limit(
-                    node,
-                    path,
+                # PyYAML keeps no position for an alias: a list item is located at its list's key.
+                line = out.lines.get(alias) if alias and isinstance(alias[-1], str) else None
+                message = (
                     f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} values or {MAX_ALIAS_CHARS:,} "
-                    "characters (the limit for a YAML file)",
+                    "characters (the limit for a YAML file)"
                 )
+                where = line or out.line_of(alias[:-1])
+                raise SourceError([Problem(out.file, where, format_path(alias), message)])
         if isinstance(node, yaml.MappingNode):
             active = active | {id(node)}
             result: dict[str, Any] = {}
