@@ -517,6 +517,9 @@ def run() -> None:
     from mlops_platform.tools.cli_guard import debug_requested, run_guarded
 
     code = run_guarded(lambda: app(standalone_mode=False), debug=lambda: debug_requested(sys.argv[1:]))
+    children = sys.modules.get("mlops_platform.tools.engine.children")
+    if children is not None:  # os._exit skips atexit: stop any process a failure path left running
+        children.stop_descendants()
     os._exit(code)
 
 
