@@ -47,6 +47,9 @@ def write_output(path: Path, text: str, *, option: str = "--output") -> None:
     A full device (``/dev/full``) fails only when the file is flushed: that is inside too.
     """
     try:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:  # mkdir would say "File exists"
+            raise OSError(errno.ENOTDIR, f"Not a directory ({blocker} is a file)")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as handle:
             handle.write(text)

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -130,7 +128,8 @@ def looks_secret(value: Any, path: PathKey = ()) -> bool:
         return True
     if not isinstance(value, str):
         return False
-    return bool(_URL_WITH_CREDENTIALS.match(value.strip()) or _TOKEN_LIKE.search(value))
+    shown = value[: 4 * MAX_ECHO_CHARS].strip()  # all that is echoed; bounded: _TOKEN_LIKE is quadratic
+    return bool(_URL_WITH_CREDENTIALS.match(shown) or _TOKEN_LIKE.search(shown))
 
 
 def echo(value: Any, path: PathKey = ()) -> str:
@@ -374,10 +373,7 @@ def read_source_text(path: Path, shown: str | None = None) -> str:
     """
     shown = shown or display_path(path)
     try:
-        with path.open("rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise SourceError([Problem(shown, None, "", "cannot read: is a directory")])
+        with path.open("rb") as handle:  # a directory: IsADirectoryError
             data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SourceError([Problem(shown, None, "", "file not found")]) from None
