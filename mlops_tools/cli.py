@@ -6,7 +6,6 @@ them, so `mlops --help` and `mlops validate` stay fast.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -26,11 +25,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# User text (keys, paths, messages) is printed as it is: no markup, no :emoji: codes, no highlighting.
+out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 app.add_typer(toolchain_app, name="toolchain")
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2  # and 70, 130: see cli_guard
+
+DEFAULT_WAIVERS = Path("policies/waivers.yaml")
 
 EnvArg = Annotated[str, typer.Argument(help="Stack name resolved to stacks/Pulumi.ENV.yaml, or a path.")]
 
@@ -46,6 +48,9 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an internal error (exit 70), print its traceback.")
+    ] = False,
 ) -> None:
     """mlops-platform: typed environment specs, Pulumi components, CrossGuard packs, offline audits."""
 
@@ -58,6 +63,8 @@ def _report_problems(problems: list) -> None:
 @app.command()
 def validate(envs: Annotated[list[str], typer.Argument(help="Environments to validate.")]) -> None:
     """Validate environment specs; every problem is reported as file:line: key: message."""
+    from rich.text import Text
+
     from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
     from mlops_platform.stacks.yaml_source import display_path
 
@@ -72,8 +79,11 @@ def validate(envs: Annotated[list[str], typer.Argument(help="Environments to val
             continue
         e = spec.environment
         out.print(
-            f"[green]ok[/] {display_path(path)}: {e.name} (tier {e.tier}, target {e.target}, "
-            f"{len(spec.serving.models)} models)"
+            Text.assemble(
+                ("ok", "green"),
+                f" {display_path(path)}: {e.name} (tier {e.tier}, target {e.target}, "
+                f"{len(spec.serving.models)} models)",
+            )
         )
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -85,10 +95,11 @@ def schema(
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI."""
     from mlops_platform.stacks.json_schema import spec_json_schema
+    from mlops_platform.tools.cli_guard import write_output
 
     text = json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         sys.stdout.write(text)
 
@@ -97,6 +108,7 @@ def schema(
 def envs() -> None:
     """List the environments found in stacks/, with tier, target and model count."""
     from rich.table import Table
+    from rich.text import Text
 
     from mlops_platform.stacks.loader import SpecError, environment_files, load_environment
     from mlops_platform.stacks.yaml_source import display_path
@@ -109,11 +121,12 @@ def envs() -> None:
             spec = load_environment(path)
         except SpecError as exc:
             invalid = True
-            table.add_row(name, display_path(path), "", "", "", "", f"[red]{len(exc.problems)} problems[/]")
+            problems = Text(f"{len(exc.problems)} problems", style="red")
+            table.add_row(name, display_path(path), "", "", "", "", problems)
             continue
         e = spec.environment
         models = str(len(spec.serving.models))
-        table.add_row(name, display_path(path), e.tier, e.target, e.namespace, models, "[green]valid")
+        table.add_row(name, display_path(path), e.tier, e.target, e.namespace, models, Text("valid", "green"))
     out.print(table)
     if invalid:
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -283,7 +296,9 @@ def audit(
         Path | None,
         typer.Option("--output", "-o", help="File to write (a directory when several formats are asked)."),
     ] = None,
-    waivers: Annotated[Path, typer.Option(help="Waivers file.")] = Path("policies/waivers.yaml"),
+    waivers: Annotated[
+        Path | None, typer.Option(help="Waivers file (default: policies/waivers.yaml when it exists).")
+    ] = None,
     today: Annotated[
         str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
     ] = None,
@@ -304,6 +319,7 @@ def audit(
     """
     from datetime import date
 
+    from mlops_platform.stacks.yaml_source import echo
     from mlops_platform.tools.audit_run import AuditRequest, run_audits
 
     formats = fmt or ["text"]
@@ -319,15 +335,18 @@ def audit(
     if engine == "offline":
         _no_cyclic_gc()
     try:
-        as_of = date.fromisoformat(today) if today else date.today()
+        as_of = date.fromisoformat(today) if today is not None else date.today()
     except ValueError:
-        err.print(f"--today: must be an ISO date such as 2026-12-31 (got {today!r})")
+        err.print(f"--today: must be an ISO date such as 2026-12-31 (got {echo(today)})")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if waivers is not None and not os.path.lexists(waivers):  # the default may be absent, a named one not
+        err.print(f"--waivers: file not found: {waivers}")
+        raise typer.Exit(EXIT_BAD_INPUT)
     request = AuditRequest(
         env_files=[_spec_file(env) for env in envs],
         formats=formats,
         output=output,
-        waivers=waivers,
+        waivers=waivers if waivers is not None else DEFAULT_WAIVERS,
         today=as_of,
         engine=engine,
         stack=stack,
@@ -470,35 +489,38 @@ def _no_cyclic_gc() -> None:
 
 
 def _guarded(run):  # type: ignore[no-untyped-def]
-    """Run the program; report its failure (a RunError carries located spec errors) without a traceback."""
+    """Run the program; report its own failure (a RunError carries located spec errors), exit 2.
+
+    Anything else it raises is a bug, left to the entry guard (exit 70, see ``cli_guard``).
+    """
+    import pulumi
+
+    from mlops_platform.tools.engine.config import StackConfigError
+
     try:
         return run()
-    except Exception as exc:  # the program's own error, shown as the CLI would show it
-        err.print(f"error: {exc}", markup=False)
+    except (pulumi.RunError, StackConfigError) as exc:  # the program's own error, as the CLI shows it
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def run() -> None:
-    """The ``mlops`` console script: the app, then an exit that skips the interpreter's teardown.
+    """The ``mlops`` console script: the app under the entry guard, then an exit skipping teardown.
 
-    An audit leaves the program's whole heap behind (1.5 GB at 1,000 models): freeing it object by
-    object at exit took 2 s at 300 models, after the last line was written. By the time a command
-    returns, its reports are written and closed and its pack processes stopped; output is flushed
-    here, then the process ends with the command's exit code.
+    The guard (``cli_guard.run_guarded``) maps every ending to an exit code and at most one line:
+    bad paths and unwritable outputs exit 2, an unexpected exception exits 70 with a bug-report hint
+    (its traceback with ``mlops --debug``). An audit leaves the program's whole heap behind (1.5 GB at
+    1,000 models): freeing it object by object at exit took 2 s at 300 models, after the last line was
+    written. By the time a command returns, its reports are written and closed and its pack processes
+    stopped; output is flushed by the guard, then the process ends with the command's exit code.
     """
-    try:
-        app()
-    except SystemExit as exc:  # how typer ends every command
-        code = exc.code
-    else:
-        code = 0
-    if isinstance(code, str):  # what sys.exit(message) prints
-        err.print(code, markup=False)
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code or 0)
+    from mlops_platform.tools.cli_guard import debug_requested, run_guarded
+
+    code = run_guarded(lambda: app(standalone_mode=False), debug=lambda: debug_requested(sys.argv[1:]))
+    children = sys.modules.get("mlops_platform.tools.engine.children")
+    if children is not None:  # os._exit skips atexit: stop any process a failure path left running
+        children.stop_descendants()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

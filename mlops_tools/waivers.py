@@ -28,6 +28,7 @@ from mlops_platform.stacks.yaml_source import (
     LocatedYaml,
     Problem,
     SourceError,
+    echo,
     format_path,
     read_located_yaml,
 )
@@ -138,18 +139,18 @@ def _meaningful_reason(value: str) -> str:
     text = " ".join(value.split())
     if len(text) < MIN_REASON_CHARS:
         raise ValueError(
-            f"must explain the exception in at least {MIN_REASON_CHARS} characters, got {text!r}"
+            f"must explain the exception in at least {MIN_REASON_CHARS} characters, got {echo(text)}"
         )
     words = set(re.findall(r"[a-z0-9]+", text.lower()))
     if words <= _BOILERPLATE_WORDS:
-        raise ValueError(f"must say why the exception is acceptable, not placeholder text {text!r}")
+        raise ValueError(f"must say why the exception is acceptable, not placeholder text {echo(text)}")
     return text
 
 
 def _not_placeholder(value: str) -> str:
     text = value.strip()
     if set(re.findall(r"[a-z0-9]+", text.lower())) <= _BOILERPLATE_WORDS:
-        raise ValueError(f"must be a real value, not placeholder text {text!r}")
+        raise ValueError(f"must be a real value, not placeholder text {echo(text)}")
     return text
 
 
@@ -162,7 +163,7 @@ def _iso_date(value: Any) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"must be an ISO date (YYYY-MM-DD), got {str(value)!r}")
+    raise ValueError(f"must be an ISO date (YYYY-MM-DD), got {echo(str(value))}")
 
 
 def _matching(pattern: str, expected: str) -> Any:
@@ -170,7 +171,7 @@ def _matching(pattern: str, expected: str) -> Any:
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"must be {expected}, got {value!r}")
+            raise ValueError(f"must be {expected}, got {echo(value)}")
         return value
 
     return AfterValidator(check)
@@ -277,7 +278,7 @@ def load_waivers(path: str | Path) -> list[Waiver]:
         WaiverError: with every problem found, including a missing file or a YAML syntax error.
     """
     try:
-        located = read_located_yaml(Path(path))
+        located = read_located_yaml(Path(path), timestamps=False)  # Pulumi never reads this file
     except SourceError as exc:
         raise WaiverError(exc.problems) from None
     return waivers_from(located)

@@ -28,11 +28,13 @@ from mlops_platform.stacks.credentials_config import (
     parse_rotations,
 )
 from mlops_platform.stacks.schema import SECTIONS, EnvironmentSpec, FieldError
+from mlops_platform.stacks.stack_checks import stack_file_problems
 from mlops_platform.stacks.yaml_source import (
     LocatedYaml,
     PathKey,
     Problem,
     SourceError,
+    echo,
     format_path,
     read_located_yaml,
 )
@@ -128,6 +130,7 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
             Problem(located.file, config_line, "config", "a Pulumi stack file needs a 'config:' mapping")
         )
         return None, problems
+    problems += stack_file_problems(located, PROJECT)
     sections: dict[str, Any] = {}
     for key, value in data["config"].items():
         namespace, _, name = str(key).partition(":")
@@ -270,10 +273,10 @@ def _message(error: Any, cause: Any) -> str:
     if kind == "string_pattern_mismatch":
         pattern = error["ctx"]["pattern"]
         text = _FRIENDLY_PATTERNS.get(pattern, f"must match {pattern}")
-        return f"{text} (got {error['input']!r})"
+        return f"{text} (got {echo(error['input'], tuple(error['loc']))})"
     message = error["msg"]
     if not isinstance(error.get("input"), dict | list):
-        message += f" (got {error['input']!r})"
+        message += f" (got {echo(error['input'], tuple(error['loc']))})"
     return re.sub(r"^Value error, ", "", message)
 
 

@@ -68,12 +68,50 @@ def _has_tag_or_digest(image: str) -> str:
     return image
 
 
+# (name, low, high) of each cron field, as Kubernetes CronJobs (robfig/cron) accept them.
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+
+
+def _cron_in_range(schedule: str) -> str:
+    """Every value, range and step of a five-field schedule within its field (no minute 60, no ``*/0``)."""
+    for text, (field, low, high) in zip(schedule.split(" "), _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            span, _, step = part.partition("/")
+            if step and int(step) == 0:
+                raise ValueError(f"cron {field}: a step of 0 never fires (got {part!r} in {schedule!r})")
+            if span == "*":
+                continue
+            first, _, last = span.partition("-")
+            bounds = (int(first), int(last or first))
+            for value in bounds:
+                if not low <= value <= high:
+                    raise ValueError(f"cron {field} must be {low}-{high} (got {value} in {schedule!r})")
+            if bounds[0] > bounds[1]:
+                raise ValueError(f"cron {field}: range {span} runs backwards (in {schedule!r})")
+    return schedule
+
+
+def _bucket_name_rules(name: str) -> str:
+    """The S3 naming rules a pattern cannot say well: no ``..``, no ``.-``/``-.``, not an IP address."""
+    if ".." in name or ".-" in name or "-." in name:
+        raise ValueError(f"bucket names must not contain '..', '.-' or '-.' (got {name!r})")
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name):
+        raise ValueError(f"bucket names must not be formatted as an IP address (got {name!r})")
+    return name
+
+
 DnsLabel = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL_PATTERN)]
 EndpointName = Annotated[str, StringConstraints(max_length=40, pattern=DNS_LABEL_PATTERN)]
 LabelValue = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=LABEL_VALUE_PATTERN)]
-BucketName = Annotated[str, StringConstraints(pattern=BUCKET_PATTERN)]
+BucketName = Annotated[str, StringConstraints(pattern=BUCKET_PATTERN), AfterValidator(_bucket_name_rules)]
 ImageRef = Annotated[str, StringConstraints(pattern=IMAGE_PATTERN), AfterValidator(_has_tag_or_digest)]
-Cron = Annotated[str, StringConstraints(pattern=CRON_PATTERN)]
+Cron = Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(_cron_in_range)]
 PinnedVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
 HttpsUrl = Annotated[str, StringConstraints(pattern=HTTPS_URL_PATTERN, max_length=2048)]

@@ -33,6 +33,7 @@ import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
+from mlops_platform.tools.engine import children
 from mlops_platform.tools.engine.capture import Registration, duration_s, make_urn
 from mlops_platform.tools.engine.config import PROJECT
 from mlops_platform.tools.engine.props import plain_to_wire
@@ -472,7 +473,8 @@ class PackProcess:
             else:
                 warnings.warn(oversized_config_message(len(encoded)), RuntimeWarning, stacklevel=2)
         env.update(extra_env or {})
-        self._proc = subprocess.Popen(
+        # A process group of its own, stopped on every signal and at exit (children.py).
+        self._proc = children.spawn(
             [sys.executable, "-u", "-m", "pulumi.policy", engine_address, "."],
             cwd=self.pack_dir,
             env=env,
@@ -550,6 +552,7 @@ class PackProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        children.forget(self._proc)
 
 
 # -- a configured pack session -------------------------------------------------------------------

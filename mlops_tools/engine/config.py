@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in
+from mlops_platform.stacks.yaml_source import SourceError, pulumi_config_text, read_located_yaml
 
 PROJECT = "mlops-platform"
 
@@ -79,17 +76,8 @@ def _strip_secure(key: str, value: Any, found: set[str]) -> Any:
 
 
 def _to_config_string(value: Any) -> str:
-    """Spell a YAML value the way the CLI passes it to the program."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)):
-        return str(value)
-    # Objects and lists: JSON, as the CLI's structured config does (Go's encoder sorts map keys).
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """Spell a YAML value the way the CLI passes it to the program (one spelling: yaml_source's)."""
+    return pulumi_config_text(value)
 
 
 def environment_name(env_file: Path) -> str:
@@ -114,12 +102,10 @@ def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
         StackConfigError: the file is missing, not YAML, or its ``config`` is not a mapping.
     """
     env = environment_name(env_file)
-    try:
-        doc = yaml.load(env_file.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}
-    except OSError as exc:
-        raise StackConfigError(f"{env_file}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise StackConfigError(f"{env_file}: invalid YAML: {exc}") from exc
+    try:  # scalars typed as the Pulumi CLI types them, with the loader's limits
+        doc = read_located_yaml(env_file).data or {}
+    except SourceError as exc:
+        raise StackConfigError(str(exc)) from exc
     if not isinstance(doc, dict):
         raise StackConfigError(f"{env_file}: expected a mapping at the top level")
     config = doc.get("config") or {}

@@ -204,7 +204,9 @@ class Relay:
         # SDK's wait for outstanding outputs took 4x as many rounds).
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        self._proc = subprocess.Popen(
+        from mlops_platform.tools.engine import children
+
+        self._proc = children.spawn(
             [sys.executable, __file__],
             stdin=subprocess.PIPE,
             stdout=self._stdout,
@@ -262,6 +264,9 @@ class Relay:
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        from mlops_platform.tools.engine import children
+
+        children.forget(self._proc)
         if self._proc.stdin is not None and not self._proc.stdin.closed:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()

@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from mlops_platform.tools.reports.escape import anchor, strip_controls
+
 TEMPLATES = {"text": "report.txt.j2", "markdown": "report.md.j2", "html": "report.html.j2"}
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -40,13 +42,16 @@ def _environment() -> Environment:
     )
     env.filters["md"] = md_escape
     env.filters["mdcode"] = md_code
+    env.filters["anchor"] = anchor
     return env
 
 
 def render_document(fmt: str, views: list[dict[str, Any]], generated_at: str) -> str:
     template = _environment().get_template(TEMPLATES[fmt])
-    return template.render(
-        views=views,
-        generated_at=generated_at,
-        passed=all(v["passed"] for v in views),
+    return strip_controls(
+        template.render(
+            views=views,
+            generated_at=generated_at,
+            passed=all(v["passed"] for v in views),
+        )
     )

@@ -14,6 +14,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Any
 
+from mlops_platform.tools.reports.escape import strip_controls
+
 # Characters XML 1.0 cannot carry at all, even escaped (e.g. ANSI escapes echoed into a message).
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -97,4 +99,6 @@ def render_junit(views: list[dict[str, Any]]) -> str:
         {k: str(totals[k]) for k in ("tests", "failures", "errors", "skipped")} | {"time": "0"}
     )
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # Every field, attributes included (a stack name in classname), without a control character.
+    document = strip_controls(ET.tostring(root, encoding="unicode"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + document + "\n"

@@ -85,7 +85,7 @@ def test_a_seed_in_the_file_is_used_as_any_secure_value(tmp_path: Path) -> None:
     ("name", "text", "error"),
     [
         ("Pulumi.qa.yaml", "config: [1, 2]\n", "`config` must be a mapping"),
-        ("Pulumi.qa.yaml", "config: {a: [}\n", "invalid YAML"),
+        ("Pulumi.qa.yaml", "config: {a: [}\n", "YAML syntax error"),
         ("stack.yaml", "config: {}\n", "not a stack file"),
     ],
 )

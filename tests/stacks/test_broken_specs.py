@@ -84,11 +84,11 @@ CASES = [
         ("{file}:9: YAML syntax error: unacceptable character #x0007: control characters are not allowed",),
     ),
     Case(
-        "yaml-impossible-date",
-        mutate("    cost_centre: cc-1\n", "    cost_centre: 2026-13-45\n"),
+        "yaml-unquoted-date",  # the Pulumi CLI passes Go's rendering of the date, not its text
+        mutate("    cost_centre: cc-1\n", "    cost_centre: 2026-12-31\n"),
         (
-            "{file}:10: config.mlops-platform:environment.cost_centre: invalid value '2026-13-45': "
-            "month must be in 1..12",
+            "{file}:10: environment.cost_centre: must be a valid label value: letters, digits, '-', '_' "
+            "or '.' (got '2026-12-31 00:00:00 +0000 UTC')",
         ),
     ),
     Case(
