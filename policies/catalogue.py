@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
+from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules import governance as gov
 from mlops_platform.policies.rules import reliability as rel
 from mlops_platform.policies.rules import security as sec
+from mlops_platform.policies.rules._model import AppliesTo, Config, Res
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 PACKS = {
@@ -79,6 +81,7 @@ class Rule:
     )
     schema: dict[str, dict[str, Any]] = field(default_factory=dict)
     knobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    applies_to: AppliesTo = field(kw_only=True)
 
     @property
     def area(self) -> str:
@@ -131,6 +134,112 @@ SEC, REL, GOV = "mlops-security", "mlops-reliability", "mlops-governance"
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _ADVISORY_IN_STAGING = {"dev": "advisory", "staging": "advisory", "prod": "mandatory"}
 
+
+# -- where rules apply ------------------------------------------------------------------------------
+# Each rule's ``applies_to``: the types it judges (and a predicate where the type alone does not say).
+# Outside it the pack answers not-applicable, and no report counts a check.
+
+_WORKLOADS = _k8s.WORKLOAD_TYPES  # every pod-bearing kind and API version of the pinned SDK
+_CONTAINERS = frozenset({_docker.CONTAINER})
+
+
+def _stateful(res: Res, cfg: Config) -> bool:
+    return res.type in (_k8s.PVC, _docker.VOLUME) or _common.is_component(
+        res, L.COMPONENT_METADATA_DATABASE, L.COMPONENT_OBJECT_STORE
+    )
+
+
+def _object_store(res: Res, cfg: Config) -> bool:
+    return _common.is_component(res, L.COMPONENT_OBJECT_STORE)
+
+
+def _metadata_database(res: Res, cfg: Config) -> bool:
+    return _common.is_component(res, L.COMPONENT_METADATA_DATABASE)
+
+
+def _serving(res: Res, cfg: Config) -> bool:
+    return _common.is_serving(res)
+
+
+def _labelable(res: Res, cfg: Config) -> bool:
+    return _common.labelable(res)
+
+
+def _config_or_uploads(res: Res, cfg: Config) -> bool:
+    return res.type == _k8s.CONFIG_MAP or bool(res.props.get("uploads"))
+
+
+def _long_running(res: Res, cfg: Config) -> bool:
+    return not rel.is_job_like(res)
+
+
+def _restarted(res: Res, cfg: Config) -> bool:
+    return res.is_k8s or not rel.is_job_like(res)
+
+
+def _platform_component(res: Res, cfg: Config) -> bool:
+    components = [str(c) for c in cfg.get("components") or ()]
+    return _common.is_component(res, *components)
+
+
+POD_OR_CONTAINER = AppliesTo("Kubernetes pod-bearing kinds and Docker containers", _WORKLOADS | _CONTAINERS)
+IMAGES = AppliesTo(
+    "Kubernetes pod-bearing kinds, Docker containers and remote images",
+    _WORKLOADS | _CONTAINERS | {_docker.REMOTE_IMAGE},
+)
+SERVICE_ACCOUNT_TOKEN = AppliesTo(
+    "Kubernetes pod-bearing kinds and ServiceAccounts", _WORKLOADS | {_k8s.SERVICE_ACCOUNT}
+)
+EXPOSURE = AppliesTo(
+    "Kubernetes Services, pod-bearing kinds (hostPort) and Docker containers",
+    _WORKLOADS | _CONTAINERS | {_k8s.SERVICE},
+)
+CONFIG_FILES = AppliesTo(
+    "Kubernetes ConfigMaps and Docker containers with uploads",
+    frozenset({_k8s.CONFIG_MAP, _docker.CONTAINER}),
+    _config_or_uploads,
+)
+LABELABLE = AppliesTo("every Kubernetes object and Docker container, network and volume", None, _labelable)
+INGRESSES = AppliesTo("Kubernetes Ingresses (every API version)", _k8s.INGRESS_TYPES)
+NAMESPACED = AppliesTo(
+    "namespaced Kubernetes objects a program places itself (not those Kubernetes creates)",
+    None,
+    sec.namespaced,
+)
+HEALTH_CHECKED = AppliesTo(
+    "long-running Kubernetes kinds and Docker containers, except run-to-completion components",
+    _k8s.LONG_RUNNING_TYPES | _CONTAINERS,
+    _long_running,
+)
+RESTARTED = AppliesTo(
+    "long-running Kubernetes kinds and Docker containers, except run-to-completion Docker components",
+    _k8s.LONG_RUNNING_TYPES | _CONTAINERS,
+    _restarted,
+)
+MIN_REPLICAS = AppliesTo(
+    "Deployments and StatefulSets of the configured components", _k8s.REPLICATED_TYPES, _platform_component
+)
+REPLICATED = AppliesTo("Deployments and StatefulSets", _k8s.REPLICATED_TYPES)
+AUTOSCALERS = AppliesTo("HorizontalPodAutoscalers with metrics (autoscaling/v2*)", _k8s.HPA_TYPES)
+STATEFUL = AppliesTo(
+    "PVCs, Docker volumes and the platform's database and object-store workloads",
+    frozenset({_k8s.PVC, _docker.VOLUME, _k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
+    _stateful,
+)
+DATABASES = AppliesTo(
+    "the platform's metadata-database workloads",
+    frozenset({_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
+    _metadata_database,
+)
+OBJECT_STORES = AppliesTo(
+    "the platform's object-store workloads",
+    frozenset({_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
+    _object_store,
+)
+SERVING = AppliesTo(
+    "model-serving workloads (component label model-server)", _WORKLOADS | _CONTAINERS, _serving
+)
+
 RULES: tuple[Rule, ...] = (
     # ----------------------------------------------------------------------------- security
     Rule(
@@ -145,6 +254,7 @@ RULES: tuple[Rule, ...] = (
         "the process needs instead.",
         "Minimize the admission of privileged containers",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-privilege-escalation",
@@ -157,6 +267,7 @@ RULES: tuple[Rule, ...] = (
         "Set `securityContext.allowPrivilegeEscalation: false` on every container; on Docker add "
         "`no-new-privileges:true` to `security_opts`.",
         "Minimize the admission of containers with allowPrivilegeEscalation",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-run-as-non-root",
@@ -170,6 +281,7 @@ RULES: tuple[Rule, ...] = (
         "Docker set "
         "`user` to a non-root UID such as `10001:10001`.",
         "Minimize the admission of root containers",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-read-only-root-filesystem",
@@ -182,6 +294,7 @@ RULES: tuple[Rule, ...] = (
         "Set `readOnlyRootFilesystem: true` (Docker `read_only=True`) and mount an `emptyDir`/tmpfs for the "
         "paths the process writes.",
         "Ensure that the container's root filesystem is mounted as read only",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-drop-all-capabilities",
@@ -195,6 +308,7 @@ RULES: tuple[Rule, ...] = (
         "what "
         "is allowed.",
         "Minimize the admission of containers with capabilities assigned",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-added-capabilities",
@@ -207,6 +321,7 @@ RULES: tuple[Rule, ...] = (
         "Remove capabilities from `capabilities.add`/`adds` that are not in `allowedCapabilities`.",
         "Minimize the admission of containers with added capabilities",
         schema={"allowedCapabilities": {**_STRINGS, "default": ["NET_BIND_SERVICE"]}},
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-host-namespaces",
@@ -230,6 +345,7 @@ RULES: tuple[Rule, ...] = (
         "`ipc_mode` `host`.",
         "Minimize the admission of containers wishing to share the host network namespace",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-host-path-mounts",
@@ -241,6 +357,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-kubernetes:5.2.12", "cis-docker:5.6", "nist-800-53:AC-6", "iso-27001:A.8.3", "soc2:CC6.1"),
         "Replace `hostPath` volumes and Docker bind mounts with PersistentVolumeClaims / named volumes.",
         "Minimize the admission of HostPath volumes",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-runtime-socket-mount",
@@ -254,6 +371,7 @@ RULES: tuple[Rule, ...] = (
         "Kubernetes API or a rootless builder instead.",
         "Ensure that the Docker socket is not mounted inside any containers",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-seccomp-runtime-default",
@@ -266,6 +384,7 @@ RULES: tuple[Rule, ...] = (
         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; on Docker never pass "
         "`seccomp=unconfined`.",
         "Ensure that the seccomp profile is set to docker/default in your pod definitions",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-service-account-token",
@@ -279,6 +398,7 @@ RULES: tuple[Rule, ...] = (
         "token "
         "only in pods that call the API.",
         "Ensure that Service Account Tokens are only mounted where necessary",
+        applies_to=SERVICE_ACCOUNT_TOKEN,
     ),
     Rule(
         "image-no-latest-tag",
@@ -290,6 +410,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.28", "nist-800-53:CM-2", "iso-27001:A.8.32", "soc2:CC8.1"),
         "Reference images as `registry/repo:<version>` (never `latest` or untagged), or by digest.",
         "Ensure that docker commands always make use of the latest version of their image",
+        applies_to=IMAGES,
     ),
     Rule(
         "image-digest-pinned",
@@ -304,6 +425,7 @@ RULES: tuple[Rule, ...] = (
         "Software, firmware, and information integrity",
         schema={"requireDigest": {"type": "boolean", "default": True}},
         knobs=_tiered(requireDigest=(False, False, True)),
+        applies_to=IMAGES,
     ),
     Rule(
         "image-approved-registry",
@@ -325,6 +447,7 @@ RULES: tuple[Rule, ...] = (
         "Configure Image Provenance",
         schema={"allowedRegistries": {**_STRINGS, "default": APPROVED_REGISTRIES}},
         knobs=_tiered(allowedRegistries=(APPROVED_REGISTRIES, APPROVED_REGISTRIES, APPROVED_REGISTRIES)),
+        applies_to=IMAGES,
     ),
     Rule(
         "secret-no-plaintext-env",
@@ -346,6 +469,7 @@ RULES: tuple[Rule, ...] = (
         '`additional_secret_outputs=["envs"]`. Rotate any credential that was committed.',
         "Prefer using secrets as files over secrets as environment variables",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "secret-no-plaintext-config",
@@ -364,6 +488,7 @@ RULES: tuple[Rule, ...] = (
         "Move the value into a Kubernetes Secret (or a secret Docker upload) and reference it; rotate it.",
         "Protection of information at rest",
         non_waivable=True,
+        applies_to=CONFIG_FILES,
     ),
     Rule(
         "secret-no-plaintext-metadata",
@@ -377,6 +502,7 @@ RULES: tuple[Rule, ...] = (
         "object) and rotate it.",
         "Authenticator management: no embedded unencrypted static authenticators",
         non_waivable=True,
+        applies_to=LABELABLE,
     ),
     Rule(
         "network-no-public-exposure",
@@ -389,6 +515,7 @@ RULES: tuple[Rule, ...] = (
         f"Use ClusterIP Services (and an Ingress with TLS), bind Docker ports to 127.0.0.1, or set "
         f'`{L.EXPOSURE_ALLOWED}: "true"` after a security review.',
         "Boundary protection",
+        applies_to=EXPOSURE,
     ),
     Rule(
         "ingress-tls-required",
@@ -401,6 +528,7 @@ RULES: tuple[Rule, ...] = (
         "Add a `spec.tls` entry with a `secretName` covering every `spec.rules[].host` (cert-manager can "
         "issue it).",
         "Transmission confidentiality and integrity",
+        applies_to=INGRESSES,
     ),
     Rule(
         "network-policy-coverage",
@@ -422,6 +550,7 @@ RULES: tuple[Rule, ...] = (
         "containers to the environment's network via `networks_advanced`.",
         "Ensure that all Namespaces have NetworkPolicies defined",
         stack=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "namespace-not-default",
@@ -433,6 +562,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-kubernetes:5.7.4", "nist-800-53:SC-2", "iso-27001:A.8.22"),
         "Set `metadata.namespace` to the environment's namespace explicitly.",
         "The default namespace should not be used",
+        applies_to=NAMESPACED,
     ),
     # ----------------------------------------------------------------------------- reliability
     Rule(
@@ -445,6 +575,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.12", "nist-800-53:SC-6", "iso-27001:A.8.6", "soc2:A1.1"),
         "Set `resources.requests.cpu` and `.memory`; on Docker set `cpu_shares` and `memory_reservation`.",
         "Resource availability",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-resource-limits",
@@ -456,6 +587,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.11", "nist-800-53:SC-6", "nist-800-53:SC-5", "iso-27001:A.8.6", "soc2:A1.1"),
         "Set `resources.limits.cpu` and `.memory`; on Docker set `memory` and `cpus`.",
         "Ensure that the memory usage for containers is limited",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-health-checks",
@@ -467,6 +599,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.27", "nist-800-53:SI-4", "nist-800-53:CP-10", "iso-27001:A.8.16", "soc2:A1.2"),
         "Add `livenessProbe` and `readinessProbe` to every app container; on Docker add a `healthcheck`.",
         "Ensure that container health is checked at runtime",
+        applies_to=HEALTH_CHECKED,
     ),
     Rule(
         "workload-restart-policy",
@@ -479,6 +612,7 @@ RULES: tuple[Rule, ...] = (
         'Run pods through a controller (Deployment/StatefulSet); on Docker set `restart="unless-stopped"` '
         "(or `on-failure` with `max_retry_count` <= 5).",
         "Ensure that the 'on-failure' container restart policy is set to '5'",
+        applies_to=RESTARTED,
     ),
     Rule(
         "workload-min-replicas",
@@ -497,6 +631,7 @@ RULES: tuple[Rule, ...] = (
             "components": {**_STRINGS, "default": [L.COMPONENT_MODEL_SERVER]},
         },
         knobs=_tiered(minReplicas=(1, 2, 3)),
+        applies_to=MIN_REPLICAS,
     ),
     Rule(
         "workload-disruption-budget",
@@ -510,6 +645,7 @@ RULES: tuple[Rule, ...] = (
         "disruption blocks node drains).",
         "System recovery and reconstitution",
         stack=True,
+        applies_to=REPLICATED,
     ),
     Rule(
         "autoscaler-bounds-sane",
@@ -528,6 +664,7 @@ RULES: tuple[Rule, ...] = (
             "maxReplicas": {"type": "integer", "minimum": 1, "default": 50},
         },
         knobs=_tiered(minReplicas=(1, 2, 3), maxReplicas=(5, 20, 50)),
+        applies_to=AUTOSCALERS,
     ),
     Rule(
         "storage-protected",
@@ -542,6 +679,7 @@ RULES: tuple[Rule, ...] = (
         "System backup",
         schema={"requireProtect": {"type": "boolean", "default": True}},
         knobs=_tiered(requireProtect=(False, False, True)),
+        applies_to=STATEFUL,
     ),
     Rule(
         "database-backups-scheduled",
@@ -559,6 +697,7 @@ RULES: tuple[Rule, ...] = (
         stack=True,
         schema={"minRetentionDays": {"type": "integer", "minimum": 1, "default": 30}},
         knobs=_tiered(minRetentionDays=(1, 7, 30)),
+        applies_to=DATABASES,
     ),
     Rule(
         "object-store-versioning",
@@ -570,6 +709,7 @@ RULES: tuple[Rule, ...] = (
         ("nist-800-53:CP-9", "iso-27001:A.8.13", "soc2:A1.2"),
         "Enable versioning on every bucket (`storage.object_store.buckets[].versioning: true`).",
         "System backup",
+        applies_to=OBJECT_STORES,
     ),
     Rule(
         "object-store-encryption",
@@ -581,6 +721,7 @@ RULES: tuple[Rule, ...] = (
         ("nist-800-53:SC-28", "iso-27001:A.8.24", "soc2:CC6.1"),
         "Enable server-side encryption (`storage.object_store.encryption: true`, MinIO KMS/KES).",
         "Protection of information at rest",
+        applies_to=OBJECT_STORES,
     ),
     # ----------------------------------------------------------------------------- governance
     Rule(
@@ -591,11 +732,11 @@ RULES: tuple[Rule, ...] = (
         "medium",
         BOTH,
         ("nist-800-53:CM-8", "iso-27001:A.5.9", "soc2:CC2.1", "nist-ai-rmf:GOVERN-2.1"),
-        "Pass the environment's ownership labels (components.labels.OWNERSHIP_LABELS) to every resource "
-        "and pod "
-        "template.",
+        "Pass the environment's ownership labels (mlops_platform.vocabulary.OWNERSHIP_LABELS) to every "
+        "resource and pod template.",
         "System component inventory",
         schema={"requiredLabels": {**_STRINGS, "default": list(L.OWNERSHIP_LABELS)}},
+        applies_to=LABELABLE,
     ),
     Rule(
         "resource-app-labels",
@@ -608,6 +749,7 @@ RULES: tuple[Rule, ...] = (
         "Set app.kubernetes.io/name, instance, component, part-of and managed-by on every resource.",
         "System component inventory",
         levels=_ADVISORY_IN_STAGING,
+        applies_to=LABELABLE,
     ),
     Rule(
         "model-serving-labels",
@@ -628,6 +770,7 @@ RULES: tuple[Rule, ...] = (
         "Let the serving component set the model labels and annotations from the environment spec "
         "(`serving.models[].model` and `.governance`).",
         "Record-keeping",
+        applies_to=SERVING,
     ),
     Rule(
         "model-registry-source",
@@ -664,6 +807,7 @@ RULES: tuple[Rule, ...] = (
                 ["champion", "challenger"],
             ),
         ),
+        applies_to=SERVING,
     ),
     Rule(
         "model-high-risk-documentation",
@@ -686,6 +830,7 @@ RULES: tuple[Rule, ...] = (
         "spec.",
         "Technical documentation",
         schema={"riskTiers": {**_STRINGS, "default": ["high"]}},
+        applies_to=SERVING,
     ),
     Rule(
         "model-monitoring-coverage",
@@ -709,6 +854,7 @@ RULES: tuple[Rule, ...] = (
         "in the Prometheus uploads).",
         "Post-market monitoring",
         stack=True,
+        applies_to=SERVING,
     ),
     Rule(
         "model-drift-check",
@@ -730,6 +876,7 @@ RULES: tuple[Rule, ...] = (
         "Accuracy, robustness and cybersecurity",
         stack=True,
         schema={"riskTiers": {**_STRINGS, "default": ["high"]}},
+        applies_to=SERVING,
     ),
     Rule(
         "model-classification-ceiling",
@@ -751,6 +898,7 @@ RULES: tuple[Rule, ...] = (
         "Data and data governance",
         stack=True,
         non_waivable=True,
+        applies_to=SERVING,
     ),
 )
 
@@ -798,6 +946,18 @@ def render_readme() -> str:
         "`scope:<resource|stack>`, and `non-waivable` for rules that no waiver may suppress.",
         "- **Framework** (`PolicyComplianceFramework`) is the first control listed; the tags carry all of "
         "them.",
+        "- **Applicability**: every rule declares where it applies (types, and a predicate where the type "
+        "alone does not tell). On any other resource the pack answers *not applicable* "
+        "(`PolicyNotApplicable`), which the engine leaves out of its passed policies and every report "
+        "counts apart: a check is a rule evaluated on a resource it applies to.",
+        "- **Pod-bearing kinds**: the pod-spec rules read every kind that holds a pod spec in every API "
+        "version pulumi-kubernetes generates (table generated from the SDK: "
+        "`python -m mlops_platform.policies.pod_types`), with containers, initContainers and "
+        "ephemeralContainers. `*List` and `*Patch` types are not applicable: a list holds whole objects "
+        "declared elsewhere, a patch leaves unset fields unchanged rather than unset.",
+        "- **Objects Kubernetes creates itself** (the `kubernetes` Service in `default`, the `default` "
+        "ServiceAccount and the `kube-root-ca.crt` ConfigMap of each namespace) are not applicable to "
+        "`namespace-not-default`: a program that adopts one cannot choose its namespace.",
         "- **Unknown values** during preview never pass: a rule that needs a value which is unknown "
         "reports a "
         "violation saying so (pulumi-policy alone would downgrade it to an advisory note).",
@@ -847,6 +1007,7 @@ def render_readme() -> str:
                 "",
                 f"- **Severity:** {r.severity}; **scope:** {'stack' if r.stack else 'resource'}; "
                 f"**targets:** {', '.join(r.targets)}; **waivable:** {'no' if r.non_waivable else 'yes'}",
+                f"- **Applies to:** {r.applies_to.summary} (not-applicable elsewhere: no check counted)",
                 f"- **Framework:** {name} {version}, {ref} ({r.spec_title})",
                 f"- **Controls:** {', '.join(f'`{c}`' for c in r.controls)}",
                 "- **Levels:** " + ", ".join(f"{env} {r.levels[env]}" for env in ENVIRONMENTS),

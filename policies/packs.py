@@ -79,27 +79,47 @@ def _options(opts: Any) -> tuple[bool, tuple[str, ...]]:
     )
 
 
+def not_applicable_reason(rule: Rule) -> str:
+    """What the pack says when ``rule`` does not apply (the engine and the audit keep it per pair)."""
+    return f"applies to {rule.applies_to.summary}"
+
+
 def resource_validation(rule: Rule):
+    scope, reason = rule.applies_to, not_applicable_reason(rule)
+
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if not scope.type_may_apply(args.resource_type):
+            args.not_applicable(reason)  # raises: decided without converting the resource
         res = _shared_res(args)
+        config = _config(rule, args.get_config())
+        messages: list[str] | None
         try:
-            messages = rule.check(res, _config(rule, args.get_config()))
+            messages = rule.check(res, config) if scope(res, config) else None
         except Exception as exc:
             messages = [_failure(rule, exc)]
-        for message in messages:
+        if messages is None:
+            args.not_applicable(reason)
+        for message in messages or ():
             report_violation(message, None)
 
     return validate
 
 
 def stack_validation(rule: Rule):
+    scope, reason = rule.applies_to, not_applicable_reason(rule)
+
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = _shared_stack_res(args)
+        config = _config(rule, args.get_config())
+        findings: list[tuple[str | None, str]] | None
         try:
-            findings = rule.check(resources, _config(rule, args.get_config()))
+            in_scope = any(scope(r, config) for r in resources if scope.type_may_apply(r.type))
+            findings = rule.check(resources, config) if in_scope else None
         except Exception as exc:
             findings = [(None, _failure(rule, exc))]
-        for urn, message in findings:
+        if findings is None:
+            args.not_applicable(f"no resource in the stack is in scope: {reason}")
+        for urn, message in findings or ():
             report_violation(message, urn or None)
 
     return validate

@@ -383,12 +383,15 @@ class AnalysisResult:
 
     findings: list[Finding] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    not_applicable: dict[str, str] = field(default_factory=dict)
+    not_applicable: dict[str, str] = field(default_factory=dict)  # policy -> the pack's reason
+    # The same pairs as checks that did not count: (policy, pack, urn) of each not-applicable answer.
+    skipped: list[Check] = field(default_factory=list)
 
     def extend(self, other: AnalysisResult) -> None:
         self.findings.extend(other.findings)
         self.checks.extend(other.checks)
         self.not_applicable.update(other.not_applicable)
+        self.skipped.extend(other.skipped)
 
 
 def _error_details(exc: grpc.RpcError) -> str:
@@ -822,6 +825,7 @@ class PackSession:
         result = AnalysisResult()
         for na in response.not_applicable:
             result.not_applicable[na.policy_name] = na.reason
+            result.skipped.append(Check(policy=na.policy_name, pack=self.name, urn=urn))
         for name in ran:
             if name not in result.not_applicable:
                 result.checks.append(Check(policy=name, pack=self.name, urn=urn))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _docker, _k8s
 from mlops_platform.policies.rules._model import Res, Unknown, as_dict, get, is_unknown
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules._model import (
     Config,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules._common import secret_name
 from mlops_platform.policies.rules._images import parse_image, registry_allowed
@@ -563,7 +563,7 @@ def as_int_str(value: Any) -> str:
 
 
 def ingress_tls_required(res: Res, cfg: Config) -> list[str]:
-    if res.type != _k8s.INGRESS:
+    if res.type not in _k8s.INGRESS_TYPES:
         return []
     spec = res.props.get("spec")
     if is_unknown(spec):
@@ -596,11 +596,12 @@ def _wildcard_covers(host: str, covered: set[str]) -> bool:
 
 _NAMESPACED_PREFIXES = (
     "kubernetes:core/v1:",
-    "kubernetes:apps/v1:",
-    "kubernetes:batch/v1:",
-    "kubernetes:autoscaling/v2:",
-    "kubernetes:policy/v1:",
-    "kubernetes:networking.k8s.io/v1:",
+    "kubernetes:apps/",
+    "kubernetes:batch/",
+    "kubernetes:extensions/",
+    "kubernetes:autoscaling/",
+    "kubernetes:policy/",
+    "kubernetes:networking.k8s.io/",
     "kubernetes:monitoring.coreos.com/v1:",
     "kubernetes:gateway.networking.k8s.io/v1:",
     "kubernetes:rbac.authorization.k8s.io/v1:Role",
@@ -612,13 +613,42 @@ _CLUSTER_SCOPED = {
     "ClusterRole",
     "ClusterRoleBinding",
     "IngressClass",
+    "PodSecurityPolicy",
+}
+# Objects the control plane itself creates and keeps where they are: the ``kubernetes`` Service in
+# ``default`` (the API server's endpoint reconciler), and in every namespace the ``default``
+# ServiceAccount (the service-account controller) and the ``kube-root-ca.crt`` ConfigMap (the root CA
+# publisher). A program that declares one (to adopt or patch it) cannot choose its namespace.
+_KUBERNETES_OWNED = {
+    (_k8s.SERVICE, "kubernetes", "default"),
+    (_k8s.SERVICE_ACCOUNT, "default", None),
+    (_k8s.CONFIG_MAP, "kube-root-ca.crt", None),
 }
 
 
-def namespace_not_default(res: Res, cfg: Config) -> list[str]:
+def namespaced(res: Res, cfg: Config) -> bool:
+    """A namespaced Kubernetes object (not a list or patch) that a program places itself."""
     if not res.type.startswith(_NAMESPACED_PREFIXES) or res.kind in _CLUSTER_SCOPED:
-        return []
+        return False
     if res.kind.endswith("List") or res.kind.endswith("Patch"):
+        return False
+    return not kubernetes_owned(res)
+
+
+def kubernetes_owned(res: Res) -> bool:
+    """One of the objects Kubernetes creates itself (see ``_KUBERNETES_OWNED``), by known name."""
+    name = get(res.props, "metadata", "name")
+    ns = get(res.props, "metadata", "namespace")
+    if not isinstance(name, str):
+        return False
+    return any(
+        res.type == kind and name == owned and (namespace is None or ns in (namespace, None))
+        for kind, owned, namespace in _KUBERNETES_OWNED
+    )
+
+
+def namespace_not_default(res: Res, cfg: Config) -> list[str]:
+    if not namespaced(res, cfg):
         return []
     ns = get(res.props, "metadata", "namespace")
     if is_unknown(ns):

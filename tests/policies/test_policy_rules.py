@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.catalogue import RULES, RULES_BY_NAME
 from mlops_platform.policies.packs import build_policy
 from tests.policies.policy_fixtures import (
@@ -21,6 +21,7 @@ from tests.policies.policy_fixtures import (
     UNKNOWN_BOOLEAN_VALUE,
     UNKNOWN_OBJECT_VALUE,
     UNKNOWN_STRING_VALUE,
+    NotApplicable,
     R,
     backup_job,
     config_map,
@@ -86,7 +87,8 @@ RESOURCE_RULES = [r.name for r in RULES if not r.stack]
 @pytest.mark.parametrize("rule", RESOURCE_RULES)
 @pytest.mark.parametrize("baseline", BASELINES)
 def test_compliant_baseline_passes(rule: str, baseline: str) -> None:
-    assert run_rule(rule, BASELINES[baseline](), env_config("prod", rule)) == []
+    outcome = run_rule(rule, BASELINES[baseline](), env_config("prod", rule))
+    assert outcome == [] or isinstance(outcome, NotApplicable), outcome
 
 
 def P(prefix: str, key: str) -> tuple[str, ...]:
@@ -684,7 +686,7 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         "workload-health-checks",
         "docker-job-exempt",
         relabel(m(container(), ("healthcheck", DELETE)), APP_COMPONENT="drift-check"),
-        [],
+        NotApplicable(f"applies to {RULES_BY_NAME['workload-health-checks'].applies_to.summary}"),
     ),
     # --- workload-restart-policy
     (
@@ -918,9 +920,10 @@ NOT_APPLICABLE = {
 
 @pytest.mark.parametrize("rule", RESOURCE_RULES)
 def test_not_applicable(rule: str) -> None:
-    """Every rule ignores resources outside its scope, even when they would violate it if in scope."""
+    """Every rule answers not-applicable outside its scope, even where it would be violated in scope."""
     res = NOT_APPLICABLE.get(rule, R("random:index/randomPassword:RandomPassword", "pw", {"length": 32.0}))
-    assert run_rule(rule, res, env_config("prod", rule)) == []
+    outcome = run_rule(rule, res, env_config("prod", rule))
+    assert outcome == NotApplicable(f"applies to {RULES_BY_NAME[rule].applies_to.summary}")
 
 
 def test_knobs_come_from_config() -> None:
@@ -958,7 +961,8 @@ def test_numbers_arrive_as_floats_and_junk_does_not_crash() -> None:
         },
     )
     for rule in RESOURCE_RULES:
-        for message in run_rule(rule, junk, env_config("prod", rule)):
+        outcome = run_rule(rule, junk, env_config("prod", rule))
+        for message in outcome if isinstance(outcome, list) else ():
             assert "internal error" not in message, (rule, message)
 
 
