@@ -389,15 +389,16 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "workload-no-service-account-token",
         SEC,
-        "Pods must not automount a service-account token.",
+        "Pods must not automount a service-account token (the pod's setting, else its ServiceAccount's).",
         sec.no_service_account_token,
         "medium",
         K8S,
         ("cis-kubernetes:5.1.6", "nist-800-53:AC-6", "iso-27001:A.8.5", "soc2:CC6.1"),
         "Set `automountServiceAccountToken: false` on the pod spec and ServiceAccount; mount a projected "
-        "token "
-        "only in pods that call the API.",
+        "token only in pods that call the API. A pod that does not say inherits its ServiceAccount's "
+        "setting, and an account the stack does not declare (such as `default`) mounts the token.",
         "Ensure that Service Account Tokens are only mounted where necessary",
+        stack=True,
         applies_to=SERVICE_ACCOUNT_TOKEN,
     ),
     Rule(
@@ -533,7 +534,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "network-policy-coverage",
         SEC,
-        "Every pod must be selected by a NetworkPolicy; Docker containers must use a user-defined network.",
+        "Every pod must be selected by a NetworkPolicy that restricts its ingress; Docker containers must "
+        "use a user-defined network.",
         sec.network_policy_coverage,
         "high",
         BOTH,
@@ -546,8 +548,9 @@ RULES: tuple[Rule, ...] = (
             "soc2:CC6.6",
         ),
         "Add a default-deny NetworkPolicy (`podSelector: {}`) per namespace plus allow rules; on Docker "
-        "attach "
-        "containers to the environment's network via `networks_advanced`.",
+        "attach containers to the environment's network via `networks_advanced`. A policy restricts "
+        "ingress when `Ingress` is among its `policyTypes` (the default) and no rule admits every source "
+        "on every port (an empty rule, a `0.0.0.0/0` ipBlock without ports); egress is not required.",
         "Ensure that all Namespaces have NetworkPolicies defined",
         stack=True,
         applies_to=POD_OR_CONTAINER,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import math
 import os
 import threading
@@ -637,20 +638,35 @@ def shared_analysis_servicer() -> type[_PolicyAnalyzerServicer]:
     return SharedAnalysisServicer
 
 
+_LOG = logging.getLogger(__name__)
+
+
 def install_shared_analysis() -> bool:
     """Make ``PolicyPack`` serve with :func:`shared_analysis_servicer` (in a pack process, before it).
 
     Only for the pulumi-policy version it mirrors; with any other the SDK's servicer stays (False).
+    Says which, once per process: at INFO when active, as a WARNING (shown on the pack's stderr even
+    without logging configured) when another pulumi-policy keeps the SDK's slower servicer.
     """
-    if metadata.version("pulumi_policy") != SHARED_ANALYSIS_SDK:
-        return False
     from pulumi_policy import policy as sdk
 
+    installed = metadata.version("pulumi_policy")
+    if installed != SHARED_ANALYSIS_SDK:
+        if not getattr(sdk, "_mlops_fast_path_logged", False):
+            sdk._mlops_fast_path_logged = True  # type: ignore[attr-defined]
+            _LOG.warning(
+                "mlops packs: shared analysis off: pulumi-policy %s is installed, the fast path mirrors "
+                "%s; the SDK's own servicer runs (same answers, each resource converted per policy)",
+                installed,
+                SHARED_ANALYSIS_SDK,
+            )
+        return False
     if not getattr(sdk._PolicyAnalyzerServicer, "_mlops_shared", False):
         servicer = shared_analysis_servicer()
         servicer._mlops_shared = True  # type: ignore[attr-defined]
         # Rebinding the SDK's private class on purpose: PolicyPack.__init__ looks the name up when it runs.
         sdk._PolicyAnalyzerServicer = servicer  # type: ignore[misc]
+        _LOG.info("mlops packs: shared analysis on (pulumi-policy %s)", installed)
     return True
 
 

@@ -456,6 +456,7 @@ class PackProcess:
         config: dict[str, str],
         dry_run: bool = True,
         extra_env: dict[str, str] | None = None,
+        python: str | None = None,
     ) -> None:
         self.pack_dir = pack_dir.resolve()
         env = dict(os.environ)
@@ -476,7 +477,7 @@ class PackProcess:
                 warnings.warn(oversized_config_message(len(encoded)), RuntimeWarning, stacklevel=2)
         env.update(extra_env or {})
         self._proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", engine_address, "."],
+            [python or sys.executable, "-u", "-m", "pulumi.policy", engine_address, "."],
             cwd=self.pack_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -588,6 +589,7 @@ class PackSession:
         redact: Callable[[str], str] | None = None,
         extra_env: dict[str, str] | None = None,
         workers: int = 1,
+        python: str | None = None,
     ) -> None:
         self.pack_dir = pack_dir.resolve()
         self._spawn_args = {
@@ -596,6 +598,7 @@ class PackSession:
             "stack": stack,
             "config": dict(config or {}),
             "extra_env": extra_env,
+            "python": python,
         }
         self.project, self.stack = project, stack
         self._policy_config = policy_config
@@ -1088,6 +1091,7 @@ def start_pack(
     policy_config: dict[str, Any] | None = None,
     project: str = PROJECT,
     extra_env: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> Iterator[PackSession]:
     """Start one pack as the engine does, configured, for tests and tools.
 
@@ -1098,6 +1102,7 @@ def start_pack(
         policy_config: the policy config for this pack (``{policy: level | {...}}``).
         project: the project name (``PULUMI_PROJECT``).
         extra_env: more environment for the pack process.
+        python: the interpreter that runs the pack (default: this one), e.g. a pack's own venv.
 
     Yields:
         A started ``PackSession``.
@@ -1111,6 +1116,7 @@ def start_pack(
         config=config,
         policy_config=policy_config,
         extra_env=extra_env,
+        python=python,
     )
     try:
         session.start()

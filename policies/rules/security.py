@@ -308,21 +308,71 @@ def seccomp_runtime_default(res: Res, cfg: Config) -> list[str]:
     return out
 
 
-def no_service_account_token(res: Res, cfg: Config) -> list[str]:
-    if res.type == _k8s.SERVICE_ACCOUNT:
-        value = res.props.get("automountServiceAccountToken")
-        if is_unknown(value):
-            return [unknown_message("automountServiceAccountToken")]
-        return [] if value is False else ["ServiceAccount does not set automountServiceAccountToken=false"]
-    if not _k8s.is_workload(res):
-        return []
-    out = _pod_spec_unknown(res)
-    value = get(_k8s.pod_spec(res), "automountServiceAccountToken")
-    if is_unknown(value):
-        out.append(unknown_message(f"{_k8s.pod_spec_path(res)}.automountServiceAccountToken"))
-    elif value is not False and not out:
-        out.append("pod spec does not set automountServiceAccountToken=false")
+def _automount(res: Res) -> Any:
+    return res.props.get("automountServiceAccountToken")
+
+
+def no_service_account_token(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
+    """Stack rule: no pod gets a service-account token mounted, judged with its ServiceAccount.
+
+    A pod's ``automountServiceAccountToken`` wins when set; unset, its ServiceAccount's decides
+    (``serviceAccountName``, else ``default``, in the pod's namespace), and an account the stack does
+    not declare mounts the token (the Kubernetes default). Every declared ServiceAccount must set
+    ``false`` itself as well, so that pods which do not say inherit no token.
+    """
+    accounts = {
+        (hkey(_k8s.namespace_of(r)), hkey(_k8s.name_of(r))): r
+        for r in resources
+        if r.type == _k8s.SERVICE_ACCOUNT
+    }
+    out: list[tuple[str, str]] = []
+    for res in resources:
+        if res.type == _k8s.SERVICE_ACCOUNT:
+            value = _automount(res)
+            if is_unknown(value):
+                out.append((res.urn, f"{res.label}: " + unknown_message("automountServiceAccountToken")))
+            elif value is not False:
+                out.append(
+                    (res.urn, f"{res.label}: ServiceAccount does not set automountServiceAccountToken=false")
+                )
+        elif _k8s.is_workload(res):
+            message = _pod_token(res, accounts)
+            if message:
+                out.append((res.urn, f"{res.label}: {message}"))
     return out
+
+
+def _pod_token(res: Res, accounts: dict[tuple[Any, Any], Res]) -> str | None:
+    spec = _k8s.pod_spec(res)
+    path = _k8s.pod_spec_path(res)
+    if is_unknown(spec):
+        return unknown_message(path, "the pod spec")
+    value = get(spec, "automountServiceAccountToken")
+    if is_unknown(value):
+        return unknown_message(f"{path}.automountServiceAccountToken")
+    if value is False:
+        return None
+    if value is not None:
+        return "pod spec sets automountServiceAccountToken=true"
+    name = get(spec, "serviceAccountName")
+    if name is None:
+        name = get(spec, "serviceAccount")  # the deprecated alias Kubernetes still honours
+    name = "default" if name is None else name
+    ns = _k8s.namespace_of(res)
+    if is_unknown(name) or is_unknown(ns):
+        return unknown_message(f"{path}.serviceAccountName", "which ServiceAccount mounts the token")
+    account = accounts.get((hkey(ns), hkey(name)))
+    if account is None:
+        return (
+            f'pod spec does not set automountServiceAccountToken=false and its ServiceAccount "{name}" '
+            "is not declared in the stack, so Kubernetes mounts the token"
+        )
+    account_value = _automount(account)
+    if is_unknown(account_value):
+        return unknown_message(f'ServiceAccount "{name}" automountServiceAccountToken')
+    if account_value is False:
+        return None
+    return f'neither the pod spec nor its ServiceAccount "{name}" sets automountServiceAccountToken=false'
 
 
 # --- images ------------------------------------------------------------------------------------
@@ -660,6 +710,48 @@ def namespace_not_default(res: Res, cfg: Config) -> list[str]:
     return []
 
 
+_ANYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def _allows_all(rule: Any) -> bool | None:
+    """Whether one ingress rule admits every source on every port; None when unknown."""
+    if is_unknown(rule):
+        return None
+    sources, ports = get(rule, "from"), get(rule, "ports")
+    if is_unknown(sources) or is_unknown(ports):
+        return None
+    if as_list(ports):
+        return False
+    if not as_list(sources):
+        return True  # no ``from`` and no ``ports``: every source, every port
+    for peer in as_list(sources):
+        cidr = get(peer, "ipBlock", "cidr")
+        if is_unknown(cidr):
+            return None
+        if cidr in _ANYWHERE and not as_list(get(peer, "ipBlock", "except")):
+            return True
+    return False
+
+
+def restricts_ingress(policy: Res) -> bool | None:
+    """Whether a NetworkPolicy restricts the ingress of the pods it selects; None when unknown.
+
+    It does when ``Ingress`` is among its effective ``policyTypes`` (absent: Ingress, as the API
+    server defaults it) and none of its ingress rules admits every source on every port (an empty
+    rule, or a ``0.0.0.0/0`` ipBlock without ports). No rules at all denies all ingress.
+    """
+    spec = get(policy.props, "spec")
+    types, rules = get(spec, "policyTypes"), get(spec, "ingress")
+    if is_unknown(spec) or is_unknown(types) or is_unknown(rules):
+        return None
+    if types is not None and "Ingress" not in as_list(types):
+        return False
+    verdicts = [_allows_all(rule) for rule in as_list(rules)]
+    if True in verdicts:
+        return False
+    return None if None in verdicts else True
+
+
 def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
     """Stack rule: every k8s pod is selected by a NetworkPolicy; no Docker container on the default bridge."""
     by_namespace: dict[Any, list[Res]] = {}
@@ -684,10 +776,16 @@ def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str
                     )
                 )
                 continue
-            verdicts = [
-                _k8s.selector_matches(get(p.props, "spec", "podSelector"), labels)
-                for p in (policies[ns].candidates(labels) if ns in policies else ())
-            ]
+            selecting: list[Res] = []
+            verdicts: list[bool | None] = []
+            for p in policies[ns].candidates(labels) if ns in policies else ():
+                selects = _k8s.selector_matches(get(p.props, "spec", "podSelector"), labels)
+                if selects is False:
+                    continue
+                restricts = restricts_ingress(p)
+                if selects and restricts is not None:
+                    selecting.append(p)
+                verdicts.append(None if selects is None or restricts is None else restricts)
             if True in verdicts:
                 continue
             if None in verdicts:
@@ -695,6 +793,15 @@ def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str
                     (
                         res.urn,
                         f"{res.label}: " + unknown_message("a NetworkPolicy podSelector", "coverage"),
+                    )
+                )
+            elif selecting:
+                names = ", ".join(f'"{_k8s.name_of(p)}"' for p in selecting)
+                out.append(
+                    (
+                        res.urn,
+                        f"{res.label}: the NetworkPolicies selecting its pods ({names}) allow all ingress; "
+                        "none restricts it",
                     )
                 )
             else:

@@ -359,19 +359,6 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         m(container(), ("securityOpts", ["no-new-privileges:true", "seccomp=unconfined"])),
         ['securityOpts disables the default seccomp profile ("seccomp=unconfined")'],
     ),
-    # --- workload-no-service-account-token
-    (
-        "workload-no-service-account-token",
-        "pod",
-        m(deployment(), (f"{POD}.automountServiceAccountToken", DELETE)),
-        ["pod spec does not set automountServiceAccountToken=false"],
-    ),
-    (
-        "workload-no-service-account-token",
-        "service-account",
-        m(service_account(), ("automountServiceAccountToken", True)),
-        ["ServiceAccount does not set automountServiceAccountToken=false"],
-    ),
     # --- image-no-latest-tag
     (
         "image-no-latest-tag",
@@ -902,7 +889,6 @@ def test_every_resource_rule_has_violation_cases() -> None:
 
 NOT_APPLICABLE = {
     "workload-no-privileged": config_map(),
-    "workload-no-service-account-token": container(),
     "ingress-tls-required": deployment(),
     "image-digest-pinned": service(),
     "secret-no-plaintext-config": deployment(),
