@@ -463,7 +463,7 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         ),
         [
             'container "server" env var MLFLOW_BACKEND holds a value that looks like a credential '
-            "(credentials in a URL)"
+            "(Basic Auth Credentials)"
         ],
     ),
     (
@@ -499,7 +499,7 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         "secret-no-plaintext-env",
         "docker-aws-key",
         R("docker:index/container:Container", "c", {"envs": ["SOME_ID=AKIAABCDEFGHIJKLMNOP"]}),
-        ["env var SOME_ID holds a value that looks like a credential (AWS access key id)"],
+        ["env var SOME_ID holds a value that looks like a credential (AWS Access Key)"],
     ),
     (
         "secret-no-plaintext-env",
@@ -541,7 +541,7 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         ),
         [
             'upload "/etc/prometheus/prometheus.yml" holds a value that looks like a credential '
-            "(credentials in a URL)"
+            "(Basic Auth Credentials)"
         ],
     ),
     # --- secret-no-plaintext-metadata
@@ -555,13 +555,13 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         "secret-no-plaintext-metadata",
         "k8s-pod-annotation",
         m(deployment(), ("spec.template.metadata.annotations.note", "-----BEGIN RSA PRIVATE KEY-----")),
-        ['pod template annotation "note" holds a value that looks like a credential (private key)'],
+        ['pod template annotation "note" holds a value that looks like a credential (Private Key)'],
     ),
     (
         "secret-no-plaintext-metadata",
         "docker-label",
         relabel(container(), TEAM="ghp_" + "a" * 36),
-        [f'label "{L.TEAM}" holds a value that looks like a credential (GitHub token)'],
+        [f'label "{L.TEAM}" holds a value that looks like a credential (GitHub Token)'],
     ),
     # --- network-no-public-exposure
     (
