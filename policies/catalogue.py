@@ -29,9 +29,11 @@ from mlops_platform.policies.rules._model import AppliesTo, Config, Res
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 PACKS = {
-    "mlops-security": "Container hardening, image provenance, secrets and network exposure.",
-    "mlops-reliability": "Resources, health checks, replicas, disruption budgets, backups, storage safety.",
-    "mlops-governance": "Ownership, model metadata and provenance, monitoring, drift, classification.",
+    "mlops-security": "Container hardening, image provenance, secrets and network exposure: for any program.",
+    "mlops-reliability": "Resources, health checks, restarts, disruption budgets, autoscaling, storage "
+    "safety: for any program.",
+    "mlops-governance": "The platform's contract, keyed on its labels: ownership, model metadata and "
+    "provenance, monitoring, drift, classification, tier replicas, backups, object-store settings.",
 }
 POLICIES_DIR = Path(__file__).resolve().parent
 README = POLICIES_DIR / "README.md"
@@ -165,6 +167,14 @@ def _labelable(res: Res, cfg: Config) -> bool:
     return _common.labelable(res)
 
 
+def _owned(res: Res, cfg: Config) -> bool:
+    return bool(cfg.get("requiredLabels")) and _common.labelable(res)
+
+
+def _registries_configured(res: Res, cfg: Config) -> bool:
+    return bool(cfg.get("allowedRegistries"))
+
+
 def _config_or_uploads(res: Res, cfg: Config) -> bool:
     return res.type == _k8s.CONFIG_MAP or bool(res.props.get("uploads"))
 
@@ -187,6 +197,12 @@ IMAGES = AppliesTo(
     "Kubernetes pod-bearing kinds, Docker containers and remote images",
     _WORKLOADS | _CONTAINERS | {_docker.REMOTE_IMAGE},
 )
+REGISTRIES = AppliesTo(
+    "Kubernetes pod-bearing kinds, Docker containers and remote images, once `allowedRegistries` "
+    "names the approved registries (none by default)",
+    IMAGES.types,
+    _registries_configured,
+)
 SERVICE_ACCOUNT_TOKEN = AppliesTo(
     "Kubernetes pod-bearing kinds and ServiceAccounts", _WORKLOADS | {_k8s.SERVICE_ACCOUNT}
 )
@@ -200,6 +216,11 @@ CONFIG_FILES = AppliesTo(
     _config_or_uploads,
 )
 LABELABLE = AppliesTo("every Kubernetes object and Docker container, network and volume", None, _labelable)
+OWNED = AppliesTo(
+    "every labelable resource, once `requiredLabels` names the labels (none by default)",
+    None,
+    _owned,
+)
 INGRESSES = AppliesTo("Kubernetes Ingresses (every API version)", _k8s.INGRESS_TYPES)
 NAMESPACED = AppliesTo(
     "namespaced Kubernetes objects a program places itself (not those Kubernetes creates)",
@@ -444,11 +465,12 @@ RULES: tuple[Rule, ...] = (
             "soc2:CC6.8",
         ),
         "Mirror the image into an approved registry, or add the registry (with its repository prefix) to "
-        "`allowedRegistries` after review.",
+        "`allowedRegistries` after review. Without `allowedRegistries` in the pack config the rule "
+        "applies nowhere (the platform's configs name its registries).",
         "Configure Image Provenance",
-        schema={"allowedRegistries": {**_STRINGS, "default": APPROVED_REGISTRIES}},
+        schema={"allowedRegistries": {**_STRINGS, "default": []}},
         knobs=_tiered(allowedRegistries=(APPROVED_REGISTRIES, APPROVED_REGISTRIES, APPROVED_REGISTRIES)),
-        applies_to=IMAGES,
+        applies_to=REGISTRIES,
     ),
     Rule(
         "secret-no-plaintext-env",
@@ -619,7 +641,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "workload-min-replicas",
-        REL,
+        GOV,
         "Serving workloads must run the tier's minimum number of replicas.",
         rel.workload_min_replicas,
         "high",
@@ -686,7 +708,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "database-backups-scheduled",
-        REL,
+        GOV,
         "Metadata databases must have scheduled backups with enough retention.",
         rel.database_backups_scheduled,
         "high",
@@ -704,7 +726,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "object-store-versioning",
-        REL,
+        GOV,
         "The object store must keep object versions.",
         rel.object_store_versioning,
         "medium",
@@ -716,7 +738,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "object-store-encryption",
-        REL,
+        GOV,
         "The object store must encrypt data at rest.",
         rel.object_store_encryption,
         "high",
@@ -730,16 +752,19 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "resource-ownership-labels",
         GOV,
-        "Every resource must carry owner, team, cost-centre and environment labels.",
+        "Every resource must carry the configured ownership labels (the platform's configs: owner, team, "
+        "cost-centre, environment).",
         gov.resource_ownership_labels,
         "medium",
         BOTH,
         ("nist-800-53:CM-8", "iso-27001:A.5.9", "soc2:CC2.1", "nist-ai-rmf:GOVERN-2.1"),
         "Pass the environment's ownership labels (mlops_platform.vocabulary.OWNERSHIP_LABELS) to every "
-        "resource and pod template.",
+        "resource and pod template. Without `requiredLabels` in the pack config the rule applies nowhere, "
+        "so a program of other conventions gets no ownership noise.",
         "System component inventory",
-        schema={"requiredLabels": {**_STRINGS, "default": list(L.OWNERSHIP_LABELS)}},
-        applies_to=LABELABLE,
+        schema={"requiredLabels": {**_STRINGS, "default": []}},
+        knobs=_tiered(requiredLabels=(list(L.OWNERSHIP_LABELS),) * 3),
+        applies_to=OWNED,
     ),
     Rule(
         "resource-app-labels",

@@ -61,7 +61,7 @@ def _require_labels(res: Res, keys: list[str] | tuple[str, ...]) -> list[str]:
 def resource_ownership_labels(res: Res, cfg: Config) -> list[str]:
     if not _common.labelable(res):
         return []
-    return _require_labels(res, cfg_list(cfg, "requiredLabels") or list(L.OWNERSHIP_LABELS))
+    return _require_labels(res, cfg_list(cfg, "requiredLabels"))
 
 
 def resource_app_labels(res: Res, cfg: Config) -> list[str]:
