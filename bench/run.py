@@ -303,7 +303,8 @@ class Size:
     rounds: int
     resources: int = 0
     k8s_objects: int = 0
-    audit_checks: int = 0
+    audit_checks: int = 0  # applicable evaluations (summary.checks)
+    audit_not_applicable: int = 0  # pairs the rules declared out of scope, counted apart
     checkov_checks: int = 0
     floor_registered: int = 0
     same_findings: bool | None = None  # offline audit and real preview: the same violations
@@ -370,6 +371,7 @@ def bench_size(models: int, rounds: int, checkov: Path | None, workdir: Path, co
             if name == "audit":
                 summary = json.loads((workdir / "audit.json").read_text(encoding="utf-8"))["summary"]
                 size.audit_checks = int(summary["checks"])
+                size.audit_not_applicable = int(summary.get("not_applicable", 0))
                 if int(summary["resources"]) != size.resources:
                     raise SystemExit(f"audit saw {summary['resources']} resources, preview {size.resources}")
             elif name.startswith("floor"):
@@ -445,6 +447,7 @@ def result_line(size: Size) -> dict[str, Any]:
         "preview_peak_mb": _round(size.peak("preview"), 0),
         "checkov_peak_mb": _round(size.peak("checkov"), 0),
         "audit_checks": size.audit_checks,
+        "audit_not_applicable": size.audit_not_applicable,
         "checkov_checks": size.checkov_checks,
         "k8s_objects": size.k8s_objects,
         "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -471,7 +474,9 @@ def table(sizes: list[Size]) -> Table:
                 f"{statistics.median(seconds):.2f}",
                 f"{min(seconds):.2f}-{max(seconds):.2f}",
                 f"{max(r.peak_mb for r in runs):.0f}",
-                "" if checks is None else f"{checks:,}",
+                ""
+                if checks is None
+                else f"{checks:,}" + (f" (+{size.audit_not_applicable:,} n/a)" if tool == "audit" else ""),
             )
         line = result_line(size)
         out.add_row(

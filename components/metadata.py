@@ -2,14 +2,14 @@
 
 Pure functions, no Pulumi resources: Kubernetes objects use them as ``metadata.labels`` /
 ``metadata.annotations`` (and on pod templates), Docker containers, volumes and networks as labels.
-The keys are the constants of ``mlops_platform.components.labels`` that the policy packs read.
+The keys are the constants of ``mlops_platform.vocabulary`` that the policy packs read.
 """
 
 from __future__ import annotations
 
 import re
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.components.args import (
     MANAGED_BY,
     PART_OF,

@@ -158,13 +158,15 @@ class AuditResult:
     resources: list[CapturedResource]
     policies: list[PolicyMeta]
     findings: list[Finding]
-    checks: list[Check]
+    checks: list[Check]  # applicable evaluations only: a rule judged a resource it applies to
     waivers: list[Waiver]
     started_at: str  # ISO 8601 UTC; the only field allowed to differ between two identical audits
     duration_s: float
     # ``secret_fingerprint`` of each secret value the engine redacted: lets every report redact a policy
     # message that echoes one, without the plaintext ever being kept in the result.
     secret_fingerprints: frozenset[str] = frozenset()
+    # Policy x resource pairs the rule declared not applicable (``PolicyNotApplicable``): never checks.
+    not_applicable: list[Check] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[Finding]:

@@ -20,16 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
+from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules import governance as gov
 from mlops_platform.policies.rules import reliability as rel
 from mlops_platform.policies.rules import security as sec
+from mlops_platform.policies.rules._model import AppliesTo, Config, Res
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 PACKS = {
-    "mlops-security": "Container hardening, image provenance, secrets and network exposure.",
-    "mlops-reliability": "Resources, health checks, replicas, disruption budgets, backups, storage safety.",
-    "mlops-governance": "Ownership, model metadata and provenance, monitoring, drift, classification.",
+    "mlops-security": "Container hardening, image provenance, secrets and network exposure: for any program.",
+    "mlops-reliability": "Resources, health checks, restarts, disruption budgets, autoscaling, storage "
+    "safety: for any program.",
+    "mlops-governance": "The platform's contract, keyed on its labels: ownership, model metadata and "
+    "provenance, monitoring, drift, classification, tier replicas, backups, object-store settings.",
 }
 POLICIES_DIR = Path(__file__).resolve().parent
 README = POLICIES_DIR / "README.md"
@@ -79,6 +83,7 @@ class Rule:
     )
     schema: dict[str, dict[str, Any]] = field(default_factory=dict)
     knobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    applies_to: AppliesTo = field(kw_only=True)
 
     @property
     def area(self) -> str:
@@ -131,6 +136,131 @@ SEC, REL, GOV = "mlops-security", "mlops-reliability", "mlops-governance"
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _ADVISORY_IN_STAGING = {"dev": "advisory", "staging": "advisory", "prod": "mandatory"}
 
+
+# -- where rules apply ------------------------------------------------------------------------------
+# Each rule's ``applies_to``: the types it judges (and a predicate where the type alone does not say).
+# Outside it the pack answers not-applicable, and no report counts a check.
+
+_WORKLOADS = _k8s.WORKLOAD_TYPES  # every pod-bearing kind and API version of the pinned SDK
+_CONTAINERS = frozenset({_docker.CONTAINER})
+
+
+def _stateful(res: Res, cfg: Config) -> bool:
+    return res.type in (_k8s.PVC, _docker.VOLUME) or _common.is_component(
+        res, L.COMPONENT_METADATA_DATABASE, L.COMPONENT_OBJECT_STORE
+    )
+
+
+def _object_store(res: Res, cfg: Config) -> bool:
+    return _common.is_component(res, L.COMPONENT_OBJECT_STORE)
+
+
+def _metadata_database(res: Res, cfg: Config) -> bool:
+    return _common.is_component(res, L.COMPONENT_METADATA_DATABASE)
+
+
+def _serving(res: Res, cfg: Config) -> bool:
+    return _common.is_serving(res)
+
+
+def _labelable(res: Res, cfg: Config) -> bool:
+    return _common.labelable(res)
+
+
+def _owned(res: Res, cfg: Config) -> bool:
+    return bool(cfg.get("requiredLabels")) and _common.labelable(res)
+
+
+def _registries_configured(res: Res, cfg: Config) -> bool:
+    return bool(cfg.get("allowedRegistries"))
+
+
+def _config_or_uploads(res: Res, cfg: Config) -> bool:
+    return res.type == _k8s.CONFIG_MAP or bool(res.props.get("uploads"))
+
+
+def _long_running(res: Res, cfg: Config) -> bool:
+    return not rel.is_job_like(res)
+
+
+def _restarted(res: Res, cfg: Config) -> bool:
+    return res.is_k8s or not rel.is_job_like(res)
+
+
+def _platform_component(res: Res, cfg: Config) -> bool:
+    components = [str(c) for c in cfg.get("components") or ()]
+    return _common.is_component(res, *components)
+
+
+POD_OR_CONTAINER = AppliesTo("Kubernetes pod-bearing kinds and Docker containers", _WORKLOADS | _CONTAINERS)
+IMAGES = AppliesTo(
+    "Kubernetes pod-bearing kinds, Docker containers and remote images",
+    _WORKLOADS | _CONTAINERS | {_docker.REMOTE_IMAGE},
+)
+REGISTRIES = AppliesTo(
+    "Kubernetes pod-bearing kinds, Docker containers and remote images, once `allowedRegistries` "
+    "names the approved registries (none by default)",
+    IMAGES.types,
+    _registries_configured,
+)
+SERVICE_ACCOUNT_TOKEN = AppliesTo(
+    "Kubernetes pod-bearing kinds and ServiceAccounts", _WORKLOADS | {_k8s.SERVICE_ACCOUNT}
+)
+EXPOSURE = AppliesTo(
+    "Kubernetes Services, pod-bearing kinds (hostPort) and Docker containers",
+    _WORKLOADS | _CONTAINERS | {_k8s.SERVICE},
+)
+CONFIG_FILES = AppliesTo(
+    "Kubernetes ConfigMaps and Docker containers with uploads",
+    frozenset({_k8s.CONFIG_MAP, _docker.CONTAINER}),
+    _config_or_uploads,
+)
+LABELABLE = AppliesTo("every Kubernetes object and Docker container, network and volume", None, _labelable)
+OWNED = AppliesTo(
+    "every labelable resource, once `requiredLabels` names the labels (none by default)",
+    None,
+    _owned,
+)
+INGRESSES = AppliesTo("Kubernetes Ingresses (every API version)", _k8s.INGRESS_TYPES)
+NAMESPACED = AppliesTo(
+    "namespaced Kubernetes objects a program places itself (not those Kubernetes creates)",
+    None,
+    sec.namespaced,
+)
+HEALTH_CHECKED = AppliesTo(
+    "long-running Kubernetes kinds and Docker containers, except run-to-completion components",
+    _k8s.LONG_RUNNING_TYPES | _CONTAINERS,
+    _long_running,
+)
+RESTARTED = AppliesTo(
+    "long-running Kubernetes kinds and Docker containers, except run-to-completion Docker components",
+    _k8s.LONG_RUNNING_TYPES | _CONTAINERS,
+    _restarted,
+)
+MIN_REPLICAS = AppliesTo(
+    "Deployments and StatefulSets of the configured components", _k8s.REPLICATED_TYPES, _platform_component
+)
+REPLICATED = AppliesTo("Deployments and StatefulSets", _k8s.REPLICATED_TYPES)
+AUTOSCALERS = AppliesTo("HorizontalPodAutoscalers with metrics (autoscaling/v2*)", _k8s.HPA_TYPES)
+STATEFUL = AppliesTo(
+    "PVCs, Docker volumes and the platform's database and object-store workloads",
+    frozenset({_k8s.PVC, _docker.VOLUME, _k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
+    _stateful,
+)
+DATABASES = AppliesTo(
+    "the platform's metadata-database workloads",
+    frozenset({_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
+    _metadata_database,
+)
+OBJECT_STORES = AppliesTo(
+    "the platform's object-store workloads",
+    frozenset({_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
+    _object_store,
+)
+SERVING = AppliesTo(
+    "model-serving workloads (component label model-server)", _WORKLOADS | _CONTAINERS, _serving
+)
+
 RULES: tuple[Rule, ...] = (
     # ----------------------------------------------------------------------------- security
     Rule(
@@ -145,6 +275,7 @@ RULES: tuple[Rule, ...] = (
         "the process needs instead.",
         "Minimize the admission of privileged containers",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-privilege-escalation",
@@ -157,6 +288,7 @@ RULES: tuple[Rule, ...] = (
         "Set `securityContext.allowPrivilegeEscalation: false` on every container; on Docker add "
         "`no-new-privileges:true` to `security_opts`.",
         "Minimize the admission of containers with allowPrivilegeEscalation",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-run-as-non-root",
@@ -170,6 +302,7 @@ RULES: tuple[Rule, ...] = (
         "Docker set "
         "`user` to a non-root UID such as `10001:10001`.",
         "Minimize the admission of root containers",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-read-only-root-filesystem",
@@ -182,6 +315,7 @@ RULES: tuple[Rule, ...] = (
         "Set `readOnlyRootFilesystem: true` (Docker `read_only=True`) and mount an `emptyDir`/tmpfs for the "
         "paths the process writes.",
         "Ensure that the container's root filesystem is mounted as read only",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-drop-all-capabilities",
@@ -195,6 +329,7 @@ RULES: tuple[Rule, ...] = (
         "what "
         "is allowed.",
         "Minimize the admission of containers with capabilities assigned",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-added-capabilities",
@@ -207,6 +342,7 @@ RULES: tuple[Rule, ...] = (
         "Remove capabilities from `capabilities.add`/`adds` that are not in `allowedCapabilities`.",
         "Minimize the admission of containers with added capabilities",
         schema={"allowedCapabilities": {**_STRINGS, "default": ["NET_BIND_SERVICE"]}},
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-host-namespaces",
@@ -230,6 +366,7 @@ RULES: tuple[Rule, ...] = (
         "`ipc_mode` `host`.",
         "Minimize the admission of containers wishing to share the host network namespace",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-host-path-mounts",
@@ -241,6 +378,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-kubernetes:5.2.12", "cis-docker:5.6", "nist-800-53:AC-6", "iso-27001:A.8.3", "soc2:CC6.1"),
         "Replace `hostPath` volumes and Docker bind mounts with PersistentVolumeClaims / named volumes.",
         "Minimize the admission of HostPath volumes",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-runtime-socket-mount",
@@ -254,6 +392,7 @@ RULES: tuple[Rule, ...] = (
         "Kubernetes API or a rootless builder instead.",
         "Ensure that the Docker socket is not mounted inside any containers",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-seccomp-runtime-default",
@@ -266,19 +405,22 @@ RULES: tuple[Rule, ...] = (
         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; on Docker never pass "
         "`seccomp=unconfined`.",
         "Ensure that the seccomp profile is set to docker/default in your pod definitions",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-no-service-account-token",
         SEC,
-        "Pods must not automount a service-account token.",
+        "Pods must not automount a service-account token (the pod's setting, else its ServiceAccount's).",
         sec.no_service_account_token,
         "medium",
         K8S,
         ("cis-kubernetes:5.1.6", "nist-800-53:AC-6", "iso-27001:A.8.5", "soc2:CC6.1"),
         "Set `automountServiceAccountToken: false` on the pod spec and ServiceAccount; mount a projected "
-        "token "
-        "only in pods that call the API.",
+        "token only in pods that call the API. A pod that does not say inherits its ServiceAccount's "
+        "setting, and an account the stack does not declare (such as `default`) mounts the token.",
         "Ensure that Service Account Tokens are only mounted where necessary",
+        stack=True,
+        applies_to=SERVICE_ACCOUNT_TOKEN,
     ),
     Rule(
         "image-no-latest-tag",
@@ -290,6 +432,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.28", "nist-800-53:CM-2", "iso-27001:A.8.32", "soc2:CC8.1"),
         "Reference images as `registry/repo:<version>` (never `latest` or untagged), or by digest.",
         "Ensure that docker commands always make use of the latest version of their image",
+        applies_to=IMAGES,
     ),
     Rule(
         "image-digest-pinned",
@@ -304,6 +447,7 @@ RULES: tuple[Rule, ...] = (
         "Software, firmware, and information integrity",
         schema={"requireDigest": {"type": "boolean", "default": True}},
         knobs=_tiered(requireDigest=(False, False, True)),
+        applies_to=IMAGES,
     ),
     Rule(
         "image-approved-registry",
@@ -321,10 +465,12 @@ RULES: tuple[Rule, ...] = (
             "soc2:CC6.8",
         ),
         "Mirror the image into an approved registry, or add the registry (with its repository prefix) to "
-        "`allowedRegistries` after review.",
+        "`allowedRegistries` after review. Without `allowedRegistries` in the pack config the rule "
+        "applies nowhere (the platform's configs name its registries).",
         "Configure Image Provenance",
-        schema={"allowedRegistries": {**_STRINGS, "default": APPROVED_REGISTRIES}},
+        schema={"allowedRegistries": {**_STRINGS, "default": []}},
         knobs=_tiered(allowedRegistries=(APPROVED_REGISTRIES, APPROVED_REGISTRIES, APPROVED_REGISTRIES)),
+        applies_to=REGISTRIES,
     ),
     Rule(
         "secret-no-plaintext-env",
@@ -346,6 +492,7 @@ RULES: tuple[Rule, ...] = (
         '`additional_secret_outputs=["envs"]`. Rotate any credential that was committed.',
         "Prefer using secrets as files over secrets as environment variables",
         non_waivable=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "secret-no-plaintext-config",
@@ -364,6 +511,7 @@ RULES: tuple[Rule, ...] = (
         "Move the value into a Kubernetes Secret (or a secret Docker upload) and reference it; rotate it.",
         "Protection of information at rest",
         non_waivable=True,
+        applies_to=CONFIG_FILES,
     ),
     Rule(
         "secret-no-plaintext-metadata",
@@ -377,6 +525,7 @@ RULES: tuple[Rule, ...] = (
         "object) and rotate it.",
         "Authenticator management: no embedded unencrypted static authenticators",
         non_waivable=True,
+        applies_to=LABELABLE,
     ),
     Rule(
         "network-no-public-exposure",
@@ -389,6 +538,7 @@ RULES: tuple[Rule, ...] = (
         f"Use ClusterIP Services (and an Ingress with TLS), bind Docker ports to 127.0.0.1, or set "
         f'`{L.EXPOSURE_ALLOWED}: "true"` after a security review.',
         "Boundary protection",
+        applies_to=EXPOSURE,
     ),
     Rule(
         "ingress-tls-required",
@@ -401,11 +551,13 @@ RULES: tuple[Rule, ...] = (
         "Add a `spec.tls` entry with a `secretName` covering every `spec.rules[].host` (cert-manager can "
         "issue it).",
         "Transmission confidentiality and integrity",
+        applies_to=INGRESSES,
     ),
     Rule(
         "network-policy-coverage",
         SEC,
-        "Every pod must be selected by a NetworkPolicy; Docker containers must use a user-defined network.",
+        "Every pod must be selected by a NetworkPolicy that restricts its ingress; Docker containers must "
+        "use a user-defined network.",
         sec.network_policy_coverage,
         "high",
         BOTH,
@@ -418,10 +570,12 @@ RULES: tuple[Rule, ...] = (
             "soc2:CC6.6",
         ),
         "Add a default-deny NetworkPolicy (`podSelector: {}`) per namespace plus allow rules; on Docker "
-        "attach "
-        "containers to the environment's network via `networks_advanced`.",
+        "attach containers to the environment's network via `networks_advanced`. A policy restricts "
+        "ingress when `Ingress` is among its `policyTypes` (the default) and no rule admits every source "
+        "on every port (an empty rule, a `0.0.0.0/0` ipBlock without ports); egress is not required.",
         "Ensure that all Namespaces have NetworkPolicies defined",
         stack=True,
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "namespace-not-default",
@@ -433,6 +587,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-kubernetes:5.7.4", "nist-800-53:SC-2", "iso-27001:A.8.22"),
         "Set `metadata.namespace` to the environment's namespace explicitly.",
         "The default namespace should not be used",
+        applies_to=NAMESPACED,
     ),
     # ----------------------------------------------------------------------------- reliability
     Rule(
@@ -445,6 +600,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.12", "nist-800-53:SC-6", "iso-27001:A.8.6", "soc2:A1.1"),
         "Set `resources.requests.cpu` and `.memory`; on Docker set `cpu_shares` and `memory_reservation`.",
         "Resource availability",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-resource-limits",
@@ -456,6 +612,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.11", "nist-800-53:SC-6", "nist-800-53:SC-5", "iso-27001:A.8.6", "soc2:A1.1"),
         "Set `resources.limits.cpu` and `.memory`; on Docker set `memory` and `cpus`.",
         "Ensure that the memory usage for containers is limited",
+        applies_to=POD_OR_CONTAINER,
     ),
     Rule(
         "workload-health-checks",
@@ -467,6 +624,7 @@ RULES: tuple[Rule, ...] = (
         ("cis-docker:5.27", "nist-800-53:SI-4", "nist-800-53:CP-10", "iso-27001:A.8.16", "soc2:A1.2"),
         "Add `livenessProbe` and `readinessProbe` to every app container; on Docker add a `healthcheck`.",
         "Ensure that container health is checked at runtime",
+        applies_to=HEALTH_CHECKED,
     ),
     Rule(
         "workload-restart-policy",
@@ -479,10 +637,11 @@ RULES: tuple[Rule, ...] = (
         'Run pods through a controller (Deployment/StatefulSet); on Docker set `restart="unless-stopped"` '
         "(or `on-failure` with `max_retry_count` <= 5).",
         "Ensure that the 'on-failure' container restart policy is set to '5'",
+        applies_to=RESTARTED,
     ),
     Rule(
         "workload-min-replicas",
-        REL,
+        GOV,
         "Serving workloads must run the tier's minimum number of replicas.",
         rel.workload_min_replicas,
         "high",
@@ -497,6 +656,7 @@ RULES: tuple[Rule, ...] = (
             "components": {**_STRINGS, "default": [L.COMPONENT_MODEL_SERVER]},
         },
         knobs=_tiered(minReplicas=(1, 2, 3)),
+        applies_to=MIN_REPLICAS,
     ),
     Rule(
         "workload-disruption-budget",
@@ -510,6 +670,7 @@ RULES: tuple[Rule, ...] = (
         "disruption blocks node drains).",
         "System recovery and reconstitution",
         stack=True,
+        applies_to=REPLICATED,
     ),
     Rule(
         "autoscaler-bounds-sane",
@@ -528,6 +689,7 @@ RULES: tuple[Rule, ...] = (
             "maxReplicas": {"type": "integer", "minimum": 1, "default": 50},
         },
         knobs=_tiered(minReplicas=(1, 2, 3), maxReplicas=(5, 20, 50)),
+        applies_to=AUTOSCALERS,
     ),
     Rule(
         "storage-protected",
@@ -542,10 +704,11 @@ RULES: tuple[Rule, ...] = (
         "System backup",
         schema={"requireProtect": {"type": "boolean", "default": True}},
         knobs=_tiered(requireProtect=(False, False, True)),
+        applies_to=STATEFUL,
     ),
     Rule(
         "database-backups-scheduled",
-        REL,
+        GOV,
         "Metadata databases must have scheduled backups with enough retention.",
         rel.database_backups_scheduled,
         "high",
@@ -559,10 +722,11 @@ RULES: tuple[Rule, ...] = (
         stack=True,
         schema={"minRetentionDays": {"type": "integer", "minimum": 1, "default": 30}},
         knobs=_tiered(minRetentionDays=(1, 7, 30)),
+        applies_to=DATABASES,
     ),
     Rule(
         "object-store-versioning",
-        REL,
+        GOV,
         "The object store must keep object versions.",
         rel.object_store_versioning,
         "medium",
@@ -570,10 +734,11 @@ RULES: tuple[Rule, ...] = (
         ("nist-800-53:CP-9", "iso-27001:A.8.13", "soc2:A1.2"),
         "Enable versioning on every bucket (`storage.object_store.buckets[].versioning: true`).",
         "System backup",
+        applies_to=OBJECT_STORES,
     ),
     Rule(
         "object-store-encryption",
-        REL,
+        GOV,
         "The object store must encrypt data at rest.",
         rel.object_store_encryption,
         "high",
@@ -581,21 +746,25 @@ RULES: tuple[Rule, ...] = (
         ("nist-800-53:SC-28", "iso-27001:A.8.24", "soc2:CC6.1"),
         "Enable server-side encryption (`storage.object_store.encryption: true`, MinIO KMS/KES).",
         "Protection of information at rest",
+        applies_to=OBJECT_STORES,
     ),
     # ----------------------------------------------------------------------------- governance
     Rule(
         "resource-ownership-labels",
         GOV,
-        "Every resource must carry owner, team, cost-centre and environment labels.",
+        "Every resource must carry the configured ownership labels (the platform's configs: owner, team, "
+        "cost-centre, environment).",
         gov.resource_ownership_labels,
         "medium",
         BOTH,
         ("nist-800-53:CM-8", "iso-27001:A.5.9", "soc2:CC2.1", "nist-ai-rmf:GOVERN-2.1"),
-        "Pass the environment's ownership labels (components.labels.OWNERSHIP_LABELS) to every resource "
-        "and pod "
-        "template.",
+        "Pass the environment's ownership labels (mlops_platform.vocabulary.OWNERSHIP_LABELS) to every "
+        "resource and pod template. Without `requiredLabels` in the pack config the rule applies nowhere, "
+        "so a program of other conventions gets no ownership noise.",
         "System component inventory",
-        schema={"requiredLabels": {**_STRINGS, "default": list(L.OWNERSHIP_LABELS)}},
+        schema={"requiredLabels": {**_STRINGS, "default": []}},
+        knobs=_tiered(requiredLabels=(list(L.OWNERSHIP_LABELS),) * 3),
+        applies_to=OWNED,
     ),
     Rule(
         "resource-app-labels",
@@ -608,6 +777,7 @@ RULES: tuple[Rule, ...] = (
         "Set app.kubernetes.io/name, instance, component, part-of and managed-by on every resource.",
         "System component inventory",
         levels=_ADVISORY_IN_STAGING,
+        applies_to=LABELABLE,
     ),
     Rule(
         "model-serving-labels",
@@ -628,6 +798,7 @@ RULES: tuple[Rule, ...] = (
         "Let the serving component set the model labels and annotations from the environment spec "
         "(`serving.models[].model` and `.governance`).",
         "Record-keeping",
+        applies_to=SERVING,
     ),
     Rule(
         "model-registry-source",
@@ -664,6 +835,7 @@ RULES: tuple[Rule, ...] = (
                 ["champion", "challenger"],
             ),
         ),
+        applies_to=SERVING,
     ),
     Rule(
         "model-high-risk-documentation",
@@ -686,6 +858,7 @@ RULES: tuple[Rule, ...] = (
         "spec.",
         "Technical documentation",
         schema={"riskTiers": {**_STRINGS, "default": ["high"]}},
+        applies_to=SERVING,
     ),
     Rule(
         "model-monitoring-coverage",
@@ -709,6 +882,7 @@ RULES: tuple[Rule, ...] = (
         "in the Prometheus uploads).",
         "Post-market monitoring",
         stack=True,
+        applies_to=SERVING,
     ),
     Rule(
         "model-drift-check",
@@ -730,6 +904,7 @@ RULES: tuple[Rule, ...] = (
         "Accuracy, robustness and cybersecurity",
         stack=True,
         schema={"riskTiers": {**_STRINGS, "default": ["high"]}},
+        applies_to=SERVING,
     ),
     Rule(
         "model-classification-ceiling",
@@ -751,6 +926,7 @@ RULES: tuple[Rule, ...] = (
         "Data and data governance",
         stack=True,
         non_waivable=True,
+        applies_to=SERVING,
     ),
 )
 
@@ -798,6 +974,18 @@ def render_readme() -> str:
         "`scope:<resource|stack>`, and `non-waivable` for rules that no waiver may suppress.",
         "- **Framework** (`PolicyComplianceFramework`) is the first control listed; the tags carry all of "
         "them.",
+        "- **Applicability**: every rule declares where it applies (types, and a predicate where the type "
+        "alone does not tell). On any other resource the pack answers *not applicable* "
+        "(`PolicyNotApplicable`), which the engine leaves out of its passed policies and every report "
+        "counts apart: a check is a rule evaluated on a resource it applies to.",
+        "- **Pod-bearing kinds**: the pod-spec rules read every kind that holds a pod spec in every API "
+        "version pulumi-kubernetes generates (table generated from the SDK: "
+        "`python -m mlops_platform.policies.pod_types`), with containers, initContainers and "
+        "ephemeralContainers. `*List` and `*Patch` types are not applicable: a list holds whole objects "
+        "declared elsewhere, a patch leaves unset fields unchanged rather than unset.",
+        "- **Objects Kubernetes creates itself** (the `kubernetes` Service in `default`, the `default` "
+        "ServiceAccount and the `kube-root-ca.crt` ConfigMap of each namespace) are not applicable to "
+        "`namespace-not-default`: a program that adopts one cannot choose its namespace.",
         "- **Unknown values** during preview never pass: a rule that needs a value which is unknown "
         "reports a "
         "violation saying so (pulumi-policy alone would downgrade it to an advisory note).",
@@ -847,6 +1035,7 @@ def render_readme() -> str:
                 "",
                 f"- **Severity:** {r.severity}; **scope:** {'stack' if r.stack else 'resource'}; "
                 f"**targets:** {', '.join(r.targets)}; **waivable:** {'no' if r.non_waivable else 'yes'}",
+                f"- **Applies to:** {r.applies_to.summary} (not-applicable elsewhere: no check counted)",
                 f"- **Framework:** {name} {version}, {ref} ({r.spec_title})",
                 f"- **Controls:** {', '.join(f'`{c}`' for c in r.controls)}",
                 "- **Levels:** " + ", ".join(f"{env} {r.levels[env]}" for env in ENVIRONMENTS),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import math
 import os
 import threading
@@ -79,27 +80,47 @@ def _options(opts: Any) -> tuple[bool, tuple[str, ...]]:
     )
 
 
+def not_applicable_reason(rule: Rule) -> str:
+    """What the pack says when ``rule`` does not apply (the engine and the audit keep it per pair)."""
+    return f"applies to {rule.applies_to.summary}"
+
+
 def resource_validation(rule: Rule):
+    scope, reason = rule.applies_to, not_applicable_reason(rule)
+
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if not scope.type_may_apply(args.resource_type):
+            args.not_applicable(reason)  # raises: decided without converting the resource
         res = _shared_res(args)
+        config = _config(rule, args.get_config())
+        messages: list[str] | None
         try:
-            messages = rule.check(res, _config(rule, args.get_config()))
+            messages = rule.check(res, config) if scope(res, config) else None
         except Exception as exc:
             messages = [_failure(rule, exc)]
-        for message in messages:
+        if messages is None:
+            args.not_applicable(reason)
+        for message in messages or ():
             report_violation(message, None)
 
     return validate
 
 
 def stack_validation(rule: Rule):
+    scope, reason = rule.applies_to, not_applicable_reason(rule)
+
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = _shared_stack_res(args)
+        config = _config(rule, args.get_config())
+        findings: list[tuple[str | None, str]] | None
         try:
-            findings = rule.check(resources, _config(rule, args.get_config()))
+            in_scope = any(scope(r, config) for r in resources if scope.type_may_apply(r.type))
+            findings = rule.check(resources, config) if in_scope else None
         except Exception as exc:
             findings = [(None, _failure(rule, exc))]
-        for urn, message in findings:
+        if findings is None:
+            args.not_applicable(f"no resource in the stack is in scope: {reason}")
+        for urn, message in findings or ():
             report_violation(message, urn or None)
 
     return validate
@@ -617,20 +638,35 @@ def shared_analysis_servicer() -> type[_PolicyAnalyzerServicer]:
     return SharedAnalysisServicer
 
 
+_LOG = logging.getLogger(__name__)
+
+
 def install_shared_analysis() -> bool:
     """Make ``PolicyPack`` serve with :func:`shared_analysis_servicer` (in a pack process, before it).
 
     Only for the pulumi-policy version it mirrors; with any other the SDK's servicer stays (False).
+    Says which, once per process: at INFO when active, as a WARNING (shown on the pack's stderr even
+    without logging configured) when another pulumi-policy keeps the SDK's slower servicer.
     """
-    if metadata.version("pulumi_policy") != SHARED_ANALYSIS_SDK:
-        return False
     from pulumi_policy import policy as sdk
 
+    installed = metadata.version("pulumi_policy")
+    if installed != SHARED_ANALYSIS_SDK:
+        if not getattr(sdk, "_mlops_fast_path_logged", False):
+            sdk._mlops_fast_path_logged = True  # type: ignore[attr-defined]
+            _LOG.warning(
+                "mlops packs: shared analysis off: pulumi-policy %s is installed, the fast path mirrors "
+                "%s; the SDK's own servicer runs (same answers, each resource converted per policy)",
+                installed,
+                SHARED_ANALYSIS_SDK,
+            )
+        return False
     if not getattr(sdk._PolicyAnalyzerServicer, "_mlops_shared", False):
         servicer = shared_analysis_servicer()
         servicer._mlops_shared = True  # type: ignore[attr-defined]
         # Rebinding the SDK's private class on purpose: PolicyPack.__init__ looks the name up when it runs.
         sdk._PolicyAnalyzerServicer = servicer  # type: ignore[misc]
+        _LOG.info("mlops packs: shared analysis on (pulumi-policy %s)", installed)
     return True
 
 

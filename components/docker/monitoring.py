@@ -11,7 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata
 from mlops_platform.components.args import ComputeResources, MonitoringArgs, MonitoringOutputs, Ownership
 from mlops_platform.components.credentials import password

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pulumi
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata
 from mlops_platform.components.args import (
     ComputeResources,

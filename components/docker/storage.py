@@ -13,7 +13,7 @@ import base64
 import pulumi
 import pulumi_docker as docker
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata
 from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs
 from mlops_platform.components.credentials import password

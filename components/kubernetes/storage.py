@@ -14,7 +14,7 @@ import shlex
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata as md
 from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs
 from mlops_platform.components.credentials import password

@@ -384,12 +384,15 @@ class AnalysisResult:
 
     findings: list[Finding] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    not_applicable: dict[str, str] = field(default_factory=dict)
+    not_applicable: dict[str, str] = field(default_factory=dict)  # policy -> the pack's reason
+    # The same pairs as checks that did not count: (policy, pack, urn) of each not-applicable answer.
+    skipped: list[Check] = field(default_factory=list)
 
     def extend(self, other: AnalysisResult) -> None:
         self.findings.extend(other.findings)
         self.checks.extend(other.checks)
         self.not_applicable.update(other.not_applicable)
+        self.skipped.extend(other.skipped)
 
 
 def _error_details(exc: grpc.RpcError) -> str:
@@ -454,6 +457,7 @@ class PackProcess:
         config: dict[str, str],
         dry_run: bool = True,
         extra_env: dict[str, str] | None = None,
+        python: str | None = None,
     ) -> None:
         self.pack_dir = pack_dir.resolve()
         env = dict(os.environ)
@@ -475,7 +479,7 @@ class PackProcess:
         env.update(extra_env or {})
         # A process group of its own, stopped on every signal and at exit (children.py).
         self._proc = children.spawn(
-            [sys.executable, "-u", "-m", "pulumi.policy", engine_address, "."],
+            [python or sys.executable, "-u", "-m", "pulumi.policy", engine_address, "."],
             cwd=self.pack_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -588,6 +592,7 @@ class PackSession:
         redact: Callable[[str], str] | None = None,
         extra_env: dict[str, str] | None = None,
         workers: int = 1,
+        python: str | None = None,
     ) -> None:
         self.pack_dir = pack_dir.resolve()
         self._spawn_args = {
@@ -596,6 +601,7 @@ class PackSession:
             "stack": stack,
             "config": dict(config or {}),
             "extra_env": extra_env,
+            "python": python,
         }
         self.project, self.stack = project, stack
         self._policy_config = policy_config
@@ -825,6 +831,7 @@ class PackSession:
         result = AnalysisResult()
         for na in response.not_applicable:
             result.not_applicable[na.policy_name] = na.reason
+            result.skipped.append(Check(policy=na.policy_name, pack=self.name, urn=urn))
         for name in ran:
             if name not in result.not_applicable:
                 result.checks.append(Check(policy=name, pack=self.name, urn=urn))
@@ -1087,6 +1094,7 @@ def start_pack(
     policy_config: dict[str, Any] | None = None,
     project: str = PROJECT,
     extra_env: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> Iterator[PackSession]:
     """Start one pack as the engine does, configured, for tests and tools.
 
@@ -1097,6 +1105,7 @@ def start_pack(
         policy_config: the policy config for this pack (``{policy: level | {...}}``).
         project: the project name (``PULUMI_PROJECT``).
         extra_env: more environment for the pack process.
+        python: the interpreter that runs the pack (default: this one), e.g. a pack's own venv.
 
     Yields:
         A started ``PackSession``.
@@ -1110,6 +1119,7 @@ def start_pack(
         config=config,
         policy_config=policy_config,
         extra_env=extra_env,
+        python=python,
     )
     try:
         session.start()

@@ -245,15 +245,18 @@ def _audit_capture_and_packs(
             progress("analyze", len(capture.registrations))
         findings: list[Finding] = []
         checks: list[Check] = []
+        skipped: list[Check] = []
         for session in sessions:
             for _urn, result in session.collect():
                 findings.extend(result.findings)
                 checks.extend(result.checks)
+                skipped.extend(result.skipped)
         if progress is not None:
             progress("analyze-stack", len(capture.registrations))
         for result in _stack_analysis(sessions, capture):
             findings.extend(result.findings)
             checks.extend(result.checks)
+            skipped.extend(result.skipped)
         policies = sorted((m for s in sessions for m in s.info()), key=lambda m: (m.pack, m.name))
     finally:
         for relay in relays:
@@ -274,6 +277,7 @@ def _audit_capture_and_packs(
         waivers=[],
         started_at=started_at,
         duration_s=time.perf_counter() - t0,
+        not_applicable=sorted(set(skipped), key=lambda c: (c.urn, c.pack, c.policy)),
     )
     return capture, audit_result
 

@@ -262,6 +262,7 @@ def audit_result(
         for policy in (*passed, *failed)
     }
     return AuditResult(
+        not_applicable=sorted(_not_applicable(record, metas), key=lambda c: (c.urn, c.pack, c.policy)),
         environment=environment,
         tier=tier,
         target=target,
@@ -273,6 +274,31 @@ def audit_result(
         started_at=started_at,
         duration_s=duration_s,
     )
+
+
+def _not_applicable(record: EngineRecord, metas: list[PolicyMeta]) -> set[Check]:
+    """The pairs each pack answered not-applicable, from the engine's summaries.
+
+    The 3.274.1 engine's ``policyAnalyzeSummaryEvent`` carries no not-applicable list: it lists as
+    passed every enabled policy of the summary's type that neither reported a violation nor answered
+    not-applicable (pulumi/pulumi ``pkg/resource/analyzer/summary.go`` ``newPolicySummary``). So the
+    not-applicable pairs are the pack's enabled policies of that type that are neither passed nor failed.
+    """
+    enabled: dict[tuple[str, bool], set[str]] = {}
+    for m in metas:
+        if m.enforcement is not Enforcement.DISABLED:
+            enabled.setdefault((m.pack, m.stack_level), set()).add(m.name)
+    out = {
+        Check(policy, pack, urn)
+        for (urn, pack), (passed, failed) in record.resource_checks.items()
+        for policy in enabled.get((pack, False), set()) - {*passed, *failed}
+    }
+    out |= {
+        Check(policy, pack, "")
+        for pack, (passed, failed) in record.stack_checks.items()
+        for policy in enabled.get((pack, True), set()) - {*passed, *failed}
+    }
+    return out
 
 
 def _resource(urn: str, step: dict[str, Any]) -> CapturedResource:

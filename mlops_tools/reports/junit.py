@@ -82,6 +82,9 @@ def render_junit(views: list[dict[str, Any]]) -> str:
             for key in ("environment", "tier", "target"):
                 ET.SubElement(props, "property", name=key, value=view[key])
             ET.SubElement(props, "property", name="stack_file", value=view["stack_file"])
+            # Not-applicable pairs are no test cases; their count is kept beside them.
+            not_applicable = str(view.get("not_applicable_by_pack", {}).get(pack, 0))
+            ET.SubElement(props, "property", name="not_applicable", value=not_applicable)
             counts: dict[str, int] = defaultdict(int)
             for policy, name, found in by_pack[pack]:
                 counts[_case(suite, env, pack, policy, name, found)] += 1

@@ -215,7 +215,8 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
     summary = {
         "resources": len(result.resources),
         "policies": len(result.policies),
-        "checks": len(result.checks),
+        "checks": len(result.checks),  # applicable evaluations only
+        "not_applicable": len(result.not_applicable),  # pairs a rule declared out of its scope
         "mandatory": counts["fail"],
         "advisory": counts["warn"],
         "waived": counts["waived"],
@@ -240,6 +241,7 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
     }
     if with_checks:  # every (pack, policy, urn) evaluated: only JUnit lists them (356,572 at 1,000 models)
         view["checks"] = sorted({(c.pack, c.policy, c.urn) for c in result.checks})
+        view["not_applicable_by_pack"] = dict(Counter(c.pack for c in result.not_applicable))
     return Redactor(result.secret_fingerprints).deep(view)
 
 

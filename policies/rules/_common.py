@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _docker, _k8s
 from mlops_platform.policies.rules._model import Res, Unknown, as_dict, get, is_unknown
+from mlops_platform.policies.rules._secrets import credential_kind
 
 # Env var / key names that conventionally hold credentials. ``_FILE``/``_PATH`` variants point at a
 # mounted file instead and are fine (``POSTGRES_PASSWORD_FILE``).
@@ -17,30 +18,6 @@ _SECRET_NAME_RE = re.compile(
 )
 _REFERENCE_SUFFIX_RE = re.compile(r"_(FILE|PATH|REF|NAME|ID_FILE)$")
 
-# Values that are credentials whatever they are called, each with the literals one of which any match
-# contains: the regex runs only on a value holding one (a substring test is ~100x cheaper than a
-# search, and ConfigMaps carry whole dashboards and configuration files).
-_SECRET_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), ("PRIVATE KEY-----",)),
-    ("AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), ("AKIA", "ASIA")),
-    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
-    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), ("xox",)),
-    (
-        "Slack webhook",
-        re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"),
-        ("hooks.slack.com/services/",),
-    ),
-    (
-        "JSON web token",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
-        ("eyJ",),
-    ),
-    (
-        "credentials in a URL",
-        re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"),
-        ("://",),
-    ),
-)
 # In configuration files: ``password: hunter2`` / ``api_key = abc``; ``${VAR}``/``$(VAR)`` are references.
 _ASSIGNMENT_RE = re.compile(
     r"(?im)^\s*[\"']?[\w.-]*(password|passwd|secret|token|api[_-]?key|access[_-]?key)[\"']?\s*[:=]\s*"
@@ -68,9 +45,9 @@ def secret_name(name: str) -> bool:
 
 def secret_value_kind(value: str, config_file: bool = False) -> str | None:
     """The kind of credential ``value`` looks like, or ``None``."""
-    for kind, pattern, needles in _SECRET_VALUE_PATTERNS:
-        if any(needle in value for needle in needles) and pattern.search(value):
-            return kind
+    kind = credential_kind(value)
+    if kind is not None:
+        return kind
     if config_file and _may_assign(value) and _ASSIGNMENT_RE.search(value):
         return "password/token assignment"
     return None

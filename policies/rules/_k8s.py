@@ -8,28 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_platform.policies.rules._model import Res, as_dict, as_list, get, is_unknown
+from mlops_platform.policies.rules._pod_types import POD_TEMPLATE_PATHS
 
-# Type tokens of the kinds that carry a pod spec, and where it lives inside ``spec``.
-_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "kubernetes:apps/v1:Deployment": ("spec", "template"),
-    "kubernetes:apps/v1:StatefulSet": ("spec", "template"),
-    "kubernetes:apps/v1:DaemonSet": ("spec", "template"),
-    "kubernetes:apps/v1:ReplicaSet": ("spec", "template"),
-    "kubernetes:batch/v1:Job": ("spec", "template"),
-    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "kubernetes:core/v1:Pod": (),
-}
+# Type tokens of every kind that carries a pod spec, in every API version the pinned SDK generates, and
+# where its pod template lives (generated from the SDK: see ``_pod_types``).
+_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = POD_TEMPLATE_PATHS
 WORKLOAD_TYPES = frozenset(_POD_SPEC_PATHS)
-LONG_RUNNING_TYPES = frozenset(
-    {
-        "kubernetes:apps/v1:Deployment",
-        "kubernetes:apps/v1:StatefulSet",
-        "kubernetes:apps/v1:DaemonSet",
-        "kubernetes:apps/v1:ReplicaSet",
-        "kubernetes:core/v1:Pod",
-    }
+
+
+def _of_kinds(*kinds: str) -> frozenset[str]:
+    return frozenset(t for t in WORKLOAD_TYPES if t.rsplit(":", 1)[-1] in kinds)
+
+
+# Kinds whose pods run until stopped (a PodTemplate runs nothing itself; Jobs run to completion).
+LONG_RUNNING_TYPES = _of_kinds(
+    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod"
 )
-REPLICATED_TYPES = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
+REPLICATED_TYPES = _of_kinds("Deployment", "StatefulSet")
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE = "kubernetes:core/v1:Service"
@@ -41,6 +36,13 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+# autoscaling/v1 has no ``metrics`` (only targetCPUUtilizationPercentage): the HPA rule reads the v2 shape.
+HPA_TYPES = frozenset(
+    f"kubernetes:autoscaling/{v}:HorizontalPodAutoscaler" for v in ("v2", "v2beta2", "v2beta1")
+)
+INGRESS_TYPES = frozenset(
+    {INGRESS, "kubernetes:networking.k8s.io/v1beta1:Ingress", "kubernetes:extensions/v1beta1:Ingress"}
+)
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

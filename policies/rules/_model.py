@@ -8,7 +8,7 @@ so :func:`plain` copies the proxy into ordinary dicts and lists, replacing each 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,3 +179,24 @@ def cfg_list(cfg: Config, key: str) -> list[str]:
 def hkey(value: Any) -> Any:
     """``value`` usable as a dict key or set member (lists and dicts from odd input become their repr)."""
     return value if isinstance(value, str | int | float | bool | Unknown) or value is None else repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliesTo:
+    """Where a rule applies: the resource types it judges and, where the type alone does not tell, a
+    predicate over the resource. Outside it the pack answers not-applicable instead of a pass.
+
+    ``types`` of ``None`` means any type (the predicate decides). ``summary`` is what the catalogue
+    prints and the reason the pack sends with each not-applicable answer.
+    """
+
+    summary: str
+    types: frozenset[str] | None
+    when: Callable[[Res, Config], bool] | None = None
+
+    def type_may_apply(self, resource_type: str) -> bool:
+        """False only when no resource of this type can be in scope (decided without the props)."""
+        return self.types is None or resource_type in self.types
+
+    def __call__(self, res: Res, cfg: Config) -> bool:
+        return self.type_may_apply(res.type) and (self.when is None or self.when(res, cfg))

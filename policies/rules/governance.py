@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules._model import (
     Config,
@@ -61,7 +61,7 @@ def _require_labels(res: Res, keys: list[str] | tuple[str, ...]) -> list[str]:
 def resource_ownership_labels(res: Res, cfg: Config) -> list[str]:
     if not _common.labelable(res):
         return []
-    return _require_labels(res, cfg_list(cfg, "requiredLabels") or list(L.OWNERSHIP_LABELS))
+    return _require_labels(res, cfg_list(cfg, "requiredLabels"))
 
 
 def resource_app_labels(res: Res, cfg: Config) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules._model import (
     Config,
@@ -25,7 +25,7 @@ _JOB_COMPONENTS = (L.COMPONENT_DRIFT_CHECK, L.COMPONENT_DATABASE_BACKUP, L.COMPO
 _CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 
-def _is_job_like(res: Res) -> bool:
+def is_job_like(res: Res) -> bool:
     return _common.is_component(res, *_JOB_COMPONENTS)
 
 
@@ -91,7 +91,7 @@ def workload_resource_limits(res: Res, cfg: Config) -> list[str]:
 
 
 def workload_health_checks(res: Res, cfg: Config) -> list[str]:
-    if _is_job_like(res):
+    if is_job_like(res):
         return []
     if res.type == _docker.CONTAINER:
         hc = res.props.get("healthcheck")
@@ -120,7 +120,7 @@ def workload_health_checks(res: Res, cfg: Config) -> list[str]:
 
 def workload_restart_policy(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
-        if _is_job_like(res):
+        if is_job_like(res):
             return []
         restart = res.props.get("restart")
         if is_unknown(restart):
@@ -257,7 +257,7 @@ def workload_disruption_budget(resources: list[Res], cfg: Config) -> list[tuple[
 
 
 def autoscaler_bounds_sane(res: Res, cfg: Config) -> list[str]:
-    if res.type != _k8s.HPA:
+    if res.type not in _k8s.HPA_TYPES:
         return []
     spec = res.props.get("spec")
     if is_unknown(spec):

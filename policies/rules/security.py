@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules._common import secret_name
 from mlops_platform.policies.rules._images import parse_image, registry_allowed
@@ -308,21 +308,71 @@ def seccomp_runtime_default(res: Res, cfg: Config) -> list[str]:
     return out
 
 
-def no_service_account_token(res: Res, cfg: Config) -> list[str]:
-    if res.type == _k8s.SERVICE_ACCOUNT:
-        value = res.props.get("automountServiceAccountToken")
-        if is_unknown(value):
-            return [unknown_message("automountServiceAccountToken")]
-        return [] if value is False else ["ServiceAccount does not set automountServiceAccountToken=false"]
-    if not _k8s.is_workload(res):
-        return []
-    out = _pod_spec_unknown(res)
-    value = get(_k8s.pod_spec(res), "automountServiceAccountToken")
-    if is_unknown(value):
-        out.append(unknown_message(f"{_k8s.pod_spec_path(res)}.automountServiceAccountToken"))
-    elif value is not False and not out:
-        out.append("pod spec does not set automountServiceAccountToken=false")
+def _automount(res: Res) -> Any:
+    return res.props.get("automountServiceAccountToken")
+
+
+def no_service_account_token(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
+    """Stack rule: no pod gets a service-account token mounted, judged with its ServiceAccount.
+
+    A pod's ``automountServiceAccountToken`` wins when set; unset, its ServiceAccount's decides
+    (``serviceAccountName``, else ``default``, in the pod's namespace), and an account the stack does
+    not declare mounts the token (the Kubernetes default). Every declared ServiceAccount must set
+    ``false`` itself as well, so that pods which do not say inherit no token.
+    """
+    accounts = {
+        (hkey(_k8s.namespace_of(r)), hkey(_k8s.name_of(r))): r
+        for r in resources
+        if r.type == _k8s.SERVICE_ACCOUNT
+    }
+    out: list[tuple[str, str]] = []
+    for res in resources:
+        if res.type == _k8s.SERVICE_ACCOUNT:
+            value = _automount(res)
+            if is_unknown(value):
+                out.append((res.urn, f"{res.label}: " + unknown_message("automountServiceAccountToken")))
+            elif value is not False:
+                out.append(
+                    (res.urn, f"{res.label}: ServiceAccount does not set automountServiceAccountToken=false")
+                )
+        elif _k8s.is_workload(res):
+            message = _pod_token(res, accounts)
+            if message:
+                out.append((res.urn, f"{res.label}: {message}"))
     return out
+
+
+def _pod_token(res: Res, accounts: dict[tuple[Any, Any], Res]) -> str | None:
+    spec = _k8s.pod_spec(res)
+    path = _k8s.pod_spec_path(res)
+    if is_unknown(spec):
+        return unknown_message(path, "the pod spec")
+    value = get(spec, "automountServiceAccountToken")
+    if is_unknown(value):
+        return unknown_message(f"{path}.automountServiceAccountToken")
+    if value is False:
+        return None
+    if value is not None:
+        return "pod spec sets automountServiceAccountToken=true"
+    name = get(spec, "serviceAccountName")
+    if name is None:
+        name = get(spec, "serviceAccount")  # the deprecated alias Kubernetes still honours
+    name = "default" if name is None else name
+    ns = _k8s.namespace_of(res)
+    if is_unknown(name) or is_unknown(ns):
+        return unknown_message(f"{path}.serviceAccountName", "which ServiceAccount mounts the token")
+    account = accounts.get((hkey(ns), hkey(name)))
+    if account is None:
+        return (
+            f'pod spec does not set automountServiceAccountToken=false and its ServiceAccount "{name}" '
+            "is not declared in the stack, so Kubernetes mounts the token"
+        )
+    account_value = _automount(account)
+    if is_unknown(account_value):
+        return unknown_message(f'ServiceAccount "{name}" automountServiceAccountToken')
+    if account_value is False:
+        return None
+    return f'neither the pod spec nor its ServiceAccount "{name}" sets automountServiceAccountToken=false'
 
 
 # --- images ------------------------------------------------------------------------------------
@@ -563,7 +613,7 @@ def as_int_str(value: Any) -> str:
 
 
 def ingress_tls_required(res: Res, cfg: Config) -> list[str]:
-    if res.type != _k8s.INGRESS:
+    if res.type not in _k8s.INGRESS_TYPES:
         return []
     spec = res.props.get("spec")
     if is_unknown(spec):
@@ -596,11 +646,12 @@ def _wildcard_covers(host: str, covered: set[str]) -> bool:
 
 _NAMESPACED_PREFIXES = (
     "kubernetes:core/v1:",
-    "kubernetes:apps/v1:",
-    "kubernetes:batch/v1:",
-    "kubernetes:autoscaling/v2:",
-    "kubernetes:policy/v1:",
-    "kubernetes:networking.k8s.io/v1:",
+    "kubernetes:apps/",
+    "kubernetes:batch/",
+    "kubernetes:extensions/",
+    "kubernetes:autoscaling/",
+    "kubernetes:policy/",
+    "kubernetes:networking.k8s.io/",
     "kubernetes:monitoring.coreos.com/v1:",
     "kubernetes:gateway.networking.k8s.io/v1:",
     "kubernetes:rbac.authorization.k8s.io/v1:Role",
@@ -612,13 +663,42 @@ _CLUSTER_SCOPED = {
     "ClusterRole",
     "ClusterRoleBinding",
     "IngressClass",
+    "PodSecurityPolicy",
+}
+# Objects the control plane itself creates and keeps where they are: the ``kubernetes`` Service in
+# ``default`` (the API server's endpoint reconciler), and in every namespace the ``default``
+# ServiceAccount (the service-account controller) and the ``kube-root-ca.crt`` ConfigMap (the root CA
+# publisher). A program that declares one (to adopt or patch it) cannot choose its namespace.
+_KUBERNETES_OWNED = {
+    (_k8s.SERVICE, "kubernetes", "default"),
+    (_k8s.SERVICE_ACCOUNT, "default", None),
+    (_k8s.CONFIG_MAP, "kube-root-ca.crt", None),
 }
 
 
-def namespace_not_default(res: Res, cfg: Config) -> list[str]:
+def namespaced(res: Res, cfg: Config) -> bool:
+    """A namespaced Kubernetes object (not a list or patch) that a program places itself."""
     if not res.type.startswith(_NAMESPACED_PREFIXES) or res.kind in _CLUSTER_SCOPED:
-        return []
+        return False
     if res.kind.endswith("List") or res.kind.endswith("Patch"):
+        return False
+    return not kubernetes_owned(res)
+
+
+def kubernetes_owned(res: Res) -> bool:
+    """One of the objects Kubernetes creates itself (see ``_KUBERNETES_OWNED``), by known name."""
+    name = get(res.props, "metadata", "name")
+    ns = get(res.props, "metadata", "namespace")
+    if not isinstance(name, str):
+        return False
+    return any(
+        res.type == kind and name == owned and (namespace is None or ns in (namespace, None))
+        for kind, owned, namespace in _KUBERNETES_OWNED
+    )
+
+
+def namespace_not_default(res: Res, cfg: Config) -> list[str]:
+    if not namespaced(res, cfg):
         return []
     ns = get(res.props, "metadata", "namespace")
     if is_unknown(ns):
@@ -628,6 +708,48 @@ def namespace_not_default(res: Res, cfg: Config) -> list[str]:
     if ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
         return [f'object is in the reserved namespace "{ns}"']
     return []
+
+
+_ANYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def _allows_all(rule: Any) -> bool | None:
+    """Whether one ingress rule admits every source on every port; None when unknown."""
+    if is_unknown(rule):
+        return None
+    sources, ports = get(rule, "from"), get(rule, "ports")
+    if is_unknown(sources) or is_unknown(ports):
+        return None
+    if as_list(ports):
+        return False
+    if not as_list(sources):
+        return True  # no ``from`` and no ``ports``: every source, every port
+    for peer in as_list(sources):
+        cidr = get(peer, "ipBlock", "cidr")
+        if is_unknown(cidr):
+            return None
+        if cidr in _ANYWHERE and not as_list(get(peer, "ipBlock", "except")):
+            return True
+    return False
+
+
+def restricts_ingress(policy: Res) -> bool | None:
+    """Whether a NetworkPolicy restricts the ingress of the pods it selects; None when unknown.
+
+    It does when ``Ingress`` is among its effective ``policyTypes`` (absent: Ingress, as the API
+    server defaults it) and none of its ingress rules admits every source on every port (an empty
+    rule, or a ``0.0.0.0/0`` ipBlock without ports). No rules at all denies all ingress.
+    """
+    spec = get(policy.props, "spec")
+    types, rules = get(spec, "policyTypes"), get(spec, "ingress")
+    if is_unknown(spec) or is_unknown(types) or is_unknown(rules):
+        return None
+    if types is not None and "Ingress" not in as_list(types):
+        return False
+    verdicts = [_allows_all(rule) for rule in as_list(rules)]
+    if True in verdicts:
+        return False
+    return None if None in verdicts else True
 
 
 def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
@@ -654,10 +776,16 @@ def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str
                     )
                 )
                 continue
-            verdicts = [
-                _k8s.selector_matches(get(p.props, "spec", "podSelector"), labels)
-                for p in (policies[ns].candidates(labels) if ns in policies else ())
-            ]
+            selecting: list[Res] = []
+            verdicts: list[bool | None] = []
+            for p in policies[ns].candidates(labels) if ns in policies else ():
+                selects = _k8s.selector_matches(get(p.props, "spec", "podSelector"), labels)
+                if selects is False:
+                    continue
+                restricts = restricts_ingress(p)
+                if selects and restricts is not None:
+                    selecting.append(p)
+                verdicts.append(None if selects is None or restricts is None else restricts)
             if True in verdicts:
                 continue
             if None in verdicts:
@@ -665,6 +793,15 @@ def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str
                     (
                         res.urn,
                         f"{res.label}: " + unknown_message("a NetworkPolicy podSelector", "coverage"),
+                    )
+                )
+            elif selecting:
+                names = ", ".join(f'"{_k8s.name_of(p)}"' for p in selecting)
+                out.append(
+                    (
+                        res.urn,
+                        f"{res.label}: the NetworkPolicies selecting its pods ({names}) allow all ingress; "
+                        "none restricts it",
                     )
                 )
             else:

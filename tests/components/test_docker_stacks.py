@@ -14,7 +14,7 @@ import bcrypt
 import pytest
 import yaml
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.components.rendering import RULES_PATH
 from mlops_platform.stacks.loader import load_environment
 from mlops_platform.stacks.schema import EnvironmentSpec

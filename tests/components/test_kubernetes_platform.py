@@ -13,7 +13,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.stacks.composition import build_platform
 from mlops_platform.stacks.loader import load_environment
 from mlops_platform.stacks.schema import EnvironmentSpec

@@ -22,6 +22,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, deserialize_properties
+from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import (
     UNKNOWN_ARRAY_VALUE,
     UNKNOWN_BOOLEAN_VALUE,
@@ -31,7 +32,7 @@ from pulumi_policy.proxy import (
     unknown_checking_proxy,
 )
 
-from mlops_platform.components import labels as L
+from mlops_platform import vocabulary as L
 from mlops_platform.policies.catalogue import RULES_BY_NAME
 from mlops_platform.policies.packs import build_policy
 
@@ -117,22 +118,34 @@ class R:
 DELETE = object()
 
 
-def run_rule(rule: str, res: R, config: dict[str, Any] | None = None) -> list[str]:
-    """Run one resource policy's real ``validate`` and return the violation messages it reported."""
+@dataclass(frozen=True)
+class NotApplicable:
+    """What ``run_rule``/``run_stack`` return when the policy answered not-applicable (never ``[]``)."""
+
+    reason: str
+
+
+def run_rule(rule: str, res: R, config: dict[str, Any] | None = None) -> Any:
+    """Run one resource policy's real ``validate``: the violation messages it reported (``[]`` is a
+    pass), or :class:`NotApplicable` when the rule does not apply to ``res``."""
     return run_policy(build_policy(RULES_BY_NAME[rule]), res, config)
 
 
-def run_policy(policy: Any, res: R, config: dict[str, Any] | None = None) -> list[str]:
+def run_policy(policy: Any, res: R, config: dict[str, Any] | None = None) -> Any:
     args = ResourceValidationArgs(
         res.type, wire(res.props), res.urn, res.name, _opts(res.protect, res.secret_outputs), None, config
     )
     out: list[str] = []
-    result = policy.validate(args, lambda message, _urn=None: out.append(message))
+    try:
+        result = policy.validate(args, lambda message, _urn=None: out.append(message))
+    except _NotApplicableError as exc:
+        assert not out, "a rule reports nothing on a resource it does not apply to"
+        return NotApplicable(exc.reason or "")
     assert result is None, "rules are synchronous"
     return out
 
 
-def run_stack(rule: str, resources: list[R], config: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+def run_stack(rule: str, resources: list[R], config: dict[str, Any] | None = None) -> Any:
     """Run one stack policy's real ``validate``; returns ``(urn or "", message)``."""
     policy = build_policy(RULES_BY_NAME[rule])
     items = [
@@ -142,9 +155,13 @@ def run_stack(rule: str, resources: list[R], config: dict[str, Any] | None = Non
         for r in resources
     ]
     out: list[tuple[str, str]] = []
-    policy.validate(
-        StackValidationArgs(items, config), lambda message, u=None: out.append((u or "", message))
-    )
+    try:
+        policy.validate(
+            StackValidationArgs(items, config), lambda message, u=None: out.append((u or "", message))
+        )
+    except _NotApplicableError as exc:
+        assert not out, "a rule reports nothing on a stack it does not apply to"
+        return NotApplicable(exc.reason or "")
     return out
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_platform.components import labels as L
-from mlops_platform.policies.catalogue import RULES
+from mlops_platform import vocabulary as L
+from mlops_platform.policies.catalogue import RULES, RULES_BY_NAME
 from tests.policies.policy_fixtures import (
     DELETE,
     PROM_CONFIG,
     UNKNOWN_OBJECT_VALUE,
+    NotApplicable,
     R,
     backup_job,
     deployment,
@@ -48,12 +49,17 @@ def msgs(findings: list[tuple[str, str]]) -> list[str]:
 @pytest.mark.parametrize("rule", STACK_RULES)
 def test_compliant_stacks_pass(rule: str) -> None:
     assert run_stack(rule, k8s_stack(), env_config("prod", rule)) == []
-    assert run_stack(rule, docker_stack(), env_config("dev", rule)) == []
+    docker = run_stack(rule, docker_stack(), env_config("dev", rule))
+    if RULES_BY_NAME[rule].targets == ("kubernetes",):
+        assert isinstance(docker, NotApplicable), "a Kubernetes-only rule does not apply to Docker"
+    else:
+        assert docker == []
 
 
 def test_empty_stack_is_not_applicable() -> None:
     for rule in STACK_RULES:
-        assert run_stack(rule, [], env_config("prod", rule)) == []
+        reason = f"no resource in the stack is in scope: applies to {RULES_BY_NAME[rule].applies_to.summary}"
+        assert run_stack(rule, [], env_config("prod", rule)) == NotApplicable(reason)
 
 
 def test_network_policy_coverage() -> None:

@@ -39,6 +39,7 @@ def _both(env_file: Path) -> tuple[AuditResult, AuditResult]:
 def assert_same_audit(offline: AuditResult, engine: AuditResult) -> None:
     assert _violations(engine) == _violations(offline)
     assert {c for c in engine.checks} == {c for c in offline.checks}
+    assert set(engine.not_applicable) == set(offline.not_applicable)
     assert {p.name: p.enforcement for p in engine.policies} == {
         p.name: p.enforcement for p in offline.policies
     }

@@ -45,6 +45,7 @@ def test_json_single_environment_summary_and_violations(prod: AuditResult) -> No
         "resources": 4,
         "policies": 5,
         "checks": 17,
+        "not_applicable": 0,
         "mandatory": 2,
         "advisory": 1,
         "waived": 1,
@@ -308,7 +309,8 @@ def test_text_lists_blocking_findings_first_with_counts(prod: AuditResult, dev: 
     lines = text.splitlines()
     assert lines[0] == "== prod (tier production, target kubernetes): FAILED =="
     assert lines[1] == (
-        "resources 4 | policies 5 | checks 17 | mandatory 2 | advisory 1 | waived 1 | errors 1"
+        "resources 4 | policies 5 | checks 17 | not applicable 0 | mandatory 2 | advisory 1 | waived 1 "
+        "| errors 1"
     )
     order = [text.index(title) for title in ("Blocking (3):", "Advisory (1):", "Waived (1):")]
     assert order == sorted(order)

@@ -1,6 +1,8 @@
-"""Label and annotation keys shared by the components that set them and the policies that read them.
+"""The platform's vocabulary: label and annotation keys and label values, one contract for all layers.
 
-Kept free of Pulumi imports: policy packs import it, and so does spec validation.
+Components write these keys, stacks and spec validation refer to them, the policy packs read them.
+Owned by no layer: this module imports nothing of the project's and nothing of Pulumi's, so a policy
+pack installed from the distribution needs no provider or component code.
 Kubernetes objects carry these as ``metadata.labels`` / ``metadata.annotations`` (and on pod
 templates); Docker containers carry the same keys as container labels.
 """
