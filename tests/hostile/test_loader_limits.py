@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.stacks.yaml_source import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
+from mlops_platform.stacks.yaml_source import MAX_ALIAS_CHARS, MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
 from tests.cli_runner import REPO
 
 MEMORY_LIMIT_BYTES = 1536 * 1024 * 1024  # the billion laughs took 2.6 GB before the limit
@@ -153,3 +153,15 @@ def test_a_directory_is_one_line(tmp_path: Path) -> None:
     result = mlops_bounded("validate", f"{tmp_path}/")
     assert result.returncode == 2
     assert result.stderr.strip() == f"{tmp_path}: cannot read: Is a directory"
+
+
+def test_the_readme_states_the_limits_and_exit_codes_in_force() -> None:
+    from mlops_platform.tools.cli_guard import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes and limits", 1)[1].split("\n## ", 1)[0]
+    assert f"| {MAX_FILE_BYTES // (1024 * 1024)} MiB |" in section
+    assert f"| {MAX_DEPTH} levels |" in section
+    assert f"| {MAX_ALIAS_NODES:,} values or {MAX_ALIAS_CHARS // (1024 * 1024)} MiB of text |" in section
+    for code in (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED):
+        assert f"\n| {code} | " in section
