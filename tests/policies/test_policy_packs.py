@@ -167,10 +167,13 @@ def test_analyze_stack_reports_per_resource_with_tier_knobs(packs: dict[str, Pac
     ]
     docker_db = docker_database()
     docker_stack = [(docker_db.type, docker_db.name, docker_db.props, {"protect": True})]
-    reliability.configure_like_engine(env_file("staging"))
-    assert reliability.analyze_stack(docker_stack) == []
-    reliability.configure_like_engine(env_file("prod"))
-    [diag] = reliability.analyze_stack(docker_stack)
+    governance = packs["mlops-governance"]  # database backups are the platform's contract
+    governance.configure_like_engine(env_file("staging"))
+    assert governance.analyze_stack(docker_stack) == []
+    governance.configure_like_engine(env_file("prod"))
+    [diag] = [
+        d for d in governance.analyze_stack(docker_stack) if d.policyName == "database-backups-scheduled"
+    ]
     assert diag.policyName == "database-backups-scheduled"
     assert diag.message.endswith(
         'Container "metadata-db": backup retention of 7 day(s) is below the minimum of 30'
