@@ -26,6 +26,10 @@ def _describe(f: dict[str, Any]) -> str:
     lines = [f"[{f['outcome']}] {f['enforcement']}/{f['severity']}: {f['message']}"]
     if f["urn"]:
         lines.append(f"  resource: {f['urn']}")
+    if f["spec"]:
+        lines.append(f"  spec: {f['spec']['text']}")
+    if f["remediation"]:
+        lines.append(f"  fix: {f['remediation']}")
     if f["frameworks"]:
         lines.append(f"  frameworks: {', '.join(f['frameworks'])}")
     if f["waiver"]:
