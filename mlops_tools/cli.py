@@ -26,7 +26,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
+# Piped without COLUMNS, rich assumes 80 columns and folds tables; a wide console keeps each table at
+# its own width (a table is only as wide as its content), so `mlops diff a b | less` reads as on screen.
+PIPED_WIDTH = 400
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 app.add_typer(toolchain_app, name="toolchain")
 
@@ -170,8 +173,15 @@ def diff(
     left: EnvArg,
     right: EnvArg,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    exit_code: Annotated[
+        bool,
+        typer.Option("--exit-code", help="Exit 1 when the environments differ, 0 when not (as git diff)."),
+    ] = False,
 ) -> None:
-    """Show where two environments really differ, after tier defaults are applied."""
+    """Show where two environments really differ, after tier defaults are applied.
+
+    A model (or bucket, receiver) only one side has is one row holding the whole entry.
+    """
     from mlops_platform.stacks.loader import SpecError, load_environment
     from mlops_platform.tools.spec_diff import diff_specs
 
@@ -184,7 +194,7 @@ def diff(
     if fmt == "json":
         rows = [{"path": d.path, left: d.left, right: d.right} for d in differences]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return
+        raise typer.Exit(EXIT_VIOLATIONS if exit_code and differences else EXIT_OK)
     if fmt != "table":
         err.print(f"--format: must be table or json (got {fmt!r})", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -196,8 +206,14 @@ def diff(
     for column in (left, right):
         table.add_column(column, overflow="fold")
     for d in differences:  # Text: keys such as models[fraud-scorer] are not rich markup
-        table.add_row(Text(d.path), Text(str(d.left)), Text(str(d.right)))
+        table.add_row(Text(d.path), Text(_cell(d.left)), Text(_cell(d.right)))
     out.print(table)
+    raise typer.Exit(EXIT_VIOLATIONS if exit_code and differences else EXIT_OK)
+
+
+def _cell(value: object) -> str:
+    """A diff value as one cell: a whole entry (an added model) as compact JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
 
 
 _CHECKED: dict[str, Path] = {}  # env argument -> its validated file: checked (and warned about) once

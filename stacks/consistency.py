@@ -88,15 +88,15 @@ def check_environment(path: Path, spec: EnvironmentSpec, stacks_dir: Path | None
             )
         )
     others: dict[Path, EnvironmentSpec] = {}
-    for other in environment_files(stacks_dir or path.parent):
-        if other.resolve() == path.resolve():
+    for other_file in environment_files(stacks_dir or path.parent):
+        if other_file.resolve() == path.resolve():
             continue
         try:
-            others[other] = load_environment(other)
+            others[other_file] = load_environment(other_file)
         except SpecError:
             continue  # reported when that environment itself is validated
-    for other_path, other in others.items():
-        o = other.environment
+    for other_path, other_spec in others.items():
+        o = other_spec.environment
         if o.namespace == env.namespace and o.target == env.target and _cluster(other_path) == _cluster(path):
             errors.append(
                 Problem(

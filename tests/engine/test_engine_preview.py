@@ -30,7 +30,7 @@ def test_tree_follows_parents(capture: Capture) -> None:
 
 def test_json_is_stable_and_complete(capture: Capture) -> None:
     doc = json.loads(render_preview(capture, "json"))
-    assert doc["summary"]["resources"] == 17
+    assert doc["summary"]["resources"] == 18  # the root stack too, as the audit counts
     assert doc["summary"]["by_type"]["kubernetes:apps/v1:Deployment"] == 2
     deployment = next(r for r in doc["resources"] if r["name"] == "web-deployment")
     assert deployment["options"]["protect"] is True
