@@ -104,7 +104,8 @@ def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
     try:
         stack_file = read_stack_file(env_file, project)
     except SourceError as exc:
-        raise StackConfigError(str(exc)) from exc
+        syntax = any(p.message.startswith("YAML syntax error") for p in exc.problems)
+        raise StackConfigError(f"invalid YAML: {exc}" if syntax else str(exc)) from exc
     data = stack_file.located.data
     if data is not None and not isinstance(data, dict):
         raise StackConfigError(f"{env_file}: expected a mapping at the top level")

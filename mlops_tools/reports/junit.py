@@ -84,6 +84,13 @@ def render_junit(views: list[dict[str, Any]]) -> str:
             for key in ("environment", "tier", "target"):
                 ET.SubElement(props, "property", name=key, value=view[key])
             ET.SubElement(props, "property", name="stack_file", value=view["stack_file"])
+            for source in view["policy_config"]:
+                ET.SubElement(
+                    props,
+                    "property",
+                    name="policy_config",
+                    value=f"{source['path']} sha256:{source['sha256']}",
+                )
             counts: dict[str, int] = defaultdict(int)
             for policy, name, found in by_pack[pack]:
                 counts[_case(suite, env, pack, policy, name, found)] += 1
