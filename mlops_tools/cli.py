@@ -272,6 +272,7 @@ def _engine(  # type: ignore[no-untyped-def]
     (installing the CRD files named in ``install_crds`` before that); a missing one stops the run.
     """
     from mlops_platform.tools.cluster_prereqs import PrerequisiteError
+    from mlops_platform.tools.engine.analyzer import PolicyConfigError
     from mlops_platform.tools.engine_pulumi.audit import EngineRunError
     from mlops_platform.tools.engine_pulumi.operations import (
         StackChoice,
@@ -290,7 +291,7 @@ def _engine(  # type: ignore[no-untyped-def]
         record = engine_run(
             choice, verb, echo=lambda line: err.print(line, markup=False, highlight=False), refresh=refresh
         )
-    except (EngineUnavailable, EngineRunError, PrerequisiteError) as exc:
+    except (EngineUnavailable, EngineRunError, PrerequisiteError, PolicyConfigError) as exc:
         err.print(f"mlops {verb}: {exc}", markup=False)
         return EXIT_BAD_INPUT
     for violation in record.mandatory():
