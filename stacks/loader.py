@@ -241,7 +241,11 @@ def spec_from_stack_config(
             sections[name] = _decode(raw)
         elif name == CREDENTIAL_ROTATIONS_KEY:
             try:
+                json.loads(raw)  # as pulumi.Config.get_object reads it, in the program
                 parse_rotations(_decode(raw))
+            except json.JSONDecodeError:
+                message = f"{raw!r} is not a valid 'JSON object' (a map of credential names to generations)"
+                problems.append(Problem(located.file, line, format_path((shown_key,)), message))
             except ValueError as exc:
                 problems.append(Problem(located.file, line, format_path((shown_key,)), str(exc)))
         elif name == CREDENTIAL_SEED_KEY:
