@@ -58,6 +58,9 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         )
         if result is None:
             return EXIT_BAD_INPUT
+        from mlops_platform.tools.spec_locations import locate_findings
+
+        result = locate_findings(result, env_file)  # right after its run: the spec trail is this one's
         _warn_cluster_needs(result, err)
         from mlops_platform.tools.waivers import apply_waivers
 

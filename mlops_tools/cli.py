@@ -26,7 +26,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # User text (keys, paths, messages) is printed as it is: no markup, no :emoji: codes, no highlighting.
-out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+# Piped without COLUMNS, rich assumes 80 columns and folds tables; a wide console keeps each table at
+# its own width (a table is only as wide as its content), so `mlops diff a b | less` reads as on screen.
+PIPED_WIDTH = 400
+out = Console(
+    soft_wrap=True,
+    markup=False,
+    emoji=False,
+    highlight=False,
+    width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH,
+)
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 app.add_typer(toolchain_app, name="toolchain")
 
@@ -61,20 +70,45 @@ def _report_problems(problems: list) -> None:
 
 
 @app.command()
-def validate(envs: Annotated[list[str], typer.Argument(help="Environments to validate.")]) -> None:
-    """Validate environment specs; every problem is reported as file:line: key: message."""
+def validate(
+    envs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Environments to validate (default: every stacks/Pulumi.*.yaml)."),
+    ] = None,
+) -> None:
+    """Validate environment specs; every problem is reported as file:line: key: message.
+
+    Also checks each environment against the others (a shared namespace is an error; a namespace
+    naming another environment, or a tier-named environment of another tier, a warning).
+    """
     from rich.text import Text
 
-    from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
+    from mlops_platform.stacks.consistency import check_environment
+    from mlops_platform.stacks.loader import (
+        SpecError,
+        environment_files,
+        load_environment,
+        resolve_environment,
+    )
     from mlops_platform.stacks.yaml_source import display_path
 
     failed = False
-    for env in envs:
+    targets: list[str | Path] = list(envs) if envs else list(environment_files())
+    if not targets:
+        err.print("no environment: stacks/ holds no Pulumi.<ENV>.yaml", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    for env in targets:
         try:
-            path = resolve_environment(env)
+            path = env if isinstance(env, Path) else resolve_environment(env)
             spec = load_environment(path)
+            checked = check_environment(path, spec)
         except SpecError as exc:
             _report_problems(exc.problems)
+            failed = True
+            continue
+        _report_warnings(checked.warnings)
+        if checked.errors:
+            _report_problems(checked.errors)
             failed = True
             continue
         e = spec.environment
@@ -89,15 +123,36 @@ def validate(envs: Annotated[list[str], typer.Argument(help="Environments to val
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _report_warnings(problems: list) -> None:
+    for problem in problems:
+        err.print(f"warning: {problem}", markup=False)
+
+
 @app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+    stack_file: Annotated[
+        bool,
+        typer.Option(
+            "--stack-file",
+            help="The schema of a stack file as written (config:, namespaced keys, tier defaults optional).",
+        ),
+    ] = False,
 ) -> None:
-    """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI."""
-    from mlops_platform.stacks.json_schema import spec_json_schema
+    """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI.
+
+    Without --stack-file: the merged spec (tier defaults applied). With it: the stack file people
+    edit; stacks/stack-file.schema.json is this output, named by each bundled file's
+    `yaml-language-server` modeline.
+    """
+    from mlops_platform.stacks.json_schema import render_stack_file_schema, spec_json_schema
     from mlops_platform.tools.cli_guard import write_output
 
-    text = json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
+    text = (
+        render_stack_file_schema()
+        if stack_file
+        else json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
+    )
     if output:
         write_output(output, text)
     else:
@@ -137,8 +192,15 @@ def diff(
     left: EnvArg,
     right: EnvArg,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    exit_code: Annotated[
+        bool,
+        typer.Option("--exit-code", help="Exit 1 when the environments differ, 0 when not (as git diff)."),
+    ] = False,
 ) -> None:
-    """Show where two environments really differ, after tier defaults are applied."""
+    """Show where two environments really differ, after tier defaults are applied.
+
+    A model (or bucket, receiver) only one side has is one row holding the whole entry.
+    """
     from mlops_platform.stacks.loader import SpecError, load_environment
     from mlops_platform.tools.spec_diff import diff_specs
 
@@ -151,7 +213,7 @@ def diff(
     if fmt == "json":
         rows = [{"path": d.path, left: d.left, right: d.right} for d in differences]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return
+        raise typer.Exit(EXIT_VIOLATIONS if exit_code and differences else EXIT_OK)
     if fmt != "table":
         err.print(f"--format: must be table or json (got {fmt!r})", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -163,20 +225,40 @@ def diff(
     for column in (left, right):
         table.add_column(column, overflow="fold")
     for d in differences:  # Text: keys such as models[fraud-scorer] are not rich markup
-        table.add_row(Text(d.path), Text(str(d.left)), Text(str(d.right)))
+        table.add_row(Text(d.path), Text(_cell(d.left)), Text(_cell(d.right)))
     out.print(table)
+    raise typer.Exit(EXIT_VIOLATIONS if exit_code and differences else EXIT_OK)
+
+
+def _cell(value: object) -> str:
+    """A diff value as one cell: a whole entry (an added model) as compact JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+
+
+_CHECKED: dict[str, Path] = {}  # env argument -> its validated file: checked (and warned about) once
 
 
 def _spec_file(env: str) -> Path:
-    """Resolve and fully validate ``env`` before anything runs; exit 2 with located errors if bad."""
+    """Resolve and fully validate ``env`` before anything runs; exit 2 with located errors if bad.
+
+    The consistency checks run too (``mlops validate`` explains them): errors exit 2, warnings print.
+    """
+    if env in _CHECKED:
+        return _CHECKED[env]
+    from mlops_platform.stacks.consistency import check_environment
     from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
 
     try:
         path = resolve_environment(env)
-        load_environment(path)
+        checked = check_environment(path, load_environment(path))
     except SpecError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    _report_warnings(checked.warnings)
+    if checked.errors:
+        _report_problems(checked.errors)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    _CHECKED[env] = path
     return path
 
 
@@ -209,6 +291,7 @@ def _engine(  # type: ignore[no-untyped-def]
     (installing the CRD files named in ``install_crds`` before that); a missing one stops the run.
     """
     from mlops_platform.tools.cluster_prereqs import PrerequisiteError
+    from mlops_platform.tools.engine.analyzer import PolicyConfigError
     from mlops_platform.tools.engine_pulumi.audit import EngineRunError
     from mlops_platform.tools.engine_pulumi.operations import (
         StackChoice,
@@ -227,7 +310,7 @@ def _engine(  # type: ignore[no-untyped-def]
         record = engine_run(
             choice, verb, echo=lambda line: err.print(line, markup=False, highlight=False), refresh=refresh
         )
-    except (EngineUnavailable, EngineRunError, PrerequisiteError) as exc:
+    except (EngineUnavailable, EngineRunError, PrerequisiteError, PolicyConfigError) as exc:
         err.print(f"mlops {verb}: {exc}", markup=False)
         return EXIT_BAD_INPUT
     for violation in record.mandatory():
@@ -372,11 +455,20 @@ def up(
         list[str] | None,
         typer.Option("--install-crds", help="CRD file, directory or URL to apply first (repeatable)."),
     ] = None,
+    skip_audit: Annotated[
+        bool, typer.Option("--skip-audit", help="Do not run the offline audit (with waivers) first.")
+    ] = False,
+    waivers: Annotated[Path, typer.Option(help="Waivers file for the offline audit.")] = Path(
+        "policies/waivers.yaml"
+    ),
 ) -> None:
     """A real `pulumi up` of ENV with every policy pack; a mandatory violation stops it before any change.
 
+    The offline audit runs first (waivers applied) and a blocking finding stops `up` unless --skip-audit.
     Runs on a stack of your backend (--stack, default ENV) or a self-contained one (--local-state DIR).
     """
+    if not skip_audit:
+        _audit_gate(env, waivers)
     config = {}
     if render_to is not None:
         from mlops_platform.tools.engine_pulumi.operations import render_config
@@ -406,6 +498,29 @@ def up(
             install_crds=install_crds,
         )
     )
+
+
+def _audit_gate(env: str, waivers: Path) -> None:
+    """Run the offline audit of ``env``; exit 1 on a blocking finding, 2 when it cannot run."""
+    from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
+    from mlops_platform.tools.up_gate import offline_gate
+    from mlops_platform.tools.waivers import WaiverError
+
+    path = _spec_file(env)
+    try:
+        passed = offline_gate(path, waivers, err)
+    except WaiverError as exc:
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (PolicyConfigError, PackError) as exc:
+        err.print(f"mlops up: the offline audit cannot run: {exc}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except Exception as exc:  # the program failed: a RunError carries located spec errors
+        err.print(f"mlops up: the program failed: {exc}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if not passed:
+        err.print("mlops up: stopped by the offline audit before any change (--skip-audit to bypass)")
+        raise typer.Exit(EXIT_VIOLATIONS)
 
 
 def _cluster_configured(env: str) -> bool:

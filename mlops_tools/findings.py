@@ -113,6 +113,28 @@ class Waiver:
 
 
 @dataclass(frozen=True, slots=True)
+class SpecLocation:
+    """A place in an environment's spec: ``file:line`` and the key path (``serving.models[0].image``)."""
+
+    file: str
+    line: int | None
+    path: str
+    default: bool = False  # the value came from a tier default (``file`` is stacks/defaults.yaml)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}" if self.path else where
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSource:
+    """A policy config file an audit used, and the SHA-256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One diagnostic from one policy about one resource (or the stack when ``urn`` is empty)."""
 
@@ -127,6 +149,10 @@ class Finding:
     waiver: Waiver | None = None
     # For kind="waiver": the waiver the problem is about (``waiver`` stays None: the problem is not waived).
     subject_waiver: Waiver | None = None
+    # Where in the spec the finding comes from (``spec_locations.locate_findings``): the stack file's
+    # line, or the tier default's line in stacks/defaults.yaml when a default caused it.
+    spec: SpecLocation | None = None
+    remediation: str = ""  # one line: what to change (the first sentence of the policy's remediation)
 
     @property
     def blocking(self) -> bool:
@@ -167,6 +193,7 @@ class AuditResult:
     secret_fingerprints: frozenset[str] = frozenset()
     # Policy x resource pairs the rule declared not applicable (``PolicyNotApplicable``): never checks.
     not_applicable: list[Check] = field(default_factory=list)
+    policy_config: list[ConfigSource] = field(default_factory=list)  # tier file first, then the override
 
     @property
     def blocking(self) -> list[Finding]:

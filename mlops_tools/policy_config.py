@@ -1,16 +1,47 @@
-"""Which ``--policy-pack-config`` file applies to a pack in an environment: one lookup for every engine.
+"""Which policy config applies to an environment: its tier's file, with its own override merged over it.
 
-The offline audit reads the file it names; the real-engine runs hand the very same path to the
-Pulumi CLI. Light on purpose (no Pulumi import): the CLI uses it before any engine starts.
+``<config dir>/tiers/<tier>.json`` holds one entry per policy of every pack for that tier (generated
+by ``python -m mlops_platform.policies.catalogue``); ``<config dir>/environments/<env>.json`` may
+change entries for one environment (merged key by key over the tier's entry). The environment's
+*tier* decides, never its stack name: a new staging-tier environment gets staging's config.
+
+The offline audit reads the merged document; the real-engine runs write it to a file and hand that
+to the Pulumi CLI as every pack's ``--policy-pack-config``. Light on purpose (no Pulumi import): the
+CLI uses it before any engine starts. The config directory is an argument: the project supplies it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from mlops_platform.tools.findings import ConfigSource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICIES = REPO_ROOT / "policies"
 DEFAULT_CONFIG_DIR = DEFAULT_POLICIES / "config"
+TIERS_DIR = "tiers"
+ENVIRONMENTS_DIR = "environments"
+LEVEL_KEY = "enforcementLevel"
+
+
+class PolicyConfigFileError(ValueError):
+    """A policy config file is missing, not JSON, or not a JSON object of policy entries."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """The policy config of one environment and the files it was merged from (tier first)."""
+
+    document: dict[str, Any] | None  # None: no config directory at all (packs keep their defaults)
+    sources: tuple[ConfigSource, ...]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(s.path) for s in self.sources]
 
 
 def discover_packs(policies_dir: Path = DEFAULT_POLICIES) -> list[Path]:
@@ -18,24 +49,97 @@ def discover_packs(policies_dir: Path = DEFAULT_POLICIES) -> list[Path]:
     return sorted(p.parent for p in policies_dir.glob("*/PulumiPolicy.yaml"))
 
 
-def policy_config_file(config_dir: Path | None, environment: str, pack_dir: Path) -> tuple[Path | None, bool]:
-    """The policy config file of one pack in one environment, and whether it is that pack's own.
+def policy_config_files(config_dir: Path | None, tier: str | None, environment: str) -> list[Path]:
+    """The files that make ``environment``'s policy config, tier file first; [] without a config dir.
 
-    Looks for a per-pack file first (``<env>/<pack>.json``, ``<pack>.<env>.json``, ``<pack>/<env>.json``),
-    then the environment's shared file ``<env>.json`` (keyed by policy name across all packs). A
-    pack's own file may name only that pack's policies; a shared one names policies of any pack.
+    Raises:
+        PolicyConfigFileError: the directory exists but has no file for ``tier``.
     """
     if config_dir is None or not config_dir.is_dir():
-        return None, False
-    pack = pack_dir.name
-    for candidate in (
-        config_dir / environment / f"{pack}.json",
-        config_dir / f"{pack}.{environment}.json",
-        config_dir / pack / f"{environment}.json",
-    ):
-        if candidate.is_file():
-            return candidate, True
-    shared = config_dir / f"{environment}.json"
-    if shared.is_file():
-        return shared, False
-    return None, False
+        return []
+    files = []
+    if tier:
+        tier_file = config_dir / TIERS_DIR / f"{tier}.json"
+        if not tier_file.is_file():
+            known = sorted(p.stem for p in (config_dir / TIERS_DIR).glob("*.json")) or ["none"]
+            raise PolicyConfigFileError(
+                f"{tier_file}: no policy config for tier {tier!r} (tiers with one: {', '.join(known)})"
+            )
+        files.append(tier_file)
+    override = config_dir / ENVIRONMENTS_DIR / f"{environment}.json"
+    if override.is_file():
+        files.append(override)
+    return files
+
+
+def load_policy_config(config_dir: Path | None, tier: str | None, environment: str) -> PolicyConfig:
+    """``environment``'s policy config: the tier's document with the environment's override over it.
+
+    An override entry replaces the tier entry's keys it names; a bare level (``"advisory"``) stands
+    for ``{"enforcementLevel": "advisory"}``. Every merged entry keeps an explicit level.
+
+    Raises:
+        PolicyConfigFileError: a file is missing, unreadable, not JSON or not an object.
+    """
+    files = policy_config_files(config_dir, tier, environment)
+    if config_dir is None or not config_dir.is_dir():
+        return PolicyConfig(None, ())
+    merged: dict[str, Any] = {}
+    sources = []
+    for path in files:
+        raw = _read_bytes(path)
+        sources.append(ConfigSource(_shown(path), hashlib.sha256(raw).hexdigest()))
+        for name, entry in _parse(path, raw).items():
+            merged[name] = _merge_entry(merged.get(name), entry)
+    return PolicyConfig(merged if files else None, tuple(sources))
+
+
+def write_policy_config(config: PolicyConfig, target: Path) -> Path:
+    """Write the merged document where the Pulumi CLI can read it as ``--policy-pack-config``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(config.document or {}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return target
+
+
+def describe_sources(config: PolicyConfig) -> str:
+    """``policies/config/tiers/prod.json (sha256 1a2b…)``, one per file; says so when there is none."""
+    if not config.sources:
+        return "none (every policy at its pack's default level)"
+    return ", ".join(f"{s.path} (sha256 {s.sha256})" for s in config.sources)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PolicyConfigFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PolicyConfigFileError(f"{path}: not UTF-8: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise PolicyConfigFileError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise PolicyConfigFileError(f"{path}: expected a JSON object of policy names")
+    return data
+
+
+def _merge_entry(base: Any, override: Any) -> Any:
+    if isinstance(override, str):
+        override = {LEVEL_KEY: override}
+    if isinstance(base, str):
+        base = {LEVEL_KEY: base}
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **override}
+    return override
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when below it (as the stack file is shown)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -52,6 +52,23 @@ from mlops_platform.stacks.types import Tier
 SecretLookup = Callable[[str], pulumi.Output[str]]
 """Reads a secret config key by name (``pulumi.Config().require_secret``)."""
 
+_SPEC_TRAIL: dict[str, tuple[str | int, ...]] = {}
+"""Component URN -> the spec path it was composed from (``serving.models[1]``), for the last program run.
+
+Filled as each component's URN resolves, under mocks and in a real preview alike (both run the program
+in this process); the audit reads it through :func:`spec_trail` to locate findings in the spec. A
+resource's spec path is that of its nearest traced ancestor: recorded here, never guessed from names.
+"""
+
+
+def spec_trail() -> dict[str, tuple[str | int, ...]]:
+    """A copy of the URN -> spec path map of the last ``build_platform`` run in this process."""
+    return dict(_SPEC_TRAIL)
+
+
+def _trace(component: pulumi.Resource, spec_path: tuple[str | int, ...]) -> None:
+    component.urn.apply(lambda urn: _SPEC_TRAIL.__setitem__(urn, spec_path))
+
 
 @dataclass(frozen=True)
 class Platform:
@@ -235,10 +252,12 @@ def build_platform(
     Raises:
         pulumi.RunError: the stack has no credential seed (``credential_args``).
     """
+    _SPEC_TRAIL.clear()
     target = Target(spec.environment.target.value)
     own = ownership(spec)
     credentials = credential_args(secret)
     storage = StorageStack("storage", storage_args(spec, credentials), opts)
+    _trace(storage, ("storage",))
     reg = spec.registry
     image_registry = reg.image_registry
     registry = RegistryStack(
@@ -270,6 +289,7 @@ def build_platform(
         ),
         opts,
     )
+    _trace(registry, ("registry",))
     serving = ServingStack(
         "serving",
         ServingArgs(
@@ -281,6 +301,9 @@ def build_platform(
         ),
         opts,
     )
+    _trace(serving, ("serving",))
+    for index, model in enumerate(spec.serving.models):
+        _trace(serving.endpoints[model.name], ("serving", "models", index))
     mon = spec.monitoring
     monitoring = MonitoringStack(
         "monitoring",
@@ -302,6 +325,7 @@ def build_platform(
         ),
         opts,
     )
+    _trace(monitoring, ("monitoring",))
     return Platform(storage=storage, registry=registry, serving=serving, monitoring=monitoring)
 
 

@@ -9,12 +9,15 @@ imports Pulumi: validation stays fast and usable without the SDK.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
+import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ from mlops_platform.stacks.yaml_source import (
     SourceError,
     echo,
     format_path,
+    pulumi_config_text,
     read_located_yaml,
 )
 
@@ -79,29 +83,204 @@ def resolve_environment(name_or_path: str, stacks_dir: Path = STACKS_DIR) -> Pat
     return path
 
 
-def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) -> EnvironmentSpec:
-    """Read, merge with tier defaults and validate one environment; raise SourceError on any problem."""
-    path = name_or_path if isinstance(name_or_path, Path) else resolve_environment(name_or_path, stacks_dir)
+def stack_name_of(path: Path) -> str | None:
+    """``Pulumi.prod.yaml`` -> ``prod``; None for a file not named as a stack file."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")) and name.count(".") >= 2:
+        return name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+    return None
+
+
+def full_key(key: str, project: str = PROJECT) -> str:
+    """A config key as the Pulumi CLI reads it: ``serving`` -> ``mlops-platform:serving``.
+
+    A key without a namespace belongs to the project's; ``ns:config:name`` is the old spelling of
+    ``ns:name`` (pulumi/pulumi ``sdk/go/common/resource/config/key.go``, ``ParseKey``).
+    """
+    if ":" not in key:
+        return f"{project}:{key}"
+    namespace, _, name = key.partition(":")
+    if name.startswith("config:") and name.count(":") == 1:
+        name = name.removeprefix("config:")
+    return f"{namespace}:{name}"
+
+
+@dataclass(slots=True)
+class StackFile:
+    """A stack file's ``config:`` as the Pulumi CLI reads it: every key in its namespace."""
+
+    located: LocatedYaml  # the document; lines keyed by ``('config', <key as written>, ...)``
+    values: dict[str, Any]  # ``namespace:name`` -> the value as written
+    written: dict[str, str]  # ``namespace:name`` -> the key as written in the file
+    problems: list[Problem]
+    has_config: bool
+
+    def line(self, key: str) -> int | None:
+        """Line of the (namespaced) ``key`` in the file, however it was written there."""
+        written = self.written.get(key)
+        return None if written is None else self.located.lines.get(("config", written))
+
+
+def read_stack_file(path: Path, project: str = PROJECT) -> StackFile:
+    """Read a stack file's config as Pulumi does: the one reading shared by the CLI and the engines.
+
+    Raises:
+        SourceError: the file is missing or not YAML (other problems are listed in ``problems``).
+    """
     located = read_located_yaml(path)
-    sections, problems = _sections_from_stack_file(located)
-    if sections is None:  # no config mapping: "required key missing" for every section is noise
-        raise SourceError(problems)
+    problems = list(located.duplicates)
+    data = located.data
+    values: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        config_line = located.lines.get(("config",), 1)
+        problems.append(
+            Problem(located.file, config_line, "config", "a Pulumi stack file needs a 'config:' mapping")
+        )
+        return StackFile(located, values, written, problems, False)
+    problems += stack_file_problems(located, project)  # secure: values, url_secret keys, top-level keys
+    for raw_key, value in data["config"].items():
+        key = full_key(str(raw_key), project)
+        if key in values:
+            first = located.lines.get(("config", written[key]))
+            problems.append(
+                Problem(
+                    located.file,
+                    located.lines.get(("config", raw_key)),
+                    format_path((str(raw_key),)),
+                    f"sets {key} again (as {written[key]!r} on line {first}); a key without a namespace "
+                    f"is in the project's ({project}:): keep one of the two",
+                )
+            )
+            continue
+        values[key], written[key] = value, str(raw_key)
+    return StackFile(located, values, written, problems, True)
+
+
+def has_secure(value: Any) -> bool:
+    """True when ``value`` is or holds a ``secure:`` value."""
+    if _is_secure(value):
+        return True
+    if isinstance(value, dict):
+        return any(has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_secure(v) for v in value)
+    return False
+
+
+def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) -> EnvironmentSpec:
+    """Read, merge with tier defaults and validate one environment; raise SourceError on any problem.
+
+    The file is read as the Pulumi CLI reads it (:func:`read_stack_file`), turned into the strings
+    the program receives, and validated by the function the program itself uses
+    (:func:`spec_from_stack_config`): what validates here is what the program deploys.
+    """
+    path = name_or_path if isinstance(name_or_path, Path) else resolve_environment(name_or_path, stacks_dir)
+    stack_file = read_stack_file(path)
+    if not stack_file.has_config:  # no config mapping: "required key missing" for every section is noise
+        raise SourceError(stack_file.problems)
+    values = {key: pulumi_config_text(value) for key, value in stack_file.values.items()}
+    secret = {key for key, value in stack_file.values.items() if has_secure(value)}
+    return spec_from_stack_config(values, secret, stack_name_of(path), stack_file)
+
+
+def spec_from_pulumi_config(values: Mapping[str, str], secret_keys: Set[str], stack: str) -> EnvironmentSpec:
+    """Validate the config a program received; the bundled stack file, when there is one, locates errors."""
+    path = STACKS_DIR / f"Pulumi.{stack}.yaml"
+    stack_file = None
+    if path.exists():
+        with contextlib.suppress(SourceError):  # the engine has read it already
+            stack_file = read_stack_file(path)
+    return spec_from_stack_config(values, secret_keys, stack, stack_file)
+
+
+def spec_from_stack_config(
+    values: Mapping[str, str],
+    secret_keys: Set[str],
+    stack: str | None,
+    stack_file: StackFile | None = None,
+    project: str = PROJECT,
+) -> EnvironmentSpec:
+    """The spec in a stack's config as the program receives it (``namespace:key`` -> string).
+
+    Structured values are decoded as ``pulumi.Config.get_object`` decodes them. Other namespaces
+    (``kubernetes:context``) are their providers'. The stack name must equal ``environment.name``.
+
+    Args:
+        values: every config key, namespaced, and its string value.
+        secret_keys: the keys whose values are secrets.
+        stack: the stack name (None when unknown: no name check).
+        stack_file: the file the config was read from, to locate problems (and to report its own).
+        project: the project's namespace.
+
+    Raises:
+        SourceError: every problem, located in the stack file when there is one.
+    """
+    shown = f"stacks/Pulumi.{stack}.yaml" if stack else "stack configuration"
+    located = _relocate_sections(stack_file, project) if stack_file is not None else LocatedYaml(shown, None)
+    problems = list(stack_file.problems) if stack_file is not None else []
+    sections: dict[str, Any] = {}
+    prefix = f"{project}:"
+    for key, raw in values.items():
+        if not key.startswith(prefix):
+            continue  # provider settings such as kubernetes:context belong to their providers
+        name = key.removeprefix(prefix)
+        line = stack_file.line(key) if stack_file is not None else None
+        shown_key = stack_file.written.get(key, key) if stack_file is not None else key
+        if name in SECTIONS:
+            sections[name] = _decode(raw)
+        elif name == CREDENTIAL_ROTATIONS_KEY:
+            try:
+                json.loads(raw)  # as pulumi.Config.get_object reads it, in the program
+                parse_rotations(_decode(raw))
+            except json.JSONDecodeError:
+                message = f"{raw!r} is not a valid 'JSON object' (a map of credential names to generations)"
+                problems.append(Problem(located.file, line, format_path((shown_key,)), message))
+            except ValueError as exc:
+                problems.append(Problem(located.file, line, format_path((shown_key,)), str(exc)))
+        elif name == CREDENTIAL_SEED_KEY:
+            if key not in secret_keys:
+                fix = SEED_FIX.format(environment=stack or "ENV")
+                message = f"the credential seed must be a secret value (secure:); {fix}"
+                problems.append(Problem(located.file, line, format_path((shown_key,)), message))
+        elif key not in secret_keys:
+            allowed = ", ".join(f"{project}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
+            problems.append(
+                Problem(
+                    located.file,
+                    line,
+                    format_path((shown_key,)),
+                    f"unknown key (allowed: {allowed}, or a secret value)",
+                )
+            )
+    spec = None
     try:
         spec = validate_sections(sections, located)
     except SourceError as exc:
         problems += [p for p in exc.problems if p not in problems]
+    if spec is not None and stack is not None and spec.environment.name != stack:
+        problems.append(
+            Problem(
+                located.file,
+                located.line_of(("environment", "name")),
+                "environment.name",
+                f"must equal the stack name {stack!r} (got {spec.environment.name!r}): the stack name picks "
+                "the Pulumi stack and its state, environment.name labels every resource and selects the "
+                "waivers; a copied stack file keeps the old name",
+            )
+        )
     if problems:
         raise SourceError(sorted(problems, key=lambda p: (p.file, p.line or 0, p.path)))
+    assert spec is not None
     return spec
 
 
-def spec_from_pulumi_config(sections: Mapping[str, Any], stack: str) -> EnvironmentSpec:
-    """Validate sections read from ``pulumi.Config``; the stack file, when present, locates errors."""
-    stack_file = STACKS_DIR / f"Pulumi.{stack}.yaml"
-    located = LocatedYaml(f"stacks/{stack_file.name}", None)
-    if stack_file.exists():
-        located = _relocate_sections(read_located_yaml(stack_file))
-    return validate_sections({k: v for k, v in sections.items() if v is not None}, located)
+def _decode(raw: str) -> Any:
+    """A config string as ``pulumi.Config.get_object`` reads it: JSON, else the string itself."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
 
 def validate_sections(sections: Mapping[str, Any], located: LocatedYaml) -> EnvironmentSpec:
@@ -117,65 +296,25 @@ def validate_sections(sections: Mapping[str, Any], located: LocatedYaml) -> Envi
         raise SourceError(_problems_from(exc, located, defaults, tier)) from None
 
 
-def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Pick the spec sections out of a stack file's ``config:`` and relocate their line numbers.
-
-    Sections are None when the file has no ``config:`` mapping at all.
-    """
-    problems = list(located.duplicates)
-    data = located.data
-    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        config_line = located.lines.get(("config",), 1)
-        problems.append(
-            Problem(located.file, config_line, "config", "a Pulumi stack file needs a 'config:' mapping")
-        )
-        return None, problems
-    problems += stack_file_problems(located, PROJECT)
-    sections: dict[str, Any] = {}
-    for key, value in data["config"].items():
-        namespace, _, name = str(key).partition(":")
-        line = located.lines.get(("config", key))
-        if namespace != PROJECT:
-            continue  # provider settings such as kubernetes:context belong to their providers
-        if name in SECTIONS:
-            sections[name] = value
-        elif name == CREDENTIAL_ROTATIONS_KEY:
-            try:
-                parse_rotations(value)
-            except ValueError as exc:
-                problems.append(Problem(located.file, line, format_path((str(key),)), str(exc)))
-        elif name == CREDENTIAL_SEED_KEY and not _is_secure(value):
-            env = Path(located.file).name.removeprefix("Pulumi.").rsplit(".", 1)[0]
-            fix = SEED_FIX.format(environment=env)
-            message = f"the credential seed must be a secret value (secure:); {fix}"
-            problems.append(Problem(located.file, line, format_path((str(key),)), message))
-        elif not _is_secure(value):
-            allowed = ", ".join(f"{PROJECT}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
-            problems.append(
-                Problem(
-                    located.file,
-                    line,
-                    format_path((str(key),)),
-                    f"unknown key (allowed: {allowed}, or a secret value)",
-                )
-            )
-    relocated = _relocate_sections(located)
-    located.lines, located.duplicates = relocated.lines, relocated.duplicates
-    return sections, problems
-
-
 def _is_secure(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
 
 
-def _relocate_sections(located: LocatedYaml) -> LocatedYaml:
-    """Re-key line numbers from ``('config', 'mlops-platform:serving', ...)`` to ``('serving', ...)``."""
+def _relocate_sections(stack_file: StackFile, project: str = PROJECT) -> LocatedYaml:
+    """Re-key line numbers from ``('config', 'mlops-platform:serving', ...)`` to ``('serving', ...)``.
+
+    Keys written without the namespace (``serving:``) are the project's too.
+    """
+    located = stack_file.located
     # A section missing from the file is reported at the ``config:`` key that should hold it.
     lines: dict[PathKey, int] = {(): located.lines.get(("config",), 1)}
+    prefix = f"{project}:"
+    written = stack_file.written.items()
+    sections = {raw: key.removeprefix(prefix) for key, raw in written if key.startswith(prefix)}
     for path, line in located.lines.items():
-        if len(path) >= 2 and path[0] == "config" and str(path[1]).startswith(f"{PROJECT}:"):
-            lines[(str(path[1]).split(":", 1)[1], *path[2:])] = line
-    return LocatedYaml(located.file, located.data, lines, located.duplicates)
+        if len(path) >= 2 and path[0] == "config" and path[1] in sections:
+            lines[(sections[str(path[1])], *path[2:])] = line
+    return LocatedYaml(located.file, located.data, lines, [])
 
 
 # Keyed by the working directory: the file name shown in messages is relative to it.
@@ -304,3 +443,33 @@ def _model_in(annotation: Any) -> Any:
             if (found := _model_in(arg)) is not None:
                 return found
     return None
+
+
+class SpecLocator:
+    """Where a spec path (``('serving', 'models', 1, 'image')``) is written: the stack file or a default.
+
+    For tools that point people at the spec (audit findings): the stack file's line when the file
+    states the key, else the tier default's line in ``stacks/defaults.yaml`` that supplied it.
+    """
+
+    def __init__(self, path: Path, project: str = PROJECT) -> None:
+        stack_file = read_stack_file(path, project)
+        self._located = _relocate_sections(stack_file, project)
+        environment = stack_file.values.get(f"{project}:environment")
+        tier = environment.get("tier") if isinstance(environment, dict) else None
+        self._tier = tier if isinstance(tier, str) else "common"
+        self._defaults = _read_defaults()
+
+    @property
+    def file(self) -> str:
+        return self._located.file
+
+    def locate(self, path: PathKey) -> tuple[str, int | None, bool]:
+        """``(file, line, from_default)`` of ``path``, or of its nearest ancestor that is written down."""
+        for end in range(len(path), 0, -1):
+            key = path[:end]
+            if (line := self._located.lines.get(key)) is not None:
+                return self._located.file, line, False
+            if (line := _default_line(key, self._defaults, self._tier)) is not None:
+                return self._defaults.file, line, True
+        return self._located.file, self._located.lines.get(()), False

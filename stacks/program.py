@@ -12,7 +12,18 @@ import pulumi
 
 from mlops_platform.stacks.composition import build_platform, exports
 from mlops_platform.stacks.loader import SpecError, spec_from_pulumi_config
-from mlops_platform.stacks.schema import SECTIONS
+
+
+def stack_config_values() -> tuple[dict[str, str], set[str]]:
+    """Every config value this program received (``namespace:key`` -> string), and the secret keys.
+
+    What ``pulumi.Config`` reads from: the engine's config (``PULUMI_CONFIG`` under the CLI's
+    language host, the Automation API's run request for inline programs, the mocks' settings).
+    """
+    from pulumi.runtime import config as runtime_config
+
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return values, {key for key in values if runtime_config.is_config_secret(key)}
 
 
 def platform_program() -> None:
@@ -21,10 +32,9 @@ def platform_program() -> None:
     Raises:
         pulumi.RunError: the stack configuration is not a valid spec (every problem, located).
     """
-    config = pulumi.Config()
-    sections = {section: config.get_object(section) for section in SECTIONS}
+    values, secret_keys = stack_config_values()
     try:
-        spec = spec_from_pulumi_config(sections, pulumi.get_stack())
+        spec = spec_from_pulumi_config(values, secret_keys, pulumi.get_stack())
     except SpecError as exc:
         raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
 

@@ -10,7 +10,6 @@ Analyze calls to every pack: the capturing process, the critical path, does no g
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -32,15 +31,17 @@ from mlops_platform.tools.engine.analyzer import (
     stack_resource,
 )
 from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
-from mlops_platform.tools.engine.config import load_stack_config
+from mlops_platform.tools.engine.config import StackConfig, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
 from mlops_platform.tools.findings import AuditResult, Check, Finding
 from mlops_platform.tools.policy_config import (
     DEFAULT_CONFIG_DIR,
     REPO_ROOT,
+    PolicyConfig,
+    PolicyConfigFileError,
     discover_packs,
-    policy_config_file,
+    load_policy_config,
 )
 
 DEFAULT_PROGRAM = REPO_ROOT / "__main__.py"
@@ -58,22 +59,19 @@ def default_workers() -> int:
     return 1
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def environment_policy_config(config_dir: Path | None, stack_config: StackConfig) -> PolicyConfig:
+    """The policy config of the stack's environment, chosen by the tier its spec declares.
+
+    Raises:
+        PolicyConfigError: a config file is missing or invalid.
+    """
+    spec_env = stack_config.object("environment")
+    tier = spec_env.get("tier") if isinstance(spec_env, dict) else None
+    tier = tier if isinstance(tier, str) else None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise PolicyConfigError(f"{path}: expected a JSON object of policy names")
-    return data
-
-
-def policy_config_for(
-    config_dir: Path | None, environment: str, pack_dir: Path
-) -> tuple[dict[str, Any] | None, bool]:
-    """One pack's policy config in one environment (``policy_config_file``), parsed; and its strictness."""
-    path, strict = policy_config_file(config_dir, environment, pack_dir)
-    return (None, False) if path is None else (_read_json(path), strict)
+        return load_policy_config(config_dir, tier, stack_config.environment)
+    except PolicyConfigFileError as exc:
+        raise PolicyConfigError(str(exc)) from None
 
 
 class _Sent(NamedTuple):
@@ -197,7 +195,7 @@ def _audit_capture_and_packs(
     t0 = time.perf_counter()
     stack_config = load_stack_config(env_file)
     env = stack_config.environment
-    configs = [policy_config_for(config_dir, env, p) for p in packs]
+    policy_config = environment_policy_config(config_dir, stack_config)
     workers_per_pack = default_workers() if workers is None else workers
     engine = EngineServer()
     sessions: list[PackSession] = []
@@ -209,7 +207,7 @@ def _audit_capture_and_packs(
         return capture.redact(text) if capture is not None else text
 
     try:
-        for pack_dir, (policy_config, strict) in zip(packs, configs, strict=True):
+        for pack_dir in packs:
             sessions.append(
                 PackSession(
                     pack_dir,
@@ -217,8 +215,8 @@ def _audit_capture_and_packs(
                     project=stack_config.project,
                     stack=env,
                     config=stack_config.values,
-                    policy_config=policy_config,
-                    strict_config=strict,
+                    policy_config=policy_config.document,
+                    strict_config=False,  # one document serves every pack (checked below)
                     redact=redact,
                     workers=workers_per_pack,
                 )
@@ -236,7 +234,7 @@ def _audit_capture_and_packs(
         if starting:
             raise starting[0]
         secrets_holder["capture"] = capture
-        _check_shared_config(sessions, configs)
+        _check_shared_config(sessions, policy_config.document)
         try:
             dispatcher.deliver(sessions)
         except RuntimeError as exc:
@@ -278,6 +276,7 @@ def _audit_capture_and_packs(
         started_at=started_at,
         duration_s=time.perf_counter() - t0,
         not_applicable=sorted(set(skipped), key=lambda c: (c.urn, c.pack, c.policy)),
+        policy_config=list(policy_config.sources),
     )
     return capture, audit_result
 
@@ -291,17 +290,14 @@ def _redacted(finding: Finding, capture: Capture) -> Finding:
     return Finding(**fields)
 
 
-def _check_shared_config(
-    sessions: list[PackSession], configs: list[tuple[dict[str, Any] | None, bool]]
-) -> None:
-    """A shared environment config must name only policies that exist in some pack."""
+def _check_shared_config(sessions: list[PackSession], document: dict[str, Any] | None) -> None:
+    """The environment's config, shared by every pack, must name only policies that exist in some pack."""
+    if document is None:
+        return
     known = {p.name for s in sessions for p in s.info_response.policies} | {"all"}
-    for config, strict in configs:
-        if config is None or strict:
-            continue
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise PolicyConfigError(f"policy config names no known policy: {', '.join(unknown)}")
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise PolicyConfigError(f"policy config names no known policy: {', '.join(unknown)}")
 
 
 def audit_environment(
@@ -317,7 +313,8 @@ def audit_environment(
     Args:
         env_file: ``stacks/Pulumi.<ENV>.yaml``.
         packs: policy pack directories (default: every pack under ``policies/``).
-        config_dir: policy config directory (default: ``policies/config``).
+        config_dir: policy config directory (default: ``policies/config``); the spec's tier picks
+            ``tiers/<tier>.json`` in it, ``environments/<env>.json`` overrides it.
         program: the stack program (default: the repository's ``__main__.py``).
         progress: called with ``(phase, resources)`` as the audit advances.
 
@@ -348,5 +345,5 @@ __all__ = [
     "audit_environment",
     "capture_environment",
     "discover_packs",
-    "policy_config_for",
+    "environment_policy_config",
 ]

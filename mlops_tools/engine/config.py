@@ -1,5 +1,8 @@
 """Stack configuration as the Pulumi CLI hands it to a program, read from ``stacks/Pulumi.<ENV>.yaml``.
 
+The file is read by ``stacks.loader.read_stack_file``, the reading ``mlops validate`` and the program
+share: keys without a namespace are the project's, other namespaces pass through.
+
 The CLI passes every config value to the language host as a string: plain strings as they are, other
 scalars in their YAML spelling, objects and lists as JSON. ``secure:`` values are ciphertext that only
 the stack's secrets provider can decrypt; offline they become a deterministic placeholder and the key
@@ -17,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
-from mlops_platform.stacks.yaml_source import SourceError, pulumi_config_text, read_located_yaml
+from mlops_platform.stacks.loader import read_stack_file
+from mlops_platform.stacks.yaml_source import SourceError, pulumi_config_text
 
 PROJECT = "mlops-platform"
 
@@ -75,11 +79,6 @@ def _strip_secure(key: str, value: Any, found: set[str]) -> Any:
     return value
 
 
-def _to_config_string(value: Any) -> str:
-    """Spell a YAML value the way the CLI passes it to the program (one spelling: yaml_source's)."""
-    return pulumi_config_text(value)
-
-
 def environment_name(env_file: Path) -> str:
     """``stacks/Pulumi.prod.yaml`` -> ``prod``."""
     name = env_file.name
@@ -102,22 +101,24 @@ def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
         StackConfigError: the file is missing, not YAML, or its ``config`` is not a mapping.
     """
     env = environment_name(env_file)
-    try:  # scalars typed as the Pulumi CLI types them, with the loader's limits
-        doc = read_located_yaml(env_file).data or {}
+    try:
+        stack_file = read_stack_file(env_file, project)
     except SourceError as exc:
-        raise StackConfigError(str(exc)) from exc
-    if not isinstance(doc, dict):
+        syntax = any(p.message.startswith("YAML syntax error") for p in exc.problems)
+        raise StackConfigError(f"invalid YAML: {exc}" if syntax else str(exc)) from exc
+    data = stack_file.located.data
+    if data is not None and not isinstance(data, dict):
         raise StackConfigError(f"{env_file}: expected a mapping at the top level")
-    config = doc.get("config") or {}
-    if not isinstance(config, dict):
+    if isinstance(data, dict) and data.get("config") is not None and not stack_file.has_config:
         raise StackConfigError(f"{env_file}: `config` must be a mapping")
+    if stack_file.has_config and stack_file.problems:  # duplicate keys, both forms of one key
+        raise StackConfigError("\n".join(map(str, stack_file.problems)))
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     placeholders: set[str] = set()
-    for raw_key, raw_value in config.items():
-        key = str(raw_key) if ":" in str(raw_key) else f"{project}:{raw_key}"
+    for key, raw_value in stack_file.values.items():  # namespaced as the Pulumi CLI reads them
         found: set[str] = set()
-        values[key] = _to_config_string(_strip_secure(key, raw_value, found))
+        values[key] = pulumi_config_text(_strip_secure(key, raw_value, found))
         if found:
             secret_keys.add(key)
             placeholders |= found

@@ -75,7 +75,9 @@ def _layer_key(layer: str) -> tuple[int, str]:
 
 
 def _countable(r: CapturedResource) -> bool:
-    return r.type != ROOT_STACK_TYPE
+    """Every registered resource counts, the root stack too: as the audit counts and Pulumi's preview
+    ("+ N to create") does, so ``mlops preview`` and ``mlops audit`` give one resource count."""
+    return True
 
 
 def summary(capture: Capture) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.tools.engine.analyzer import EngineServer, PackSession
-from mlops_platform.tools.engine.audit import _read_json, _sorted_findings, _start_all
+from mlops_platform.tools.engine.audit import _sorted_findings, _start_all, environment_policy_config
 from mlops_platform.tools.engine.config import environment_name, load_stack_config
 from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
 from mlops_platform.tools.engine_pulumi.launchers import write_launchers
@@ -32,7 +32,12 @@ from mlops_platform.tools.findings import (
     PolicyMeta,
     Severity,
 )
-from mlops_platform.tools.policy_config import DEFAULT_CONFIG_DIR, discover_packs, policy_config_file
+from mlops_platform.tools.policy_config import (
+    DEFAULT_CONFIG_DIR,
+    PolicyConfig,
+    discover_packs,
+    write_policy_config,
+)
 
 Echo = Callable[[str], None]
 
@@ -48,40 +53,39 @@ class PackPlan:
     packs: list[Path]
     launchers: list[Path]
     configs: list[Path]
+    policy_config: PolicyConfig  # what the config files hold, and the files it was merged from
 
 
-def plan_packs(environment: str, scratch: Path, *, packs: list[Path] | None = None) -> PackPlan:
-    """Launchers for every pack and the config file each gets (an empty one when none applies).
+def environment_config(env_file: Path, config_dir: Path | None = DEFAULT_CONFIG_DIR) -> PolicyConfig:
+    """The policy config of the environment in ``env_file``: its tier's file and its own override."""
+    return environment_policy_config(config_dir, load_stack_config(env_file))
+
+
+def plan_packs(policy_config: PolicyConfig, scratch: Path, *, packs: list[Path] | None = None) -> PackPlan:
+    """Launchers for every pack and the config file each gets: the environment's merged document.
 
     The CLI pairs ``--policy-pack-config`` flags with ``--policy-pack`` flags by position, so every
-    pack gets a file.
+    pack gets a file (the same one: it names policies of every pack, and a pack ignores the others').
     """
     packs = discover_packs() if packs is None else packs
     launchers = write_launchers(packs, scratch / "packs")
-    configs = []
-    for pack in packs:
-        path, _strict = policy_config_file(DEFAULT_CONFIG_DIR, environment, pack)
-        if path is None:
-            path = scratch / "packs" / pack.name / "no-policy-config.json"
-            path.write_text("{}\n", encoding="utf-8")
-        configs.append(path.resolve())
-    return PackPlan(packs, launchers, configs)
+    merged = write_policy_config(policy_config, scratch / "packs" / "policy-config.json").resolve()
+    return PackPlan(packs, launchers, [merged] * len(packs), policy_config)
 
 
-def pack_policies(environment: str, packs: list[Path]) -> list[PolicyMeta]:
-    """Every policy of ``packs`` as ``GetAnalyzerInfo`` describes it, configured for ``environment``."""
+def pack_policies(environment: str, packs: list[Path], policy_config: PolicyConfig) -> list[PolicyMeta]:
+    """Every policy of ``packs`` as ``GetAnalyzerInfo`` describes it, configured by ``policy_config``."""
     engine = EngineServer()
     sessions = []
     try:
         for pack in packs:
-            path, strict = policy_config_file(DEFAULT_CONFIG_DIR, environment, pack)
             sessions.append(
                 PackSession(
                     pack,
                     engine_address=engine.address,
                     stack=environment,
-                    policy_config=None if path is None else _read_json(path),
-                    strict_config=strict,
+                    policy_config=policy_config.document,
+                    strict_config=False,
                 )
             )
         errors = _start_all(sessions)
@@ -201,12 +205,13 @@ def audit_with_engine(
     t0 = time.perf_counter()
     environment = stack_name or environment_name(env_file)
     packs = discover_packs()
+    policy_config = environment_config(env_file)
     metas: list[PolicyMeta] = []
     failures: list[BaseException] = []
 
     def learn() -> None:
         try:
-            metas.extend(pack_policies(environment, packs))
+            metas.extend(pack_policies(environment, packs, policy_config))
         except BaseException as exc:
             failures.append(exc)
 
@@ -214,7 +219,7 @@ def audit_with_engine(
     learner.start()
     try:
         with open_stack(env_file, stack_name=stack_name) as handle:
-            plan = plan_packs(environment, handle.scratch, packs=packs)
+            plan = plan_packs(policy_config, handle.scratch, packs=packs)
             record = run_operation(handle, "preview", plan, echo=echo, refresh=refresh)
             placeholders = handle.placeholders
     finally:
@@ -223,7 +228,7 @@ def audit_with_engine(
         raise failures[0]
     spec_env = load_stack_config(env_file).object("environment")
     spec_env = spec_env if isinstance(spec_env, dict) else {}
-    return audit_result(
+    result = audit_result(
         record,
         metas,
         environment=environment,
@@ -233,6 +238,8 @@ def audit_with_engine(
         duration_s=time.perf_counter() - t0,
         redact=placeholders,
     )
+    result.policy_config = list(policy_config.sources)
+    return result
 
 
 def audit_result(

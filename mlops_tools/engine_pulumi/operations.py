@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.tools.engine.config import environment_name, load_stack_config
-from mlops_platform.tools.engine_pulumi.audit import plan_packs, run_operation
+from mlops_platform.tools.engine_pulumi.audit import environment_config, plan_packs, run_operation
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.workspace import open_stack
+from mlops_platform.tools.policy_config import describe_sources
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
@@ -65,8 +66,11 @@ def engine_run(
         EngineUnavailable: no Pulumi CLI.
         EngineRunError: the engine failed for a reason other than policy violations.
     """
+    policy_config = environment_config(choice.env_file) if verb in {"preview", "up"} else None
+    if policy_config is not None and echo is not None:
+        echo(f"policy config: {describe_sources(policy_config)}")
     with _open(choice) as handle:
-        plan = plan_packs(handle.name, handle.scratch) if verb in {"preview", "up"} else None
+        plan = plan_packs(policy_config, handle.scratch) if policy_config is not None else None
         if verb == "up":
             # The engine analyzes each resource as it is registered and applies the others meanwhile:
             # seen here, an `up` whose fraud-scorer Deployment broke a mandatory policy had already

@@ -5,7 +5,10 @@ render as ``{"generated_at", "passed", "environments": {<env>: <that object with
 in the order audited. ``violations`` lists every finding, worst first, with its ``kind``
 (``violation``, ``policy-error`` or ``waiver``) and ``outcome`` (``error``, ``fail``, ``warn``,
 ``waived``); summary counts: ``mandatory`` = blocking findings left unwaived (policy errors apart),
-``advisory`` = non-blocking unwaived ones, ``waived``, ``errors`` = policies that raised.
+``advisory`` = non-blocking unwaived ones, ``waived``, ``errors`` = policies that raised. Each
+violation has ``spec`` (``{file, line, path, default, text}``: the stack file line, or the tier
+default's, that produced it; null for waiver problems) and a one-line ``remediation``;
+``policy_config`` lists the policy config files used, with their SHA-256.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ _VIOLATION_KEYS = (
     "message",
     "frameworks",
     "waiver",
+    "spec",
+    "remediation",
 )
 
 
@@ -40,6 +45,7 @@ def environment_document(view: dict[str, Any]) -> dict[str, Any]:
         "violations": [{key: f[key] for key in _VIOLATION_KEYS} for f in view["findings"]],
         "waivers": view["waivers"],
         "rules": view["rules"],
+        "policy_config": view["policy_config"],
     }
 
 

@@ -28,6 +28,10 @@ def _describe(f: dict[str, Any]) -> str:
     lines = [f"[{f['outcome']}] {f['enforcement']}/{f['severity']}: {f['message']}"]
     if f["urn"]:
         lines.append(f"  resource: {f['urn']}")
+    if f["spec"]:
+        lines.append(f"  spec: {f['spec']['text']}")
+    if f["remediation"]:
+        lines.append(f"  fix: {f['remediation']}")
     if f["frameworks"]:
         lines.append(f"  frameworks: {', '.join(f['frameworks'])}")
     if f["waiver"]:
@@ -85,6 +89,13 @@ def render_junit(views: list[dict[str, Any]]) -> str:
             # Not-applicable pairs are no test cases; their count is kept beside them.
             not_applicable = str(view.get("not_applicable_by_pack", {}).get(pack, 0))
             ET.SubElement(props, "property", name="not_applicable", value=not_applicable)
+            for source in view["policy_config"]:
+                ET.SubElement(
+                    props,
+                    "property",
+                    name="policy_config",
+                    value=f"{source['path']} sha256:{source['sha256']}",
+                )
             counts: dict[str, int] = defaultdict(int)
             for policy, name, found in by_pack[pack]:
                 counts[_case(suite, env, pack, policy, name, found)] += 1

@@ -1,10 +1,10 @@
 """SARIF 2.1.0: one run per environment, one rule per policy, waived results as suppressions.
 
-There is no source file behind a resource, so each result names its resource by URN in a
-``logicalLocation`` and points at the environment's stack file (``stacks/Pulumi.<env>.yaml``), the
-file a fix starts from; findings about a waiver point at the waiver's line instead. Runs are told
-apart by ``automationDetails.id`` (``mlops-audit/<env>/``), which code-scanning services use as the
-category.
+Each result's primary location is the spec line that produced it (the stack file's, or the tier
+default's in ``stacks/defaults.yaml``), so code scanning annotates the spec in a pull request; the
+resource stays a ``logicalLocation`` (its URN). Findings about a waiver point at the waiver's line.
+Runs are told apart by ``automationDetails.id`` (``mlops-audit/<env>/``), which code-scanning
+services use as the category.
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ def _physical(uri: str, line: int | None = None) -> dict[str, Any]:
     if line is not None:
         location["region"] = {"startLine": line}
     return location
+
+
+def _message(f: dict[str, Any]) -> str:
+    text = f["message"] or f["policy"]
+    if f["spec"]:
+        text += f" (at {f['spec']['path']})"
+    return text + (f" Fix: {f['remediation']}" if f["remediation"] else "")
 
 
 def _rule(rule: dict[str, Any], rule_id: str) -> dict[str, Any]:
@@ -64,6 +71,9 @@ def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -
     location: dict[str, Any] = {}
     if f["subject_waiver"]:
         location["physicalLocation"] = _physical(*_split_source(f["subject_waiver"]))
+    elif f["spec"]:  # the spec line that produced it: code scanning annotates the stack file
+        location["physicalLocation"] = _physical(f["spec"]["file"], f["spec"]["line"])
+        location["message"] = {"text": f["spec"]["path"]}
     else:
         location["physicalLocation"] = _physical(view["stack_file"])
     if f["urn"]:
@@ -76,7 +86,7 @@ def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -
         "ruleIndex": index,
         "level": "error" if f["kind"] == "policy-error" else LEVELS[f["enforcement"]],
         "kind": "fail",
-        "message": {"text": f["message"] or f["policy"]},
+        "message": {"text": _message(f)},
         "locations": [location],
         "partialFingerprints": {"mlopsFinding/v1": hashlib.sha256(identity.encode()).hexdigest()},
         "properties": {
@@ -88,6 +98,8 @@ def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -
             "severity": f["severity"],
             "resourceType": f["resource_type"],
             "frameworks": f["frameworks"],
+            "specPath": f["spec"]["path"] if f["spec"] else "",
+            "remediation": f["remediation"],
         },
     }
     if f["waiver"]:
@@ -136,6 +148,7 @@ def _run(view: dict[str, Any]) -> dict[str, Any]:
             "target": view["target"],
             "passed": view["passed"],
             "summary": view["summary"],
+            "policyConfig": view["policy_config"],
         },
     }
 

@@ -101,6 +101,20 @@ def _waiver_dict(w: Waiver) -> dict[str, str]:
     }
 
 
+def _spec_dict(f: Finding) -> dict[str, Any] | None:
+    """Where in the spec the finding comes from: ``{file, line, path, default, text}``."""
+    if f.spec is None:
+        return None
+    spec = f.spec
+    return {
+        "file": spec.file,
+        "line": spec.line,
+        "path": spec.path,
+        "default": spec.default,
+        "text": str(spec),
+    }
+
+
 def _policy_dict(p: PolicyMeta) -> dict[str, Any]:
     return {
         "name": p.name,
@@ -148,6 +162,8 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
             "frameworks": [f"{fw}:{ctl}" for fw, ctl in frameworks_of(policy_of(f))],
             "waiver": _waiver_dict(f.waiver) if f.waiver else None,
             "subject_waiver": f.subject_waiver.source if f.subject_waiver else None,
+            "spec": _spec_dict(f),
+            "remediation": f.remediation,
         }
         for f in ordered
     ]
@@ -238,6 +254,7 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
         ],
         "waivers": waivers,
         "rules": rules,
+        "policy_config": [{"path": c.path, "sha256": c.sha256} for c in result.policy_config],
     }
     if with_checks:  # every (pack, policy, urn) evaluated: only JUnit lists them (356,572 at 1,000 models)
         view["checks"] = sorted({(c.pack, c.policy, c.urn) for c in result.checks})

@@ -19,7 +19,8 @@ def test_diff_reports_effective_values_by_model_name() -> None:
     # prod's min replicas come from defaults.yaml (tier prod), staging's from its own tier default.
     assert differences["serving.models[churn-predictor].replicas.min"] == (2, 3)
     assert differences["serving.models[fraud-scorer].canary.weight"] == (50, 10)
-    assert differences["serving.models[recommender].image"][0] == MISSING  # only prod serves it
+    assert differences["serving.models[recommender]"][0] == MISSING  # only prod serves it: one row
+    assert differences["serving.models[recommender]"][1]["image"].startswith("ghcr.io/acme-ml/recommender")
     assert "environment.team" not in differences  # equal values never appear
     assert all(left != right for left, right in differences.values())
 

@@ -176,7 +176,7 @@ def thousand_model_spec() -> dict[str, Any]:
 
 
 def test_validating_1000_models_does_not_import_pulumi(tmp_path: Path) -> None:
-    path = tmp_path / "Pulumi.thousand.yaml"
+    path = tmp_path / "Pulumi.prod.yaml"  # the stack name is the environment's (prod)
     path.write_text(yaml.safe_dump(thousand_model_spec(), sort_keys=False), encoding="utf-8")
     result = run("validate", str(path), importtime=True)
     assert result.returncode == 0, result.stderr[-2000:]

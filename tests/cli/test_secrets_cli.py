@@ -44,7 +44,8 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         pytest.skip("no Pulumi CLI (mlops toolchain install)")
     (tmp_path / "stacks").mkdir()
     (tmp_path / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())  # stackConfigDir: stacks
-    (tmp_path / "stacks" / "Pulumi.qa.yaml").write_text((REPO / "stacks" / "Pulumi.staging.yaml").read_text())
+    staging = (REPO / "stacks" / "Pulumi.staging.yaml").read_text()  # as stack qa: its name too
+    (tmp_path / "stacks" / "Pulumi.qa.yaml").write_text(staging.replace("name: staging", "name: qa"))
     (tmp_path / "state").mkdir()
     env = {
         "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
@@ -83,7 +84,7 @@ def test_the_seed_is_written_once_as_a_secret_and_credentials_rotate_one_by_one(
     assert config[SEED] == ciphertext
     assert config[ROTATIONS] == {"storage-postgres-password": 2, "monitoring-grafana-admin-password": 1}
     # the spec loader accepts both keys (mlops validate)
-    assert load_environment(work_dir / "stacks" / "Pulumi.qa.yaml").environment.name == "staging"
+    assert load_environment(work_dir / "stacks" / "Pulumi.qa.yaml").environment.name == "qa"
 
     replaced = update_stack_secrets("qa", work_dir=work_dir, env=env, new_seed=True)
     assert replaced.seed is SeedChange.REPLACED

@@ -15,7 +15,12 @@ import pytest
 import yaml
 
 from mlops_platform.tools.engine.audit import capture_environment
-from mlops_platform.tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze
+from mlops_platform.tools.engine_pulumi.audit import (
+    EngineRunError,
+    environment_config,
+    plan_packs,
+    policy_analyze,
+)
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.operations import StackChoice, engine_run
 from mlops_platform.tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
@@ -294,7 +299,7 @@ def test_out_of_band_changes_are_found_by_refresh_and_by_an_audit_of_the_state(
     patched = f"{target.metadata.name}-deployment"  # the Deployment's resource name
     assert drift == {"update": {patched}, "delete": {victim.metadata.name}}, drift
     with open_stack(env_file, keep=(work / "drift-state").resolve(), extra_env=cluster.env()) as handle:
-        analyzed = policy_analyze(handle, plan_packs(handle.name, handle.scratch))
+        analyzed = policy_analyze(handle, plan_packs(environment_config(env_file), handle.scratch))
     flagged = {(v.policy, v.urn.rsplit("::", 1)[-1]) for v in analyzed.violations}
     assert ("image-digest-pinned", patched) in flagged, flagged
     assert ("image-no-latest-tag", patched) in flagged, flagged

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from mlops_platform.tools.engine.analyzer import PolicyConfigError
-from mlops_platform.tools.engine.audit import audit_environment, policy_config_for
+from mlops_platform.tools.engine.audit import audit_environment
 from mlops_platform.tools.findings import AuditResult, Enforcement
+from mlops_platform.tools.policy_config import load_policy_config
 from tests.engine.conftest import PROGRAM, STACK, STACK_FILE, TEST_PACK
 
 SERVICE = f"{STACK}fixture:index:Service"
@@ -102,24 +103,33 @@ def test_two_audits_are_identical_apart_from_timing(audit: AuditResult) -> None:
 
 
 def test_policy_config_is_read_per_environment(tmp_path: Path) -> None:
-    (tmp_path / "fixture.json").write_text(
-        '{"test-echo-envs": "disabled", "test-deployment-replicas": "advisory"}'
-    )
+    """The fixture declares no tier: its own override file (environments/<env>.json) alone applies."""
+    (tmp_path / "environments").mkdir()
+    override = tmp_path / "environments" / "fixture.json"
+    override.write_text('{"test-echo-envs": "disabled", "test-deployment-replicas": "advisory"}')
     result = run_audit(tmp_path)
     assert "test-echo-envs" not in {f.policy for f in result.findings}
     replicas = [f for f in result.findings if f.policy == "test-deployment-replicas"]
     assert [f.enforcement for f in replicas] == [Enforcement.ADVISORY]
-    (tmp_path / "fixture.json").write_text('{"no-such-policy": "mandatory"}')
+    assert [s.path for s in result.policy_config] == [str(override)]
+    override.write_text('{"no-such-policy": "mandatory"}')
     with pytest.raises(PolicyConfigError, match="no-such-policy"):
         run_audit(tmp_path)
 
 
-def test_per_pack_config_files_take_precedence(tmp_path: Path) -> None:
-    (tmp_path / "fixture.json").write_text('{"a": "advisory"}')
-    (tmp_path / "fixture").mkdir()
-    (tmp_path / "fixture" / "testpack.json").write_text('{"b": "mandatory"}')
-    assert policy_config_for(tmp_path, "fixture", TEST_PACK) == ({"b": "mandatory"}, True)
-    assert policy_config_for(tmp_path, "other", TEST_PACK) == (None, False)
-    (tmp_path / "other.json").write_text("{oops")
-    with pytest.raises(PolicyConfigError, match=r"other.json:1:2: invalid JSON"):
-        policy_config_for(tmp_path, "other", TEST_PACK)
+def test_the_override_merges_over_the_tier_file(tmp_path: Path) -> None:
+    (tmp_path / "tiers").mkdir()
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "tiers" / "staging.json").write_text('{"a": {"enforcementLevel": "mandatory", "min": 2}}')
+    (tmp_path / "environments" / "qa.json").write_text('{"a": "advisory"}')
+    merged = load_policy_config(tmp_path, "staging", "qa")
+    assert merged.document == {"a": {"enforcementLevel": "advisory", "min": 2}}
+    assert [Path(s.path).name for s in merged.sources] == ["staging.json", "qa.json"]
+    assert load_policy_config(tmp_path, "staging", "other").document == {
+        "a": {"enforcementLevel": "mandatory", "min": 2}
+    }
+    with pytest.raises(ValueError, match="no policy config for tier 'prod'"):
+        load_policy_config(tmp_path, "prod", "qa")
+    (tmp_path / "environments" / "qa.json").write_text("{oops")
+    with pytest.raises(ValueError, match=r"qa.json:1:2: invalid JSON"):
+        load_policy_config(tmp_path, "staging", "qa")

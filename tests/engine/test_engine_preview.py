@@ -13,7 +13,7 @@ from mlops_platform.tools.engine.preview import placements, render_preview, summ
 
 def test_table_groups_by_layer_and_component_with_counts(capture: Capture) -> None:
     text = render_preview(capture, "table", width=160)
-    assert "mlops preview: fixture (17 resources)" in text
+    assert "mlops preview: fixture (18 resources)" in text  # the root stack counts, as in the audit
     rows = [line for line in text.splitlines() if "Service web " in line]
     assert len(rows) == 1 and "│         6 │" in rows[0]
     assert "Container, Deployment, RandomPassword, RemoteImage, Secret, Service" in rows[0]
@@ -30,7 +30,7 @@ def test_tree_follows_parents(capture: Capture) -> None:
 
 def test_json_is_stable_and_complete(capture: Capture) -> None:
     doc = json.loads(render_preview(capture, "json"))
-    assert doc["summary"]["resources"] == 17
+    assert doc["summary"]["resources"] == 18  # the root stack too, as the audit counts
     assert doc["summary"]["by_type"]["kubernetes:apps/v1:Deployment"] == 2
     deployment = next(r for r in doc["resources"] if r["name"] == "web-deployment")
     assert deployment["options"]["protect"] is True
@@ -41,7 +41,7 @@ def test_json_is_stable_and_complete(capture: Capture) -> None:
 def test_layers_come_from_mlops_component_types(capture: Capture) -> None:
     where = placements(capture.resources)
     assert {p.layer for p in where.values()} == {"(stack)", "(providers)"}
-    assert summary(capture)["by_layer"] == {"(stack)": 13, "(providers)": 4}
+    assert summary(capture)["by_layer"] == {"(stack)": 14, "(providers)": 4}
 
 
 @pytest.mark.parametrize("fmt", ["table", "tree", "json"])

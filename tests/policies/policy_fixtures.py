@@ -51,8 +51,8 @@ PROJECT, STACK = "mlops-platform", "prod"
 
 
 def env_config(env: str, rule: str) -> dict[str, Any]:
-    """The rule's properties from ``policies/config/<env>.json``, as the engine passes them to Configure."""
-    entry = dict(json.loads((ROOT / "policies" / "config" / f"{env}.json").read_text())[rule])
+    """The rule's properties from ``policies/config/tiers/<tier>.json``, as passed to Configure."""
+    entry = dict(json.loads((ROOT / "policies" / "config" / "tiers" / f"{env}.json").read_text())[rule])
     entry.pop("enforcementLevel")
     return entry
 

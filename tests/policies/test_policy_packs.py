@@ -26,7 +26,7 @@ PRIVILEGED = deployment().mutate("spec.template.spec.containers.0.securityContex
 
 
 def env_file(env: str) -> dict[str, Any]:
-    return json.loads((ROOT / "policies" / "config" / f"{env}.json").read_text())
+    return json.loads((ROOT / "policies" / "config" / "tiers" / f"{env}.json").read_text())
 
 
 def test_at_least_35_rules_in_three_packs() -> None:

@@ -19,7 +19,13 @@ import yaml
 from mlops_platform.components.credentials import derive
 from mlops_platform.tools.engine.audit import audit_environment
 from mlops_platform.tools.engine.config import load_stack_config
-from mlops_platform.tools.engine_pulumi.audit import EngineRunError, plan_packs, policy_analyze, run_operation
+from mlops_platform.tools.engine_pulumi.audit import (
+    EngineRunError,
+    environment_config,
+    plan_packs,
+    policy_analyze,
+    run_operation,
+)
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.operations import StackChoice, engine_run, render_config
 from mlops_platform.tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
@@ -179,7 +185,7 @@ def test_policy_analyze_of_the_deployed_state_finds_what_the_offline_audit_finds
         env_file, keep=state.resolve(), extra_config=render_config(tmp_path / "render")
     ) as handle:
         run_operation(handle, "up", None)  # deployed without the packs
-        analyzed = policy_analyze(handle, plan_packs(handle.name, handle.scratch))
+        analyzed = policy_analyze(handle, plan_packs(environment_config(env_file), handle.scratch))
     offline = audit_environment(env_file)
     assert {(v.policy, v.urn, v.enforcement) for v in analyzed.violations} == {
         (f.policy, f.urn, f.enforcement.value) for f in offline.findings

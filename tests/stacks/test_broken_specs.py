@@ -144,7 +144,7 @@ CASES = [
         ),
         (
             "{file}:29: mlops-platform:credentialSeed: the credential seed must be a secret value (secure:); "
-            "run `mlops secrets broken` to generate it",
+            "run `mlops secrets test` to generate it",
         ),
     ),
     Case(
@@ -458,7 +458,7 @@ CASES = [
 
 def materialise(case: Case, tmp_path: Path) -> tuple[str, list[str]]:
     """Write the case's file; return the argument to validate and the expected lines."""
-    path = tmp_path / "Pulumi.broken.yaml"
+    path = tmp_path / "Pulumi.test.yaml"
     if case.text is not None:
         path.write_text(case.text, encoding="utf-8")
     shown = display_path(path)
@@ -473,7 +473,7 @@ def test_table_is_large_and_unique() -> None:
 
 def test_the_credential_seed_and_rotations_are_accepted(tmp_path: Path) -> None:
     """What `mlops secrets ENV` writes: the seed encrypted, the rotations a plain map."""
-    path = tmp_path / "Pulumi.minimal.yaml"
+    path = tmp_path / "Pulumi.test.yaml"
     path.write_text(
         MINIMAL_STACK
         + "  mlops-platform:credentialSeed:\n    secure: v1:abc:def\n"
@@ -485,7 +485,7 @@ def test_the_credential_seed_and_rotations_are_accepted(tmp_path: Path) -> None:
 
 def test_minimal_stack_is_valid(tmp_path: Path) -> None:
     """The base every case mutates must itself be valid, or every case proves nothing."""
-    path = tmp_path / "Pulumi.minimal.yaml"
+    path = tmp_path / "Pulumi.test.yaml"
     path.write_text(MINIMAL_STACK, encoding="utf-8")
     spec = load_environment(path)
     assert [m.name for m in spec.serving.models] == ["scorer"]

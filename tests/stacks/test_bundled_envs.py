@@ -228,18 +228,19 @@ def test_restatement_check_catches_a_restated_default() -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_pulumi_config_sections_give_the_same_spec(env: str, specs: dict[str, EnvironmentSpec]) -> None:
-    """``pulumi.Config(...).get_object(section)`` hands the program JSON: the spec must not change."""
+    """The engine hands the program every section as a JSON string: the spec must not change."""
     stated = env_sections(env)
-    as_pulumi_reads = {s: json.loads(json.dumps(stated[s])) if s in stated else None for s in SECTIONS}
-    assert spec_from_pulumi_config(as_pulumi_reads, env) == specs[env]
+    as_pulumi_passes = {f"mlops-platform:{s}": json.dumps(stated[s]) for s in SECTIONS if s in stated}
+    assert spec_from_pulumi_config(as_pulumi_passes, set(), env) == specs[env]
 
 
 def test_pulumi_config_problems_are_located_in_the_stack_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     sections = {s: json.loads(json.dumps(v)) for s, v in env_sections("prod").items()}
     sections["serving"]["models"][0]["replicas"] = {"min": 13, "max": 12}
+    values = {f"mlops-platform:{s}": json.dumps(v) for s, v in sections.items()}
     with pytest.raises(SourceError) as caught:
-        spec_from_pulumi_config(sections, "prod")
+        spec_from_pulumi_config(values, set(), "prod")
     text = (STACKS / "Pulumi.prod.yaml").read_text(encoding="utf-8").splitlines()
     line = next(i for i, t in enumerate(text, 1) if "replicas: {min: 3, max: 12}" in t)
     assert [str(p) for p in caught.value.problems] == [

@@ -27,6 +27,8 @@ BASES = {
     "minimal": yaml.safe_load(MINIMAL_STACK),
     "prod": yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text(encoding="utf-8")),
 }
+# Each base saved under its own stack name (the loader refuses a stack name other than environment.name).
+STACK_NAMES = {base: spec["config"]["mlops-platform:environment"]["name"] for base, spec in BASES.items()}
 RAW_BASES = {
     "minimal": MINIMAL_STACK.encode(),
     "prod": (STACKS / "Pulumi.prod.yaml").read_bytes(),
@@ -122,7 +124,7 @@ def test_mutated_spec_loads_or_fails_cleanly(base: str, data: st.DataObject, wor
     spec = copy.deepcopy(BASES[base])
     count = data.draw(st.integers(min_value=1, max_value=3), label="mutations")
     done = [mutate(spec, data) for _ in range(count)]
-    path = workdir / f"Pulumi.{base}-mutated.yaml"
+    path = workdir / f"Pulumi.{STACK_NAMES[base]}.yaml"
     path.write_text(yaml.dump(spec, Dumper=DUMPER, sort_keys=False, allow_unicode=True), encoding="utf-8")
     outcome = load_or_error(path)
     if isinstance(outcome, SourceError):
@@ -162,7 +164,7 @@ def apply_byte_edits(raw: bytes, edits: list[tuple[str, float, bytes]]) -> bytes
 def test_byte_edited_file_loads_or_fails_cleanly(
     base: str, edits: list[tuple[str, float, bytes]], workdir: Path
 ) -> None:
-    path = workdir / f"Pulumi.{base}-fuzzed.yaml"
+    path = workdir / f"Pulumi.{STACK_NAMES[base]}.yaml"
     raw = apply_byte_edits(RAW_BASES[base], edits)
     path.write_bytes(raw)
     outcome = load_or_error(path)
@@ -182,7 +184,7 @@ def test_mutations_do_reach_both_outcomes(workdir: Path) -> None:
     """The properties are not vacuous: a harmless and a harmful mutation of the same base."""
     spec = copy.deepcopy(BASES["minimal"])
     spec["config"]["mlops-platform:storage"]["volumes"].append({"name": "extra", "size_gib": 1})
-    path = workdir / "Pulumi.sanity.yaml"
+    path = workdir / f"Pulumi.{STACK_NAMES['minimal']}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     assert isinstance(load_or_error(path), EnvironmentSpec)
     spec["config"]["mlops-platform:storage"]["volumes"].append({"name": "extra", "size_gib": 1})
