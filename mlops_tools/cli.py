@@ -34,7 +34,8 @@ out = Console(
     markup=False,
     emoji=False,
     highlight=False,
-    width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH,
+    # sys.stdout is None when the shell closed it (`>&-`): the guard reports that on the first write.
+    width=None if sys.stdout is None or sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH,
 )
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 app.add_typer(toolchain_app, name="toolchain")

@@ -161,5 +161,5 @@ def test_tarball_pack_answers_like_the_in_repo_pack(installed: tuple[Path, Path]
 
 def packs_config(pack: str) -> dict[str, object]:
     """Prod's ``--policy-pack-config`` entries of this pack's rules."""
-    everything = json.loads((ROOT / "policies" / "config" / "prod.json").read_text())
+    everything = json.loads((ROOT / "policies" / "config" / "tiers" / "prod.json").read_text())
     return {rule.name: everything[rule.name] for rule in rules_for(pack)}
