@@ -165,6 +165,7 @@ class AuditResult:
     # ``secret_fingerprint`` of each secret value the engine redacted: lets every report redact a policy
     # message that echoes one, without the plaintext ever being kept in the result.
     secret_fingerprints: frozenset[str] = frozenset()
+    not_applicable: list[Check] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[Finding]:

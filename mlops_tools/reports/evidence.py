@@ -1,0 +1,86 @@
+"""Positive evidence: the observed values a rule judged, read from a resource's captured inputs.
+
+The paths come from :data:`mlops_platform.policies.evidence.RULE_EVIDENCE`. Output is bounded
+(:data:`MAX_OBSERVATIONS` per policy and resource, :data:`MAX_VALUE_CHARS` per value) and never holds
+a secret: the engine already replaced secret inputs by ``SECRET_MARKER``, rendered here as
+``[secret]``, and the report view redacts every string by fingerprint on top.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import jsonpath
+
+from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE
+from mlops_platform.tools.findings import SECRET_MARKER, CapturedResource
+
+MAX_OBSERVATIONS = 8
+MAX_VALUE_CHARS = 160
+SECRET_TEXT = "[secret]"
+_OPTIONS = frozenset({"protect", "retain_on_delete", "additional_secret_outputs", "delete_before_replace"})
+
+
+@cache
+def _compiled(path: str) -> jsonpath.JSONPath | jsonpath.CompoundJSONPath:
+    return jsonpath.compile(path)
+
+
+def _format_parts(parts: tuple[Any, ...]) -> str:
+    """``("spec", "containers", 0, "mlops.dev/x")`` -> ``spec.containers[0]['mlops.dev/x']``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        key = str(part)
+        if key.startswith("~"):  # python-jsonpath's key selector: the match is the key itself
+            out += f"['{key[1:]}'] (key)" if not key[1:].isidentifier() else f".{key[1:]} (key)"
+        elif key.replace("_", "").replace("-", "").isalnum() and not key[0].isdigit():
+            out += f".{key}" if out else key
+        else:
+            out += f"['{key}']"
+    return out
+
+
+def _scrub(value: Any) -> Any:
+    if value == SECRET_MARKER:
+        return SECRET_TEXT
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> str:
+    value = _scrub(value)
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def observe(resource: CapturedResource, policy: str) -> tuple[list[dict[str, str]], int]:
+    """The values ``policy`` reads on ``resource``: up to :data:`MAX_OBSERVATIONS` ``{path, value}``.
+
+    Returns:
+        The observations, in path order then document order, and how many more were left out.
+    """
+    observed: list[dict[str, str]] = []
+    seen: set[str] = set()
+    total = 0
+    for path in RULE_EVIDENCE.get(policy, ()):
+        if path.startswith(OPTION_PREFIX):
+            name = path.removeprefix(OPTION_PREFIX)
+            pairs = [(f"options.{name}", getattr(resource, name))] if name in _OPTIONS else []
+        else:
+            pairs = [(_format_parts(m.parts), m.value) for m in _compiled(path).finditer(resource.inputs)]
+        for where, value in pairs:
+            if where in seen:  # labels and annotations overlap for Docker, recursive paths repeat
+                continue
+            seen.add(where)
+            total += 1
+            if len(observed) < MAX_OBSERVATIONS:
+                observed.append({"path": where, "value": _text(value)})
+    return observed, total - len(observed)
