@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from mlops_platform.policies.controls import FRAMEWORKS, applies_to, control_title
-from mlops_platform.tools.findings import AuditResult, Enforcement, Finding, PolicyMeta, Severity, Waiver
+from mlops_platform.tools.findings import (
+    AuditResult,
+    CapturedResource,
+    Enforcement,
+    Finding,
+    PolicyMeta,
+    Severity,
+    Waiver,
+)
 from mlops_platform.tools.reports.evidence import observe
 from mlops_platform.tools.reports.inventory import GOVERNANCE_PACK, Declaration, model_rows
 from mlops_platform.tools.reports.outcomes import OUTCOMES, worst
@@ -121,6 +129,21 @@ def _policy_dict(p: PolicyMeta) -> dict[str, Any]:
     }
 
 
+def _evidence_row(
+    urn: str, outcome_: str, captured: CapturedResource | None, policy: str, *, via_stack: bool
+) -> dict[str, Any]:
+    """One resource a policy judged (``via_stack``: read by a stack policy that judged the stack)."""
+    observed, more = observe(captured, policy) if captured is not None else ([], 0)
+    return {
+        "urn": urn,
+        "resource_name": resource_name(urn) if urn else "stack",
+        "outcome": outcome_,
+        "via_stack": via_stack,
+        "observed": observed,
+        "more_observed": more,
+    }
+
+
 def _policy_units(
     p: PolicyMeta,
     checked: set[str],
@@ -217,19 +240,21 @@ def environment_view(
             status = "disabled"
         else:
             status = worst(units.values(), "not-applicable")
-        evidence = []
-        for urn in sorted(u for u, o in units.items() if o != "not-applicable"):
-            captured = resources.get(urn)
-            observed, more = observe(captured, p.name) if captured is not None else ([], 0)
-            evidence.append(
-                {
-                    "urn": urn,
-                    "resource_name": resource_name(urn) if urn else "stack",
-                    "outcome": units[urn],
-                    "observed": observed,
-                    "more_observed": more,
-                }
-            )
+        evidence = [
+            _evidence_row(urn, units[urn], resources.get(urn), p.name, via_stack=False)
+            for urn in units
+            if units[urn] != "not-applicable"
+        ]
+        if "" in units:  # a stack policy reads the whole stack: show what it read, resource by resource
+            evidence += [
+                row
+                for urn, captured in resources.items()
+                if urn not in units
+                and (row := _evidence_row(urn, units[""], captured, p.name, via_stack=True))["observed"]
+            ]
+        evidence.sort(
+            key=lambda e: (OUTCOMES.index(e["outcome"]), e["via_stack"], e["resource_name"], e["urn"])
+        )
         results_by_policy[key] = {
             "policy": p.name,
             "pack": p.pack,
