@@ -45,6 +45,23 @@ def _format_parts(parts: tuple[Any, ...]) -> str:
     return out
 
 
+def _named(document: Any, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``("labels", 8, "value")`` -> ``("labels", "mlops.dev/model")`` for Docker's ``[{label, value}]``."""
+    if len(parts) < 3 or parts[-1] != "value" or not isinstance(parts[-2], int):
+        return parts
+    item = document
+    for part in parts[:-1]:
+        try:
+            item = item[part]
+        except (KeyError, IndexError, TypeError):
+            return parts
+    return (
+        (*parts[:-2], item["label"])
+        if isinstance(item, dict) and isinstance(item.get("label"), str)
+        else parts
+    )
+
+
 def _scrub(value: Any) -> Any:
     if value == SECRET_MARKER:
         return SECRET_TEXT
@@ -75,7 +92,10 @@ def observe(resource: CapturedResource, policy: str) -> tuple[list[dict[str, str
             name = path.removeprefix(OPTION_PREFIX)
             pairs = [(f"options.{name}", getattr(resource, name))] if name in _OPTIONS else []
         else:
-            pairs = [(_format_parts(m.parts), m.value) for m in _compiled(path).finditer(resource.inputs)]
+            pairs = [
+                (_format_parts(_named(resource.inputs, m.parts)), m.value)
+                for m in _compiled(path).finditer(resource.inputs)
+            ]
         for where, value in pairs:
             if where in seen:  # labels and annotations overlap for Docker, recursive paths repeat
                 continue

@@ -125,6 +125,16 @@ def test_observed_values_are_bounded_and_never_secret() -> None:
         {"path": "spec.containers[0].env[0].name", "value": "DB_URL"},
         {"path": "options.additional_secret_outputs", "value": "[]"},
     ]
+    docker = CapturedResource(
+        "urn:d",
+        "docker:index/container:Container",
+        "d",
+        True,
+        {"labels": [{"label": "mlops.dev/risk-tier", "value": "high"}]},
+    )
+    assert observe(docker, "model-high-risk-documentation")[0] == [
+        {"path": "labels['mlops.dev/risk-tier']", "value": "high"}
+    ]
     protected = CapturedResource(
         "urn:p", "kubernetes:core/v1:PersistentVolumeClaim", "p", True, {}, protect=True
     )
