@@ -1,4 +1,4 @@
-"""Audit reports: ``render(results, fmt)`` for text, json, sarif, junit, markdown and html.
+"""Audit reports: ``render(results, fmt, provenance=...)`` for text, json, sarif, junit, markdown and html.
 
 Every format renders the same redacted, sorted view (:mod:`mlops_platform.tools.reports.view`), one section
 (or run, or set of suites) per environment in the order given.

@@ -83,7 +83,9 @@ def _labels(resource: CapturedResource) -> dict[str, Any]:
     docker = inputs.get("labels")
     if isinstance(docker, list):
         out |= {i["label"]: i.get("value") for i in docker if isinstance(i, dict) and "label" in i}
-    for meta in (inputs.get("metadata"), (inputs.get("spec") or {}).get("template", {}).get("metadata")):
+    spec = inputs.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    for meta in (inputs.get("metadata"), template.get("metadata") if isinstance(template, dict) else None):
         if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
             out |= meta["labels"]
     return out
