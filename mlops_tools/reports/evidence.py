@@ -15,6 +15,7 @@ from typing import Any
 import jsonpath
 
 from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE
+from mlops_platform.tools.engine.props import SECRET_SIG, SIG_KEY
 from mlops_platform.tools.findings import SECRET_MARKER, CapturedResource
 
 MAX_OBSERVATIONS = 8
@@ -71,6 +72,11 @@ def _format_parts(parts: tuple[Any, ...]) -> str:
     return out
 
 
+def _parts_key(parts: tuple[Any, ...]) -> tuple[tuple[int, int, str], ...]:
+    """Document order independent of map order: indices numerically, keys alphabetically."""
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in parts)
+
+
 def _named(document: Any, parts: tuple[Any, ...]) -> tuple[Any, ...]:
     """``("labels", 8, "value")`` -> ``("labels", "mlops.dev/model")`` for Docker's ``[{label, value}]``."""
     if len(parts) < 3 or parts[-1] != "value" or not isinstance(parts[-2], int):
@@ -88,14 +94,30 @@ def _named(document: Any, parts: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
+def _is_secret(value: Any) -> bool:
+    """The offline engine's ``SECRET_MARKER``, or a Pulumi secret envelope as the real engine's state
+    holds it (``{SIG_KEY: SECRET_SIG, "ciphertext": ...}``): neither is printed, not even its keys."""
+    return isinstance(value, dict) and (value == SECRET_MARKER or value.get(SIG_KEY) == SECRET_SIG)
+
+
 def _scrub(value: Any) -> Any:
-    if value == SECRET_MARKER:
+    if _is_secret(value):
         return SECRET_TEXT
     if isinstance(value, dict):
         return {k: _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
+
+
+def _holds_secret(value: Any) -> bool:
+    if _is_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _text(value: Any) -> str:
@@ -113,6 +135,9 @@ def observe(resource: CapturedResource, policy: str) -> tuple[list[dict[str, str
     observed: list[dict[str, str]] = []
     seen: set[str] = set()
     total = 0
+    # Secrets become the plain text "[secret]" before any query runs: a key selector (``$.data.~``)
+    # must not list the keys of a secret envelope either.
+    inputs = _scrub(resource.inputs) if _holds_secret(resource.inputs) else resource.inputs
     for path in RULE_EVIDENCE.get(policy, ()):
         if path.startswith(OPTION_PREFIX):
             name = path.removeprefix(OPTION_PREFIX)
@@ -120,10 +145,12 @@ def observe(resource: CapturedResource, policy: str) -> tuple[list[dict[str, str
         else:
             pairs = (
                 [
-                    (_format_parts(_named(resource.inputs, m.parts)), m.value)
-                    for m in _compiled(path).finditer(resource.inputs)
+                    (_format_parts(_named(inputs, m.parts)), m.value)
+                    # Sorted: map order is the engine's (the real engine's Structs sort keys, the
+                    # mocks keep insertion order), and the bound must keep the same observations.
+                    for m in sorted(_compiled(path).finditer(inputs), key=lambda m: _parts_key(m.parts))
                 ]
-                if _may_match(resource.inputs, path)
+                if _may_match(inputs, path)
                 else []
             )
         for where, value in pairs:

@@ -113,6 +113,16 @@ def test_observed_values_are_bounded_and_never_secret() -> None:
     assert observed_long["path"] == "image" and len(observed_long["value"]) == MAX_VALUE_CHARS
     secret = CapturedResource("urn:s", DEPLOYMENT, "s", True, {"image": SECRET_MARKER})
     assert observe(secret, "image-no-latest-tag")[0] == [{"path": "image", "value": "[secret]"}]
+    # The real engine's state keeps Pulumi's secret envelope: neither its ciphertext nor its keys show.
+    envelope = {
+        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+        "ciphertext": "v1:abc",
+    }
+    sealed = CapturedResource("urn:k", "kubernetes:core/v1:Secret", "k", True, {"data": envelope})
+    assert observe(sealed, "secret-no-plaintext-config")[0] == []
+    assert observe(
+        CapturedResource("urn:i", DEPLOYMENT, "i", True, {"image": envelope}), "image-no-latest-tag"
+    )[0] == [{"path": "image", "value": "[secret]"}]
     # Environment variables: names only, whatever the value.
     env = CapturedResource(
         "urn:e",
