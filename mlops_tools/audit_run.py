@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from mlops_platform.tools.findings import AuditResult
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -66,8 +68,26 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
         results.append(apply_waivers(result, waivers, request.today))
 
+    from mlops_platform.stacks.yaml_source import SourceError
+
+    try:
+        declarations = {
+            r.environment: _declaration(f) for r, f in zip(results, request.env_files, strict=True)
+        }
+    except SourceError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return EXIT_BAD_INPUT
+    provenance = _provenance(request, results)
+    generated_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+    def report(fmt: str) -> str:
+        return render(
+            results, fmt, provenance=provenance, declarations=declarations, generated_at=generated_at
+        )
+
     for fmt in request.formats:
-        text = render(results, fmt)
+        text = report(fmt)
         target = _target(request, fmt, SUFFIXES[fmt])
         if target is None:
             out.file.write(text)
@@ -77,8 +97,37 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
             write_output(target, text)  # an OutputError: exit 2, one line (cli_guard)
             err.print(f"wrote {target}", markup=False)
     if request.output is not None and "text" not in request.formats:
-        out.file.write(render(results, "text"))
+        out.file.write(report("text"))
     return EXIT_OK if all(r.passed for r in results) else EXIT_VIOLATIONS
+
+
+def _declaration(env_file: Path):  # type: ignore[no-untyped-def]
+    """What the environment's spec declares for the report (the model inventory), by the spec loader."""
+    from mlops_platform.stacks.loader import load_environment
+    from mlops_platform.tools.reports.inventory import declared_models
+
+    return declared_models(load_environment(env_file))
+
+
+def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ignore[no-untyped-def]
+    """Which code, packs and input files produced this run's reports.
+
+    The policy config files are the ones each audit read (``AuditResult.policy_config``), with the
+    hash of the bytes it read: not a second lookup that could pick other files.
+    """
+    from mlops_platform.stacks.loader import DEFAULTS_FILE
+    from mlops_platform.tools.policy_config import discover_packs
+    from mlops_platform.tools.provenance import InputFile, collect_provenance, input_file
+
+    packs = discover_packs()
+    inputs = [input_file("defaults", DEFAULTS_FILE), input_file("waivers", request.waivers)]
+    for result, env_file in zip(results, request.env_files, strict=True):
+        inputs.append(input_file("spec", env_file, result.environment))
+        inputs += [
+            InputFile("policy-config", source.path, source.sha256, result.environment)
+            for source in result.policy_config
+        ]
+    return collect_provenance(engine=request.engine, as_of=request.today, packs=packs, inputs=inputs)
 
 
 def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:

@@ -1,4 +1,4 @@
-"""Audit reports: ``render(results, fmt)`` for text, json, sarif, junit, markdown and html.
+"""Audit reports: ``render(results, fmt, provenance=...)`` for text, json, sarif, junit, markdown and html.
 
 Every format renders the same redacted, sorted view (:mod:`mlops_platform.tools.reports.view`), one section
 (or run, or set of suites) per environment in the order given.
@@ -6,12 +6,16 @@ Every format renders the same redacted, sorted view (:mod:`mlops_platform.tools.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.provenance import Provenance
 from mlops_platform.tools.reports.documents import TEMPLATES, render_document
+from mlops_platform.tools.reports.inventory import Declaration
 from mlops_platform.tools.reports.json_report import render_json
 from mlops_platform.tools.reports.junit import render_junit
+from mlops_platform.tools.reports.report import report_view
 from mlops_platform.tools.reports.sarif import render_sarif
 from mlops_platform.tools.reports.view import environment_view
 
@@ -26,14 +30,24 @@ SUFFIXES = {
 }
 
 
-def render(results: list[AuditResult], fmt: str, *, generated_at: str | None = None) -> str:
+def render(
+    results: list[AuditResult],
+    fmt: str,
+    *,
+    provenance: Provenance,
+    declarations: Mapping[str, Declaration] | None = None,
+    generated_at: str | None = None,
+) -> str:
     """Render the audits of one or more environments in one format.
 
     Args:
         results: One ``AuditResult`` per environment, waivers already applied.
         fmt: One of :data:`FORMATS`.
-        generated_at: The report's single timestamp (ISO 8601 UTC); now when omitted. Only the json,
-            markdown, html and text formats print it.
+        provenance: Which code, packs and inputs produced the audits (every format records it).
+        declarations: Per environment name, what its spec declares (the model inventory); an
+            environment without one reports no models.
+        generated_at: The report's single timestamp (ISO 8601 UTC); now when omitted. The only value
+            allowed to differ between two reports of the same inputs.
 
     Raises:
         ValueError: for an unknown format or an empty ``results``.
@@ -43,15 +57,20 @@ def render(results: list[AuditResult], fmt: str, *, generated_at: str | None = N
     if not results:
         raise ValueError("nothing to report: no environment was audited")
     stamp = generated_at or datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    views = [environment_view(result, with_checks=fmt == "junit") for result in results]
+    declared = declarations or {}
+    views = [
+        environment_view(result, declaration=declared.get(result.environment), with_checks=fmt == "junit")
+        for result in results
+    ]
+    report = report_view(views, provenance, stamp)
     if fmt == "json":
-        return render_json(views, stamp)
+        return render_json(report)
     if fmt == "sarif":
-        return render_sarif(views)
+        return render_sarif(report)
     if fmt == "junit":
-        return render_junit(views)
+        return render_junit(report)
     assert fmt in TEMPLATES
-    return render_document(fmt, views, stamp)
+    return render_document(fmt, report)
 
 
-__all__ = ["FORMATS", "SUFFIXES", "render"]
+__all__ = ["FORMATS", "SUFFIXES", "Declaration", "render"]

@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from mlops_platform.tools.reports.escape import anchor, strip_controls
+from mlops_platform.tools.reports.evidence import MAX_OBSERVATIONS
 
 TEMPLATES = {"text": "report.txt.j2", "markdown": "report.md.j2", "html": "report.html.j2"}
 
@@ -46,12 +47,15 @@ def _environment() -> Environment:
     return env
 
 
-def render_document(fmt: str, views: list[dict[str, Any]], generated_at: str) -> str:
+def render_document(fmt: str, report: dict[str, Any]) -> str:
     template = _environment().get_template(TEMPLATES[fmt])
     return strip_controls(
         template.render(
-            views=views,
-            generated_at=generated_at,
-            passed=all(v["passed"] for v in views),
+            report=report,
+            views=report["environments"],
+            provenance=report["provenance"],
+            generated_at=report["provenance"]["generated_at"],
+            passed=report["passed"],
+            max_observed=MAX_OBSERVATIONS,
         )
     )

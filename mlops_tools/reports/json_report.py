@@ -1,11 +1,14 @@
-"""The JSON report: the machine-readable audit, stable across runs apart from ``generated_at``.
+"""The JSON report: the machine-readable audit, stable across runs apart from ``provenance.generated_at``.
 
-One environment renders as one object (``environment``, ``summary``, ``violations``, ...). Several
-render as ``{"generated_at", "passed", "environments": {<env>: <that object without generated_at>}}``
-in the order audited. ``violations`` lists every finding, worst first, with its ``kind``
-(``violation``, ``policy-error`` or ``waiver``) and ``outcome`` (``error``, ``fail``, ``warn``,
-``waived``); summary counts: ``mandatory`` = blocking findings left unwaived (policy errors apart),
-``advisory`` = non-blocking unwaived ones, ``waived``, ``errors`` = policies that raised. Each
+One shape for one or many environments, described by the versioned JSON Schema shipped beside this
+module (``schema/audit-report.v<SCHEMA_VERSION>.json``, tested): ``environments`` is a list in the
+order audited; the rule catalogue, frameworks and coverage matrix appear once. Per environment:
+``summary``, ``models`` (the inventory), ``controls`` (each with ``framework``, ``id``, ``title``,
+``status``, per-outcome counts and the policies that evidence it), ``policy_results`` (per policy the
+resources judged with their observed values), ``violations`` (every finding, worst first, with its
+``kind`` and ``outcome``) and ``waivers``. Summary counts: ``mandatory`` = blocking findings left
+unwaived (policy errors apart), ``advisory`` = non-blocking unwaived ones, ``waived``, ``errors`` =
+policies that raised. Each
 violation has ``spec`` (``{file, line, path, default, text}``: the stack file line, or the tier
 default's, that produced it; null for waiver problems) and a one-line ``remediation``;
 ``policy_config`` lists the policy config files used, with their SHA-256.
@@ -14,9 +17,11 @@ default's, that produced it; null for waiver problems) and a one-line ``remediat
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from typing import Any
 
 SCHEMA_VERSION = 1
+SCHEMA_FILE = f"audit-report.v{SCHEMA_VERSION}.json"
 
 _VIOLATION_KEYS = (
     "policy",
@@ -35,32 +40,39 @@ _VIOLATION_KEYS = (
 )
 
 
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the report this module writes."""
+    text = files("mlops_platform.tools.reports").joinpath("schema", SCHEMA_FILE).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
 def environment_document(view: dict[str, Any]) -> dict[str, Any]:
     return {
         "environment": view["environment"],
         "tier": view["tier"],
         "target": view["target"],
+        "stack_file": view["stack_file"],
         "passed": view["passed"],
         "summary": view["summary"],
+        "classification_ceiling": view["classification_ceiling"],
+        "models": view["models"],
+        "controls": view["controls"],
+        "policy_results": [{k: v for k, v in r.items() if k != "findings"} for r in view["policy_results"]],
         "violations": [{key: f[key] for key in _VIOLATION_KEYS} for f in view["findings"]],
         "waivers": view["waivers"],
-        "rules": view["rules"],
         "policy_config": view["policy_config"],
     }
 
 
-def render_json(views: list[dict[str, Any]], generated_at: str) -> str:
-    if len(views) == 1:
-        document: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "generated_at": generated_at,
-            **environment_document(views[0]),
-        }
-    else:
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "generated_at": generated_at,
-            "passed": all(v["passed"] for v in views),
-            "environments": {v["environment"]: environment_document(v) for v in views},
-        }
+def render_json(report: dict[str, Any]) -> str:
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "passed": report["passed"],
+        "provenance": report["provenance"],
+        "frameworks": report["frameworks"],
+        "rules": report["rules"],
+        "coverage": report["coverage"],
+        "environments": [environment_document(v) for v in report["environments"]],
+    }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

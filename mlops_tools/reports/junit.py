@@ -67,10 +67,33 @@ def _case(suite: ET.Element, env: str, pack: str, policy: str, name: str, found:
     return "pass"
 
 
-def render_junit(views: list[dict[str, Any]]) -> str:
+def provenance_properties(provenance: dict[str, Any]) -> list[tuple[str, str]]:
+    """The provenance as flat ``(name, value)`` pairs, for the suites' ``<properties>``."""
+    pairs = [
+        ("provenance.commit", str(provenance["commit"] or "unknown")),
+        ("provenance.dirty", str(provenance["dirty"]).lower()),
+        ("provenance.engine", provenance["engine"]),
+        ("provenance.as_of", provenance["as_of"]),
+        ("provenance.generated_at", provenance["generated_at"]),
+        ("provenance.policy_library_sha256", provenance["policy_library_sha256"]),
+    ]
+    pairs += [(f"provenance.version.{name}", v) for name, v in provenance["versions"].items()]
+    pairs += [
+        (f"provenance.pack.{p['name']}", f"{p['version']} sha256:{p['sources_sha256']}")
+        for p in provenance["packs"]
+    ]
+    pairs += [
+        (f"provenance.input.{f['role']}:{f['path']}", f"sha256:{f['sha256'] or 'missing'}")
+        for f in provenance["inputs"]
+    ]
+    return pairs
+
+
+def render_junit(report: dict[str, Any]) -> str:
     root = ET.Element("testsuites", name="mlops audit")
     totals: dict[str, int] = defaultdict(int)
-    for view in views:
+    recorded = provenance_properties(report["provenance"])
+    for view in report["environments"]:
         env = view["environment"]
         cases: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for pack, policy, urn in view["checks"]:
@@ -86,6 +109,8 @@ def render_junit(views: list[dict[str, Any]]) -> str:
             for key in ("environment", "tier", "target"):
                 ET.SubElement(props, "property", name=key, value=view[key])
             ET.SubElement(props, "property", name="stack_file", value=view["stack_file"])
+            for name, value in recorded:
+                ET.SubElement(props, "property", name=name, value=_clean(value))
             # Not-applicable pairs are no test cases; their count is kept beside them.
             not_applicable = str(view.get("not_applicable_by_pack", {}).get(pack, 0))
             ET.SubElement(props, "property", name="not_applicable", value=not_applicable)
@@ -94,7 +119,7 @@ def render_junit(views: list[dict[str, Any]]) -> str:
                     props,
                     "property",
                     name="policy_config",
-                    value=f"{source['path']} sha256:{source['sha256']}",
+                    value=_clean(f"{source['path']} sha256:{source['sha256']}"),
                 )
             counts: dict[str, int] = defaultdict(int)
             for policy, name, found in by_pack[pack]:

@@ -121,7 +121,7 @@ def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -
     return result
 
 
-def _run(view: dict[str, Any]) -> dict[str, Any]:
+def _run(view: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
     names = Counter(rule["name"] for rule in view["rules"])
     ids: dict[tuple[str, str], str] = {
         (r["pack"], r["name"]): r["name"] if names[r["name"]] == 1 else f"{r['pack']}/{r['name']}"
@@ -138,7 +138,13 @@ def _run(view: dict[str, Any]) -> dict[str, Any]:
             rules.append({"id": ids[key], "shortDescription": {"text": f["policy"]}})
         results.append(_result(view, f, ids[key], index[key]))
     return {
-        "tool": {"driver": {"name": TOOL_NAME, "rules": rules}},
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": provenance["versions"].get("mlops-platform", ""),
+                "rules": rules,
+            }
+        },
         "automationDetails": {"id": f"{TOOL_NAME}/{view['environment']}/"},
         "invocations": [{"executionSuccessful": view["summary"]["errors"] == 0}],
         "results": results,
@@ -149,10 +155,12 @@ def _run(view: dict[str, Any]) -> dict[str, Any]:
             "passed": view["passed"],
             "summary": view["summary"],
             "policyConfig": view["policy_config"],
+            "provenance": provenance,
         },
     }
 
 
-def render_sarif(views: list[dict[str, Any]]) -> str:
-    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [_run(v) for v in views]}
+def render_sarif(report: dict[str, Any]) -> str:
+    runs = [_run(v, report["provenance"]) for v in report["environments"]]
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

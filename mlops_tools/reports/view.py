@@ -13,7 +13,19 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from mlops_platform.tools.findings import AuditResult, Enforcement, Finding, PolicyMeta, Severity, Waiver
+from mlops_platform.policies.controls import FRAMEWORKS, applies_to, control_title
+from mlops_platform.tools.findings import (
+    AuditResult,
+    CapturedResource,
+    Enforcement,
+    Finding,
+    PolicyMeta,
+    Severity,
+    Waiver,
+)
+from mlops_platform.tools.reports.evidence import observe
+from mlops_platform.tools.reports.inventory import GOVERNANCE_PACK, Declaration, model_rows
+from mlops_platform.tools.reports.outcomes import OUTCOMES, worst
 from mlops_platform.tools.reports.redact import Redactor
 from mlops_platform.tools.waivers import (
     WAIVER_EXPIRED,
@@ -24,8 +36,6 @@ from mlops_platform.tools.waivers import (
 )
 
 SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}  # unspecified < low < ... < critical
-# Outcomes, worst first: a control takes the worst outcome of its policies.
-OUTCOMES = ("error", "fail", "warn", "waived", "pass", "not-applicable", "disabled")
 
 
 def frameworks_of(policy: PolicyMeta | None) -> list[tuple[str, str]]:
@@ -133,15 +143,69 @@ def _policy_dict(p: PolicyMeta) -> dict[str, Any]:
     }
 
 
-def _worst(outcomes: Iterable[str], default: str) -> str:
-    ranked = sorted(outcomes, key=OUTCOMES.index)
-    return ranked[0] if ranked else default
+def _evidence_row(
+    urn: str, outcome_: str, captured: CapturedResource | None, policy: str, *, via_stack: bool
+) -> dict[str, Any]:
+    """One resource a policy judged (``via_stack``: read by a stack policy that judged the stack)."""
+    observed, more = observe(captured, policy) if captured is not None else ([], 0)
+    return {
+        "urn": urn,
+        "resource_name": resource_name(urn) if urn else "stack",
+        "outcome": outcome_,
+        "via_stack": via_stack,
+        "observed": observed,
+        "more_observed": more,
+    }
 
 
-def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[str, Any]:
+def _policy_units(
+    p: PolicyMeta,
+    checked: set[str],
+    not_applicable: set[str],
+    own: list[dict[str, Any]],
+) -> tuple[dict[str, str], bool]:
+    """Outcome per unit judged by ``p`` (a URN, ``""`` for the stack), and whether the stack was checked.
+
+    A stack policy checks ``""`` and reports findings on resources: when it flags any, those
+    resources are the units it judged (counting the stack as passed beside them would mislead).
+    Resources the rule declared not applicable are ``not-applicable`` unless also judged.
+    """
+    units: dict[str, str] = {urn: "pass" for urn in checked}
+    by_unit: dict[str, list[str]] = defaultdict(list)
+    for f in own:
+        if f["kind"] == "waiver":  # a problem of the waiver file, not an evaluation of a resource
+            continue
+        by_unit[f["urn"]].append(f["outcome"])
+    stack_checked = "" in checked
+    if stack_checked and any(u for u in by_unit if u not in checked):
+        units.pop("", None)
+    for unit, outcomes in by_unit.items():
+        units[unit] = worst(outcomes)
+    for urn in not_applicable:
+        units.setdefault(urn, "not-applicable")
+    return units, stack_checked
+
+
+def _counts(units: Iterable[str]) -> dict[str, int]:
+    tally = Counter(units)
+    return {
+        "in_scope": sum(n for o, n in tally.items() if o != "not-applicable"),
+        "pass": tally["pass"],
+        "fail": tally["fail"],
+        "warn": tally["warn"],
+        "waived": tally["waived"],
+        "error": tally["error"],
+        "not_applicable": tally["not-applicable"],
+    }
+
+
+def environment_view(
+    result: AuditResult, *, declaration: Declaration | None = None, with_checks: bool = False
+) -> dict[str, Any]:
     """The redacted, sorted view of one environment's audit (plain JSON-able data)."""
     policies = {(p.pack, p.name): p for p in result.policies}
     by_name = {p.name: p for p in result.policies}
+    resources = {r.urn: r for r in result.resources}
 
     def policy_of(f: Finding) -> PolicyMeta | None:
         return policies.get((f.pack, f.policy)) or by_name.get(f.policy) or WAIVER_RULES.get(f.policy)
@@ -171,37 +235,109 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
     checks_by_policy: dict[tuple[str, str], set[str]] = defaultdict(set)
     for check in result.checks:
         checks_by_policy[(check.pack, check.policy)].add(check.urn)
+    na_by_policy: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for check in result.not_applicable:
+        na_by_policy[(check.pack, check.policy)].add(check.urn)
     findings_by_policy: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in findings:
         findings_by_policy[(row["pack"], row["policy"])].append(row)
 
-    def policy_status(p: PolicyMeta) -> dict[str, Any]:
+    ordered_policies = sorted(result.policies, key=lambda p: (p.pack, p.name))
+    results_by_policy: dict[tuple[str, str], dict[str, Any]] = {}
+    units_by_policy: dict[tuple[str, str], dict[str, str]] = {}
+    governance: dict[str, dict[str, str]] = {}
+    for p in ordered_policies:
         key = (p.pack, p.name)
         own = findings_by_policy.get(key, [])
-        checked = len(checks_by_policy.get(key, ()))
+        units, stack_checked = _policy_units(p, checks_by_policy.get(key, set()), na_by_policy[key], own)
+        units_by_policy[key] = units
+        counts = _counts(units.values())
         if p.enforcement is Enforcement.DISABLED and not own:
             status = "disabled"
         else:
-            status = _worst((f["outcome"] for f in own), "pass" if checked else "not-applicable")
-        return {"policy": p.name, "pack": p.pack, "status": status, "checked": checked, "findings": own}
+            status = worst(units.values(), "not-applicable")
+        evidence = [
+            _evidence_row(urn, units[urn], resources.get(urn), p.name, via_stack=False)
+            for urn in units
+            if units[urn] != "not-applicable"
+        ]
+        if "" in units:  # a stack policy reads the whole stack: show what it read, resource by resource
+            evidence += [
+                row
+                for urn, captured in resources.items()
+                if urn not in units
+                and (row := _evidence_row(urn, units[""], captured, p.name, via_stack=True))["observed"]
+            ]
+        evidence.sort(
+            key=lambda e: (OUTCOMES.index(e["outcome"]), e["via_stack"], e["resource_name"], e["urn"])
+        )
+        results_by_policy[key] = {
+            "policy": p.name,
+            "pack": p.pack,
+            "status": status,
+            "counts": counts,
+            "resources": evidence,
+            "findings": own,
+        }
+        if p.pack == GOVERNANCE_PACK:
+            governance[p.name] = dict(units) | ({"": "pass"} if stack_checked else {})
 
-    ordered_policies = sorted(result.policies, key=lambda p: (p.pack, p.name))
-    controls_map: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    controls: list[dict[str, Any]] = []
+    pairs: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for p in ordered_policies:
-        status = policy_status(p)
         for pair in frameworks_of(p):
-            controls_map[pair].append(status)
-    titles, control_titles = framework_titles(result.policies)
-    frameworks: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for (framework, control), rows in sorted(
-        controls_map.items(), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))
-    ):
-        frameworks[framework].append(
+            pairs[pair].append((p.pack, p.name))
+    prose_frameworks, prose_controls = framework_titles(result.policies)
+    for (framework, control), keys in sorted(pairs.items(), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
+        applicable = applies_to(framework, result.target)
+        per_resource: dict[str, list[str]] = defaultdict(list)
+        for key in keys:
+            for unit, result_ in units_by_policy[key].items():
+                per_resource[unit].append(result_)
+        # not-applicable ranks below pass: a resource counts as n/a only if no policy judged it
+        unit_outcomes = {unit: worst(outcomes) for unit, outcomes in per_resource.items()}
+        rows = [results_by_policy[k] for k in keys]
+        if applicable:
+            status = worst((r["status"] for r in rows), "not-applicable")
+            counts = _counts(unit_outcomes.values())
+            reason = ""
+        else:
+            status = "not-applicable"
+            counts = _counts(())
+            reason = (
+                f"{_framework_name(framework, prose_frameworks)} does not apply to a {result.target} target"
+            )
+        controls.append(
             {
-                "control": control,
-                "title": control_titles.get((framework, control), ""),
-                "status": _worst((r["status"] for r in rows), "pass"),
-                "policies": rows,
+                "framework": framework,
+                "id": control,
+                "title": control_title(framework, control) or prose_controls.get((framework, control), ""),
+                "status": status,
+                "applicable": applicable,
+                "not_applicable_reason": reason,
+                "counts": counts,
+                "evidence": [
+                    {
+                        "policy": r["policy"],
+                        "pack": r["pack"],
+                        "status": r["status"] if applicable else "not-applicable",
+                        "counts": r["counts"],
+                    }
+                    for r in rows
+                ],
+            }
+        )
+    frameworks = []
+    for framework in sorted({c["framework"] for c in controls}):
+        edition = FRAMEWORKS.get(framework)
+        frameworks.append(
+            {
+                "name": framework,
+                "title": _framework_name(framework, prose_frameworks),
+                "source": edition.source if edition else "",
+                "note": edition.note if edition else "",
+                "applicable": applies_to(framework, result.target),
+                "controls": [c for c in controls if c["framework"] == framework],
             }
         )
 
@@ -239,6 +375,8 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
         "errors": counts["error"],
         "blocking": len(blocking),
     }
+    names = {r.urn: resource_name(r.urn) for r in result.resources}
+    models = model_rows(declaration, result.resources, governance, names) if declaration is not None else []
     view = {
         "environment": result.environment,
         "tier": result.tier,
@@ -246,12 +384,13 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
         "stack_file": f"stacks/Pulumi.{result.environment}.yaml",
         "passed": result.passed,
         "summary": summary,
+        "classification_ceiling": declaration.ceiling if declaration is not None else None,
+        "models": models,
         "findings": findings,
         "blocking": blocking,
-        "frameworks": [
-            {"name": name, "title": titles.get(name, name), "controls": rows}
-            for name, rows in sorted(frameworks.items())
-        ],
+        "controls": controls,
+        "frameworks": frameworks,
+        "policy_results": [results_by_policy[(p.pack, p.name)] for p in ordered_policies],
         "waivers": waivers,
         "rules": rules,
         "policy_config": [{"path": c.path, "sha256": c.sha256} for c in result.policy_config],
@@ -260,6 +399,13 @@ def environment_view(result: AuditResult, *, with_checks: bool = False) -> dict[
         view["checks"] = sorted({(c.pack, c.policy, c.urn) for c in result.checks})
         view["not_applicable_by_pack"] = dict(Counter(c.pack for c in result.not_applicable))
     return Redactor(result.secret_fingerprints).deep(view)
+
+
+def _framework_name(framework: str, prose: dict[str, str]) -> str:
+    edition = FRAMEWORKS.get(framework)
+    if edition is not None:
+        return edition.name if edition.version in edition.name else f"{edition.name} {edition.version}"
+    return prose.get(framework, framework)
 
 
 def _waiver_status(problem: Finding | None) -> str:

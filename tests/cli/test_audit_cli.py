@@ -42,7 +42,7 @@ def test_audit_of_the_bundled_prod_passes_with_a_clear_summary() -> None:
 def test_audit_exits_1_on_an_unwaived_mandatory_violation(tmp_path: Path) -> None:
     result = mlops("audit", str(broken_prod(tmp_path)), "--format", "json")
     assert result.returncode == 1
-    report = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["environments"]
     assert report["summary"]["mandatory"] >= 1
     assert {v["policy"] for v in report["violations"] if v["enforcement"] == "mandatory"} == {
         "image-digest-pinned"
@@ -69,7 +69,7 @@ def test_audit_exits_2_on_an_invalid_waivers_file(tmp_path: Path) -> None:
 def test_expired_bundled_waivers_fail_the_audit() -> None:
     result = mlops("audit", "dev", "--today", "2027-07-01", "--format", "json")
     assert result.returncode == 1
-    report = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["environments"]
     expired = [v for v in report["violations"] if v["kind"] == "waiver"]
     assert expired and all("expired" in v["message"] for v in expired)
 
@@ -82,7 +82,8 @@ def test_audit_writes_every_format_to_a_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["mlops-audit.json", "mlops-audit.sarif", "mlops-audit.xml", "mlops-audit.md", "mlops-audit.html"]
     )
-    assert set(json.loads((out / "mlops-audit.json").read_text())["environments"]) == {"dev", "prod"}
+    environments = json.loads((out / "mlops-audit.json").read_text())["environments"]
+    assert [e["environment"] for e in environments] == ["dev", "prod"]
     assert json.loads((out / "mlops-audit.sarif").read_text())["version"] == "2.1.0"
     assert ET.parse(out / "mlops-audit.xml").getroot().tag == "testsuites"
     assert "PASSED" in result.stdout  # the text summary still reaches the console

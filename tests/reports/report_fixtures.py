@@ -22,6 +22,7 @@ from mlops_platform.tools.findings import (
     Waiver,
     secret_fingerprint,
 )
+from mlops_platform.tools.provenance import InputFile, PackSource, Provenance
 from mlops_platform.tools.waivers import apply_waivers
 
 # A value the engine saw as secret. No report may ever contain it.
@@ -225,4 +226,25 @@ def make_dev() -> AuditResult:
     )
     return apply_waivers(
         result, [waiver(RUN_AS_NON_ROOT.name, "urn:pulumi:dev::*::fraud-*", environment="dev")], TODAY
+    )
+
+
+def provenance() -> Provenance:
+    """A fixed provenance, as ``collect_provenance`` records it (tests of the collector are separate)."""
+    return Provenance(
+        commit="0123456789abcdef0123456789abcdef01234567",
+        dirty=False,
+        engine="offline",
+        as_of=TODAY.isoformat(),
+        versions={"mlops-platform": "0.1.0", "pulumi": "3.272.0", "pulumi-policy": "1.21.0"},
+        packs=[
+            PackSource(PACK, "1.0.0", "ab" * 32, 3),
+            PackSource("mlops-governance", "1.0.0", "cd" * 32, 3),
+        ],
+        policy_library_sha256="ef" * 32,
+        inputs=[
+            InputFile("spec", "stacks/Pulumi.prod.yaml", "01" * 32, "prod"),
+            InputFile("policy-config", "policies/config/prod.json", "02" * 32, "prod"),
+            InputFile("waivers", "policies/waivers.yaml", "03" * 32),
+        ],
     )

@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft4Validator, FormatChecker
+from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker
 
+from mlops_platform.stacks.loader import load_environment
 from mlops_platform.tools.engine.audit import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_PROGRAM,
@@ -20,7 +21,10 @@ from mlops_platform.tools.engine.audit import (
 )
 from mlops_platform.tools.findings import AuditResult
 from mlops_platform.tools.reports import FORMATS, render
+from mlops_platform.tools.reports.inventory import declared_models
+from mlops_platform.tools.reports.json_report import schema
 from mlops_platform.tools.waivers import apply_waivers, load_waivers
+from tests.reports.report_fixtures import provenance
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +69,7 @@ def test_every_format_renders_the_real_audits_without_secrets(
     results = [audits["dev"][0], audits["prod"][0]]
     secrets = audits["dev"][1] | audits["prod"][1]
     assert secrets, "the bundled programs do handle secrets (generated passwords)"
-    text = render(results, fmt, generated_at="2026-12-01T00:00:00Z")
+    text = render(results, fmt, provenance=provenance(), generated_at="2026-12-01T00:00:00Z")
     plain = html.unescape(text).replace("\\", "")
     leaked = sorted(s for s in secrets if len(s) >= 4 and (s in text or s in plain))
     assert leaked == []
@@ -75,15 +79,44 @@ def test_every_format_renders_the_real_audits_without_secrets(
 
 def test_real_json_counts_match_the_audit(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
     results = [audits["dev"][0], audits["prod"][0]]
-    doc = json.loads(render(results, "json", generated_at="2026-12-01T00:00:00Z"))
+    declarations = {
+        env: declared_models(load_environment(REPO / "stacks" / f"Pulumi.{env}.yaml"))
+        for env in ("dev", "prod")
+    }
+    doc = json.loads(
+        render(
+            results,
+            "json",
+            provenance=provenance(),
+            declarations=declarations,
+            generated_at="2026-12-01T00:00:00Z",
+        )
+    )
+    validator = Draft202012Validator(schema(), format_checker=FormatChecker())
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)] == []
+    envs = {e["environment"]: e for e in doc["environments"]}
     for result in results:
-        env = doc["environments"][result.environment]
+        env = envs[result.environment]
         assert env["passed"] is result.passed
         assert env["summary"]["resources"] == len(result.resources)
         assert env["summary"]["policies"] == len(result.policies)
         assert len(env["violations"]) == len(result.findings)
         assert env["summary"]["blocking"] == len(result.blocking)
-    assert doc["environments"]["dev"]["summary"]["waived"] >= 1
+    assert envs["dev"]["summary"]["waived"] >= 1
+    # prod: every model named with its risk tier; the high-risk one documented and approved.
+    prod_models = {m["name"]: m for m in envs["prod"]["models"]}
+    assert sorted(prod_models) == ["churn-predictor", "fraud-scorer", "recommender"]
+    fraud = prod_models["fraud-scorer"]
+    assert (fraud["risk_tier"], fraud["approval_ref"]) == ("high", "MRM-2026-014")
+    assert fraud["resources"], "the serving workloads are found by their model label"
+    assert {g["policy"] for g in fraud["governance"]} >= {
+        "model-high-risk-documentation",
+        "model-drift-check",
+    }
+    # prod is a Kubernetes environment: CIS Docker never passes there.
+    docker = [c for c in envs["prod"]["controls"] if c["framework"] == "cis-docker"]
+    assert docker and {c["status"] for c in docker} == {"not-applicable"}
+    assert all(c["title"] for c in envs["prod"]["controls"])
 
 
 def test_real_sarif_is_schema_valid(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
@@ -91,7 +124,7 @@ def test_real_sarif_is_schema_valid(audits: dict[str, tuple[AuditResult, frozens
     validator = Draft4Validator(
         json.loads(schema_file.read_text(encoding="utf-8")), format_checker=FormatChecker()
     )
-    log = json.loads(render([audits["dev"][0], audits["prod"][0]], "sarif"))
+    log = json.loads(render([audits["dev"][0], audits["prod"][0]], "sarif", provenance=provenance()))
     assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(log)] == []
     dev_run = log["runs"][0]
     assert len(dev_run["tool"]["driver"]["rules"]) == len(audits["dev"][0].policies)
@@ -100,7 +133,7 @@ def test_real_sarif_is_schema_valid(audits: dict[str, tuple[AuditResult, frozens
 
 def test_real_junit_has_a_case_per_check(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
     dev, _ = audits["dev"]
-    root = ET.fromstring(render([dev], "junit"))
+    root = ET.fromstring(render([dev], "junit", provenance=provenance()))
     cases = list(root.iter("testcase"))
     assert len(cases) == int(root.attrib["tests"])
     assert len(cases) >= len({(c.pack, c.policy, c.urn) for c in dev.checks})

@@ -23,6 +23,7 @@ from tests.reports.report_fixtures import (
     TODAY,
     make_dev,
     make_prod,
+    provenance,
     waiver,
 )
 
@@ -30,7 +31,7 @@ STAMP = "2026-06-01T10:00:00Z"
 
 
 def rendered(results: list[AuditResult], fmt: str) -> str:
-    return render(results, fmt, generated_at=STAMP)
+    return render(results, fmt, provenance=provenance(), generated_at=STAMP)
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -38,10 +39,11 @@ def rendered(results: list[AuditResult], fmt: str) -> str:
 
 def test_json_single_environment_summary_and_violations(prod: AuditResult) -> None:
     doc = json.loads(rendered([prod], "json"))
-    assert doc["generated_at"] == STAMP
-    assert doc["environment"] == "prod"
-    assert doc["passed"] is False
-    assert doc["summary"] == {
+    assert doc["provenance"]["generated_at"] == STAMP
+    (env,) = doc["environments"]
+    assert env["environment"] == "prod"
+    assert doc["passed"] is env["passed"] is False
+    assert env["summary"] == {
         "resources": 4,
         "policies": 5,
         "checks": 17,
@@ -53,14 +55,14 @@ def test_json_single_environment_summary_and_violations(prod: AuditResult) -> No
         "blocking": 3,
     }
     # Worst first: the policy error, then blocking by severity, then advisory, then waived.
-    assert [(v["outcome"], v["policy"]) for v in doc["violations"]] == [
+    assert [(v["outcome"], v["policy"]) for v in env["violations"]] == [
         ("error", STACK_OWNER.name),
         ("fail", NO_PLAINTEXT_SECRET.name),
         ("fail", RUN_AS_NON_ROOT.name),
         ("warn", RESOURCE_LIMITS.name),
         ("waived", RUN_AS_NON_ROOT.name),
     ]
-    waived = doc["violations"][-1]
+    waived = env["violations"][-1]
     assert set(waived) >= {
         "policy",
         "pack",
@@ -78,18 +80,27 @@ def test_json_single_environment_summary_and_violations(prod: AuditResult) -> No
     assert waived["frameworks"] == ["cis-kubernetes:5.2.7", "nist-800-53:AC-6"]
     assert waived["waiver"]["source"] == "policies/waivers.yaml:3"
     assert waived["waiver"]["expires"] == "2026-12-31"
-    assert doc["violations"][1]["waiver"] is None
-    assert [w["status"] for w in doc["waivers"]] == ["active"]
+    assert env["violations"][1]["waiver"] is None
+    assert [w["status"] for w in env["waivers"]] == ["active"]
     assert {r["name"] for r in doc["rules"]} == {p.name for p in POLICIES}
+    assert {r["name"]: r["enforcement"] for r in doc["rules"]}[RESOURCE_LIMITS.name] == {"prod": "advisory"}
 
 
-def test_json_several_environments_are_keyed_by_environment(prod: AuditResult, dev: AuditResult) -> None:
-    doc = json.loads(rendered([prod, dev], "json"))
-    assert list(doc["environments"]) == ["prod", "dev"]
-    assert doc["passed"] is False
-    assert doc["environments"]["dev"]["passed"] is True
-    assert doc["environments"]["dev"]["summary"]["waived"] == 1
-    assert "generated_at" not in doc["environments"]["prod"]
+def test_json_has_one_shape_for_one_or_many_environments(prod: AuditResult, dev: AuditResult) -> None:
+    one = json.loads(rendered([make_prod()], "json"))
+    many = json.loads(rendered([prod, dev], "json"))
+    assert set(one) == set(many)
+    assert [e["environment"] for e in many["environments"]] == ["prod", "dev"]
+    assert many["passed"] is False
+    assert many["environments"][1]["passed"] is True
+    assert many["environments"][1]["summary"]["waived"] == 1
+    assert many["environments"][0] == one["environments"][0]
+    # The rule catalogue is the report's, once, with each environment's level.
+    assert "rules" not in many["environments"][0]
+    assert {r["name"]: r["enforcement"] for r in many["rules"]}[RESOURCE_LIMITS.name] == {
+        "prod": "advisory",
+        "dev": "advisory",
+    }
 
 
 def test_json_is_deterministic_apart_from_generated_at() -> None:
@@ -99,7 +110,7 @@ def test_json_is_deterministic_apart_from_generated_at() -> None:
     second.checks.reverse()
     second.policies.reverse()
     assert rendered([first], "json") == rendered([second], "json")
-    other = render([first], "json", generated_at="2030-01-01T00:00:00Z")
+    other = render([first], "json", provenance=provenance(), generated_at="2030-01-01T00:00:00Z")
     assert other.replace("2030-01-01T00:00:00Z", STAMP) == rendered([first], "json")
 
 
@@ -275,9 +286,14 @@ def test_markdown_sections_and_escaping(prod: AuditResult, dev: AuditResult) -> 
     assert text.startswith("# Compliance audit: prod, dev\n")
     for heading in ("## Environment: prod", "## Environment: dev", "### Frameworks and controls"):
         assert heading in text
-    assert "#### nist-800-53" in text and "#### soc2" in text
-    assert "| CC7.2 | **PASS** |" in text
-    assert "| AC-6 | **FAIL** |" in text
+    assert "#### NIST SP 800-53 Rev. 5 (nist-800-53)" in text
+    assert "#### SOC 2 Trust Services Criteria 2017 \\(rev. 2022\\) (soc2)" in text
+    # Control titles come from the control catalogue; counts are resources per outcome.
+    assert (
+        "| CC7.2: System components monitored for anomalies: malicious acts, disasters, errors "
+        "| **PASS** | 4 | 4 |" in text
+    )
+    assert "| AC-6: Least Privilege | **FAIL** |" in text
     assert "pipe \\| \\<script\\>alert\\(1\\)\\</script\\> \\*\\*bold\\*\\* next" in text
     assert "<script>" not in text
     finding_rows = [line for line in text.splitlines() if line.startswith("| ERROR |")]
@@ -292,8 +308,16 @@ def test_html_is_escaped_self_contained_and_complete(prod: AuditResult, dev: Aud
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     for forbidden in ("<script", "<link", "src=", "@import", "url("):
         assert forbidden not in text
-    for section in ("Findings", "Frameworks and controls", "Waivers", "Rule catalogue"):
+    for section in (
+        "Model inventory",
+        "Findings",
+        "Frameworks and controls",
+        "Evidence per policy",
+        "Waivers",
+    ):
         assert text.count(f"<h3>{section}</h3>") == 2
+    for once in ("Coverage matrix", "Rule catalogue", "Provenance"):  # the report's, not per environment
+        assert text.count(f"<h2>{once}</h2>") == 1
     assert 'id="env-prod"' in text and 'id="env-dev"' in text
     assert "Fix k8s-secret-no-plaintext in the spec." in text
     assert '<a href="https://docs.example.org/policies/k8s-workload-run-as-non-root">' in text
@@ -331,21 +355,25 @@ def test_passing_environment_without_findings_says_so() -> None:
 
 def test_controls_group_by_framework_tags_generically(prod: AuditResult) -> None:
     doc = rendered([prod], "markdown")
-    assert "#### iso-27001" in doc and "#### nist-800-53" in doc
+    assert (
+        "#### ISO/IEC 27001:2022 Annex A (iso-27001)" in doc
+        and "#### NIST SP 800-53 Rev. 5 (nist-800-53)" in doc
+    )
     # The prose framework of the policy names the tag's slug instead of opening a second group.
-    assert "#### CIS Kubernetes Benchmark 1.9.0 (cis-kubernetes)" in doc
-    assert "#### cis-kubernetes" not in doc and "#### CIS Kubernetes Benchmark\n" not in doc
-    assert "| 5.2.7: Minimize the admission of root containers | **FAIL** |" in doc
-    # A policy without control tags falls back to its framework.
-    assert "#### soc2 2017 (soc2)" in doc
-    assert "| A.5.9 | **ERROR** |" in doc
+    assert doc.count("#### CIS Kubernetes Benchmark 1.9.0 (cis-kubernetes)") == 1
+    assert "#### CIS Kubernetes Benchmark\n" not in doc
+    # 4 resources in scope: 2 pass, fraud-canary fails, fraud-stable's violation is waived.
+    assert "| 5.2.7: Minimize the admission of root containers | **FAIL** | 4 | 2 | 1 | 1 | 0 |" in doc
+    # A policy without control tags falls back to its framework; the catalogue still titles it.
+    assert "| CC7.2: System components monitored" in doc
+    assert "| A.5.9: Inventory of information and other associated assets | **ERROR** |" in doc
 
 
 def test_unknown_format_and_empty_input_are_rejected(prod: AuditResult) -> None:
     with pytest.raises(ValueError, match="unknown report format 'pdf'"):
-        render([prod], "pdf")
+        render([prod], "pdf", provenance=provenance())
     with pytest.raises(ValueError, match="no environment"):
-        render([], "json")
+        render([], "json", provenance=provenance())
 
 
 def test_controls_sort_naturally() -> None:

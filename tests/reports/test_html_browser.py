@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlops_platform.tools.reports import render
-from tests.reports.report_fixtures import make_dev, make_prod
+from tests.reports.report_fixtures import make_dev, make_prod, provenance
 
 WIDTH, HEIGHT = 1280, 2000
 HEADER_RGB = (0x24, 0x29, 0x2F)  # header background in the report's CSS
@@ -82,7 +82,11 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     browser = chromium()
     work = tmp_path_factory.mktemp("html-report")
     page = work / "report.html"
-    page.write_text(render([make_prod(), make_dev()], "html", generated_at="2026-06-01T10:00:00Z"))
+    page.write_text(
+        render(
+            [make_prod(), make_dev()], "html", provenance=provenance(), generated_at="2026-06-01T10:00:00Z"
+        )
+    )
     png = work / "report.png"
     completed = subprocess.run(
         [

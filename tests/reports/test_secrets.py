@@ -10,7 +10,7 @@ import pytest
 from mlops_platform.tools.findings import secret_fingerprint
 from mlops_platform.tools.reports import FORMATS, render
 from mlops_platform.tools.reports.redact import REDACTED, Redactor
-from tests.reports.report_fixtures import SECRET, make_dev, make_prod
+from tests.reports.report_fixtures import SECRET, make_dev, make_prod, provenance
 
 
 def unescaped(text: str) -> str:
@@ -27,7 +27,7 @@ def test_no_format_contains_a_known_secret(fmt: str) -> None:
     prod, dev = make_prod(), make_dev()
     prod.resources[0] = dataclasses.replace(prod.resources[0], inputs={"token": INPUT_ONLY_SECRET})
     assert any(SECRET in f.message for f in prod.findings), "the fixture really echoes the secret"
-    text = render([prod, dev], fmt, generated_at="2026-06-01T10:00:00Z")
+    text = render([prod, dev], fmt, provenance=provenance(), generated_at="2026-06-01T10:00:00Z")
     assert SECRET not in unescaped(text)
     assert INPUT_ONLY_SECRET not in unescaped(text)
     assert REDACTED in unescaped(text), "the echoing messages are still reported, masked"
@@ -39,7 +39,7 @@ def test_secret_with_markup_characters_is_masked_before_escaping() -> None:
     prod.secret_fingerprints = frozenset({secret_fingerprint(secret)})
     prod.findings[0] = dataclasses.replace(prod.findings[0], message=f"value {secret} leaked")
     for fmt in FORMATS:
-        text = render([prod], fmt, generated_at="2026-06-01T10:00:00Z")
+        text = render([prod], fmt, provenance=provenance(), generated_at="2026-06-01T10:00:00Z")
         assert 'ss"w&rd' not in unescaped(text), fmt
         assert f"value {REDACTED} leaked" in unescaped(text), fmt
 

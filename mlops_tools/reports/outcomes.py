@@ -1,0 +1,12 @@
+"""Outcomes of a check, worst first: a policy, a control or a model takes the worst of what judged it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+OUTCOMES = ("error", "fail", "warn", "waived", "pass", "not-applicable", "disabled")
+
+
+def worst(outcomes: Iterable[str], default: str = "pass") -> str:
+    ranked = sorted(outcomes, key=OUTCOMES.index)
+    return ranked[0] if ranked else default
