@@ -91,7 +91,7 @@ def test_two_runs_on_the_same_inputs_give_identical_reports_but_the_generation_t
     assert {f["path"] for f in doc["provenance"]["inputs"]} >= {
         "stacks/Pulumi.dev.yaml",
         "stacks/defaults.yaml",
-        "policies/config/dev.json",
+        "policies/config/tiers/dev.json",
         "policies/waivers.yaml",
     }
     for name in first:
