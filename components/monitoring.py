@@ -23,7 +23,7 @@ class MonitoringStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.monitoring")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.monitoring")
         self.outputs = builder.build(self, name, args)
         self.prometheus_url = self.outputs.prometheus_url
         self.alertmanager_url = self.outputs.alertmanager_url

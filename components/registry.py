@@ -21,7 +21,7 @@ class RegistryStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:registry:RegistryStack", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.registry")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.registry")
         self.outputs = builder.build(self, name, args)
         self.model_registry_uri = self.outputs.model_registry_uri
         self.image_registry_host = self.outputs.image_registry_host

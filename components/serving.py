@@ -30,7 +30,7 @@ class ModelEndpoint(pulumi.ComponentResource):
         self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:serving:ModelEndpoint", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.serving")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.serving")
         self.outputs = builder.build(self, name, args)
         self.url = self.outputs.url
         self.register_outputs({"url": self.url})

@@ -27,7 +27,7 @@ class StorageStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:storage:StorageStack", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.storage")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.storage")
         self.outputs = builder.build(self, name, args)
         self.namespace = self.outputs.namespace
         self.database_url = self.outputs.database_url

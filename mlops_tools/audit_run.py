@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from mlops_platform.tools.project import Project
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -26,6 +30,8 @@ class AuditRequest:
     engine: str = "offline"  # or "pulumi": a real `pulumi preview` with every pack
     stack: str | None = None  # with the pulumi engine: a real stack of the user's backend
     refresh: bool = False  # with the pulumi engine: refresh the stack's state first
+    project: Project | None = None  # None: the working directory's
+    packs: list[Path] | None = None  # None: the library's bundled packs
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
@@ -50,7 +56,7 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     results = []
     for env_file in request.env_files:
         result = (
-            _audit_one(env_file, err)
+            _audit_one(request, env_file, err)
             if request.engine == "offline"
             else _engine_audit(request, env_file, err)
         )
@@ -83,7 +89,7 @@ def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
     return request.output / f"mlops-audit{suffix}"
 
 
-def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
+def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
     """One environment's audit with a progress display on stderr; None after reporting a failure."""
     from mlops_platform.tools.engine.audit import PackError, PolicyConfigError, audit_environment
 
@@ -104,7 +110,7 @@ def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
             progress.update(task, phase=phase, completed=resources)
 
         try:
-            return audit_environment(env_file, progress=update)
+            return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
         except (PolicyConfigError, PackError) as exc:
             err.print(f"{env}: {exc}", markup=False)
         except Exception as exc:  # the program failed: a RunError carries located spec errors
@@ -120,7 +126,13 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
-        return audit_with_engine(env_file, stack_name=request.stack, refresh=request.refresh)
+        return audit_with_engine(
+            env_file,
+            project=request.project,
+            packs=request.packs,
+            stack_name=request.stack,
+            refresh=request.refresh,
+        )
     except (EngineUnavailable, EngineRunError, PolicyConfigError, PackError) as exc:
         err.print(f"{env}: {exc}", markup=False)
     return None

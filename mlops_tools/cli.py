@@ -11,13 +11,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from mlops_platform.tools import __version__
 from mlops_platform.tools.cli_toolchain import toolchain_app
+
+if TYPE_CHECKING:
+    from mlops_platform.tools.project import Project
 
 app = typer.Typer(
     name="mlops",
@@ -32,7 +35,12 @@ app.add_typer(toolchain_app, name="toolchain")
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
-EnvArg = Annotated[str, typer.Argument(help="Stack name resolved to stacks/Pulumi.ENV.yaml, or a path.")]
+EnvArg = Annotated[
+    str, typer.Argument(help="Stack name resolved to <stackConfigDir>/Pulumi.ENV.yaml, or a path.")
+]
+
+_chosen: dict[str, Path | Project | None] = {"dir": None, "project": None}
+"""The global ``--project`` directory of this invocation, and its project once read."""
 
 
 def _version(value: bool) -> None:
@@ -46,8 +54,38 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-C",
+            help="The Pulumi project (a directory with Pulumi.yaml); default: the working directory's.",
+        ),
+    ] = None,
 ) -> None:
     """mlops-platform: typed environment specs, Pulumi components, CrossGuard packs, offline audits."""
+    _chosen.update(dir=project, project=None)
+
+
+def _project(*, runs_program: bool = False) -> Project:
+    """The project of this invocation (``--project`` or found from the working directory); exit 2 if none.
+
+    With ``runs_program``, its program file must exist too.
+    """
+    from mlops_platform.tools.project import Project, ProjectError
+
+    found = _chosen["project"]
+    directory = _chosen["dir"]
+    try:
+        if not isinstance(found, Project):
+            found = Project.load(directory) if isinstance(directory, Path) else Project.find()
+            _chosen["project"] = found
+        if runs_program:
+            found.check_program()
+    except ProjectError as exc:
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    return found
 
 
 def _report_problems(problems: list) -> None:
@@ -61,11 +99,12 @@ def validate(envs: Annotated[list[str], typer.Argument(help="Environments to val
     from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
     from mlops_platform.stacks.yaml_source import display_path
 
+    project = _project()
     failed = False
     for env in envs:
         try:
-            path = resolve_environment(env)
-            spec = load_environment(path)
+            path = resolve_environment(env, project.stack_config_dir)
+            spec = load_environment(path, project=project.name)
         except SpecError as exc:
             _report_problems(exc.problems)
             failed = True
@@ -95,18 +134,19 @@ def schema(
 
 @app.command()
 def envs() -> None:
-    """List the environments found in stacks/, with tier, target and model count."""
+    """List the project's environments (its stack files), with tier, target and model count."""
     from rich.table import Table
 
-    from mlops_platform.stacks.loader import SpecError, environment_files, load_environment
+    from mlops_platform.stacks.loader import SpecError, load_environment
     from mlops_platform.stacks.yaml_source import display_path
 
+    project = _project()
     table = Table("environment", "file", "tier", "target", "namespace", "models", "status")
     invalid = False
-    for path in environment_files():
+    for path in project.stack_files():
         name = path.name.split(".")[1]
         try:
-            spec = load_environment(path)
+            spec = load_environment(path, project=project.name)
         except SpecError as exc:
             invalid = True
             table.add_row(name, display_path(path), "", "", "", "", f"[red]{len(exc.problems)} problems[/]")
@@ -130,7 +170,7 @@ def diff(
     from mlops_platform.tools.spec_diff import diff_specs
 
     try:
-        specs = [load_environment(_spec_file(env)) for env in (left, right)]
+        specs = [load_environment(_spec_file(env), project=_project().name) for env in (left, right)]
     except SpecError as exc:  # pragma: no cover - _spec_file already reported and exited
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -158,9 +198,10 @@ def _spec_file(env: str) -> Path:
     """Resolve and fully validate ``env`` before anything runs; exit 2 with located errors if bad."""
     from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
 
+    project = _project()
     try:
-        path = resolve_environment(env)
-        load_environment(path)
+        path = resolve_environment(env, project.stack_config_dir)
+        load_environment(path, project=project.name)
     except SpecError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -205,7 +246,9 @@ def _engine(  # type: ignore[no-untyped-def]
     )
     from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
 
-    choice = StackChoice(_spec_file(env), stack_name=stack, local_state=local_state, config=config or {})
+    choice = StackChoice(
+        _spec_file(env), stack_name=stack, local_state=local_state, config=config or {}, project=_project()
+    )
     try:
         find_engine_tools()  # no CLI: say so before asking any cluster
         if cluster_check:
@@ -268,7 +311,8 @@ def preview(
 
     _no_cyclic_gc()
 
-    capture = _guarded(lambda: capture_environment(path))
+    project = _project(runs_program=True)
+    capture = _guarded(lambda: capture_environment(path, project=project))
     sys.stdout.write(render_preview(capture, fmt, width=max(out.width, 100)))
 
 
@@ -283,7 +327,13 @@ def audit(
         Path | None,
         typer.Option("--output", "-o", help="File to write (a directory when several formats are asked)."),
     ] = None,
-    waivers: Annotated[Path, typer.Option(help="Waivers file.")] = Path("policies/waivers.yaml"),
+    waivers: Annotated[
+        Path | None, typer.Option(help="Waivers file (default: the project's policies/waivers.yaml).")
+    ] = None,
+    packs: Annotated[
+        list[Path] | None,
+        typer.Option("--pack", help="A policy pack directory to run instead of the bundled; repeatable."),
+    ] = None,
     today: Annotated[
         str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
     ] = None,
@@ -298,8 +348,9 @@ def audit(
         bool, typer.Option(help="With --engine pulumi: refresh the stack's state from the providers first.")
     ] = False,
 ) -> None:
-    """Run ENV's program and every policy pack offline, then report.
+    """Run ENV's program (the project's) and every policy pack offline, then report.
 
+    The packs are the library's bundled packs unless --pack names others.
     Exit 0 when no mandatory violation is left unwaived, 1 when one is, 2 on bad input.
     """
     from datetime import date
@@ -323,17 +374,29 @@ def audit(
     except ValueError:
         err.print(f"--today: must be an ISO date such as 2026-12-31 (got {today!r})")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    project = _project(runs_program=True)
+    pack_dirs = [_pack_dir(p) for p in packs] if packs else None
     request = AuditRequest(
         env_files=[_spec_file(env) for env in envs],
         formats=formats,
         output=output,
-        waivers=waivers,
+        waivers=project.waivers_file if waivers is None else waivers,
+        project=project,
+        packs=pack_dirs,
         today=as_of,
         engine=engine,
         stack=stack,
         refresh=refresh,
     )
     raise typer.Exit(run_audits(request, out, err))
+
+
+def _pack_dir(path: Path) -> Path:
+    """A ``--pack`` directory, checked: it must hold a ``PulumiPolicy.yaml``."""
+    if not (path / "PulumiPolicy.yaml").is_file():
+        err.print(f"--pack: {path}: not a policy pack (no PulumiPolicy.yaml)", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return path.resolve()
 
 
 @app.command()
@@ -393,13 +456,14 @@ def _cluster_configured(env: str) -> bool:
     """A preview asks a cluster only when one is named (``KUBECONFIG`` or ``kubernetes:kubeconfig``)."""
     from mlops_platform.tools.engine.config import load_stack_config
 
-    return bool(os.environ.get("KUBECONFIG") or load_stack_config(_spec_file(env)).namespace("kubernetes"))
+    settings = load_stack_config(_spec_file(env), project=_project().name).namespace("kubernetes")
+    return bool(os.environ.get("KUBECONFIG") or settings)
 
 
 def _targets_kubernetes(env: str) -> bool:
     from mlops_platform.stacks.loader import load_environment
 
-    return load_environment(_spec_file(env)).environment.target == "kubernetes"
+    return load_environment(_spec_file(env), project=_project().name).environment.target == "kubernetes"
 
 
 @app.command()
@@ -449,7 +513,7 @@ def secrets_command(
             yes,
         )
     try:
-        result = update_stack_secrets(env, rotate=rotate or (), new_seed=new_seed)
+        result = update_stack_secrets(env, rotate=rotate or (), new_seed=new_seed, work_dir=_project().root)
     except SecretsError as exc:
         err.print(f"mlops secrets: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -1,19 +1,22 @@
 """Which ``--policy-pack-config`` file applies to a pack in an environment: one lookup for every engine.
 
 The offline audit reads the file it names; the real-engine runs hand the very same path to the
-Pulumi CLI. Light on purpose (no Pulumi import): the CLI uses it before any engine starts.
+Pulumi CLI. The config directory is the project's (``Project.policy_config_dir``); the packs are the
+library's unless a command names others.
+Light on purpose (no Pulumi import): the CLI uses it before any engine starts.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICIES = REPO_ROOT / "policies"
-DEFAULT_CONFIG_DIR = DEFAULT_POLICIES / "config"
+import mlops_platform.policies  # light: its __init__ is a docstring
+
+BUNDLED_PACKS_DIR = Path(mlops_platform.policies.__file__).resolve().parent
+"""The library's own packs (``mlops-security``...), installed with it."""
 
 
-def discover_packs(policies_dir: Path = DEFAULT_POLICIES) -> list[Path]:
+def discover_packs(policies_dir: Path = BUNDLED_PACKS_DIR) -> list[Path]:
     """Every directory under ``policies_dir`` holding a ``PulumiPolicy.yaml``, sorted."""
     return sorted(p.parent for p in policies_dir.glob("*/PulumiPolicy.yaml"))
 

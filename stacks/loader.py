@@ -1,8 +1,9 @@
 """Load an environment spec from its Pulumi stack file, apply tier defaults, validate, locate errors.
 
-An environment file ``stacks/Pulumi.<env>.yaml`` is ordinary Pulumi stack configuration: the spec's
-sections live under the project's namespace (``mlops-platform:storage``...). Tier defaults from
-``stacks/defaults.yaml`` are merged underneath, so an environment file states only what differs.
+An environment file ``Pulumi.<env>.yaml`` (in the project's ``stackConfigDir``) is ordinary Pulumi
+stack configuration: the spec's sections live under the project's namespace, its name
+(``mlops-platform:storage``...). Tier defaults, the library's ``stacks/defaults.yaml``, are merged
+underneath, so an environment file states only what differs.
 Every problem is reported at once, located at the file and line of the offending key. Nothing here
 imports Pulumi: validation stays fast and usable without the SDK.
 """
@@ -38,8 +39,8 @@ from mlops_platform.stacks.yaml_source import (
 )
 
 PROJECT = "mlops-platform"
-STACKS_DIR = Path(__file__).resolve().parent
-DEFAULTS_FILE = STACKS_DIR / "defaults.yaml"
+"""The namespace of a stack file that belongs to no project (and this repository's project name)."""
+DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.yaml"  # library data, shipped in the wheel
 MODEL_DEFAULTS_KEY = "model"  # defaults.yaml key merged under every serving.models[] entry
 
 SpecError = SourceError  # the name callers of this module know the exception by
@@ -60,16 +61,41 @@ _FRIENDLY_PATTERNS = {
 }
 
 
-def environment_files(stacks_dir: Path = STACKS_DIR) -> list[Path]:
-    """Every ``Pulumi.<env>.yaml`` in the stacks directory, sorted by name."""
-    return sorted(stacks_dir.glob("Pulumi.*.yaml"))
+def _project_of(start: Path | None) -> Any:
+    """The Pulumi project of ``start`` (default: the working directory), or None outside any."""
+    from mlops_platform.tools.project import Project, ProjectError  # Pulumi-free, as this module
+
+    try:
+        return Project.find(start)
+    except ProjectError:
+        return None
 
 
-def resolve_environment(name_or_path: str, stacks_dir: Path = STACKS_DIR) -> Path:
-    """Map a stack name (``prod``) to ``stacks/Pulumi.prod.yaml``; accept a path as given."""
+def _stacks_dir(stacks_dir: Path | None) -> Path:
+    """``stacks_dir``, or the stack config directory of the working directory's project."""
+    if stacks_dir is not None:
+        return stacks_dir
+    from mlops_platform.tools.project import Project
+
+    return Project.find().stack_config_dir  # ProjectError (a SourceError) says there is none
+
+
+def environment_files(stacks_dir: Path | None = None) -> list[Path]:
+    """Every ``Pulumi.<env>.yaml`` in the stacks directory (default: the project's), sorted by name."""
+    return sorted(_stacks_dir(stacks_dir).glob("Pulumi.*.yaml"))
+
+
+def resolve_environment(name_or_path: str, stacks_dir: Path | None = None) -> Path:
+    """Map a stack name (``prod``) to ``<stackConfigDir>/Pulumi.prod.yaml``; accept a path as given.
+
+    Args:
+        name_or_path: a stack name, or a path (ends in ``.yaml``/``.yml`` or holds a ``/``).
+        stacks_dir: where stack files live; default: the working directory's project's.
+    """
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path:
         return candidate
+    stacks_dir = _stacks_dir(stacks_dir)
     path = stacks_dir / f"Pulumi.{name_or_path}.yaml"
     if not path.exists():
         known = ", ".join(p.name.split(".")[1] for p in environment_files(stacks_dir)) or "none"
@@ -77,11 +103,23 @@ def resolve_environment(name_or_path: str, stacks_dir: Path = STACKS_DIR) -> Pat
     return path
 
 
-def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) -> EnvironmentSpec:
-    """Read, merge with tier defaults and validate one environment; raise SourceError on any problem."""
+def load_environment(
+    name_or_path: str | Path, stacks_dir: Path | None = None, *, project: str | None = None
+) -> EnvironmentSpec:
+    """Read, merge with tier defaults and validate one environment; raise SourceError on any problem.
+
+    Args:
+        name_or_path: a stack file, or a stack name resolved by ``resolve_environment``.
+        stacks_dir: where a stack name is looked up; default: the working directory's project's.
+        project: the config namespace (the project's name); default: the name of the project the
+            file belongs to, ``PROJECT`` for a file outside any project.
+    """
     path = name_or_path if isinstance(name_or_path, Path) else resolve_environment(name_or_path, stacks_dir)
+    if project is None:
+        owner = _project_of(path.resolve().parent)
+        project = PROJECT if owner is None else owner.name
     located = read_located_yaml(path)
-    sections, problems = _sections_from_stack_file(located)
+    sections, problems = _sections_from_stack_file(located, project)
     if sections is None:  # no config mapping: "required key missing" for every section is noise
         raise SourceError(problems)
     try:
@@ -93,12 +131,24 @@ def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) ->
     return spec
 
 
-def spec_from_pulumi_config(sections: Mapping[str, Any], stack: str) -> EnvironmentSpec:
-    """Validate sections read from ``pulumi.Config``; the stack file, when present, locates errors."""
-    stack_file = STACKS_DIR / f"Pulumi.{stack}.yaml"
-    located = LocatedYaml(f"stacks/{stack_file.name}", None)
-    if stack_file.exists():
-        located = _relocate_sections(read_located_yaml(stack_file))
+def spec_from_pulumi_config(
+    sections: Mapping[str, Any], stack: str, *, stacks_dir: Path | None = None, project: str = PROJECT
+) -> EnvironmentSpec:
+    """Validate sections read from ``pulumi.Config``; the stack file, when present, locates errors.
+
+    Args:
+        sections: the spec sections as the program read them.
+        stack: the stack name.
+        stacks_dir: the project's stack config directory; default: the working directory's project's
+            (none: errors name the file, without a line).
+        project: the config namespace (``pulumi.get_project()``).
+    """
+    if stacks_dir is None and (owner := _project_of(None)) is not None:
+        stacks_dir = owner.stack_config_dir
+    name = f"Pulumi.{stack}.yaml"
+    located = LocatedYaml(name, None)
+    if stacks_dir is not None and (stacks_dir / name).exists():
+        located = _relocate_sections(read_located_yaml(stacks_dir / name), project)
     return validate_sections({k: v for k, v in sections.items() if v is not None}, located)
 
 
@@ -115,7 +165,9 @@ def validate_sections(sections: Mapping[str, Any], located: LocatedYaml) -> Envi
         raise SourceError(_problems_from(exc, located, defaults, tier)) from None
 
 
-def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | None, list[Problem]]:
+def _sections_from_stack_file(
+    located: LocatedYaml, project: str
+) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Pick the spec sections out of a stack file's ``config:`` and relocate their line numbers.
 
     Sections are None when the file has no ``config:`` mapping at all.
@@ -132,7 +184,7 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
     for key, value in data["config"].items():
         namespace, _, name = str(key).partition(":")
         line = located.lines.get(("config", key))
-        if namespace != PROJECT:
+        if namespace != project:
             continue  # provider settings such as kubernetes:context belong to their providers
         if name in SECTIONS:
             sections[name] = value
@@ -147,7 +199,7 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
             message = f"the credential seed must be a secret value (secure:); {fix}"
             problems.append(Problem(located.file, line, format_path((str(key),)), message))
         elif not _is_secure(value):
-            allowed = ", ".join(f"{PROJECT}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
+            allowed = ", ".join(f"{project}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
             problems.append(
                 Problem(
                     located.file,
@@ -156,7 +208,7 @@ def _sections_from_stack_file(located: LocatedYaml) -> tuple[dict[str, Any] | No
                     f"unknown key (allowed: {allowed}, or a secret value)",
                 )
             )
-    relocated = _relocate_sections(located)
+    relocated = _relocate_sections(located, project)
     located.lines, located.duplicates = relocated.lines, relocated.duplicates
     return sections, problems
 
@@ -165,12 +217,12 @@ def _is_secure(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
 
 
-def _relocate_sections(located: LocatedYaml) -> LocatedYaml:
-    """Re-key line numbers from ``('config', 'mlops-platform:serving', ...)`` to ``('serving', ...)``."""
+def _relocate_sections(located: LocatedYaml, project: str) -> LocatedYaml:
+    """Re-key line numbers from ``('config', '<project>:serving', ...)`` to ``('serving', ...)``."""
     # A section missing from the file is reported at the ``config:`` key that should hold it.
     lines: dict[PathKey, int] = {(): located.lines.get(("config",), 1)}
     for path, line in located.lines.items():
-        if len(path) >= 2 and path[0] == "config" and str(path[1]).startswith(f"{PROJECT}:"):
+        if len(path) >= 2 and path[0] == "config" and str(path[1]).startswith(f"{project}:"):
             lines[(str(path[1]).split(":", 1)[1], *path[2:])] = line
     return LocatedYaml(located.file, located.data, lines, located.duplicates)
 

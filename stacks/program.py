@@ -8,6 +8,8 @@ ways to run it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from mlops_platform.stacks.composition import build_platform, exports
@@ -15,8 +17,13 @@ from mlops_platform.stacks.loader import SpecError, spec_from_pulumi_config
 from mlops_platform.stacks.schema import SECTIONS
 
 
-def platform_program() -> None:
+def platform_program(project_dir: Path | None = None) -> None:
     """Load and validate this stack's spec from Pulumi config, build the four layers, export endpoints.
+
+    Args:
+        project_dir: the project's directory (``Path(__file__).parent`` in its ``__main__.py``), whose
+            stack files locate spec errors; default: the project of the working directory, where the
+            engine runs a program.
 
     Raises:
         pulumi.RunError: the stack configuration is not a valid spec (every problem, located).
@@ -24,7 +31,9 @@ def platform_program() -> None:
     config = pulumi.Config()
     sections = {section: config.get_object(section) for section in SECTIONS}
     try:
-        spec = spec_from_pulumi_config(sections, pulumi.get_stack())
+        spec = spec_from_pulumi_config(
+            sections, pulumi.get_stack(), stacks_dir=_stacks_dir(project_dir), project=pulumi.get_project()
+        )
     except SpecError as exc:
         raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
 
@@ -32,6 +41,16 @@ def platform_program() -> None:
         pulumi.runtime.register_stack_transformation(skip_readiness_awaits)
     for key, value in exports(build_platform(spec)).items():
         pulumi.export(key, value)
+
+
+def _stacks_dir(project_dir: Path | None) -> Path | None:
+    """The stack config directory of the program's project; None when there is no readable project."""
+    from mlops_platform.tools.project import Project, ProjectError
+
+    try:
+        return (Project.find() if project_dir is None else Project.load(project_dir)).stack_config_dir
+    except ProjectError:  # errors are then reported without a line: still every one of them
+        return None
 
 
 SKIP_AWAIT = "pulumi.com/skipAwait"  # the kubernetes provider's annotation: create, don't wait for ready

@@ -32,18 +32,12 @@ from mlops_platform.tools.engine.analyzer import (
     stack_resource,
 )
 from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
-from mlops_platform.tools.engine.config import load_stack_config
+from mlops_platform.tools.engine.config import PROJECT, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
 from mlops_platform.tools.findings import AuditResult, Check, Finding
-from mlops_platform.tools.policy_config import (
-    DEFAULT_CONFIG_DIR,
-    REPO_ROOT,
-    discover_packs,
-    policy_config_file,
-)
-
-DEFAULT_PROGRAM = REPO_ROOT / "__main__.py"
+from mlops_platform.tools.policy_config import discover_packs, policy_config_file
+from mlops_platform.tools.project import Project, project_or_cwd
 
 ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
 
@@ -174,13 +168,23 @@ def audit_capture_and_packs(
     packs: list[Path],
     config_dir: Path | None,
     program: Path,
+    project: str = PROJECT,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> tuple[Capture, AuditResult]:
-    """``audit_environment`` returning the capture too (for tools that render both)."""
+    """``audit_environment`` returning the capture too (for tools that render both).
+
+    ``project`` is the project's name: the namespace of its stack config and ``PULUMI_PROJECT``.
+    """
     with paused_gc():  # collecting answers allocates per check on the program's heap: see paused_gc
         return _audit_capture_and_packs(
-            env_file, packs=packs, config_dir=config_dir, program=program, progress=progress, workers=workers
+            env_file,
+            packs=packs,
+            config_dir=config_dir,
+            program=program,
+            project=project,
+            progress=progress,
+            workers=workers,
         )
 
 
@@ -190,12 +194,13 @@ def _audit_capture_and_packs(
     packs: list[Path],
     config_dir: Path | None,
     program: Path,
+    project: str,
     progress: ProgressCallback | None,
     workers: int | None,
 ) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
-    stack_config = load_stack_config(env_file)
+    stack_config = load_stack_config(env_file, project=project)
     env = stack_config.environment
     configs = [policy_config_for(config_dir, env, p) for p in packs]
     workers_per_pack = default_workers() if workers is None else workers
@@ -303,18 +308,17 @@ def _check_shared_config(
 def audit_environment(
     env_file: Path,
     *,
+    project: Project | None = None,
     packs: list[Path] | None = None,
-    config_dir: Path | None = None,
-    program: Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> AuditResult:
     """Audit one environment: findings of every pack on what its program registers, before waivers.
 
     Args:
-        env_file: ``stacks/Pulumi.<ENV>.yaml``.
-        packs: policy pack directories (default: every pack under ``policies/``).
-        config_dir: policy config directory (default: ``policies/config``).
-        program: the stack program (default: the repository's ``__main__.py``).
+        env_file: the stack file (``<stackConfigDir>/Pulumi.<ENV>.yaml``).
+        project: the Pulumi project: its program, name and policy config directory (default: the
+            working directory's).
+        packs: policy pack directories (default: the library's bundled packs).
         progress: called with ``(phase, resources)`` as the audit advances.
 
     Raises:
@@ -323,19 +327,22 @@ def audit_environment(
         PackError: a pack failed to start or died.
         Exception: whatever the program raises (invalid spec included).
     """
+    project = project_or_cwd(project)
     _capture, result = audit_capture_and_packs(
         env_file,
         packs=discover_packs() if packs is None else packs,
-        config_dir=DEFAULT_CONFIG_DIR if config_dir is None else config_dir,
-        program=DEFAULT_PROGRAM if program is None else program,
+        config_dir=project.policy_config_dir,
+        program=project.program,
+        project=project.name,
         progress=progress,
     )
     return result
 
 
-def capture_environment(env_file: Path, *, program: Path | None = None) -> Capture:
+def capture_environment(env_file: Path, *, project: Project | None = None) -> Capture:
     """Run an environment's program under mocks and return what it registers (for ``mlops preview``)."""
-    return capture_program(DEFAULT_PROGRAM if program is None else program, load_stack_config(env_file))
+    project = project_or_cwd(project)
+    return capture_program(project.program, load_stack_config(env_file, project=project.name))
 
 
 __all__ = [

@@ -32,7 +32,8 @@ from mlops_platform.tools.findings import (
     PolicyMeta,
     Severity,
 )
-from mlops_platform.tools.policy_config import DEFAULT_CONFIG_DIR, discover_packs, policy_config_file
+from mlops_platform.tools.policy_config import discover_packs, policy_config_file
+from mlops_platform.tools.project import Project, project_or_cwd
 
 Echo = Callable[[str], None]
 
@@ -50,17 +51,21 @@ class PackPlan:
     configs: list[Path]
 
 
-def plan_packs(environment: str, scratch: Path, *, packs: list[Path] | None = None) -> PackPlan:
+def plan_packs(
+    environment: str, scratch: Path, *, packs: list[Path] | None = None, config_dir: Path | None = None
+) -> PackPlan:
     """Launchers for every pack and the config file each gets (an empty one when none applies).
 
     The CLI pairs ``--policy-pack-config`` flags with ``--policy-pack`` flags by position, so every
-    pack gets a file.
+    pack gets a file. ``config_dir`` is the project's policy config directory (default: the working
+    directory's project's).
     """
     packs = discover_packs() if packs is None else packs
+    config_dir = project_or_cwd(None).policy_config_dir if config_dir is None else config_dir
     launchers = write_launchers(packs, scratch / "packs")
     configs = []
     for pack in packs:
-        path, _strict = policy_config_file(DEFAULT_CONFIG_DIR, environment, pack)
+        path, _strict = policy_config_file(config_dir, environment, pack)
         if path is None:
             path = scratch / "packs" / pack.name / "no-policy-config.json"
             path.write_text("{}\n", encoding="utf-8")
@@ -68,13 +73,13 @@ def plan_packs(environment: str, scratch: Path, *, packs: list[Path] | None = No
     return PackPlan(packs, launchers, configs)
 
 
-def pack_policies(environment: str, packs: list[Path]) -> list[PolicyMeta]:
+def pack_policies(environment: str, packs: list[Path], config_dir: Path) -> list[PolicyMeta]:
     """Every policy of ``packs`` as ``GetAnalyzerInfo`` describes it, configured for ``environment``."""
     engine = EngineServer()
     sessions = []
     try:
         for pack in packs:
-            path, strict = policy_config_file(DEFAULT_CONFIG_DIR, environment, pack)
+            path, strict = policy_config_file(config_dir, environment, pack)
             sessions.append(
                 PackSession(
                     pack,
@@ -180,6 +185,8 @@ def _tail(text: str, lines: int = 25) -> str:
 def audit_with_engine(
     env_file: Path,
     *,
+    project: Project | None = None,
+    packs: list[Path] | None = None,
     stack_name: str | None = None,
     refresh: bool = False,
     echo: Echo | None = None,
@@ -188,6 +195,8 @@ def audit_with_engine(
 
     Args:
         env_file: the environment's stack file.
+        project: the Pulumi project (default: the working directory's).
+        packs: policy pack directories (default: the library's bundled packs).
         stack_name: audit this real stack of the user's backend (its state, its config); default: an
             ephemeral stack made from ``env_file`` alone.
         refresh: refresh the stack's state from the providers first (``pulumi preview --refresh``).
@@ -200,28 +209,29 @@ def audit_with_engine(
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
     environment = stack_name or environment_name(env_file)
-    packs = discover_packs()
+    project = project_or_cwd(project)
+    packs = discover_packs() if packs is None else packs
     metas: list[PolicyMeta] = []
     failures: list[BaseException] = []
 
     def learn() -> None:
         try:
-            metas.extend(pack_policies(environment, packs))
+            metas.extend(pack_policies(environment, packs, project.policy_config_dir))
         except BaseException as exc:
             failures.append(exc)
 
     learner = threading.Thread(target=learn, daemon=True)
     learner.start()
     try:
-        with open_stack(env_file, stack_name=stack_name) as handle:
-            plan = plan_packs(environment, handle.scratch, packs=packs)
+        with open_stack(env_file, project=project, stack_name=stack_name) as handle:
+            plan = plan_packs(environment, handle.scratch, packs=packs, config_dir=project.policy_config_dir)
             record = run_operation(handle, "preview", plan, echo=echo, refresh=refresh)
             placeholders = handle.placeholders
     finally:
         learner.join()
     if failures:
         raise failures[0]
-    spec_env = load_stack_config(env_file).object("environment")
+    spec_env = load_stack_config(env_file, project=project.name).object("environment")
     spec_env = spec_env if isinstance(spec_env, dict) else {}
     return audit_result(
         record,

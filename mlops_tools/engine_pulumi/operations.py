@@ -20,6 +20,7 @@ from mlops_platform.tools.engine.config import environment_name, load_stack_conf
 from mlops_platform.tools.engine_pulumi.audit import plan_packs, run_operation
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.workspace import open_stack
+from mlops_platform.tools.project import Project, project_or_cwd
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
@@ -35,11 +36,17 @@ class StackChoice:
     local_state: Path | None = None
     config: Mapping[str, str] = field(default_factory=dict)  # plain settings for a local-state stack
     env: Mapping[str, str] = field(default_factory=dict)  # more environment for the engine (KUBECONFIG)
+    project: Project | None = None  # None: the working directory's
+
+    @property
+    def the_project(self) -> Project:
+        return project_or_cwd(self.project)
 
 
 def _open(choice: StackChoice):  # type: ignore[no-untyped-def]
     return open_stack(
         choice.env_file,
+        project=choice.the_project,
         stack_name=choice.stack_name,
         extra_config=choice.config,
         extra_env=choice.env,
@@ -66,7 +73,10 @@ def engine_run(
         EngineRunError: the engine failed for a reason other than policy violations.
     """
     with _open(choice) as handle:
-        plan = plan_packs(handle.name, handle.scratch) if verb in {"preview", "up"} else None
+        config_dir = choice.the_project.policy_config_dir
+        plan = None
+        if verb in {"preview", "up"}:
+            plan = plan_packs(handle.name, handle.scratch, config_dir=config_dir)
         if verb == "up":
             # The engine analyzes each resource as it is registered and applies the others meanwhile:
             # seen here, an `up` whose fraud-scorer Deployment broke a mandatory policy had already
@@ -88,7 +98,7 @@ def cluster_client(choice: StackChoice) -> Any:
 
     from mlops_platform.tools.cluster_prereqs import api_client
 
-    settings = load_stack_config(choice.env_file).namespace("kubernetes")
+    settings = load_stack_config(choice.env_file, project=choice.the_project.name).namespace("kubernetes")
     kubeconfig = settings.get("kubeconfig") or choice.env.get("KUBECONFIG") or os.environ.get("KUBECONFIG")
     return api_client(kubeconfig, settings.get("context"))
 
@@ -105,7 +115,7 @@ def check_prerequisites(choice: StackChoice, *, install: Sequence[str] = ()) -> 
     from mlops_platform.tools.engine.audit import capture_environment
 
     crds = read_crds(install) if install else []
-    types = {r.type for r in capture_environment(choice.env_file).resources}
+    types = {r.type for r in capture_environment(choice.env_file, project=choice.the_project).resources}
     api = cluster_client(choice)
     installed = install_crds(api, crds) if crds else []
     check_cluster(api, environment_name(choice.env_file), types)
