@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from mlops_platform.tools import __version__
+from mlops_platform.tools.cli_project import register as register_project_commands
 from mlops_platform.tools.cli_toolchain import toolchain_app
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 app.add_typer(toolchain_app, name="toolchain")
+register_project_commands(app)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -208,6 +210,24 @@ def _spec_file(env: str) -> Path:
     return path
 
 
+def _program_stack_file(env: str) -> Path:
+    """The stack file a program runs with: validated as a spec when it declares one (``_spec_file``).
+
+    Any Pulumi Python program can be audited or previewed; its stack file then only has to exist.
+    """
+    from mlops_platform.stacks.loader import SpecError, declares_spec, resolve_environment
+
+    project = _project()
+    try:
+        path = resolve_environment(env, project.stack_config_dir)
+        if declares_spec(path, project.name):
+            return _spec_file(env)
+    except SpecError as exc:
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    return path
+
+
 StackOpt = Annotated[
     str | None, typer.Option("--stack", "-s", help="A stack of your own Pulumi backend (in this project).")
 ]
@@ -305,7 +325,7 @@ def preview(
     if fmt not in {f.value for f in PreviewFormat}:
         err.print(f"--format: must be one of {', '.join(f.value for f in PreviewFormat)} (got {fmt!r})")
         raise typer.Exit(EXIT_BAD_INPUT)
-    path = _spec_file(env)
+    path = _program_stack_file(env)
     from mlops_platform.tools.engine.audit import capture_environment
     from mlops_platform.tools.engine.preview import render_preview
 
@@ -377,7 +397,7 @@ def audit(
     project = _project(runs_program=True)
     pack_dirs = [_pack_dir(p) for p in packs] if packs else None
     request = AuditRequest(
-        env_files=[_spec_file(env) for env in envs],
+        env_files=[_program_stack_file(env) for env in envs],
         formats=formats,
         output=output,
         waivers=project.waivers_file if waivers is None else waivers,
@@ -542,6 +562,35 @@ def _guarded(run):  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+PROJECT_FLAGS = ("--project", "-C")
+
+
+def global_options_first(argv: list[str]) -> list[str]:
+    """Move ``--project DIR`` to the front, so it may follow the command (``mlops audit prod --project .``).
+
+    Click reads an option of the app's callback only before the command name; a project is chosen for
+    every command, so it is accepted anywhere before a ``--``.
+    """
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in PROJECT_FLAGS and i + 1 < len(argv):
+            moved += argv[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--project="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return moved + rest
+
+
 def run() -> None:
     """The ``mlops`` console script: the app, then an exit that skips the interpreter's teardown.
 
@@ -551,7 +600,7 @@ def run() -> None:
     here, then the process ends with the command's exit code.
     """
     try:
-        app()
+        app(args=global_options_first(sys.argv[1:]))
     except SystemExit as exc:  # how typer ends every command
         code = exc.code
     else:

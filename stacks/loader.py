@@ -131,6 +131,17 @@ def load_environment(
     return spec
 
 
+def declares_spec(path: Path, project: str) -> bool:
+    """Whether a stack file holds any spec section (``<project>:environment``...).
+
+    A project whose program is not the platform program has stack files without one: tools that run
+    any program (``mlops audit``) validate a spec only where a file declares it.
+    """
+    located = read_located_yaml(path)
+    config = located.data.get("config") if isinstance(located.data, dict) else None
+    return isinstance(config, dict) and any(f"{project}:{section}" in config for section in SECTIONS)
+
+
 def spec_from_pulumi_config(
     sections: Mapping[str, Any], stack: str, *, stacks_dir: Path | None = None, project: str = PROJECT
 ) -> EnvironmentSpec:
