@@ -21,7 +21,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlops_platform.stacks import types as spec_types
 from mlops_platform.stacks.credentials_config import (
     CREDENTIAL_ROTATIONS_KEY,
     CREDENTIAL_SEED_KEY,
@@ -37,6 +36,7 @@ from mlops_platform.stacks.yaml_source import (
     format_path,
     read_located_yaml,
 )
+from mlops_platform.validation import PATTERN_MESSAGES
 
 PROJECT = "mlops-platform"
 """The namespace of a stack file that belongs to no project (and this repository's project name)."""
@@ -45,20 +45,7 @@ MODEL_DEFAULTS_KEY = "model"  # defaults.yaml key merged under every serving.mod
 
 SpecError = SourceError  # the name callers of this module know the exception by
 
-_FRIENDLY_PATTERNS = {
-    spec_types.DNS_LABEL_PATTERN: (
-        "must be a DNS label: lowercase letters, digits and '-', starting with a letter"
-    ),
-    spec_types.BUCKET_PATTERN: "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
-    spec_types.LABEL_VALUE_PATTERN: "must be a valid label value: letters, digits, '-', '_' or '.'",
-    spec_types.IMAGE_PATTERN: (
-        "must be an image reference with a registry: registry/path:tag or @sha256:<digest>"
-    ),
-    spec_types.VERSION_PATTERN: "must be a pinned version such as 16.4",
-    spec_types.CRON_PATTERN: "must be a five-field cron schedule such as '0 2 * * *'",
-    spec_types.EMAIL_PATTERN: "must be an email address such as team@example.com",
-    spec_types.HTTPS_URL_PATTERN: "must be an https:// URL",
-}
+_FRIENDLY_PATTERNS = PATTERN_MESSAGES  # one wording for the spec and the components
 
 
 def _project_of(start: Path | None) -> Any:
