@@ -27,6 +27,7 @@ from mlops_platform.stacks.credentials_config import (
     SEED_FIX,
     parse_rotations,
 )
+from mlops_platform.stacks.layers import LAYER_KEY, LAYER_STACKS_KEY, parse_layer, parse_layer_stacks
 from mlops_platform.stacks.schema import SECTIONS, EnvironmentSpec, FieldError
 from mlops_platform.stacks.yaml_source import (
     LocatedYaml,
@@ -191,13 +192,19 @@ def _sections_from_stack_file(
                 parse_rotations(value)
             except ValueError as exc:
                 problems.append(Problem(located.file, line, format_path((str(key),)), str(exc)))
+        elif name in (LAYER_KEY, LAYER_STACKS_KEY):
+            try:
+                (parse_layer if name == LAYER_KEY else parse_layer_stacks)(value)
+            except ValueError as exc:
+                problems.append(Problem(located.file, line, format_path((str(key),)), str(exc)))
         elif name == CREDENTIAL_SEED_KEY and not _is_secure(value):
             env = Path(located.file).name.removeprefix("Pulumi.").rsplit(".", 1)[0]
             fix = SEED_FIX.format(environment=env)
             message = f"the credential seed must be a secret value (secure:); {fix}"
             problems.append(Problem(located.file, line, format_path((str(key),)), message))
         elif not _is_secure(value):
-            allowed = ", ".join(f"{project}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
+            known = (*SECTIONS, CREDENTIAL_ROTATIONS_KEY, LAYER_KEY, LAYER_STACKS_KEY)
+            allowed = ", ".join(f"{project}:{s}" for s in known)
             problems.append(
                 Problem(
                     located.file,

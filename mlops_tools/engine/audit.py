@@ -32,7 +32,7 @@ from mlops_platform.tools.engine.analyzer import (
     stack_resource,
 )
 from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
-from mlops_platform.tools.engine.config import PROJECT, load_stack_config
+from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
 from mlops_platform.tools.findings import AuditResult, Check, Finding
@@ -171,10 +171,14 @@ def audit_capture_and_packs(
     project: str = PROJECT,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    stack_config: StackConfig | None = None,
+    policy_environment: str | None = None,
 ) -> tuple[Capture, AuditResult]:
     """``audit_environment`` returning the capture too (for tools that render both).
 
     ``project`` is the project's name: the namespace of its stack config and ``PULUMI_PROJECT``.
+    ``stack_config`` replaces the one read from ``env_file`` (a layer stack of a split environment),
+    ``policy_environment`` the stack name in the policy config lookup (the layer stack's environment).
     """
     with paused_gc():  # collecting answers allocates per check on the program's heap: see paused_gc
         return _audit_capture_and_packs(
@@ -185,6 +189,8 @@ def audit_capture_and_packs(
             project=project,
             progress=progress,
             workers=workers,
+            stack_config=stack_config,
+            policy_environment=policy_environment,
         )
 
 
@@ -197,12 +203,14 @@ def _audit_capture_and_packs(
     project: str,
     progress: ProgressCallback | None,
     workers: int | None,
+    stack_config: StackConfig | None,
+    policy_environment: str | None,
 ) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
-    stack_config = load_stack_config(env_file, project=project)
+    stack_config = stack_config or load_stack_config(env_file, project=project)
     env = stack_config.environment
-    configs = [policy_config_for(config_dir, env, p) for p in packs]
+    configs = [policy_config_for(config_dir, policy_environment or env, p) for p in packs]
     workers_per_pack = default_workers() if workers is None else workers
     engine = EngineServer()
     sessions: list[PackSession] = []
@@ -337,6 +345,51 @@ def audit_environment(
         progress=progress,
     )
     return result
+
+
+def audit_split_environment(
+    env_file: Path,
+    *,
+    project: Project | None = None,
+    packs: list[Path] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[tuple[Capture, AuditResult]]:
+    """Audit one environment deployed as one stack per layer, the layers in order.
+
+    Each layer stack (``<env>-<layer>``: the environment's stack file plus ``layer: <layer>``) runs
+    under mocks as its own stack, every pack over it; each ``StackReference`` reads the outputs its
+    upstream layer's capture exported, secrets still marked secret. The policy config is the
+    environment's, as each layer stack's would be.
+
+    Raises:
+        as ``audit_environment``; ``StackReferenceError`` when a layer reads a stack not captured.
+    """
+    from mlops_platform.stacks.layers import LAYER_KEY, Layer, layer_stack_name
+
+    project = project_or_cwd(project)
+    base = load_stack_config(env_file, project=project.name)
+    packs = discover_packs() if packs is None else packs
+    environment = base.environment
+    spec_env = base.object("environment")
+    env_name = str(spec_env.get("name", environment)) if isinstance(spec_env, dict) else environment
+    references: dict[str, StackOutputs] = {}
+    audited = []
+    for layer in Layer:
+        stack = layer_stack_name(env_name, layer)
+        config = base.with_layer(stack, {f"{project.name}:{LAYER_KEY}": layer.value}, references)
+        capture, result = audit_capture_and_packs(
+            env_file,
+            packs=packs,
+            config_dir=project.policy_config_dir,
+            program=project.program,
+            project=project.name,
+            progress=progress,
+            stack_config=config,
+            policy_environment=environment,
+        )
+        references[stack] = StackOutputs(dict(capture.exported), capture.secret_outputs)
+        audited.append((capture, result))
+    return audited
 
 
 def capture_environment(env_file: Path, *, project: Project | None = None) -> Capture:

@@ -1,0 +1,104 @@
+"""One stack per layer: storage -> registry -> serving -> monitoring, wired by StackReferences.
+
+The offline audit runs the layer stacks in order; each ``StackReference`` reads the outputs its
+upstream layer's capture exported. Split, the environment registers the very same resources with the
+very same inputs as in one stack, credentials crossing stacks as secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mlops_platform.stacks.loader import SpecError, load_environment
+from mlops_platform.tools.engine.audit import audit_split_environment, capture_environment
+from mlops_platform.tools.engine.capture import Capture, StackReferenceError, capture_program
+from mlops_platform.tools.engine.config import load_stack_config
+from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.project import Project
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = Project.load(REPO)
+ROOT = "pulumi:pulumi:Stack"
+
+
+def _norm(urn: str) -> str:
+    return re.sub(r"^urn:pulumi:[^:]+::", "urn:pulumi:STACK::", urn)
+
+
+@pytest.fixture(scope="module")
+def prod_split() -> list[tuple[Capture, AuditResult]]:
+    return audit_split_environment(PROJECT.stack_file("prod"), project=PROJECT)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_split_registers_the_same_resources_with_the_same_inputs(env: str) -> None:
+    single = capture_environment(PROJECT.stack_file(env), project=PROJECT)
+    split = [c for c, _ in audit_split_environment(PROJECT.stack_file(env), project=PROJECT, packs=[])]
+    assert [c.environment for c in split] == [
+        f"{env}-storage",
+        f"{env}-registry",
+        f"{env}-serving",
+        f"{env}-monitoring",
+    ]
+    one = {_norm(r.urn): r.inputs for r in single.resources if r.type != ROOT}
+    four = {_norm(r.urn): r.inputs for c in split for r in c.resources if r.type != ROOT}
+    assert set(four) == set(one) and len(one) > 30
+    assert [urn for urn in one if one[urn] != four[urn]] == []
+
+
+@pytest.mark.slow
+def test_credentials_cross_stacks_as_secrets(prod_split: list[tuple[Capture, AuditResult]]) -> None:
+    storage, registry = prod_split[0][0], prod_split[1][0]
+    assert storage.secret_outputs == {"databaseUrl", "objectStoreAccessKey", "objectStoreSecretKey"}
+    url = storage.exported["databaseUrl"]
+    assert url.startswith("postgresql://") and url in registry.secret_values  # still a secret downstream
+    assert "postgresql://" not in str(storage.outputs)  # reports show the outputs redacted
+    for capture, _ in prod_split:
+        assert all(url not in str(r.inputs) for r in capture.resources if "Secret" not in r.type)
+
+
+@pytest.mark.slow
+def test_split_prod_findings_differ_only_in_stack_rules(
+    prod_split: list[tuple[Capture, AuditResult]],
+) -> None:
+    """Resource rules judge each layer as in one stack; stack rules see one layer only (see the note)."""
+    single = capture_and_audit_single()
+    key = lambda f: (f.policy, _norm(f.urn), f.message)  # noqa: E731
+    one = {key(f) for f in single.findings}
+    four = {key(f) for _, result in prod_split for f in result.findings}
+    stack_rules = {m.name for m in single.policies if m.stack_level}
+    assert {policy for policy, _, _ in one ^ four} <= stack_rules
+    assert {policy for policy, _, _ in one - four} == set()
+
+
+def capture_and_audit_single() -> AuditResult:
+    from mlops_platform.tools.engine.audit import audit_environment
+
+    return audit_environment(PROJECT.stack_file("prod"), project=PROJECT)
+
+
+def test_a_layer_stack_needs_its_upstream_captured() -> None:
+    config = load_stack_config(PROJECT.stack_file("dev"), project=PROJECT.name)
+    serving = config.with_layer("dev-serving", {"mlops-platform:layer": "serving"}, {})
+    with pytest.raises(StackReferenceError) as caught:
+        capture_program(PROJECT.program, serving)
+    assert str(caught.value) == "StackReference to stack 'dev-registry': no outputs of it (known: none)"
+
+
+def test_layer_keys_are_checked_with_the_spec(tmp_path: Path) -> None:
+    text = (REPO / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    broken = text + "  mlops-platform:layer: frontend\n  mlops-platform:layerStacks: {storage: 'a b'}\n"
+    (tmp_path / "Pulumi.dev.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_environment(tmp_path / "Pulumi.dev.yaml")
+    lines = len(text.splitlines())
+    assert [str(p).removeprefix(str(tmp_path) + "/") for p in caught.value.problems] == [
+        f"Pulumi.dev.yaml:{lines + 1}: mlops-platform:layer: layer: must be one of storage, registry, "
+        "serving, monitoring (got 'frontend')",
+        f"Pulumi.dev.yaml:{lines + 2}: mlops-platform:layerStacks: layerStacks.storage: must be a stack name "
+        "such as prod-storage (got 'a b')",
+    ]
