@@ -318,6 +318,8 @@ def audit_environment(
     *,
     project: Project | None = None,
     packs: list[Path] | None = None,
+    config_dir: Path | None = None,
+    program: Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> AuditResult:
     """Audit one environment: findings of every pack on what its program registers, before waivers.
@@ -327,6 +329,8 @@ def audit_environment(
         project: the Pulumi project: its program, name and policy config directory (default: the
             working directory's).
         packs: policy pack directories (default: the library's bundled packs).
+        config_dir: policy config directory (default: the project's ``policies/config``).
+        program: the stack program (default: the project's).
         progress: called with ``(phase, resources)`` as the audit advances.
 
     Raises:
@@ -339,8 +343,8 @@ def audit_environment(
     _capture, result = audit_capture_and_packs(
         env_file,
         packs=discover_packs() if packs is None else packs,
-        config_dir=project.policy_config_dir,
-        program=project.program,
+        config_dir=project.policy_config_dir if config_dir is None else config_dir,
+        program=project.program if program is None else program,
         project=project.name,
         progress=progress,
     )
