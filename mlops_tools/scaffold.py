@@ -63,6 +63,13 @@ def _model(tier: str, owner: str) -> dict[str, Any]:
     }
 
 
+def _namespace(name: str, tier: str) -> str:
+    """``<name>-<tier>`` as a DNS label: lowercase, ``-`` for other characters, starting with a letter."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    slug = re.sub(r"^[^a-z]+", "", slug) or "mlops"
+    return f"{slug[: 62 - len(tier)].rstrip('-')}-{tier}"
+
+
 def stack_document(name: str, tier: str, org: Organisation) -> dict[str, Any]:
     """The stack file of one tier: only what differs from the library's tier defaults."""
     ns = f"{name}:"
@@ -71,7 +78,7 @@ def stack_document(name: str, tier: str, org: Organisation) -> dict[str, Any]:
             "name": tier,
             "tier": tier,
             "target": "docker" if tier == "dev" else "kubernetes",
-            "namespace": f"{name.lower().replace('_', '-').replace('.', '-')}-{tier}"[:63],
+            "namespace": _namespace(name, tier),
             "owner": org.owner,
             "team": org.team,
             "cost_centre": org.cost_centre,

@@ -107,3 +107,12 @@ def test_outside_any_project_every_command_says_so(tmp_path: Path) -> None:
     done = mlops("validate", "dev", cwd=tmp_path)
     assert done.returncode == 2
     assert "no Pulumi project (Pulumi.yaml) here or above: pass --project DIR" in done.stderr
+
+
+def test_any_pulumi_project_name_gives_valid_namespaces(tmp_path: Path) -> None:
+    root = tmp_path / "odd"
+    assert mlops("init", str(root), "--name", "1Team_X.y").returncode == 0
+    done = mlops("validate", "dev", "prod", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "1Team_X.y:environment:" in (root / "stacks" / "Pulumi.prod.yaml").read_text()
+    assert "namespace: team-x-y-prod\n" in (root / "stacks" / "Pulumi.prod.yaml").read_text()
