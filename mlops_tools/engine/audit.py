@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -365,6 +366,12 @@ def audit_split_environment(
     upstream layer's capture exported, secrets still marked secret. The policy config is the
     environment's, as each layer stack's would be.
 
+    Stack rules judge relations between resources (every model monitored, every pod under a
+    NetworkPolicy, a namespace's classification ceiling over its models) that a split puts in two
+    stacks: they are judged over the environment, once, on the resources of all four layer stacks
+    (``environment_stack_analysis``), and replace each layer stack's own stack-rule results (reported
+    with the last layer). Resource rules stay per layer stack.
+
     Raises:
         as ``audit_environment``; ``StackReferenceError`` when a layer reads a stack not captured.
     """
@@ -393,7 +400,79 @@ def audit_split_environment(
         )
         references[stack] = StackOutputs(dict(capture.exported), capture.secret_outputs)
         audited.append((capture, result))
-    return audited
+    if not packs:
+        return audited
+    whole = environment_stack_analysis(
+        [c for c, _ in audited],
+        packs=packs,
+        config_dir=project.policy_config_dir,
+        project=project.name,
+        policy_environment=environment,
+    )
+    stack_rules = {(m.pack, m.name) for _, result in audited for m in result.policies if m.stack_level}
+    combined = []
+    for index, (capture, result) in enumerate(audited):
+        own = [f for f in result.findings if (f.pack, f.policy) not in stack_rules]
+        checks = [c for c in result.checks if (c.pack, c.policy) not in stack_rules]
+        if index == len(audited) - 1:  # the environment's stack-rule results, reported once
+            own += [_redacted(f, capture) for f in whole.findings]
+            checks += whole.checks
+        fields = {name: getattr(result, name) for name in AuditResult.__dataclass_fields__}
+        fields["findings"] = _sorted_findings(own)
+        fields["checks"] = sorted(set(checks), key=lambda c: (c.urn, c.pack, c.policy))
+        combined.append((capture, AuditResult(**fields)))
+    return combined
+
+
+@dataclass(frozen=True, slots=True)
+class _Registrations:
+    """What ``_stack_analysis`` reads of a capture: its registrations."""
+
+    registrations: list[Registration]
+
+
+def environment_stack_analysis(
+    captures: list[Capture],
+    *,
+    packs: list[Path],
+    config_dir: Path | None,
+    project: str,
+    policy_environment: str,
+) -> AnalysisResult:
+    """Every pack's stack rules over the resources of several stacks of one environment at once.
+
+    The packs run with the first stack's config and the environment's policy config; each resource
+    keeps its own stack's URN. Returns the stack rules' findings and checks (no resource rule runs).
+    """
+    first = captures[0].config
+    engine = EngineServer()
+    sessions: list[PackSession] = []
+    try:
+        for pack_dir in packs:
+            policy_config, strict = policy_config_for(config_dir, policy_environment, pack_dir)
+            sessions.append(
+                PackSession(
+                    pack_dir,
+                    engine_address=engine.address,
+                    project=project,
+                    stack=first.environment,
+                    config=first.values,
+                    policy_config=policy_config,
+                    strict_config=strict,
+                )
+            )
+        errors = _start_all(sessions)
+        if errors:
+            raise errors[0]
+        union = _Registrations([reg for capture in captures for reg in capture.registrations])
+        whole = AnalysisResult()
+        for result in _stack_analysis(sessions, union):  # type: ignore[arg-type]
+            whole.extend(result)
+        return whole
+    finally:
+        for session in sessions:
+            session.close()
+        engine.stop()
 
 
 def capture_environment(env_file: Path, *, project: Project | None = None) -> Capture:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlops_platform.stacks.loader import SpecError, load_environment
-from mlops_platform.tools.engine.audit import audit_split_environment, capture_environment
+from mlops_platform.tools.engine.audit import audit_environment, audit_split_environment, capture_environment
 from mlops_platform.tools.engine.capture import Capture, StackReferenceError, capture_program
 from mlops_platform.tools.engine.config import load_stack_config
 from mlops_platform.tools.findings import AuditResult
@@ -61,24 +61,31 @@ def test_credentials_cross_stacks_as_secrets(prod_split: list[tuple[Capture, Aud
         assert all(url not in str(r.inputs) for r in capture.resources if "Secret" not in r.type)
 
 
+def _findings(results: list[AuditResult]) -> set[tuple[str, str, str, str]]:
+    return {(f.policy, _norm(f.urn), f.message, f.enforcement.value) for r in results for f in r.findings}
+
+
 @pytest.mark.slow
-def test_split_prod_findings_differ_only_in_stack_rules(
-    prod_split: list[tuple[Capture, AuditResult]],
-) -> None:
-    """Resource rules judge each layer as in one stack; stack rules see one layer only (see the note)."""
-    single = capture_and_audit_single()
-    key = lambda f: (f.policy, _norm(f.urn), f.message)  # noqa: E731
-    one = {key(f) for f in single.findings}
-    four = {key(f) for _, result in prod_split for f in result.findings}
+def test_split_prod_audits_with_the_same_findings(prod_split: list[tuple[Capture, AuditResult]]) -> None:
+    single = audit_environment(PROJECT.stack_file("prod"), project=PROJECT)
+    assert _findings([r for _, r in prod_split]) == _findings([single])
     stack_rules = {m.name for m in single.policies if m.stack_level}
-    assert {policy for policy, _, _ in one ^ four} <= stack_rules
-    assert {policy for policy, _, _ in one - four} == set()
+    judged = {c.policy for c in prod_split[-1][1].checks if c.policy in stack_rules}
+    assert judged == {c.policy for c in single.checks if c.policy in stack_rules} != set()
 
 
-def capture_and_audit_single() -> AuditResult:
-    from mlops_platform.tools.engine.audit import audit_environment
-
-    return audit_environment(PROJECT.stack_file("prod"), project=PROJECT)
+@pytest.mark.slow
+def test_a_relation_broken_across_layers_is_still_found(tmp_path: Path) -> None:
+    """Drift checks off for a high-risk model: the serving stack has the model, monitoring has no job."""
+    text = (REPO / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8")
+    canary = "        canary:\n          alias: challenger"
+    broken = text.replace(canary, "        drift: {enabled: false}\n" + canary, 1)
+    assert broken != text
+    (tmp_path / "Pulumi.prod.yaml").write_text(broken, encoding="utf-8")
+    single = audit_environment(tmp_path / "Pulumi.prod.yaml", project=PROJECT)
+    split = [r for _, r in audit_split_environment(tmp_path / "Pulumi.prod.yaml", project=PROJECT)]
+    assert {f[0] for f in _findings([single])} >= {"model-drift-check"}
+    assert _findings(split) == _findings([single])
 
 
 def test_a_layer_stack_needs_its_upstream_captured() -> None:
