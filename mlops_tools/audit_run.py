@@ -32,6 +32,7 @@ class AuditRequest:
     refresh: bool = False  # with the pulumi engine: refresh the stack's state first
     project: Project | None = None  # None: the working directory's
     packs: list[Path] | None = None  # None: the library's bundled packs
+    split: bool = False  # offline: each environment as one stack per layer, in order
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
@@ -91,7 +92,14 @@ def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
 
 def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
     """One environment's audit with a progress display on stderr; None after reporting a failure."""
-    from mlops_platform.tools.engine.audit import PackError, PolicyConfigError, audit_environment
+    from mlops_platform.tools.engine.audit import (
+        PackError,
+        PolicyConfigError,
+        audit_environment,
+        audit_split_environment,
+        environment_result,
+    )
+    from mlops_platform.tools.engine.capture import StackReferenceError
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     with Progress(
@@ -110,8 +118,13 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
             progress.update(task, phase=phase, completed=resources)
 
         try:
+            if request.split:
+                layers = audit_split_environment(
+                    env_file, project=request.project, packs=request.packs, progress=update
+                )
+                return environment_result(env, [result for _, result in layers])
             return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
-        except (PolicyConfigError, PackError) as exc:
+        except (PolicyConfigError, PackError, StackReferenceError) as exc:
             err.print(f"{env}: {exc}", markup=False)
         except Exception as exc:  # the program failed: a RunError carries located spec errors
             err.print(f"{env}: the program failed: {exc}", markup=False)

@@ -367,6 +367,12 @@ def audit(
     refresh: Annotated[
         bool, typer.Option(help="With --engine pulumi: refresh the stack's state from the providers first.")
     ] = False,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split", help="Audit ENV as one stack per layer (storage, registry, serving, monitoring)."
+        ),
+    ] = False,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -383,6 +389,12 @@ def audit(
         raise typer.Exit(EXIT_BAD_INPUT)
     if (stack or refresh) and engine != "pulumi":
         err.print("--stack and --refresh need --engine pulumi", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if split and engine != "offline":
+        err.print(
+            "--split: the offline engine only (layer stacks on the real engine are not supported)",
+            markup=False,
+        )
         raise typer.Exit(EXIT_BAD_INPUT)
     if stack and len(envs) > 1:
         err.print("--stack: audit one environment at a time", markup=False)
@@ -403,6 +415,7 @@ def audit(
         waivers=project.waivers_file if waivers is None else waivers,
         project=project,
         packs=pack_dirs,
+        split=split,
         today=as_of,
         engine=engine,
         stack=stack,

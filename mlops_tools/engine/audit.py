@@ -424,6 +424,30 @@ def audit_split_environment(
     return combined
 
 
+def environment_result(environment: str, layers: list[AuditResult]) -> AuditResult:
+    """One result for an environment audited as layer stacks: what a report of the environment shows.
+
+    Resources, findings and checks of every layer stack (each with its own stack's URN); the policies
+    and tier of the first (every layer runs the same packs with the same config).
+    """
+    first = layers[0]
+    return AuditResult(
+        environment=environment,
+        tier=first.tier,
+        target=first.target,
+        resources=[r for result in layers for r in result.resources],
+        policies=first.policies,
+        findings=_sorted_findings([f for result in layers for f in result.findings]),
+        checks=sorted(
+            {c for result in layers for c in result.checks}, key=lambda c: (c.urn, c.pack, c.policy)
+        ),
+        waivers=[],
+        started_at=first.started_at,
+        duration_s=sum(result.duration_s for result in layers),
+        secret_fingerprints=frozenset().union(*(result.secret_fingerprints for result in layers)),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Registrations:
     """What ``_stack_analysis`` reads of a capture: its registrations."""

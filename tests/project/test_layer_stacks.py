@@ -109,3 +109,35 @@ def test_layer_keys_are_checked_with_the_spec(tmp_path: Path) -> None:
         f"Pulumi.dev.yaml:{lines + 2}: mlops-platform:layerStacks: layerStacks.storage: must be a stack name "
         "such as prod-storage (got 'a b')",
     ]
+
+
+@pytest.mark.slow
+def test_mlops_audit_split_reports_the_environment_as_one_stack_would() -> None:
+    import json
+
+    from tests.cli_runner import mlops
+
+    reports = []
+    for extra in ((), ("--split",)):
+        done = mlops("audit", "dev", *extra, "-f", "json")
+        assert done.returncode == 0, done.stderr
+        reports.append(json.loads(done.stdout))
+    one, four = reports
+    assert four["environment"] == one["environment"] == "dev"
+    keep = ("mandatory", "advisory", "waived", "errors", "blocking")
+    assert {k: four["summary"][k] for k in keep} == {k: one["summary"][k] for k in keep}
+    seen = [
+        {(v["policy"], _norm(v["urn"]), v["message"], v["outcome"]) for v in r["violations"]} for r in reports
+    ]
+    assert seen[0] == seen[1] and seen[0]
+
+
+def test_split_is_offline_only() -> None:
+    from tests.cli_runner import mlops
+
+    done = mlops("audit", "prod", "--split", "--engine", "pulumi")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "--split: the offline engine only (layer stacks on the real engine are not supported)"
+    )
