@@ -393,6 +393,19 @@ def scrape_targets_from(spec: schema.EnvironmentSpec, served: pulumi.Output[Any]
     return targets
 
 
+def _upstream(ref: pulumi.StackReference, layer: Layer, key: str) -> pulumi.Output[Any]:
+    """Output ``key`` of the upstream layer's stack; a clear error when that stack does not export it."""
+
+    def present(value: Any) -> Any:
+        if value is None:
+            raise pulumi.RunError(
+                f"the {layer.value} layer's stack exports no {key!r}: deploy that layer first"
+            )
+        return value
+
+    return ref.get_output(key).apply(present)
+
+
 UpstreamLookup = Callable[[Layer], "pulumi.StackReference"]
 """The StackReference of an upstream layer's stack."""
 
@@ -419,13 +432,13 @@ def build_layer(
     assert layer.upstream is not None
     ref = upstream(layer.upstream)
     if layer is Layer.REGISTRY:
-        values = {key: ref.require_output(key) for key in STORAGE_EXPORTS}
+        values = {key: _upstream(ref, layer.upstream, key) for key in STORAGE_EXPORTS}
         registry = _registry(spec, credential_args(secret), opts, values)
         return registry_exports(registry, values["namespace"])
-    values = {key: ref.require_output(key) for key in ("namespace", "modelRegistryUri")}
+    values = {key: _upstream(ref, layer.upstream, key) for key in ("namespace", "modelRegistryUri")}
     if layer is Layer.SERVING:
         return serving_exports(_serving(spec, opts, values), values)
-    targets = scrape_targets_from(spec, ref.require_output("scrapeTargets"))
+    targets = scrape_targets_from(spec, _upstream(ref, layer.upstream, "scrapeTargets"))
     monitoring = _monitoring(spec, credential_args(secret), opts, secret, values, targets)
     return {"prometheusUrl": monitoring.prometheus_url, "alertmanagerUrl": monitoring.alertmanager_url,
             "grafanaUrl": monitoring.grafana_url}  # fmt: skip

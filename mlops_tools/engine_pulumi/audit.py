@@ -9,6 +9,7 @@ waiver engine and report formats as the offline audit's.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -52,13 +53,19 @@ class PackPlan:
 
 
 def plan_packs(
-    environment: str, scratch: Path, *, packs: list[Path] | None = None, config_dir: Path | None = None
+    environment: str,
+    scratch: Path,
+    *,
+    packs: list[Path] | None = None,
+    config_dir: Path | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> PackPlan:
     """Launchers for every pack and the config file each gets (an empty one when none applies).
 
     The CLI pairs ``--policy-pack-config`` flags with ``--policy-pack`` flags by position, so every
     pack gets a file. ``config_dir`` is the project's policy config directory (default: the working
-    directory's project's).
+    directory's project's). ``disabled`` policies are turned off in a copy of each pack's config
+    (a split environment's stack rules, judged over the environment before the run).
     """
     packs = discover_packs() if packs is None else packs
     config_dir = project_or_cwd(None).policy_config_dir if config_dir is None else config_dir
@@ -69,6 +76,10 @@ def plan_packs(
         if path is None:
             path = scratch / "packs" / pack.name / "no-policy-config.json"
             path.write_text("{}\n", encoding="utf-8")
+        if disabled:
+            document = {**_read_json(path), **{name: {"enforcementLevel": "disabled"} for name in disabled}}
+            path = scratch / "packs" / pack.name / "policy-config-stack-rules-off.json"
+            path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         configs.append(path.resolve())
     return PackPlan(packs, launchers, configs)
 
