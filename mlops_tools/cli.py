@@ -449,11 +449,26 @@ def up(
         list[str] | None,
         typer.Option("--install-crds", help="CRD file, directory or URL to apply first (repeatable)."),
     ] = None,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split", help="One stack per layer (storage, registry, serving, monitoring), up in order."
+        ),
+    ] = False,
 ) -> None:
     """A real `pulumi up` of ENV with every policy pack; a mandatory violation stops it before any change.
 
     Runs on a stack of your backend (--stack, default ENV) or a self-contained one (--local-state DIR).
+    With --split (and --local-state): the environment's stack rules are judged over all four layers
+    first, then each layer stack goes up in order, reading its upstream's outputs.
     """
+    if split and (local_state is None or stack is not None or install_crds):
+        err.print(
+            "--split: give --local-state DIR (the layer stacks share its backend); "
+            "--stack and --install-crds do not apply",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     config = {}
     if render_to is not None:
         from mlops_platform.tools.engine_pulumi.operations import render_config
@@ -472,6 +487,8 @@ def up(
     if stack is None and local_state is None:
         stack = env
     _confirm(f"Apply ENV {env} ({'stack ' + stack if stack else local_state})?", yes)
+    if split and local_state is not None:
+        raise typer.Exit(_split_up(env, local_state, render_to))
     raise typer.Exit(
         _engine(
             env,
@@ -483,6 +500,42 @@ def up(
             install_crds=install_crds,
         )
     )
+
+
+def _split_up(env: str, local_state: Path, render_to: Path | None) -> int:
+    """``up_split`` of ENV; its progress and verdicts on stderr; the exit code."""
+    from mlops_platform.tools.engine_pulumi.audit import EngineRunError
+    from mlops_platform.tools.engine_pulumi.operations import up_split
+    from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
+
+    path = _spec_file(env)
+    try:
+        find_engine_tools()
+        result = up_split(
+            path,
+            local_state=local_state.resolve(),
+            project=_project(runs_program=True),
+            render_to=render_to,
+            echo=lambda line: err.print(line, markup=False, highlight=False),
+        )
+    except (EngineUnavailable, EngineRunError) as exc:
+        err.print(f"mlops up: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    for finding in result.gate:
+        err.print(f"mandatory: {finding.policy}: {finding.urn}: {finding.message}", markup=False)
+    if result.gate:
+        err.print(
+            f"mlops up: stopped by {len(result.gate)} mandatory stack-rule findings; nothing changed",
+            markup=False,
+        )
+        return EXIT_VIOLATIONS
+    for run in result.runs:
+        created = run.record.changes.get("create", 0)
+        err.print(
+            f"{run.stack}: {len(run.record.mandatory())} mandatory violations, {created} created",
+            markup=False,
+        )
+    return EXIT_VIOLATIONS if any(run.record.mandatory() for run in result.runs) else EXIT_OK
 
 
 def _cluster_configured(env: str) -> bool:

@@ -61,3 +61,38 @@ def test_split_prod_goes_up_layer_by_layer_and_renders_what_one_stack_renders(tm
     assert len(single) > 50
     assert set(layered) == set(single)
     assert [key for key in single if layered[key] != single[key]] == []
+
+
+def test_mlops_up_split_goes_up_in_order(tmp_path: Path) -> None:
+    from tests.cli_runner import mlops
+
+    done = mlops(
+        "up", "prod", "--split", "--local-state", str(tmp_path / "state"),
+        "--render-to", str(tmp_path / "render"), "--yes",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    verdicts = [line for line in done.stderr.splitlines() if "mandatory violations" in line]
+    assert [line.split(":")[0] for line in verdicts] == [
+        "prod-storage",
+        "prod-registry",
+        "prod-serving",
+        "prod-monitoring",
+    ]
+    assert all(": 0 mandatory violations, " in line for line in verdicts), verdicts
+    assert {p.name for p in (tmp_path / "render").iterdir()} == {
+        "storage",
+        "registry",
+        "serving",
+        "monitoring",
+    }
+
+
+def test_up_split_needs_local_state() -> None:
+    from tests.cli_runner import mlops
+
+    done = mlops("up", "prod", "--split", "--yes")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "--split: give --local-state DIR (the layer stacks share its backend); --stack and --install-crds "
+        "do not apply"
+    )
