@@ -355,20 +355,25 @@ class ServingArgs:
 
 @dataclass(frozen=True, kw_only=True)
 class ScrapeTarget:
-    """What monitoring needs to know about one endpoint; plain values so templates render outside apply."""
+    """What monitoring needs to know about one endpoint.
+
+    The model, port, SLO and drift check decide which resources monitoring creates: plain values. Where
+    the endpoint runs (``host``, ``selector``, ``canary_host``) may come from another stack (a serving
+    layer's exports read through a ``StackReference``): Inputs, rendered inside ``apply``.
+    """
 
     model: str
-    host: str
+    host: pulumi.Input[str]
     """Service name (Kubernetes, same namespace) or container name (Docker)."""
     port: int
     slo: ModelSlo
     metrics_path: str = "/metrics"
     drift: DriftArgs | None = None
-    selector: Mapping[str, str] = field(default_factory=dict)
+    selector: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
     """Kubernetes: labels of the model's Service, for its ServiceMonitor. Empty on Docker."""
     image: str | None = None
     """The model's serving image (the drift-check job runs it when no dedicated drift image is set)."""
-    canary_host: str | None = None
+    canary_host: pulumi.Input[str] | None = None
     """Docker: container name of the canary, scraped beside ``host`` (track ``canary``). None on Kubernetes,
     where the ServiceMonitor's selector covers both Deployments."""
 

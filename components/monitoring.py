@@ -6,6 +6,7 @@ import importlib
 
 import pulumi
 
+from mlops_platform.components.arg_checks import check_monitoring
 from mlops_platform.components.args import MonitoringArgs, MonitoringOutputs
 
 
@@ -22,8 +23,9 @@ class MonitoringStack(pulumi.ComponentResource):
     """Every output of the layer, typed."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_monitoring(name, args)  # before anything registers: a refused component leaves no trace
         super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.monitoring")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.monitoring")
         self.outputs = builder.build(self, name, args)
         self.prometheus_url = self.outputs.prometheus_url
         self.alertmanager_url = self.outputs.alertmanager_url

@@ -6,6 +6,7 @@ import importlib
 
 import pulumi
 
+from mlops_platform.components.arg_checks import check_registry
 from mlops_platform.components.args import RegistryArgs, RegistryOutputs
 
 
@@ -20,8 +21,9 @@ class RegistryStack(pulumi.ComponentResource):
     """Every output of the layer, typed."""
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_registry(name, args)  # before anything registers: a refused component leaves no trace
         super().__init__("mlops:registry:RegistryStack", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.registry")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.registry")
         self.outputs = builder.build(self, name, args)
         self.model_registry_uri = self.outputs.model_registry_uri
         self.image_registry_host = self.outputs.image_registry_host

@@ -10,6 +10,7 @@ import importlib
 
 import pulumi
 
+from mlops_platform.components.arg_checks import check_endpoint, check_serving
 from mlops_platform.components.args import (
     ModelEndpointArgs,
     ModelEndpointOutputs,
@@ -29,8 +30,9 @@ class ModelEndpoint(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_endpoint(name, args)  # before anything registers: a refused component leaves no trace
         super().__init__("mlops:serving:ModelEndpoint", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.serving")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.serving")
         self.outputs = builder.build(self, name, args)
         self.url = self.outputs.url
         self.register_outputs({"url": self.url})
@@ -47,6 +49,7 @@ class ServingStack(pulumi.ComponentResource):
     """Every output of the layer, typed (``outputs.scrape_targets`` feeds the monitoring layer)."""
 
     def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_serving(name, args)  # before anything registers: a refused component leaves no trace
         super().__init__("mlops:serving:ServingStack", name, None, opts)
         self.endpoints = {
             model.name: ModelEndpoint(

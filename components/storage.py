@@ -6,6 +6,7 @@ import importlib
 
 import pulumi
 
+from mlops_platform.components.arg_checks import check_storage
 from mlops_platform.components.args import StorageArgs, StorageOutputs
 
 
@@ -26,8 +27,9 @@ class StorageStack(pulumi.ComponentResource):
     """Every output of the layer, typed."""
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_storage(name, args)  # before anything registers: a refused component leaves no trace
         super().__init__("mlops:storage:StorageStack", name, None, opts)
-        builder = importlib.import_module(f"components.{args.target.value}.storage")
+        builder = importlib.import_module(f"mlops_platform.components.{args.target.value}.storage")
         self.outputs = builder.build(self, name, args)
         self.namespace = self.outputs.namespace
         self.database_url = self.outputs.database_url

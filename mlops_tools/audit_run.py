@@ -10,11 +10,15 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlops_platform.tools.findings import AuditResult
+
+if TYPE_CHECKING:
+    from mlops_platform.tools.project import Project
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -29,6 +33,9 @@ class AuditRequest:
     engine: str = "offline"  # or "pulumi": a real `pulumi preview` with every pack
     stack: str | None = None  # with the pulumi engine: a real stack of the user's backend
     refresh: bool = False  # with the pulumi engine: refresh the stack's state first
+    project: Project | None = None  # None: the working directory's
+    packs: list[Path] | None = None  # None: the library's bundled packs
+    split: bool = False  # offline: each environment as one stack per layer, in order
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
@@ -54,7 +61,7 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     results = []
     for env_file in request.env_files:
         result = (
-            _audit_one(env_file, err)
+            _audit_one(request, env_file, err)
             if request.engine == "offline"
             else _engine_audit(request, env_file, err)
         )
@@ -117,17 +124,21 @@ def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ign
     """
     from mlops_platform.stacks.loader import DEFAULTS_FILE
     from mlops_platform.tools.policy_config import discover_packs
+    from mlops_platform.tools.project import project_or_cwd
     from mlops_platform.tools.provenance import InputFile, collect_provenance, input_file
 
-    packs = discover_packs()
-    inputs = [input_file("defaults", DEFAULTS_FILE), input_file("waivers", request.waivers)]
+    root = project_or_cwd(request.project).root
+    packs = discover_packs() if request.packs is None else request.packs
+    inputs = [input_file("defaults", DEFAULTS_FILE, root), input_file("waivers", request.waivers, root)]
     for result, env_file in zip(results, request.env_files, strict=True):
-        inputs.append(input_file("spec", env_file, result.environment))
+        inputs.append(input_file("spec", env_file, root, result.environment))
         inputs += [
             InputFile("policy-config", source.path, source.sha256, result.environment)
             for source in result.policy_config
         ]
-    return collect_provenance(engine=request.engine, as_of=request.today, packs=packs, inputs=inputs)
+    return collect_provenance(
+        engine=request.engine, as_of=request.today, packs=packs, inputs=inputs, root=root
+    )
 
 
 def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
@@ -138,9 +149,16 @@ def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
     return request.output / f"mlops-audit{suffix}"
 
 
-def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
+def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
     """One environment's audit with a progress display on stderr; None after reporting a failure."""
-    from mlops_platform.tools.engine.audit import PackError, PolicyConfigError, audit_environment
+    from mlops_platform.tools.engine.audit import (
+        PackError,
+        PolicyConfigError,
+        audit_environment,
+        audit_split_environment,
+        environment_result,
+    )
+    from mlops_platform.tools.engine.capture import StackReferenceError
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     with Progress(
@@ -161,8 +179,13 @@ def _audit_one(env_file: Path, err: Console):  # type: ignore[no-untyped-def]
             progress.update(task, phase=phase, completed=resources)
 
         try:
-            return audit_environment(env_file, progress=update)
-        except (PolicyConfigError, PackError) as exc:
+            if request.split:
+                layers = audit_split_environment(
+                    env_file, project=request.project, packs=request.packs, progress=update
+                )
+                return environment_result(env, [result for _, result in layers])
+            return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
+        except (PolicyConfigError, PackError, StackReferenceError) as exc:
             err.print(f"{env}: {exc}", markup=False)
         except Exception as exc:  # the program failed: a RunError carries located spec errors
             err.print(f"{env}: the program failed: {exc}", markup=False)
@@ -177,7 +200,13 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
-        return audit_with_engine(env_file, stack_name=request.stack, refresh=request.refresh)
+        return audit_with_engine(
+            env_file,
+            project=request.project,
+            packs=request.packs,
+            stack_name=request.stack,
+            refresh=request.refresh,
+        )
     except (EngineUnavailable, EngineRunError, PolicyConfigError, PackError) as exc:
         err.print(f"{env}: {exc}", markup=False)
     return None

@@ -10,13 +10,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from mlops_platform.tools import __version__
+from mlops_platform.tools.cli_project import register as register_project_commands
 from mlops_platform.tools.cli_toolchain import toolchain_app
+
+if TYPE_CHECKING:
+    from mlops_platform.tools.project import Project
 
 app = typer.Typer(
     name="mlops",
@@ -39,12 +43,18 @@ out = Console(
 )
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 app.add_typer(toolchain_app, name="toolchain")
+register_project_commands(app)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2  # and 70, 130: see cli_guard
 
 DEFAULT_WAIVERS = Path("policies/waivers.yaml")
 
-EnvArg = Annotated[str, typer.Argument(help="Stack name resolved to stacks/Pulumi.ENV.yaml, or a path.")]
+EnvArg = Annotated[
+    str, typer.Argument(help="Stack name resolved to <stackConfigDir>/Pulumi.ENV.yaml, or a path.")
+]
+
+_chosen: dict[str, Path | Project | None] = {"dir": None, "project": None}
+"""The global ``--project`` directory of this invocation, and its project once read."""
 
 
 def _version(value: bool) -> None:
@@ -61,8 +71,38 @@ def main(
     debug: Annotated[
         bool, typer.Option("--debug", help="On an internal error (exit 70), print its traceback.")
     ] = False,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-C",
+            help="The Pulumi project (a directory with Pulumi.yaml); default: the working directory's.",
+        ),
+    ] = None,
 ) -> None:
     """mlops-platform: typed environment specs, Pulumi components, CrossGuard packs, offline audits."""
+    _chosen.update(dir=project, project=None)
+
+
+def _project(*, runs_program: bool = False) -> Project:
+    """The project of this invocation (``--project`` or found from the working directory); exit 2 if none.
+
+    With ``runs_program``, its program file must exist too.
+    """
+    from mlops_platform.tools.project import Project, ProjectError
+
+    found = _chosen["project"]
+    directory = _chosen["dir"]
+    try:
+        if not isinstance(found, Project):
+            found = Project.load(directory) if isinstance(directory, Path) else Project.find()
+            _chosen["project"] = found
+        if runs_program:
+            found.check_program()
+    except ProjectError as exc:
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    return found
 
 
 def _report_problems(problems: list) -> None:
@@ -93,6 +133,7 @@ def validate(
     )
     from mlops_platform.stacks.yaml_source import display_path
 
+    project = _project()
     failed = False
     targets: list[str | Path] = list(envs) if envs else list(environment_files())
     if not targets:
@@ -100,8 +141,8 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT)
     for env in targets:
         try:
-            path = env if isinstance(env, Path) else resolve_environment(env)
-            spec = load_environment(path)
+            path = env if isinstance(env, Path) else resolve_environment(env, project.stack_config_dir)
+            spec = load_environment(path, project=project.name)
             checked = check_environment(path, spec)
         except SpecError as exc:
             _report_problems(exc.problems)
@@ -162,19 +203,20 @@ def schema(
 
 @app.command()
 def envs() -> None:
-    """List the environments found in stacks/, with tier, target and model count."""
+    """List the project's environments (its stack files), with tier, target and model count."""
     from rich.table import Table
     from rich.text import Text
 
-    from mlops_platform.stacks.loader import SpecError, environment_files, load_environment
+    from mlops_platform.stacks.loader import SpecError, load_environment
     from mlops_platform.stacks.yaml_source import display_path
 
+    project = _project()
     table = Table("environment", "file", "tier", "target", "namespace", "models", "status")
     invalid = False
-    for path in environment_files():
+    for path in project.stack_files():
         name = path.name.split(".")[1]
         try:
-            spec = load_environment(path)
+            spec = load_environment(path, project=project.name)
         except SpecError as exc:
             invalid = True
             problems = Text(f"{len(exc.problems)} problems", style="red")
@@ -206,7 +248,7 @@ def diff(
     from mlops_platform.tools.spec_diff import diff_specs
 
     try:
-        specs = [load_environment(_spec_file(env)) for env in (left, right)]
+        specs = [load_environment(_spec_file(env), project=_project().name) for env in (left, right)]
     except SpecError as exc:  # pragma: no cover - _spec_file already reported and exited
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -249,9 +291,10 @@ def _spec_file(env: str) -> Path:
     from mlops_platform.stacks.consistency import check_environment
     from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
 
+    project = _project()
     try:
-        path = resolve_environment(env)
-        checked = check_environment(path, load_environment(path))
+        path = resolve_environment(env, project.stack_config_dir)
+        checked = check_environment(path, load_environment(path, project=project.name))
     except SpecError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -260,6 +303,24 @@ def _spec_file(env: str) -> Path:
         _report_problems(checked.errors)
         raise typer.Exit(EXIT_BAD_INPUT)
     _CHECKED[env] = path
+    return path
+
+
+def _program_stack_file(env: str) -> Path:
+    """The stack file a program runs with: validated as a spec when it declares one (``_spec_file``).
+
+    Any Pulumi Python program can be audited or previewed; its stack file then only has to exist.
+    """
+    from mlops_platform.stacks.loader import SpecError, declares_spec, resolve_environment
+
+    project = _project()
+    try:
+        path = resolve_environment(env, project.stack_config_dir)
+        if declares_spec(path, project.name):
+            return _spec_file(env)
+    except SpecError as exc:
+        _report_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     return path
 
 
@@ -302,7 +363,9 @@ def _engine(  # type: ignore[no-untyped-def]
     )
     from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
 
-    choice = StackChoice(_spec_file(env), stack_name=stack, local_state=local_state, config=config or {})
+    choice = StackChoice(
+        _spec_file(env), stack_name=stack, local_state=local_state, config=config or {}, project=_project()
+    )
     try:
         find_engine_tools()  # no CLI: say so before asking any cluster
         if cluster_check:
@@ -359,13 +422,14 @@ def preview(
     if fmt not in {f.value for f in PreviewFormat}:
         err.print(f"--format: must be one of {', '.join(f.value for f in PreviewFormat)} (got {fmt!r})")
         raise typer.Exit(EXIT_BAD_INPUT)
-    path = _spec_file(env)
+    path = _program_stack_file(env)
     from mlops_platform.tools.engine.audit import capture_environment
     from mlops_platform.tools.engine.preview import render_preview
 
     _no_cyclic_gc()
 
-    capture = _guarded(lambda: capture_environment(path))
+    project = _project(runs_program=True)
+    capture = _guarded(lambda: capture_environment(path, project=project))
     sys.stdout.write(render_preview(capture, fmt, width=max(out.width, 100)))
 
 
@@ -381,7 +445,11 @@ def audit(
         typer.Option("--output", "-o", help="File to write (a directory when several formats are asked)."),
     ] = None,
     waivers: Annotated[
-        Path | None, typer.Option(help="Waivers file (default: policies/waivers.yaml when it exists).")
+        Path | None, typer.Option(help="Waivers file (default: the project's policies/waivers.yaml).")
+    ] = None,
+    packs: Annotated[
+        list[Path] | None,
+        typer.Option("--pack", help="A policy pack directory to run instead of the bundled; repeatable."),
     ] = None,
     today: Annotated[
         str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
@@ -396,9 +464,16 @@ def audit(
     refresh: Annotated[
         bool, typer.Option(help="With --engine pulumi: refresh the stack's state from the providers first.")
     ] = False,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split", help="Audit ENV as one stack per layer (storage, registry, serving, monitoring)."
+        ),
+    ] = False,
 ) -> None:
-    """Run ENV's program and every policy pack offline, then report.
+    """Run ENV's program (the project's) and every policy pack offline, then report.
 
+    The packs are the library's bundled packs unless --pack names others.
     Exit 0 when no mandatory violation is left unwaived, 1 when one is, 2 on bad input.
     """
     from datetime import date
@@ -413,6 +488,12 @@ def audit(
     if (stack or refresh) and engine != "pulumi":
         err.print("--stack and --refresh need --engine pulumi", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    if split and engine != "offline":
+        err.print(
+            "--split: the offline engine only (layer stacks on the real engine are not supported)",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     if stack and len(envs) > 1:
         err.print("--stack: audit one environment at a time", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -426,17 +507,30 @@ def audit(
     if waivers is not None and not os.path.lexists(waivers):  # the default may be absent, a named one not
         err.print(f"--waivers: file not found: {waivers}")
         raise typer.Exit(EXIT_BAD_INPUT)
+    project = _project(runs_program=True)
+    pack_dirs = [_pack_dir(p) for p in packs] if packs else None
     request = AuditRequest(
-        env_files=[_spec_file(env) for env in envs],
+        env_files=[_program_stack_file(env) for env in envs],
         formats=formats,
         output=output,
-        waivers=waivers if waivers is not None else DEFAULT_WAIVERS,
+        waivers=project.waivers_file if waivers is None else waivers,
+        project=project,
+        packs=pack_dirs,
+        split=split,
         today=as_of,
         engine=engine,
         stack=stack,
         refresh=refresh,
     )
     raise typer.Exit(run_audits(request, out, err))
+
+
+def _pack_dir(path: Path) -> Path:
+    """A ``--pack`` directory, checked: it must hold a ``PulumiPolicy.yaml``."""
+    if not (path / "PulumiPolicy.yaml").is_file():
+        err.print(f"--pack: {path}: not a policy pack (no PulumiPolicy.yaml)", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return path.resolve()
 
 
 @app.command()
@@ -462,12 +556,27 @@ def up(
     waivers: Annotated[Path, typer.Option(help="Waivers file for the offline audit.")] = Path(
         "policies/waivers.yaml"
     ),
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split", help="One stack per layer (storage, registry, serving, monitoring), up in order."
+        ),
+    ] = False,
 ) -> None:
     """A real `pulumi up` of ENV with every policy pack; a mandatory violation stops it before any change.
 
     The offline audit runs first (waivers applied) and a blocking finding stops `up` unless --skip-audit.
     Runs on a stack of your backend (--stack, default ENV) or a self-contained one (--local-state DIR).
+    With --split (and --local-state): the environment's stack rules are judged over all four layers
+    first, then each layer stack goes up in order, reading its upstream's outputs.
     """
+    if split and (local_state is None or stack is not None or install_crds):
+        err.print(
+            "--split: give --local-state DIR (the layer stacks share its backend); "
+            "--stack and --install-crds do not apply",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     if not skip_audit:
         _audit_gate(env, waivers)
     config = {}
@@ -488,6 +597,8 @@ def up(
     if stack is None and local_state is None:
         stack = env
     _confirm(f"Apply ENV {env} ({'stack ' + stack if stack else local_state})?", yes)
+    if split and local_state is not None:
+        raise typer.Exit(_split_up(env, local_state, render_to))
     raise typer.Exit(
         _engine(
             env,
@@ -524,17 +635,54 @@ def _audit_gate(env: str, waivers: Path) -> None:
         raise typer.Exit(EXIT_VIOLATIONS)
 
 
+def _split_up(env: str, local_state: Path, render_to: Path | None) -> int:
+    """``up_split`` of ENV; its progress and verdicts on stderr; the exit code."""
+    from mlops_platform.tools.engine_pulumi.audit import EngineRunError
+    from mlops_platform.tools.engine_pulumi.operations import up_split
+    from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable, find_engine_tools
+
+    path = _spec_file(env)
+    try:
+        find_engine_tools()
+        result = up_split(
+            path,
+            local_state=local_state.resolve(),
+            project=_project(runs_program=True),
+            render_to=render_to,
+            echo=lambda line: err.print(line, markup=False, highlight=False),
+        )
+    except (EngineUnavailable, EngineRunError) as exc:
+        err.print(f"mlops up: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    for finding in result.gate:
+        err.print(f"mandatory: {finding.policy}: {finding.urn}: {finding.message}", markup=False)
+    if result.gate:
+        err.print(
+            f"mlops up: stopped by {len(result.gate)} mandatory stack-rule findings; nothing changed",
+            markup=False,
+        )
+        return EXIT_VIOLATIONS
+    for run in result.runs:
+        created = run.record.changes.get("create", 0)
+        err.print(
+            f"{run.stack}: {len(run.record.mandatory())} mandatory violations, {created} created",
+            markup=False,
+        )
+    return EXIT_VIOLATIONS if any(run.record.mandatory() for run in result.runs) else EXIT_OK
+
+
 def _cluster_configured(env: str) -> bool:
     """A preview asks a cluster only when one is named (``KUBECONFIG`` or ``kubernetes:kubeconfig``)."""
     from mlops_platform.tools.engine.config import load_stack_config
 
-    return bool(os.environ.get("KUBECONFIG") or load_stack_config(_spec_file(env)).namespace("kubernetes"))
+    settings = load_stack_config(_spec_file(env), project=_project().name).namespace("kubernetes")
+    return bool(os.environ.get("KUBECONFIG") or settings)
 
 
 def _targets_kubernetes(env: str) -> bool:
     from mlops_platform.stacks.loader import load_environment
 
-    return load_environment(_spec_file(env)).environment.target == "kubernetes"
+    return load_environment(_spec_file(env), project=_project().name).environment.target == "kubernetes"
 
 
 @app.command()
@@ -584,7 +732,7 @@ def secrets_command(
             yes,
         )
     try:
-        result = update_stack_secrets(env, rotate=rotate or (), new_seed=new_seed)
+        result = update_stack_secrets(env, rotate=rotate or (), new_seed=new_seed, work_dir=_project().root)
     except SecretsError as exc:
         err.print(f"mlops secrets: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -620,6 +768,35 @@ def _guarded(run):  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+PROJECT_FLAGS = ("--project", "-C")
+
+
+def global_options_first(argv: list[str]) -> list[str]:
+    """Move ``--project DIR`` to the front, so it may follow the command (``mlops audit prod --project .``).
+
+    Click reads an option of the app's callback only before the command name; a project is chosen for
+    every command, so it is accepted anywhere before a ``--``.
+    """
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in PROJECT_FLAGS and i + 1 < len(argv):
+            moved += argv[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--project="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return moved + rest
+
+
 def run() -> None:
     """The ``mlops`` console script: the app under the entry guard, then an exit skipping teardown.
 
@@ -632,7 +809,8 @@ def run() -> None:
     """
     from mlops_platform.tools.cli_guard import debug_requested, run_guarded
 
-    code = run_guarded(lambda: app(standalone_mode=False), debug=lambda: debug_requested(sys.argv[1:]))
+    argv = global_options_first(sys.argv[1:])
+    code = run_guarded(lambda: app(args=argv, standalone_mode=False), debug=lambda: debug_requested(argv))
     children = sys.modules.get("mlops_platform.tools.engine.children")
     if children is not None:  # os._exit skips atexit: stop any process a failure path left running
         children.stop_descendants()

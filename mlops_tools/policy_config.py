@@ -7,7 +7,8 @@ change entries for one environment (merged key by key over the tier's entry). Th
 
 The offline audit reads the merged document; the real-engine runs write it to a file and hand that
 to the Pulumi CLI as every pack's ``--policy-pack-config``. Light on purpose (no Pulumi import): the
-CLI uses it before any engine starts. The config directory is an argument: the project supplies it.
+CLI uses it before any engine starts. The config directory is an argument: the project supplies it
+(``Project.policy_config_dir``); the packs are the library's unless a command names others.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlops_platform.policies  # light: its __init__ is a docstring
 from mlops_platform.tools.findings import ConfigSource
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICIES = REPO_ROOT / "policies"
-DEFAULT_CONFIG_DIR = DEFAULT_POLICIES / "config"
+BUNDLED_PACKS_DIR = Path(mlops_platform.policies.__file__).resolve().parent
+"""The library's own packs (``mlops-security``...), installed with it."""
 TIERS_DIR = "tiers"
 ENVIRONMENTS_DIR = "environments"
 LEVEL_KEY = "enforcementLevel"
@@ -44,7 +45,7 @@ class PolicyConfig:
         return [Path(s.path) for s in self.sources]
 
 
-def discover_packs(policies_dir: Path = DEFAULT_POLICIES) -> list[Path]:
+def discover_packs(policies_dir: Path = BUNDLED_PACKS_DIR) -> list[Path]:
     """Every directory under ``policies_dir`` holding a ``PulumiPolicy.yaml``, sorted."""
     return sorted(p.parent for p in policies_dir.glob("*/PulumiPolicy.yaml"))
 

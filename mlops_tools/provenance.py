@@ -19,14 +19,17 @@ from typing import Any
 
 import yaml
 
-from mlops_platform.tools.policy_config import REPO_ROOT
+import mlops_platform
+
+LIBRARY_ROOT = Path(mlops_platform.__file__).parent
+"""The installed library (``mlops_platform``): where the packs' shared sources are."""
 
 # The distributions whose versions decide what an audit finds: ours, the engine SDK, the policy SDK
 # the packs run on, and the provider SDKs whose resource types the program registers.
 DISTRIBUTIONS = ("mlops-platform", "pulumi", "pulumi-policy", "pulumi-kubernetes", "pulumi-docker")
 # Sources every pack imports from our distribution (the rules, their metadata and the label
 # vocabulary): a change there changes every pack's verdicts without touching its directory.
-POLICY_LIBRARY = ("policies/*.py", "policies/rules/*.py", "mlops_platform/vocabulary.py")
+POLICY_LIBRARY = ("policies/*.py", "policies/rules/*.py", "vocabulary.py")  # under LIBRARY_ROOT
 _SKIPPED_DIRS = frozenset({"__pycache__", ".venv", "venv", "node_modules"})
 GIT_TIMEOUT_S = 10
 
@@ -99,8 +102,8 @@ def pack_source(pack_dir: Path) -> PackSource:
     return PackSource(pack_dir.name, str(manifest.get("version", "")), sources, count)
 
 
-def relative(path: Path, root: Path = REPO_ROOT) -> str:
-    """``path`` relative to the repository when inside it (stable across checkouts), else absolute."""
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to the project root when inside it (stable across checkouts), else absolute."""
     resolved = path.resolve()
     try:
         return resolved.relative_to(root.resolve()).as_posix()
@@ -122,7 +125,7 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def git_state(root: Path = REPO_ROOT) -> tuple[str | None, bool | None]:
+def git_state(root: Path) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the checkout at ``root``; (None, None) outside git.
 
     Untracked files do not count as dirty: reports written into the tree would otherwise make a
@@ -145,10 +148,14 @@ def distribution_versions() -> dict[str, str]:
     return out
 
 
-def policy_library_sha256(root: Path = REPO_ROOT) -> str:
-    files = {p.resolve() for pattern in POLICY_LIBRARY for p in root.glob(pattern) if p.is_file()}
-    # Resolved (``components`` may be reached through a symlink), hashed by repository path.
-    return tree_sha256(files, root.resolve())[0]
+def policy_library_sha256(root: Path = LIBRARY_ROOT) -> str:
+    """One digest of the library sources every pack imports, named by their path in the package.
+
+    Paths stay unresolved (a source tree maps its folders into ``mlops_platform`` by symlinks), so
+    an editable install and the wheel of the same sources give the same digest.
+    """
+    files = {p for pattern in POLICY_LIBRARY for p in root.glob(pattern) if p.is_file()}
+    return tree_sha256(files, root)[0]
 
 
 def collect_provenance(
@@ -157,7 +164,7 @@ def collect_provenance(
     as_of: date,
     packs: list[Path],
     inputs: list[InputFile],
-    root: Path = REPO_ROOT,
+    root: Path,
 ) -> Provenance:
     """The provenance of one report run.
 
@@ -166,7 +173,7 @@ def collect_provenance(
         as_of: the date that judged waiver expiry.
         packs: the policy pack directories that ran.
         inputs: the spec, defaults, policy config and waiver files read (see :func:`input_file`).
-        root: the checkout whose commit is recorded.
+        root: the project whose checkout (commit, dirty) is recorded.
     """
     commit, dirty = git_state(root)
     return Provenance(
@@ -176,10 +183,11 @@ def collect_provenance(
         as_of=as_of.isoformat(),
         versions=distribution_versions(),
         packs=[pack_source(p) for p in sorted(packs)],
-        policy_library_sha256=policy_library_sha256(root),
+        policy_library_sha256=policy_library_sha256(),
         inputs=sorted(set(inputs), key=lambda f: (f.role, f.environment, f.path)),
     )
 
 
-def input_file(role: str, path: Path, environment: str = "") -> InputFile:
-    return InputFile(role, relative(path), file_sha256(path), environment)
+def input_file(role: str, path: Path, root: Path, environment: str = "") -> InputFile:
+    """A file the audit read, named relative to the project ``root`` when inside it."""
+    return InputFile(role, relative(path, root), file_sha256(path), environment)

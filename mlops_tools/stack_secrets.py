@@ -28,8 +28,6 @@ from mlops_platform.stacks.credentials_config import (
     parse_rotations,
 )
 
-PROJECT = "mlops-platform"
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 SEED_BYTES = 32  # 256 bits from secrets.token_urlsafe: 43 URL-safe characters
 CREDENTIAL_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")  # child names: f"{component}-{role}"
 
@@ -118,8 +116,8 @@ def update_stack_secrets(
         stack_name: the Pulumi stack (``prod``), selected or created in ``work_dir``'s project.
         rotate: credential names (``storage-postgres-password``) whose generation goes up by one.
         new_seed: replace an existing seed: every credential changes on the next ``pulumi up``.
-        work_dir: the project directory (``Pulumi.yaml``; the stack file under its ``stackConfigDir``);
-            default: this repository's.
+        work_dir: the project directory (``Pulumi.yaml``; the stack file under its ``stackConfigDir``;
+            its name is the config namespace); default: the working directory's project.
         cli: the Pulumi CLI; default ``find_cli()``.
         env: more environment for the CLI (a backend URL, a passphrase); default: this process's.
 
@@ -129,7 +127,12 @@ def update_stack_secrets(
     from pulumi import automation as auto
 
     from mlops_platform.tools.engine_pulumi.workspace import pulumi_command
+    from mlops_platform.tools.project import Project, ProjectError
 
+    try:
+        project = Project.find() if work_dir is None else Project.load(work_dir)
+    except ProjectError as exc:
+        raise SecretsError(str(exc)) from None
     bad = [name for name in rotate if not CREDENTIAL_NAME.fullmatch(name)]
     if bad:
         raise SecretsError(f"--rotate: not a credential name (such as storage-postgres-password): {bad[0]!r}")
@@ -142,14 +145,15 @@ def update_stack_secrets(
     scratch = Path(tempfile.mkdtemp(prefix="mlops-secrets-"))
     try:
         opts = auto.LocalWorkspaceOptions(
-            work_dir=str(work_dir or PROJECT_DIR),
+            work_dir=str(project.root),
             pulumi_command=pulumi_command(cli, scratch / "cli"),
             env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true", **(env or {})},
         )
         stack = auto.create_or_select_stack(
-            stack_name=stack_name, project_name=PROJECT, program=_noop, opts=opts
+            stack_name=stack_name, project_name=project.name, program=_noop, opts=opts
         )
-        seed_key, rotations_key = f"{PROJECT}:{CREDENTIAL_SEED_KEY}", f"{PROJECT}:{CREDENTIAL_ROTATIONS_KEY}"
+        seed_key = f"{project.name}:{CREDENTIAL_SEED_KEY}"
+        rotations_key = f"{project.name}:{CREDENTIAL_ROTATIONS_KEY}"
         current = _get(stack, seed_key)
         if current is None or new_seed:
             value = secrets.token_urlsafe(SEED_BYTES)
@@ -159,7 +163,7 @@ def update_stack_secrets(
         else:
             value, change = None, SeedChange.KEPT
         if value is not None:
-            _set_secret(cli, Path(work_dir or PROJECT_DIR), stack_name, seed_key, value, opts.env_vars or {})
+            _set_secret(cli, project.root, stack_name, seed_key, value, opts.env_vars or {})
         rotated: dict[str, int] = {}
         if rotate:
             stored = _get(stack, rotations_key)
@@ -174,7 +178,7 @@ def update_stack_secrets(
     except auto.errors.CommandError as exc:
         raise SecretsError(_cli_message(exc)) from None
     except ValueError as exc:  # stored rotations that are not a map of generations
-        raise SecretsError(f"stack {stack_name!r}: {PROJECT}:{exc}") from None
+        raise SecretsError(f"stack {stack_name!r}: {project.name}:{exc}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -31,6 +32,7 @@ from mlops_platform.components.args import (
     Ownership,
     ReceiverArgs,
     RegistryArgs,
+    ScrapeTarget,
     ServingArgs,
     StorageArgs,
     Target,
@@ -47,6 +49,7 @@ from mlops_platform.stacks.credentials_config import (
     missing_seed_message,
     parse_rotations,
 )
+from mlops_platform.stacks.layers import Layer
 from mlops_platform.stacks.types import Tier
 
 SecretLookup = Callable[[str], pulumi.Output[str]]
@@ -235,6 +238,240 @@ def credential_args(secret: SecretLookup = _config_secret) -> CredentialArgs:
     return CredentialArgs(seed=pulumi.Output.secret(seed), rotations=rotations)
 
 
+def _storage(
+    spec: schema.EnvironmentSpec, credentials: CredentialArgs, opts: pulumi.ResourceOptions | None
+) -> StorageStack:
+    storage = StorageStack("storage", storage_args(spec, credentials), opts)
+    _trace(storage, ("storage",))
+    return storage
+
+
+def _registry(
+    spec: schema.EnvironmentSpec,
+    credentials: CredentialArgs,
+    opts: pulumi.ResourceOptions | None,
+    storage: Mapping[str, pulumi.Input[str]],
+) -> RegistryStack:
+    """The registry layer over the storage layer's values (its component's, or its stack's exports)."""
+    reg = spec.registry
+    image_registry = reg.image_registry
+    registry = RegistryStack(
+        "registry",
+        RegistryArgs(
+            target=Target(spec.environment.target.value),
+            ownership=ownership(spec),
+            namespace=storage["namespace"],
+            credentials=credentials,
+            model_registry=ModelRegistryArgs(
+                image=reg.model_registry.image,
+                artifact_bucket=reg.model_registry.artifact_bucket,
+                replicas=reg.model_registry.replicas,
+                resources=compute(reg.model_registry.resources),
+            ),
+            image_registry=(
+                ImageRegistryArgs(
+                    image=image_registry.image, size_gib=image_registry.size_gib, auth=image_registry.auth
+                )
+                if image_registry.enabled
+                else None
+            ),
+            database_url=storage["databaseUrl"],
+            object_store_endpoint=storage["objectStoreEndpoint"],
+            object_store_access_key=storage["objectStoreAccessKey"],
+            object_store_secret_key=storage["objectStoreSecretKey"],
+            storage_class=spec.storage.storage_class,
+            protect_stateful=spec.environment.tier is Tier.PROD,
+        ),
+        opts,
+    )
+    _trace(registry, ("registry",))
+    return registry
+
+
+def _serving(
+    spec: schema.EnvironmentSpec,
+    opts: pulumi.ResourceOptions | None,
+    upstream: Mapping[str, pulumi.Input[str]],
+) -> ServingStack:
+    serving = ServingStack(
+        "serving",
+        ServingArgs(
+            target=Target(spec.environment.target.value),
+            ownership=ownership(spec),
+            namespace=upstream["namespace"],
+            registry_uri=upstream["modelRegistryUri"],
+            models=[model_spec(spec, m) for m in spec.serving.models],
+        ),
+        opts,
+    )
+    _trace(serving, ("serving",))
+    for index, model in enumerate(spec.serving.models):
+        _trace(serving.endpoints[model.name], ("serving", "models", index))
+    return serving
+
+
+def _monitoring(
+    spec: schema.EnvironmentSpec,
+    credentials: CredentialArgs,
+    opts: pulumi.ResourceOptions | None,
+    secret: SecretLookup,
+    upstream: Mapping[str, pulumi.Input[str]],
+    scrape_targets: list[ScrapeTarget],
+) -> MonitoringStack:
+    mon = spec.monitoring
+    monitoring = MonitoringStack(
+        "monitoring",
+        MonitoringArgs(
+            target=Target(spec.environment.target.value),
+            ownership=ownership(spec),
+            namespace=upstream["namespace"],
+            credentials=credentials,
+            prometheus_image=mon.prometheus_image,
+            alertmanager_image=mon.alertmanager_image,
+            grafana_image=mon.grafana_image,
+            retention_days=mon.retention_days,
+            receivers=receivers(spec, secret),
+            scrape_targets=scrape_targets,
+            scrape_interval_seconds=mon.scrape_interval_seconds,
+            dashboards=mon.dashboards,
+            registry_uri=upstream["modelRegistryUri"],
+            storage_class=spec.storage.storage_class,
+        ),
+        opts,
+    )
+    _trace(monitoring, ("monitoring",))
+    return monitoring
+
+
+STORAGE_EXPORTS = (
+    "namespace",
+    "databaseUrl",
+    "objectStoreEndpoint",
+    "objectStoreAccessKey",
+    "objectStoreSecretKey",
+)
+
+
+def storage_exports(storage: StorageStack) -> dict[str, pulumi.Output[str]]:
+    """What the registry layer reads of the storage layer; the credentials are secret Outputs already."""
+    values = (
+        storage.namespace,
+        storage.database_url,
+        storage.object_store_endpoint,
+        storage.object_store_access_key,
+        storage.object_store_secret_key,
+    )
+    return dict(zip(STORAGE_EXPORTS, values, strict=True))
+
+
+def registry_exports(
+    registry: RegistryStack, namespace: pulumi.Input[str]
+) -> dict[str, pulumi.Input[object]]:
+    """What the serving and monitoring layers read of the registry layer."""
+    return {
+        "namespace": namespace,
+        "modelRegistryUri": registry.model_registry_uri,
+        "imageRegistryHost": registry.image_registry_host,
+    }
+
+
+def serving_exports(
+    serving: ServingStack, upstream: Mapping[str, pulumi.Input[str]]
+) -> dict[str, pulumi.Input[object]]:
+    """What the monitoring layer reads of the serving layer: where each model's endpoint runs."""
+    return {
+        "namespace": upstream["namespace"],
+        "modelRegistryUri": upstream["modelRegistryUri"],
+        "modelEndpoints": serving.urls,
+        "scrapeTargets": {
+            t.model: {"host": t.host, "selector": t.selector, "canaryHost": t.canary_host}
+            for t in serving.outputs.scrape_targets
+        },
+    }
+
+
+def scrape_targets_from(spec: schema.EnvironmentSpec, served: pulumi.Output[Any]) -> list[ScrapeTarget]:
+    """The monitoring layer's targets: what to monitor from the spec, where it runs from the serving stack.
+
+    The models (names, ports, SLOs, drift checks) are the spec's, known here, so monitoring creates its
+    per-model resources outside any ``apply``; hosts and selectors are the serving stack's exports.
+    """
+    targets = []
+    on_docker = spec.environment.target.value == "docker"  # Kubernetes: one selector covers the canary
+    for model in sorted(spec.serving.models, key=lambda m: m.name):
+        args = model_spec(spec, model)
+
+        def location(key: str, name: str = model.name) -> pulumi.Output[Any]:
+            return served.apply(lambda exported: exported[name][key])
+
+        targets.append(
+            ScrapeTarget(
+                model=args.name,
+                host=location("host"),
+                port=args.port,
+                slo=args.slo,
+                metrics_path=args.metrics_path,
+                drift=args.drift,
+                selector=location("selector"),
+                image=args.image,
+                canary_host=location("canaryHost") if on_docker and args.canary else None,
+            )
+        )
+    return targets
+
+
+def _upstream(ref: pulumi.StackReference, layer: Layer, key: str) -> pulumi.Output[Any]:
+    """Output ``key`` of the upstream layer's stack; a clear error when that stack does not export it."""
+
+    def present(value: Any) -> Any:
+        if value is None:
+            raise pulumi.RunError(
+                f"the {layer.value} layer's stack exports no {key!r}: deploy that layer first"
+            )
+        return value
+
+    return ref.get_output(key).apply(present)
+
+
+UpstreamLookup = Callable[[Layer], "pulumi.StackReference"]
+"""The StackReference of an upstream layer's stack."""
+
+
+def build_layer(
+    spec: schema.EnvironmentSpec,
+    layer: Layer,
+    upstream: UpstreamLookup,
+    opts: pulumi.ResourceOptions | None = None,
+    *,
+    secret: SecretLookup = _config_secret,
+) -> Mapping[str, pulumi.Input[object]]:
+    """Create one layer of ``spec``'s environment in its own stack; return that stack's exports.
+
+    Args:
+        spec: A validated environment.
+        layer: The layer this stack deploys.
+        upstream: The StackReference of a layer's stack (only ``layer.upstream`` is asked for).
+        opts: Options of the layer component.
+        secret: Reads a secret config key (the credential seed, receivers' webhook URLs).
+    """
+    _SPEC_TRAIL.clear()
+    if layer is Layer.STORAGE:
+        return storage_exports(_storage(spec, credential_args(secret), opts))
+    assert layer.upstream is not None
+    ref = upstream(layer.upstream)
+    if layer is Layer.REGISTRY:
+        values = {key: _upstream(ref, layer.upstream, key) for key in STORAGE_EXPORTS}
+        registry = _registry(spec, credential_args(secret), opts, values)
+        return registry_exports(registry, values["namespace"])
+    values = {key: _upstream(ref, layer.upstream, key) for key in ("namespace", "modelRegistryUri")}
+    if layer is Layer.SERVING:
+        return serving_exports(_serving(spec, opts, values), values)
+    targets = scrape_targets_from(spec, _upstream(ref, layer.upstream, "scrapeTargets"))
+    monitoring = _monitoring(spec, credential_args(secret), opts, secret, values, targets)
+    return {"prometheusUrl": monitoring.prometheus_url, "alertmanagerUrl": monitoring.alertmanager_url,
+            "grafanaUrl": monitoring.grafana_url}  # fmt: skip
+
+
 def build_platform(
     spec: schema.EnvironmentSpec,
     opts: pulumi.ResourceOptions | None = None,
@@ -253,79 +490,12 @@ def build_platform(
         pulumi.RunError: the stack has no credential seed (``credential_args``).
     """
     _SPEC_TRAIL.clear()
-    target = Target(spec.environment.target.value)
-    own = ownership(spec)
     credentials = credential_args(secret)
-    storage = StorageStack("storage", storage_args(spec, credentials), opts)
-    _trace(storage, ("storage",))
-    reg = spec.registry
-    image_registry = reg.image_registry
-    registry = RegistryStack(
-        "registry",
-        RegistryArgs(
-            target=target,
-            ownership=own,
-            namespace=storage.namespace,
-            credentials=credentials,
-            model_registry=ModelRegistryArgs(
-                image=reg.model_registry.image,
-                artifact_bucket=reg.model_registry.artifact_bucket,
-                replicas=reg.model_registry.replicas,
-                resources=compute(reg.model_registry.resources),
-            ),
-            image_registry=(
-                ImageRegistryArgs(
-                    image=image_registry.image, size_gib=image_registry.size_gib, auth=image_registry.auth
-                )
-                if image_registry.enabled
-                else None
-            ),
-            database_url=storage.database_url,
-            object_store_endpoint=storage.object_store_endpoint,
-            object_store_access_key=storage.object_store_access_key,
-            object_store_secret_key=storage.object_store_secret_key,
-            storage_class=spec.storage.storage_class,
-            protect_stateful=spec.environment.tier is Tier.PROD,
-        ),
-        opts,
-    )
-    _trace(registry, ("registry",))
-    serving = ServingStack(
-        "serving",
-        ServingArgs(
-            target=target,
-            ownership=own,
-            namespace=storage.namespace,
-            registry_uri=registry.model_registry_uri,
-            models=[model_spec(spec, m) for m in spec.serving.models],
-        ),
-        opts,
-    )
-    _trace(serving, ("serving",))
-    for index, model in enumerate(spec.serving.models):
-        _trace(serving.endpoints[model.name], ("serving", "models", index))
-    mon = spec.monitoring
-    monitoring = MonitoringStack(
-        "monitoring",
-        MonitoringArgs(
-            target=target,
-            ownership=own,
-            namespace=storage.namespace,
-            credentials=credentials,
-            prometheus_image=mon.prometheus_image,
-            alertmanager_image=mon.alertmanager_image,
-            grafana_image=mon.grafana_image,
-            retention_days=mon.retention_days,
-            receivers=receivers(spec, secret),
-            scrape_targets=serving.outputs.scrape_targets,
-            scrape_interval_seconds=mon.scrape_interval_seconds,
-            dashboards=mon.dashboards,
-            registry_uri=registry.model_registry_uri,
-            storage_class=spec.storage.storage_class,
-        ),
-        opts,
-    )
-    _trace(monitoring, ("monitoring",))
+    storage = _storage(spec, credentials, opts)
+    registry = _registry(spec, credentials, opts, storage_exports(storage))
+    upstream = {"namespace": storage.namespace, "modelRegistryUri": registry.model_registry_uri}
+    serving = _serving(spec, opts, upstream)
+    monitoring = _monitoring(spec, credentials, opts, secret, upstream, serving.outputs.scrape_targets)
     return Platform(storage=storage, registry=registry, serving=serving, monitoring=monitoring)
 
 

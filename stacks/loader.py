@@ -1,8 +1,9 @@
 """Load an environment spec from its Pulumi stack file, apply tier defaults, validate, locate errors.
 
-An environment file ``stacks/Pulumi.<env>.yaml`` is ordinary Pulumi stack configuration: the spec's
-sections live under the project's namespace (``mlops-platform:storage``...). Tier defaults from
-``stacks/defaults.yaml`` are merged underneath, so an environment file states only what differs.
+An environment file ``Pulumi.<env>.yaml`` (in the project's ``stackConfigDir``) is ordinary Pulumi
+stack configuration: the spec's sections live under the project's namespace, its name
+(``mlops-platform:storage``...). Tier defaults, the library's ``stacks/defaults.yaml``, are merged
+underneath, so an environment file states only what differs.
 Every problem is reported at once, located at the file and line of the offending key. Nothing here
 imports Pulumi: validation stays fast and usable without the SDK.
 """
@@ -23,12 +24,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlops_platform.stacks import types as spec_types
 from mlops_platform.stacks.credentials_config import (
     CREDENTIAL_ROTATIONS_KEY,
     CREDENTIAL_SEED_KEY,
     SEED_FIX,
     parse_rotations,
+)
+from mlops_platform.stacks.layers import (
+    LAYER_KEY,
+    LAYER_STACKS_KEY,
+    layer_stack_name,
+    parse_layer,
+    parse_layer_stacks,
 )
 from mlops_platform.stacks.schema import SECTIONS, EnvironmentSpec, FieldError
 from mlops_platform.stacks.stack_checks import stack_file_problems
@@ -42,40 +49,53 @@ from mlops_platform.stacks.yaml_source import (
     pulumi_config_text,
     read_located_yaml,
 )
+from mlops_platform.validation import PATTERN_MESSAGES
 
 PROJECT = "mlops-platform"
-STACKS_DIR = Path(__file__).resolve().parent
-DEFAULTS_FILE = STACKS_DIR / "defaults.yaml"
+"""The namespace of a stack file that belongs to no project (and this repository's project name)."""
+DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.yaml"  # library data, shipped in the wheel
 MODEL_DEFAULTS_KEY = "model"  # defaults.yaml key merged under every serving.models[] entry
 
 SpecError = SourceError  # the name callers of this module know the exception by
 
-_FRIENDLY_PATTERNS = {
-    spec_types.DNS_LABEL_PATTERN: (
-        "must be a DNS label: lowercase letters, digits and '-', starting with a letter"
-    ),
-    spec_types.BUCKET_PATTERN: "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
-    spec_types.LABEL_VALUE_PATTERN: "must be a valid label value: letters, digits, '-', '_' or '.'",
-    spec_types.IMAGE_PATTERN: (
-        "must be an image reference with a registry: registry/path:tag or @sha256:<digest>"
-    ),
-    spec_types.VERSION_PATTERN: "must be a pinned version such as 16.4",
-    spec_types.CRON_PATTERN: "must be a five-field cron schedule such as '0 2 * * *'",
-    spec_types.EMAIL_PATTERN: "must be an email address such as team@example.com",
-    spec_types.HTTPS_URL_PATTERN: "must be an https:// URL",
-}
+_FRIENDLY_PATTERNS = PATTERN_MESSAGES  # one wording for the spec and the components
 
 
-def environment_files(stacks_dir: Path = STACKS_DIR) -> list[Path]:
-    """Every ``Pulumi.<env>.yaml`` in the stacks directory, sorted by name."""
-    return sorted(stacks_dir.glob("Pulumi.*.yaml"))
+def _project_of(start: Path | None) -> Any:
+    """The Pulumi project of ``start`` (default: the working directory), or None outside any."""
+    from mlops_platform.tools.project import Project, ProjectError  # Pulumi-free, as this module
+
+    try:
+        return Project.find(start)
+    except ProjectError:
+        return None
 
 
-def resolve_environment(name_or_path: str, stacks_dir: Path = STACKS_DIR) -> Path:
-    """Map a stack name (``prod``) to ``stacks/Pulumi.prod.yaml``; accept a path as given."""
+def _stacks_dir(stacks_dir: Path | None) -> Path:
+    """``stacks_dir``, or the stack config directory of the working directory's project."""
+    if stacks_dir is not None:
+        return stacks_dir
+    from mlops_platform.tools.project import Project
+
+    return Project.find().stack_config_dir  # ProjectError (a SourceError) says there is none
+
+
+def environment_files(stacks_dir: Path | None = None) -> list[Path]:
+    """Every ``Pulumi.<env>.yaml`` in the stacks directory (default: the project's), sorted by name."""
+    return sorted(_stacks_dir(stacks_dir).glob("Pulumi.*.yaml"))
+
+
+def resolve_environment(name_or_path: str, stacks_dir: Path | None = None) -> Path:
+    """Map a stack name (``prod``) to ``<stackConfigDir>/Pulumi.prod.yaml``; accept a path as given.
+
+    Args:
+        name_or_path: a stack name, or a path (ends in ``.yaml``/``.yml`` or holds a ``/``).
+        stacks_dir: where stack files live; default: the working directory's project's.
+    """
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path:
         return candidate
+    stacks_dir = _stacks_dir(stacks_dir)
     path = stacks_dir / f"Pulumi.{name_or_path}.yaml"
     if not path.exists():
         known = ", ".join(p.name.split(".")[1] for p in environment_files(stacks_dir)) or "none"
@@ -168,30 +188,69 @@ def has_secure(value: Any) -> bool:
     return False
 
 
-def load_environment(name_or_path: str | Path, stacks_dir: Path = STACKS_DIR) -> EnvironmentSpec:
+def load_environment(
+    name_or_path: str | Path, stacks_dir: Path | None = None, *, project: str | None = None
+) -> EnvironmentSpec:
     """Read, merge with tier defaults and validate one environment; raise SourceError on any problem.
 
     The file is read as the Pulumi CLI reads it (:func:`read_stack_file`), turned into the strings
     the program receives, and validated by the function the program itself uses
     (:func:`spec_from_stack_config`): what validates here is what the program deploys.
+
+    Args:
+        name_or_path: a stack file, or a stack name resolved by ``resolve_environment``.
+        stacks_dir: where a stack name is looked up; default: the working directory's project's.
+        project: the config namespace (the project's name); default: the name of the project the
+            file belongs to, ``PROJECT`` for a file outside any project.
     """
     path = name_or_path if isinstance(name_or_path, Path) else resolve_environment(name_or_path, stacks_dir)
-    stack_file = read_stack_file(path)
+    if project is None:
+        owner = _project_of(path.resolve().parent)
+        project = PROJECT if owner is None else owner.name
+    stack_file = read_stack_file(path, project)
     if not stack_file.has_config:  # no config mapping: "required key missing" for every section is noise
         raise SourceError(stack_file.problems)
     values = {key: pulumi_config_text(value) for key, value in stack_file.values.items()}
     secret = {key for key, value in stack_file.values.items() if has_secure(value)}
-    return spec_from_stack_config(values, secret, stack_name_of(path), stack_file)
+    return spec_from_stack_config(values, secret, stack_name_of(path), stack_file, project)
 
 
-def spec_from_pulumi_config(values: Mapping[str, str], secret_keys: Set[str], stack: str) -> EnvironmentSpec:
-    """Validate the config a program received; the bundled stack file, when there is one, locates errors."""
-    path = STACKS_DIR / f"Pulumi.{stack}.yaml"
+def declares_spec(path: Path, project: str) -> bool:
+    """Whether a stack file holds any spec section (``<project>:environment``, or ``environment``).
+
+    A project whose program is not the platform program has stack files without one: tools that run
+    any program (``mlops audit``) validate a spec only where a file declares it.
+    """
+    stack_file = read_stack_file(path, project)
+    return any(f"{project}:{section}" in stack_file.values for section in SECTIONS)
+
+
+def spec_from_pulumi_config(
+    values: Mapping[str, str],
+    secret_keys: Set[str],
+    stack: str,
+    *,
+    stacks_dir: Path | None = None,
+    project: str = PROJECT,
+) -> EnvironmentSpec:
+    """Validate the config a program received; the stack file, when present, locates errors.
+
+    Args:
+        values: every config key, namespaced, and its string value.
+        secret_keys: the keys whose values are secrets.
+        stack: the stack name.
+        stacks_dir: the project's stack config directory; default: the working directory's project's
+            (none: errors name the file, without a line).
+        project: the config namespace (``pulumi.get_project()``).
+    """
+    if stacks_dir is None and (owner := _project_of(None)) is not None:
+        stacks_dir = owner.stack_config_dir
     stack_file = None
-    if path.exists():
+    path = None if stacks_dir is None else stacks_dir / f"Pulumi.{stack}.yaml"
+    if path is not None and path.exists():
         with contextlib.suppress(SourceError):  # the engine has read it already
-            stack_file = read_stack_file(path)
-    return spec_from_stack_config(values, secret_keys, stack, stack_file)
+            stack_file = read_stack_file(path, project)
+    return spec_from_stack_config(values, secret_keys, stack, stack_file, project)
 
 
 def spec_from_stack_config(
@@ -243,8 +302,14 @@ def spec_from_stack_config(
                 fix = SEED_FIX.format(environment=stack or "ENV")
                 message = f"the credential seed must be a secret value (secure:); {fix}"
                 problems.append(Problem(located.file, line, format_path((shown_key,)), message))
+        elif name in (LAYER_KEY, LAYER_STACKS_KEY):
+            try:
+                (parse_layer if name == LAYER_KEY else parse_layer_stacks)(_decode(raw))
+            except ValueError as exc:
+                problems.append(Problem(located.file, line, format_path((shown_key,)), str(exc)))
         elif key not in secret_keys:
-            allowed = ", ".join(f"{project}:{s}" for s in (*SECTIONS, CREDENTIAL_ROTATIONS_KEY))
+            known = (*SECTIONS, CREDENTIAL_ROTATIONS_KEY, LAYER_KEY, LAYER_STACKS_KEY)
+            allowed = ", ".join(f"{project}:{s}" for s in known)
             problems.append(
                 Problem(
                     located.file,
@@ -258,13 +323,16 @@ def spec_from_stack_config(
         spec = validate_sections(sections, located)
     except SourceError as exc:
         problems += [p for p in exc.problems if p not in problems]
-    if spec is not None and stack is not None and spec.environment.name != stack:
+    expected = None if spec is None else _expected_stack_name(spec.environment.name, values, prefix)
+    if spec is not None and stack is not None and expected != stack:
         problems.append(
             Problem(
                 located.file,
                 located.line_of(("environment", "name")),
                 "environment.name",
-                f"must equal the stack name {stack!r} (got {spec.environment.name!r}): the stack name picks "
+                f"must equal the stack name {stack!r} (got {spec.environment.name!r}"
+                + ("" if expected == spec.environment.name else f", whose layer stack is {expected!r}")
+                + "): the stack name picks "
                 "the Pulumi stack and its state, environment.name labels every resource and selects the "
                 "waivers; a copied stack file keeps the old name",
             )
@@ -273,6 +341,22 @@ def spec_from_stack_config(
         raise SourceError(sorted(problems, key=lambda p: (p.file, p.line or 0, p.path)))
     assert spec is not None
     return spec
+
+
+def _expected_stack_name(environment: str, values: Mapping[str, str], prefix: str) -> str | None:
+    """The stack an environment's config belongs to: its name, or its layer stack's (``prod-serving``).
+
+    None when the layer keys are invalid (reported as such by the caller's key checks).
+    """
+    layer_raw = values.get(f"{prefix}{LAYER_KEY}")
+    if layer_raw is None:
+        return environment
+    try:
+        layer = parse_layer(_decode(layer_raw))
+        overrides = parse_layer_stacks(_decode(values.get(f"{prefix}{LAYER_STACKS_KEY}", "null")))
+    except ValueError:
+        return None
+    return environment if layer is None else layer_stack_name(environment, layer, overrides)
 
 
 def _decode(raw: str) -> Any:

@@ -8,9 +8,19 @@ ways to run it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
-from mlops_platform.stacks.composition import build_platform, exports
+from mlops_platform.stacks.composition import build_layer, build_platform, exports
+from mlops_platform.stacks.layers import (
+    LAYER_KEY,
+    LAYER_STACKS_KEY,
+    Layer,
+    layer_stack_name,
+    parse_layer,
+    parse_layer_stacks,
+)
 from mlops_platform.stacks.loader import SpecError, spec_from_pulumi_config
 
 
@@ -26,22 +36,62 @@ def stack_config_values() -> tuple[dict[str, str], set[str]]:
     return values, {key for key in values if runtime_config.is_config_secret(key)}
 
 
-def platform_program() -> None:
+def platform_program(project_dir: Path | None = None) -> None:
     """Load and validate this stack's spec from Pulumi config, build the four layers, export endpoints.
+
+    A layer stack (config ``layer``, see ``mlops_platform.stacks.layers``) builds its layer alone over
+    its upstream layer's exports, read through a ``StackReference``, and exports what downstream reads.
+
+    Args:
+        project_dir: the project's directory (``Path(__file__).parent`` in its ``__main__.py``), whose
+            stack files locate spec errors; default: the project of the working directory, where the
+            engine runs a program.
 
     Raises:
         pulumi.RunError: the stack configuration is not a valid spec (every problem, located).
     """
     values, secret_keys = stack_config_values()
     try:
-        spec = spec_from_pulumi_config(values, secret_keys, pulumi.get_stack())
+        spec = spec_from_pulumi_config(
+            values,
+            secret_keys,
+            pulumi.get_stack(),
+            stacks_dir=_stacks_dir(project_dir),
+            project=pulumi.get_project(),
+        )
     except SpecError as exc:
         raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
 
+    config = pulumi.Config()
+    try:
+        layer = parse_layer(config.get(LAYER_KEY))
+        layer_stacks = parse_layer_stacks(config.get_object(LAYER_STACKS_KEY))
+    except ValueError as exc:
+        raise pulumi.RunError(f"stack {pulumi.get_stack()!r}: {config.name}:{exc}") from None
+
     if spec.environment.target == "kubernetes" and not spec.environment.await_readiness:
         pulumi.runtime.register_stack_transformation(skip_readiness_awaits)
-    for key, value in exports(build_platform(spec)).items():
+    if layer is None:  # the whole environment in this one stack
+        outputs = exports(build_platform(spec))
+    else:
+
+        def upstream(of: Layer) -> pulumi.StackReference:
+            name = layer_stack_name(spec.environment.name, of, layer_stacks)
+            return pulumi.StackReference(f"{of.value}-layer", stack_name=name)
+
+        outputs = build_layer(spec, layer, upstream)
+    for key, value in outputs.items():
         pulumi.export(key, value)
+
+
+def _stacks_dir(project_dir: Path | None) -> Path | None:
+    """The stack config directory of the program's project; None when there is no readable project."""
+    from mlops_platform.tools.project import Project, ProjectError
+
+    try:
+        return (Project.find() if project_dir is None else Project.load(project_dir)).stack_config_dir
+    except ProjectError:  # errors are then reported without a line: still every one of them
+        return None
 
 
 SKIP_AWAIT = "pulumi.com/skipAwait"  # the kubernetes provider's annotation: create, don't wait for ready

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import types
 import typing
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ def _type_name(annotation: Any) -> str:
         return " | ".join(repr(a) for a in typing.get_args(annotation))
     if annotation is type(None):
         return "null"
+    if isinstance(annotation, type) and issubclass(annotation, Enum) and len(annotation) <= 3:
+        return " | ".join(repr(m.value) for m in annotation)  # a short choice reads as its values
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -60,6 +63,7 @@ def render_reference() -> str:
             default = "required" if info.default is PydanticUndefined and info.default_factory is None else ""
             if not default:
                 value = info.default if info.default_factory is None else info.default_factory()  # type: ignore[call-arg]
+                value = value.value if isinstance(value, Enum) else value  # as the file spells it
                 default = f"`{value!r}`" if not isinstance(value, BaseModel) else "(defaults)"
             doc = (info.description or "").replace("\n", " ").replace("|", "\\|")
             type_name = _type_name(info.annotation).replace("|", "\\|")

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mlops_platform.stacks.types import (
+    AccessMode,
     BucketName,
     Cron,
     DataClassification,
@@ -33,6 +34,8 @@ from mlops_platform.stacks.types import (
     LabelValue,
     PinnedVersion,
     Port,
+    ReceiverKind,
+    RegistryAuth,
     RiskTier,
     SizeGib,
     Target,
@@ -175,7 +178,7 @@ class MetadataDatabase(Strict):
 class Volume(Strict):
     name: DnsLabel
     size_gib: SizeGib
-    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"] = "ReadWriteOnce"
+    access_mode: AccessMode = AccessMode.READ_WRITE_ONCE
 
 
 class Storage(Strict):
@@ -224,7 +227,7 @@ class ImageRegistry(Strict):
     enabled: bool = True
     image: ImageRef
     size_gib: SizeGib
-    auth: Literal["htpasswd", "none"] = "htpasswd"
+    auth: RegistryAuth = RegistryAuth.HTPASSWD
 
 
 class Registry(Strict):
@@ -356,7 +359,7 @@ class Serving(Strict):
 
 class Receiver(Strict):
     name: DnsLabel
-    kind: Literal["email", "webhook", "slack"]
+    kind: ReceiverKind
     email: Email | None = None
     url_secret: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")] | None = None
     """Name of a Pulumi *secret* config key holding the webhook URL (``pulumi config set --secret``)."""

@@ -8,12 +8,22 @@ with the Prometheus datasource and one dashboard per model.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import pulumi
 import pulumi_docker as docker
 
 from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata
-from mlops_platform.components.args import ComputeResources, MonitoringArgs, MonitoringOutputs, Ownership
+from mlops_platform.components.args import (
+    ComputeResources,
+    MonitoringArgs,
+    MonitoringOutputs,
+    Ownership,
+    ScrapeTarget,
+)
 from mlops_platform.components.credentials import password
 from mlops_platform.components.docker._common import (
     ContainerSpec,
@@ -67,6 +77,22 @@ def _labels(own: Ownership, app: str, instance: str, image: str) -> dict[str, st
     )
 
 
+def rendered_with_hosts(
+    targets: list[ScrapeTarget], render: Callable[[list[ScrapeTarget]], str]
+) -> pulumi.Input[str]:
+    """``render(targets)``; when a host is an Output (another stack's), inside ``apply`` (no resource)."""
+    if all(isinstance(t.host, str) and isinstance(t.canary_host, str | None) for t in targets):
+        return render(targets)
+
+    def known(hosts: list[Any]) -> str:
+        pairs = zip(hosts[0::2], hosts[1::2], strict=True)
+        return render(
+            [dataclasses.replace(t, host=h, canary_host=c) for t, (h, c) in zip(targets, pairs, strict=True)]
+        )
+
+    return pulumi.Output.all(*[x for t in targets for x in (t.host, t.canary_host)]).apply(known)
+
+
 def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) -> MonitoringOutputs:
     """Create the monitoring layer's Docker resources under ``component``."""
     own = args.ownership
@@ -111,13 +137,17 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
 
     # --- Prometheus ----------------------------------------------------------------------------
     prom_labels = _labels(own, "prometheus", f"{name}-prometheus", args.prometheus_image)
-    prometheus_yml = render_prometheus_config(
-        targets,
-        args.scrape_interval_seconds,
-        [RULES_PATH],
-        f"{ALERTMANAGER_HOST}:{ALERTMANAGER_PORT}",
-        external_labels={"environment": own.environment},
-    )
+
+    def prometheus_config(known: list[ScrapeTarget]) -> str:
+        return render_prometheus_config(
+            known,
+            args.scrape_interval_seconds,
+            [RULES_PATH],
+            f"{ALERTMANAGER_HOST}:{ALERTMANAGER_PORT}",
+            external_labels={"environment": own.environment},
+        )
+
+    prometheus_yml = rendered_with_hosts(targets, prometheus_config)
     prometheus = hardened_container(
         f"{name}-prometheus",
         pulumi.Output.concat(network, f"-{PROMETHEUS_HOST}"),

@@ -60,7 +60,7 @@ def service_monitor_spec(
     target: ScrapeTarget, scrape_interval_seconds: int, namespace: pulumi.Input[str]
 ) -> w.Json:
     return {
-        "selector": {"matchLabels": dict(target.selector)},
+        "selector": {"matchLabels": target.selector},  # an Input: from another stack, an Output
         "namespaceSelector": {"matchNames": [namespace]},
         "endpoints": [
             {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,20 +32,17 @@ from mlops_platform.tools.engine.analyzer import (
     stack_resource,
 )
 from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
-from mlops_platform.tools.engine.config import StackConfig, load_stack_config
+from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
 from mlops_platform.tools.findings import AuditResult, Check, Finding
 from mlops_platform.tools.policy_config import (
-    DEFAULT_CONFIG_DIR,
-    REPO_ROOT,
     PolicyConfig,
     PolicyConfigFileError,
     discover_packs,
     load_policy_config,
 )
-
-DEFAULT_PROGRAM = REPO_ROOT / "__main__.py"
+from mlops_platform.tools.project import Project, project_or_cwd
 
 ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
 
@@ -59,8 +57,12 @@ def default_workers() -> int:
     return 1
 
 
-def environment_policy_config(config_dir: Path | None, stack_config: StackConfig) -> PolicyConfig:
+def environment_policy_config(
+    config_dir: Path | None, stack_config: StackConfig, *, environment: str | None = None
+) -> PolicyConfig:
     """The policy config of the stack's environment, chosen by the tier its spec declares.
+
+    ``environment`` names the override file when it is not the stack's (a layer stack's environment).
 
     Raises:
         PolicyConfigError: a config file is missing or invalid.
@@ -69,7 +71,7 @@ def environment_policy_config(config_dir: Path | None, stack_config: StackConfig
     tier = spec_env.get("tier") if isinstance(spec_env, dict) else None
     tier = tier if isinstance(tier, str) else None
     try:
-        return load_policy_config(config_dir, tier, stack_config.environment)
+        return load_policy_config(config_dir, tier, environment or stack_config.environment)
     except PolicyConfigFileError as exc:
         raise PolicyConfigError(str(exc)) from None
 
@@ -172,13 +174,29 @@ def audit_capture_and_packs(
     packs: list[Path],
     config_dir: Path | None,
     program: Path,
+    project: str = PROJECT,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    stack_config: StackConfig | None = None,
+    policy_environment: str | None = None,
 ) -> tuple[Capture, AuditResult]:
-    """``audit_environment`` returning the capture too (for tools that render both)."""
+    """``audit_environment`` returning the capture too (for tools that render both).
+
+    ``project`` is the project's name: the namespace of its stack config and ``PULUMI_PROJECT``.
+    ``stack_config`` replaces the one read from ``env_file`` (a layer stack of a split environment),
+    ``policy_environment`` the stack name in the policy config lookup (the layer stack's environment).
+    """
     with paused_gc():  # collecting answers allocates per check on the program's heap: see paused_gc
         return _audit_capture_and_packs(
-            env_file, packs=packs, config_dir=config_dir, program=program, progress=progress, workers=workers
+            env_file,
+            packs=packs,
+            config_dir=config_dir,
+            program=program,
+            project=project,
+            progress=progress,
+            workers=workers,
+            stack_config=stack_config,
+            policy_environment=policy_environment,
         )
 
 
@@ -188,14 +206,17 @@ def _audit_capture_and_packs(
     packs: list[Path],
     config_dir: Path | None,
     program: Path,
+    project: str,
     progress: ProgressCallback | None,
     workers: int | None,
+    stack_config: StackConfig | None,
+    policy_environment: str | None,
 ) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
-    stack_config = load_stack_config(env_file)
+    stack_config = stack_config or load_stack_config(env_file, project=project)
     env = stack_config.environment
-    policy_config = environment_policy_config(config_dir, stack_config)
+    policy_config = environment_policy_config(config_dir, stack_config, environment=policy_environment)
     workers_per_pack = default_workers() if workers is None else workers
     engine = EngineServer()
     sessions: list[PackSession] = []
@@ -303,6 +324,7 @@ def _check_shared_config(sessions: list[PackSession], document: dict[str, Any] |
 def audit_environment(
     env_file: Path,
     *,
+    project: Project | None = None,
     packs: list[Path] | None = None,
     config_dir: Path | None = None,
     program: Path | None = None,
@@ -311,11 +333,13 @@ def audit_environment(
     """Audit one environment: findings of every pack on what its program registers, before waivers.
 
     Args:
-        env_file: ``stacks/Pulumi.<ENV>.yaml``.
-        packs: policy pack directories (default: every pack under ``policies/``).
-        config_dir: policy config directory (default: ``policies/config``); the spec's tier picks
-            ``tiers/<tier>.json`` in it, ``environments/<env>.json`` overrides it.
-        program: the stack program (default: the repository's ``__main__.py``).
+        env_file: the stack file (``<stackConfigDir>/Pulumi.<ENV>.yaml``).
+        project: the Pulumi project: its program, name and policy config directory (default: the
+            working directory's).
+        packs: policy pack directories (default: the library's bundled packs).
+        config_dir: policy config directory (default: the project's ``policies/config``); the spec's
+            tier picks ``tiers/<tier>.json`` in it, ``environments/<env>.json`` overrides it.
+        program: the stack program (default: the project's).
         progress: called with ``(phase, resources)`` as the audit advances.
 
     Raises:
@@ -324,19 +348,176 @@ def audit_environment(
         PackError: a pack failed to start or died.
         Exception: whatever the program raises (invalid spec included).
     """
+    project = project_or_cwd(project)
     _capture, result = audit_capture_and_packs(
         env_file,
         packs=discover_packs() if packs is None else packs,
-        config_dir=DEFAULT_CONFIG_DIR if config_dir is None else config_dir,
-        program=DEFAULT_PROGRAM if program is None else program,
+        config_dir=project.policy_config_dir if config_dir is None else config_dir,
+        program=project.program if program is None else program,
+        project=project.name,
         progress=progress,
     )
     return result
 
 
-def capture_environment(env_file: Path, *, program: Path | None = None) -> Capture:
+def audit_split_environment(
+    env_file: Path,
+    *,
+    project: Project | None = None,
+    packs: list[Path] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[tuple[Capture, AuditResult]]:
+    """Audit one environment deployed as one stack per layer, the layers in order.
+
+    Each layer stack (``<env>-<layer>``: the environment's stack file plus ``layer: <layer>``) runs
+    under mocks as its own stack, every pack over it; each ``StackReference`` reads the outputs its
+    upstream layer's capture exported, secrets still marked secret. The policy config is the
+    environment's, as each layer stack's would be.
+
+    Stack rules judge relations between resources (every model monitored, every pod under a
+    NetworkPolicy, a namespace's classification ceiling over its models) that a split puts in two
+    stacks: they are judged over the environment, once, on the resources of all four layer stacks
+    (``environment_stack_analysis``), and replace each layer stack's own stack-rule results (reported
+    with the last layer). Resource rules stay per layer stack.
+
+    Raises:
+        as ``audit_environment``; ``StackReferenceError`` when a layer reads a stack not captured.
+    """
+    from mlops_platform.stacks.layers import LAYER_KEY, Layer, layer_stack_name
+
+    project = project_or_cwd(project)
+    base = load_stack_config(env_file, project=project.name)
+    packs = discover_packs() if packs is None else packs
+    environment = base.environment
+    spec_env = base.object("environment")
+    env_name = str(spec_env.get("name", environment)) if isinstance(spec_env, dict) else environment
+    references: dict[str, StackOutputs] = {}
+    audited = []
+    for layer in Layer:
+        stack = layer_stack_name(env_name, layer)
+        config = base.with_layer(stack, {f"{project.name}:{LAYER_KEY}": layer.value}, references)
+        capture, result = audit_capture_and_packs(
+            env_file,
+            packs=packs,
+            config_dir=project.policy_config_dir,
+            program=project.program,
+            project=project.name,
+            progress=progress,
+            stack_config=config,
+            policy_environment=environment,
+        )
+        references[stack] = StackOutputs(dict(capture.exported), capture.secret_outputs)
+        audited.append((capture, result))
+    if not packs:
+        return audited
+    whole = environment_stack_analysis(
+        [c for c, _ in audited],
+        packs=packs,
+        config_dir=project.policy_config_dir,
+        project=project.name,
+        policy_environment=environment,
+    )
+    stack_rules = {(m.pack, m.name) for _, result in audited for m in result.policies if m.stack_level}
+    combined = []
+    for index, (capture, result) in enumerate(audited):
+        own = [f for f in result.findings if (f.pack, f.policy) not in stack_rules]
+        checks = [c for c in result.checks if (c.pack, c.policy) not in stack_rules]
+        if index == len(audited) - 1:  # the environment's stack-rule results, reported once
+            own += [_redacted(f, capture) for f in whole.findings]
+            checks += whole.checks
+        fields = {name: getattr(result, name) for name in AuditResult.__dataclass_fields__}
+        fields["findings"] = _sorted_findings(own)
+        fields["checks"] = sorted(set(checks), key=lambda c: (c.urn, c.pack, c.policy))
+        fields["not_applicable"] = [c for c in result.not_applicable if (c.pack, c.policy) not in stack_rules]
+        if index == len(audited) - 1:
+            fields["not_applicable"] += whole.skipped
+        combined.append((capture, AuditResult(**fields)))
+    return combined
+
+
+def environment_result(environment: str, layers: list[AuditResult]) -> AuditResult:
+    """One result for an environment audited as layer stacks: what a report of the environment shows.
+
+    Resources, findings and checks of every layer stack (each with its own stack's URN); the policies
+    and tier of the first (every layer runs the same packs with the same config).
+    """
+    first = layers[0]
+    return AuditResult(
+        environment=environment,
+        tier=first.tier,
+        target=first.target,
+        resources=[r for result in layers for r in result.resources],
+        policies=first.policies,
+        findings=_sorted_findings([f for result in layers for f in result.findings]),
+        checks=sorted(
+            {c for result in layers for c in result.checks}, key=lambda c: (c.urn, c.pack, c.policy)
+        ),
+        waivers=[],
+        started_at=first.started_at,
+        duration_s=sum(result.duration_s for result in layers),
+        secret_fingerprints=frozenset().union(*(result.secret_fingerprints for result in layers)),
+        not_applicable=sorted(
+            {c for result in layers for c in result.not_applicable}, key=lambda c: (c.urn, c.pack, c.policy)
+        ),
+        policy_config=first.policy_config,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Registrations:
+    """What ``_stack_analysis`` reads of a capture: its registrations."""
+
+    registrations: list[Registration]
+
+
+def environment_stack_analysis(
+    captures: list[Capture],
+    *,
+    packs: list[Path],
+    config_dir: Path | None,
+    project: str,
+    policy_environment: str,
+) -> AnalysisResult:
+    """Every pack's stack rules over the resources of several stacks of one environment at once.
+
+    The packs run with the first stack's config and the environment's policy config; each resource
+    keeps its own stack's URN. Returns the stack rules' findings and checks (no resource rule runs).
+    """
+    first = captures[0].config
+    engine = EngineServer()
+    sessions: list[PackSession] = []
+    policy_config = environment_policy_config(config_dir, first, environment=policy_environment)
+    try:
+        for pack_dir in packs:
+            sessions.append(
+                PackSession(
+                    pack_dir,
+                    engine_address=engine.address,
+                    project=project,
+                    stack=first.environment,
+                    config=first.values,
+                    policy_config=policy_config.document,
+                    strict_config=False,  # one document serves every pack
+                )
+            )
+        errors = _start_all(sessions)
+        if errors:
+            raise errors[0]
+        union = _Registrations([reg for capture in captures for reg in capture.registrations])
+        whole = AnalysisResult()
+        for result in _stack_analysis(sessions, union):  # type: ignore[arg-type]
+            whole.extend(result)
+        return whole
+    finally:
+        for session in sessions:
+            session.close()
+        engine.stop()
+
+
+def capture_environment(env_file: Path, *, project: Project | None = None) -> Capture:
     """Run an environment's program under mocks and return what it registers (for ``mlops preview``)."""
-    return capture_program(DEFAULT_PROGRAM if program is None else program, load_stack_config(env_file))
+    project = project_or_cwd(project)
+    return capture_program(project.program, load_stack_config(env_file, project=project.name))
 
 
 __all__ = [

@@ -27,7 +27,7 @@ from heapq import heapify, heappop, heappush
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, MockResourceArgs, Mocks
@@ -35,7 +35,14 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
 from mlops_platform.tools.engine.config import StackConfig
-from mlops_platform.tools.engine.props import UNKNOWN, engine_properties, struct_to_plain, wrap_secret_field
+from mlops_platform.tools.engine.props import (
+    SECRET_SIG,
+    SIG_KEY,
+    UNKNOWN,
+    engine_properties,
+    struct_to_plain,
+    wrap_secret_field,
+)
 from mlops_platform.tools.findings import CapturedResource
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -127,13 +134,41 @@ class Registration:
 ResourceCallback = Callable[[Registration], None]
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+class StackReferenceError(LookupError):
+    """The program references a stack the offline capture has no outputs of."""
+
+
 class _PlaceholderMocks(Mocks):
-    """Invokes and reads under capture: no provider is reachable, so return nothing real."""
+    """Invokes and reads under capture: no provider is reachable, so return nothing real.
+
+    A ``StackReference`` reads the outputs the capture was given for that stack (``StackConfig.
+    stack_references``: a split environment's upstream layers, captured before it).
+    """
+
+    def __init__(self, stack_config: StackConfig | None = None) -> None:
+        self._references = stack_config.stack_references if stack_config is not None else {}
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         return {}, None
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == STACK_REFERENCE:
+            stack = str(args.inputs.get("name"))
+            if stack not in self._references:
+                known = ", ".join(sorted(self._references)) or "none"
+                raise StackReferenceError(
+                    f"StackReference to stack {stack!r}: no outputs of it (known: {known})"
+                )
+            outputs = self._references[stack]
+            state = {
+                "name": stack,
+                "outputs": outputs.values,
+                "secretOutputNames": sorted(outputs.secret_names),
+            }
+            return args.resource_id or stack, state
         return args.resource_id or mock_id(args.name), dict(args.inputs)
 
 
@@ -147,7 +182,7 @@ class CaptureMonitor(MockMonitor):
     """
 
     def __init__(self, stack_config: StackConfig, on_resource: ResourceCallback | None = None) -> None:
-        super().__init__(_PlaceholderMocks())
+        super().__init__(_PlaceholderMocks(stack_config))
         self.stack = stack_config.environment
         self.project = stack_config.project
         self._config = stack_config
@@ -378,6 +413,11 @@ class Capture:
     duration_s: float
     registrations: list[Registration] = field(repr=False, default_factory=list)
     secret_values: frozenset[str] = field(repr=False, default=frozenset())
+    secret_outputs: frozenset[str] = frozenset()
+    """Names of the stack outputs that are secrets (what a ``StackReference`` marks secret)."""
+    exported: dict[str, Any] = field(repr=False, default_factory=dict)
+    """The stack outputs as a downstream stack reads them: secrets in plaintext (``secret_outputs``
+    names them). Never printed: ``outputs`` is what reports show."""
 
     def by_urn(self) -> dict[str, CapturedResource]:
         return {r.urn: r for r in self.resources}
@@ -388,6 +428,17 @@ class Capture:
             if value in text:
                 text = text.replace(value, "[secret]")
         return text
+
+
+def _unwrapped(value: Any) -> Any:
+    """A plain value of the wire format with every secret wrapper removed."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _unwrapped(value.get("value"))
+        return {k: _unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(v) for v in value]
+    return value
 
 
 def _deterministic_order(regs: dict[str, Registration]) -> list[Registration]:
@@ -587,4 +638,13 @@ def capture_program(
         # A string that is also used in the clear (a user name inside a secret map) is not redacted.
         # Encrypted config values always count as secret, even when a program leaks one into the clear.
         secret_values=frozenset({s for s in secrets if s != UNKNOWN and s not in plain} | config_secrets),
+        exported={
+            key: _unwrapped(value) for key, value in json_format.MessageToDict(monitor.stack_outputs).items()
+        },
+        secret_outputs=frozenset(
+            key
+            for key, value in monitor.stack_outputs.fields.items()
+            if value.WhichOneof("kind") == "struct_value"
+            and value.struct_value.fields.get(SIG_KEY, struct_pb2.Value()).string_value == SECRET_SIG
+        ),
     )

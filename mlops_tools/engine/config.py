@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,14 @@ from mlops_platform.stacks.loader import read_stack_file
 from mlops_platform.stacks.yaml_source import SourceError, pulumi_config_text
 
 PROJECT = "mlops-platform"
+
+
+@dataclass(frozen=True, slots=True)
+class StackOutputs:
+    """The outputs of another stack, as a ``StackReference`` reads them."""
+
+    values: dict[str, Any]
+    secret_names: frozenset[str] = frozenset()
 
 
 class StackConfigError(ValueError):
@@ -39,6 +48,18 @@ class StackConfig:
     values: dict[str, str]
     secret_keys: frozenset[str]
     secret_values: frozenset[str] = frozenset()  # the placeholders standing for encrypted values
+    stack_references: Mapping[str, StackOutputs] = field(default_factory=dict)
+    """Stack name -> its outputs, served to the program's ``StackReference``s (a split environment's
+    upstream layers, captured before)."""
+
+    def with_layer(
+        self, stack: str, extra: Mapping[str, str], references: Mapping[str, StackOutputs]
+    ) -> StackConfig:
+        """This config as stack ``stack`` of a split environment: more values, upstream outputs."""
+        values = {**self.values, **extra}
+        return StackConfig(
+            stack, self.project, values, self.secret_keys, self.secret_values, dict(references)
+        )
 
     def namespace(self, namespace: str) -> dict[str, str]:
         """Config values of one namespace (``kubernetes``, ``mlops-platform``), keyed without it."""

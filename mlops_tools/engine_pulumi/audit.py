@@ -9,6 +9,7 @@ waiver engine and report formats as the offline audit's.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -33,11 +34,12 @@ from mlops_platform.tools.findings import (
     Severity,
 )
 from mlops_platform.tools.policy_config import (
-    DEFAULT_CONFIG_DIR,
+    LEVEL_KEY,
     PolicyConfig,
     discover_packs,
     write_policy_config,
 )
+from mlops_platform.tools.project import Project, project_or_cwd
 
 Echo = Callable[[str], None]
 
@@ -56,19 +58,35 @@ class PackPlan:
     policy_config: PolicyConfig  # what the config files hold, and the files it was merged from
 
 
-def environment_config(env_file: Path, config_dir: Path | None = DEFAULT_CONFIG_DIR) -> PolicyConfig:
-    """The policy config of the environment in ``env_file``: its tier's file and its own override."""
-    return environment_policy_config(config_dir, load_stack_config(env_file))
+def environment_config(
+    env_file: Path, config_dir: Path | None, *, environment: str | None = None
+) -> PolicyConfig:
+    """The policy config of the environment in ``env_file``: its tier's file and its own override.
+
+    ``environment`` names the override file when it is not the stack file's (a layer stack's).
+    """
+    return environment_policy_config(config_dir, load_stack_config(env_file), environment=environment)
 
 
-def plan_packs(policy_config: PolicyConfig, scratch: Path, *, packs: list[Path] | None = None) -> PackPlan:
+def plan_packs(
+    policy_config: PolicyConfig,
+    scratch: Path,
+    *,
+    packs: list[Path] | None = None,
+    disabled: frozenset[str] = frozenset(),
+) -> PackPlan:
     """Launchers for every pack and the config file each gets: the environment's merged document.
 
     The CLI pairs ``--policy-pack-config`` flags with ``--policy-pack`` flags by position, so every
     pack gets a file (the same one: it names policies of every pack, and a pack ignores the others').
+    ``disabled`` policies are turned off in that document (a split environment's stack rules, judged
+    over the whole environment before the run).
     """
     packs = discover_packs() if packs is None else packs
     launchers = write_launchers(packs, scratch / "packs")
+    if disabled:
+        off = {name: {LEVEL_KEY: "disabled"} for name in disabled}
+        policy_config = PolicyConfig({**(policy_config.document or {}), **off}, policy_config.sources)
     merged = write_policy_config(policy_config, scratch / "packs" / "policy-config.json").resolve()
     return PackPlan(packs, launchers, [merged] * len(packs), policy_config)
 
@@ -145,7 +163,6 @@ def policy_analyze(handle: StackHandle, plan: PackPlan) -> EngineRecord:
     Raises:
         EngineRunError: the command failed for a reason other than mandatory violations.
     """
-    import json
 
     command = ["policy", "analyze", "--json", "--color", "never"]
     for launcher, config in zip(plan.launchers, plan.configs, strict=True):
@@ -184,6 +201,8 @@ def _tail(text: str, lines: int = 25) -> str:
 def audit_with_engine(
     env_file: Path,
     *,
+    project: Project | None = None,
+    packs: list[Path] | None = None,
     stack_name: str | None = None,
     refresh: bool = False,
     echo: Echo | None = None,
@@ -192,6 +211,8 @@ def audit_with_engine(
 
     Args:
         env_file: the environment's stack file.
+        project: the Pulumi project (default: the working directory's).
+        packs: policy pack directories (default: the library's bundled packs).
         stack_name: audit this real stack of the user's backend (its state, its config); default: an
             ephemeral stack made from ``env_file`` alone.
         refresh: refresh the stack's state from the providers first (``pulumi preview --refresh``).
@@ -204,8 +225,9 @@ def audit_with_engine(
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
     environment = stack_name or environment_name(env_file)
-    packs = discover_packs()
-    policy_config = environment_config(env_file)
+    project = project_or_cwd(project)
+    packs = discover_packs() if packs is None else packs
+    policy_config = environment_config(env_file, project.policy_config_dir)
     metas: list[PolicyMeta] = []
     failures: list[BaseException] = []
 
@@ -218,7 +240,7 @@ def audit_with_engine(
     learner = threading.Thread(target=learn, daemon=True)
     learner.start()
     try:
-        with open_stack(env_file, stack_name=stack_name) as handle:
+        with open_stack(env_file, project=project, stack_name=stack_name) as handle:
             plan = plan_packs(policy_config, handle.scratch, packs=packs)
             record = run_operation(handle, "preview", plan, echo=echo, refresh=refresh)
             placeholders = handle.placeholders
@@ -226,7 +248,7 @@ def audit_with_engine(
         learner.join()
     if failures:
         raise failures[0]
-    spec_env = load_stack_config(env_file).object("environment")
+    spec_env = load_stack_config(env_file, project=project.name).object("environment")
     spec_env = spec_env if isinstance(spec_env, dict) else {}
     result = audit_result(
         record,

@@ -21,6 +21,7 @@ from mlops_platform.tools.engine_pulumi.audit import environment_config, plan_pa
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.workspace import open_stack
 from mlops_platform.tools.policy_config import describe_sources
+from mlops_platform.tools.project import Project, project_or_cwd
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
@@ -36,11 +37,19 @@ class StackChoice:
     local_state: Path | None = None
     config: Mapping[str, str] = field(default_factory=dict)  # plain settings for a local-state stack
     env: Mapping[str, str] = field(default_factory=dict)  # more environment for the engine (KUBECONFIG)
+    project: Project | None = None  # None: the working directory's
+    policy_environment: str | None = None  # the policy config's environment (None: the stack's name)
+    disabled_policies: frozenset[str] = frozenset()  # off in this run (judged over the environment)
+
+    @property
+    def the_project(self) -> Project:
+        return project_or_cwd(self.project)
 
 
 def _open(choice: StackChoice):  # type: ignore[no-untyped-def]
     return open_stack(
         choice.env_file,
+        project=choice.the_project,
         stack_name=choice.stack_name,
         extra_config=choice.config,
         extra_env=choice.env,
@@ -66,11 +75,21 @@ def engine_run(
         EngineUnavailable: no Pulumi CLI.
         EngineRunError: the engine failed for a reason other than policy violations.
     """
-    policy_config = environment_config(choice.env_file) if verb in {"preview", "up"} else None
+    policy_config = (
+        environment_config(
+            choice.env_file, choice.the_project.policy_config_dir, environment=choice.policy_environment
+        )
+        if verb in {"preview", "up"}
+        else None
+    )
     if policy_config is not None and echo is not None:
         echo(f"policy config: {describe_sources(policy_config)}")
     with _open(choice) as handle:
-        plan = plan_packs(policy_config, handle.scratch) if policy_config is not None else None
+        plan = (
+            plan_packs(policy_config, handle.scratch, disabled=choice.disabled_policies)
+            if policy_config is not None
+            else None
+        )
         if verb == "up":
             # The engine analyzes each resource as it is registered and applies the others meanwhile:
             # seen here, an `up` whose fraud-scorer Deployment broke a mandatory policy had already
@@ -92,7 +111,7 @@ def cluster_client(choice: StackChoice) -> Any:
 
     from mlops_platform.tools.cluster_prereqs import api_client
 
-    settings = load_stack_config(choice.env_file).namespace("kubernetes")
+    settings = load_stack_config(choice.env_file, project=choice.the_project.name).namespace("kubernetes")
     kubeconfig = settings.get("kubeconfig") or choice.env.get("KUBECONFIG") or os.environ.get("KUBECONFIG")
     return api_client(kubeconfig, settings.get("context"))
 
@@ -109,8 +128,100 @@ def check_prerequisites(choice: StackChoice, *, install: Sequence[str] = ()) -> 
     from mlops_platform.tools.engine.audit import capture_environment
 
     crds = read_crds(install) if install else []
-    types = {r.type for r in capture_environment(choice.env_file).resources}
+    types = {r.type for r in capture_environment(choice.env_file, project=choice.the_project).resources}
     api = cluster_client(choice)
     installed = install_crds(api, crds) if crds else []
     check_cluster(api, environment_name(choice.env_file), types)
     return installed
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRun:
+    """One layer stack's ``up`` in a split environment."""
+
+    layer: str
+    stack: str
+    record: EngineRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SplitUp:
+    """What ``up_split`` did: the offline gate's blocking stack-rule findings, or each layer's run."""
+
+    gate: list[Any]
+    """Mandatory stack-rule findings of the environment (nothing ran when there are any)."""
+    runs: list[LayerRun]
+
+
+def up_split(
+    env_file: Path,
+    *,
+    local_state: Path,
+    project: Project | None = None,
+    render_to: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> SplitUp:
+    """``up`` of an environment as one stack per layer on one local backend, the layers in order.
+
+    Stack rules judge relations across layers, which no single layer stack sees whole: they are judged
+    first over the whole environment (the offline split audit's ``environment_stack_analysis``), and a
+    mandatory finding stops everything before any change. Each layer stack then goes up on the real
+    engine with every pack, its stack rules off, its resource rules as always (a mandatory violation
+    stops that layer and the ones after it). Layer ``L``'s stack is ``<env>-<L>``, its stack file the
+    environment's with ``layer: L``, kept under ``local_state``; its StackReference reads the upstream
+    stack's outputs from the same backend.
+
+    Args:
+        env_file: the environment's stack file.
+        local_state: the backend, passphrase and stack files of the four stacks (kept for later runs).
+        project: the Pulumi project (default: the working directory's).
+        render_to: write each layer's manifests under ``render_to/<layer>`` instead of a cluster.
+        env: more environment for the engine (``KUBECONFIG``).
+        echo: receives the engine's progress lines.
+    """
+    import yaml
+
+    from mlops_platform.stacks.layers import LAYER_KEY, Layer, layer_stack_name
+    from mlops_platform.tools.engine.audit import audit_split_environment
+    from mlops_platform.tools.findings import Enforcement
+
+    project = project_or_cwd(project)
+    audited = audit_split_environment(env_file, project=project)
+    stack_rules = frozenset(m.name for _, r in audited for m in r.policies if m.stack_level)
+    gate = [
+        f
+        for _, r in audited
+        for f in r.findings
+        if f.policy in stack_rules and f.enforcement is Enforcement.MANDATORY
+    ]
+    if gate:
+        return SplitUp(gate, [])
+    environment = environment_name(env_file)
+    doc = yaml.safe_load(env_file.read_text(encoding="utf-8")) or {}
+    spec_env = (doc.get("config") or {}).get(f"{project.name}:environment") or {}
+    files = local_state / "layer-stacks"
+    files.mkdir(parents=True, exist_ok=True)
+    runs: list[LayerRun] = []
+    for layer in Layer:
+        stack = layer_stack_name(str(spec_env.get("name", environment)), layer)
+        layer_doc = {
+            **doc,
+            "config": {**(doc.get("config") or {}), f"{project.name}:{LAYER_KEY}": layer.value},
+        }
+        layer_file = files / f"Pulumi.{stack}.yaml"
+        layer_file.write_text(yaml.safe_dump(layer_doc, sort_keys=False), encoding="utf-8")
+        choice = StackChoice(
+            layer_file,
+            local_state=local_state,
+            config=render_config(render_to / layer.value) if render_to is not None else {},
+            env=env or {},
+            project=project,
+            policy_environment=environment,
+            disabled_policies=stack_rules,
+        )
+        record = engine_run(choice, "up", echo=echo)
+        runs.append(LayerRun(layer.value, stack, record))
+        if record.mandatory():
+            break
+    return SplitUp([], runs)

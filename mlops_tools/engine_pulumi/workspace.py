@@ -9,6 +9,9 @@ the file has none).
 
 A *named* stack (``--stack``) is the user's: their backend, secrets provider and config, in the
 project directory. Nothing here writes to it except what the operation itself does.
+
+Either way the engine runs the project's own program (``Project.program``) as an inline program,
+from the program's directory as the language host would, in this process's interpreter.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +30,8 @@ from typing import Any
 import yaml
 
 from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
-from mlops_platform.tools.engine.config import PROJECT, environment_name, secret_placeholder
-from mlops_platform.tools.policy_config import REPO_ROOT
-
-PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
+from mlops_platform.tools.engine.config import environment_name, secret_placeholder
+from mlops_platform.tools.project import Project, project_or_cwd
 
 # The engine's own switches for a machine with no Pulumi Cloud and no plugin downloads.
 OFFLINE_ENV = {
@@ -116,9 +117,23 @@ def _secure_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _secure_paths(item, f"{path}[{index}]")
 
 
-def _project_settings(provider_dir: Path | None) -> str:
+def project_program(project: Project) -> Callable[[], None]:
+    """The project's program as an inline program: its file run as ``__main__`` from its directory."""
+
+    def run() -> None:
+        import runpy
+
+        from mlops_platform.tools.engine.capture import _program_dir
+
+        with _program_dir(project.program):
+            runpy.run_path(str(project.program), run_name="__main__")
+
+    return run
+
+
+def _project_settings(project: Project, provider_dir: Path | None) -> str:
     """The project file as it is, plus a plugin entry that makes the engine use the built provider."""
-    settings = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
+    settings = yaml.safe_load(project.project_file.read_text(encoding="utf-8"))
     if provider_dir is not None:
         # The SDK asks for the provider version it was generated for; a project plugin entry with a
         # path serves that request from the toolchain's build (pulumi-toolchain.md).
@@ -157,6 +172,7 @@ def pulumi_command(cli: Path, root: Path) -> Any:
 def open_stack(
     env_file: Path,
     *,
+    project: Project | None = None,
     stack_name: str | None = None,
     tools: EngineTools | None = None,
     extra_config: Mapping[str, str] | None = None,
@@ -166,7 +182,9 @@ def open_stack(
     """Select the stack an operation runs on, with the platform program as its inline program.
 
     Args:
-        env_file: the environment's stack file (``stacks/Pulumi.<ENV>.yaml``).
+        env_file: the environment's stack file (``<stackConfigDir>/Pulumi.<ENV>.yaml``).
+        project: the Pulumi project: its name, program and project file (default: the working
+            directory's).
         stack_name: a real stack of the user's backend, run in the project directory; None makes an
             ephemeral stack from ``env_file`` alone.
         tools: the CLI and provider (default: ``find_engine_tools()``).
@@ -177,8 +195,7 @@ def open_stack(
     """
     from pulumi import automation as auto
 
-    from mlops_platform.stacks.program import platform_program
-
+    project = project_or_cwd(project)
     tools = tools or find_engine_tools()
     scratch = Path(tempfile.mkdtemp(prefix="mlops-engine-"))
     try:
@@ -187,20 +204,21 @@ def open_stack(
             env.pop("PULUMI_HOME")  # the user's own home, backend and passphrase, from their environment
             env.update(extra_env or {})
             opts = auto.LocalWorkspaceOptions(
-                work_dir=str(REPO_ROOT),
+                work_dir=str(project.root),
                 env_vars=env,
                 pulumi_command=pulumi_command(tools.pulumi, scratch / "cli"),
             )
-            stack = auto.select_stack(stack_name, PROJECT, platform_program, opts=opts)
-            yield StackHandle(stack, stack_name, REPO_ROOT, env, False, scratch, tools)
+            stack = auto.select_stack(stack_name, project.name, project_program(project), opts=opts)
+            yield StackHandle(stack, stack_name, project.root, env, False, scratch, tools)
             return
-        yield _ephemeral(env_file, tools, scratch, keep, extra_config or {}, extra_env or {})
+        yield _ephemeral(env_file, project, tools, scratch, keep, extra_config or {}, extra_env or {})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _ephemeral(
     env_file: Path,
+    project: Project,
     tools: EngineTools,
     scratch: Path,
     keep: Path | None,
@@ -209,13 +227,11 @@ def _ephemeral(
 ) -> StackHandle:
     from pulumi import automation as auto
 
-    from mlops_platform.stacks.program import platform_program
-
     name = environment_name(env_file)
     base = keep if keep is not None else scratch
-    project = base / "project"
+    work_dir = base / "project"
     state, home = base / "state", base / "home"
-    for directory in (project / "stacks", state, home):
+    for directory in (work_dir / "stacks", state, home):
         directory.mkdir(parents=True, exist_ok=True)
     passphrase_file = base / "passphrase"
     if not passphrase_file.exists():
@@ -223,10 +239,13 @@ def _ephemeral(
         passphrase_file.chmod(0o600)
     env = _engine_env(tools, home, f"file://{state}", passphrase_file.read_text(encoding="utf-8"))
     env.update(extra_env)
-    (project / "Pulumi.yaml").write_text(_project_settings(tools.kubernetes_provider_dir), encoding="utf-8")
+    settings = yaml.safe_load(_project_settings(project, tools.kubernetes_provider_dir))
+    settings["stackConfigDir"] = "stacks"  # the copy's layout, whatever the project's own
+    settings.pop("main", None)  # the program runs inline, from the project itself
+    (work_dir / "Pulumi.yaml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     text = env_file.read_text(encoding="utf-8")
     doc = yaml.safe_load(text) or {}
-    target = project / "stacks" / f"Pulumi.{name}.yaml"
+    target = work_dir / "stacks" / f"Pulumi.{name}.yaml"
     # A kept stack's file gets the environment's current text again, with the salt the engine wrote
     # into it at `stack init`: the state's secrets are encrypted under a key derived from it.
     salt = (
@@ -236,17 +255,17 @@ def _ephemeral(
     )
     target.write_text(text if salt is None else f"encryptionsalt: {salt}\n{text}", encoding="utf-8")
     opts = auto.LocalWorkspaceOptions(
-        work_dir=str(project),
+        work_dir=str(work_dir),
         pulumi_home=str(home),
         env_vars=env,
         pulumi_command=pulumi_command(tools.pulumi, scratch / "cli"),
     )
-    stack = auto.create_or_select_stack(name, PROJECT, platform_program, opts=opts)
+    stack = auto.create_or_select_stack(name, project.name, project_program(project), opts=opts)
     placeholders: set[str] = set()
     values: dict[str, Any] = {}  # top-level keys, set in one CLI call
     config = doc.get("config") if isinstance(doc, dict) else None
     for raw_key, value in (config or {}).items():
-        key = str(raw_key) if ":" in str(raw_key) else f"{PROJECT}:{raw_key}"
+        key = str(raw_key) if ":" in str(raw_key) else f"{project.name}:{raw_key}"
         for path, ciphertext in _secure_paths(value, key):
             stand_in = secret_placeholder(path, ciphertext)
             placeholders.add(stand_in)
@@ -254,7 +273,7 @@ def _ephemeral(
                 values[key] = auto.ConfigValue(stand_in, secret=True)
             else:  # a secure leaf inside an object: Pulumi's path syntax
                 stack.set_config(path, auto.ConfigValue(stand_in, secret=True), path=True)
-    seed_key = f"{PROJECT}:{CREDENTIAL_SEED_KEY}"
+    seed_key = f"{project.name}:{CREDENTIAL_SEED_KEY}"
     if not any(str(k) in {seed_key, CREDENTIAL_SEED_KEY} for k in (config or {})):
         stand_in = credential_seed_placeholder(name)  # as the offline audit stands in for it
         placeholders.add(stand_in)
@@ -262,4 +281,4 @@ def _ephemeral(
     values.update({key: auto.ConfigValue(value) for key, value in extra_config.items()})
     if values:
         stack.set_all_config(values)
-    return StackHandle(stack, name, project, env, True, scratch, tools, frozenset(placeholders))
+    return StackHandle(stack, name, work_dir, env, True, scratch, tools, frozenset(placeholders))

@@ -15,7 +15,6 @@ import yaml
 from typer.testing import CliRunner
 
 from mlops_platform.stacks.loader import load_environment
-from mlops_platform.tools import stack_secrets
 from mlops_platform.tools.cli import app
 from mlops_platform.tools.stack_secrets import SecretsError, SeedChange, find_cli, update_stack_secrets
 from tests.cli_runner import mlops
@@ -98,10 +97,10 @@ def test_the_command_never_prints_the_seed(
     work_dir, env = project
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(stack_secrets, "PROJECT_DIR", work_dir)
-    result = CliRunner().invoke(app, ["secrets", "qa"])
+    result = CliRunner().invoke(app, ["--project", str(work_dir), "secrets", "qa"])
     assert (result.exit_code, result.output) == (0, "qa: credential seed created (secret)\n")
-    result = CliRunner().invoke(app, ["secrets", "qa", "--new-seed"])  # no terminal to confirm on
+    # no terminal to confirm on
+    result = CliRunner().invoke(app, ["--project", str(work_dir), "secrets", "qa", "--new-seed"])
     assert result.exit_code == 2 and "Pass --yes" in result.output
     seed = subprocess.run(
         [str(find_cli()), "config", "get", SEED, "--stack", "qa"],

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.tools.engine.audit import DEFAULT_PROGRAM, audit_capture_and_packs, discover_packs
+from mlops_platform.tools.engine.audit import audit_capture_and_packs, discover_packs
 from mlops_platform.tools.engine.capture import Capture
 from mlops_platform.tools.engine.preview import render_preview, summary
 from mlops_platform.tools.findings import AuditResult
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "stacks" / "Pulumi.dev.yaml"
+DEFAULT_PROGRAM = REPO / "__main__.py"
 
 pytestmark = [
     pytest.mark.slow,

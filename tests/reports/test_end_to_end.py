@@ -13,12 +13,7 @@ import pytest
 from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker
 
 from mlops_platform.stacks.loader import load_environment
-from mlops_platform.tools.engine.audit import (
-    DEFAULT_CONFIG_DIR,
-    DEFAULT_PROGRAM,
-    audit_capture_and_packs,
-    discover_packs,
-)
+from mlops_platform.tools.engine.audit import audit_capture_and_packs, discover_packs
 from mlops_platform.tools.findings import AuditResult
 from mlops_platform.tools.reports import FORMATS, render
 from mlops_platform.tools.reports.inventory import declared_models
@@ -30,6 +25,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 WAIVERS = REPO / "policies" / "waivers.yaml"
+DEFAULT_CONFIG_DIR = REPO / "policies" / "config"
+DEFAULT_PROGRAM = REPO / "__main__.py"
 # Fixed so the test does not depend on the day it runs; the bundled waivers must be valid on it.
 AUDIT_DAY = date(2026, 12, 1)
 

@@ -32,7 +32,11 @@ def test_provenance_of_this_checkout() -> None:
         engine="offline",
         as_of=date(2026, 12, 1),
         packs=discover_packs(),
-        inputs=[input_file("spec", spec, "prod"), input_file("waivers", REPO / "no-such-waivers.yaml")],
+        inputs=[
+            input_file("spec", spec, REPO, "prod"),
+            input_file("waivers", REPO / "no-such-waivers.yaml", REPO),
+        ],
+        root=REPO,
     )
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True

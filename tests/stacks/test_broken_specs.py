@@ -56,7 +56,8 @@ ENV_ALLOWED = (
 )
 SECTIONS_ALLOWED = (
     "mlops-platform:environment, mlops-platform:storage, mlops-platform:registry, "
-    "mlops-platform:serving, mlops-platform:monitoring, mlops-platform:credentialRotations, or a secret value"
+    "mlops-platform:serving, mlops-platform:monitoring, mlops-platform:credentialRotations, "
+    "mlops-platform:layer, mlops-platform:layerStacks, or a secret value"
 )
 DNS = "must be a DNS label: lowercase letters, digits and '-', starting with a letter"
 IMAGE = "must be an image reference with a registry: registry/path:tag or @sha256:<digest>"
