@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 
 from mlops_platform.tools import __version__
+from mlops_platform.tools.cli_registry import register as register_registry_commands
+from mlops_platform.tools.cli_registry import use_registry_snapshot
 from mlops_platform.tools.cli_toolchain import toolchain_app
 
 app = typer.Typer(
@@ -297,6 +299,10 @@ def audit(
     refresh: Annotated[
         bool, typer.Option(help="With --engine pulumi: refresh the stack's state from the providers first.")
     ] = False,
+    registry_snapshot: Annotated[
+        Path | None,
+        typer.Option(help="Resolve model versions from this file (mlops registry snapshot) offline."),
+    ] = None,
 ) -> None:
     """Run ENV's program and every policy pack offline, then report.
 
@@ -316,6 +322,7 @@ def audit(
     if stack and len(envs) > 1:
         err.print("--stack: audit one environment at a time", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    use_registry_snapshot(registry_snapshot)
     if engine == "offline":
         _no_cyclic_gc()
     try:
@@ -476,6 +483,9 @@ def _guarded(run):  # type: ignore[no-untyped-def]
     except Exception as exc:  # the program's own error, shown as the CLI would show it
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+register_registry_commands(app)  # registry snapshot, promote, rollback: after the core commands
 
 
 def run() -> None:
