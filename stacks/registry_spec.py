@@ -8,7 +8,7 @@ config keys* (``pulumi config set --secret mlflowToken ...``), never values.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -34,7 +34,8 @@ class RegistrySource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    kind: Annotated[str, StringConstraints(pattern=r"^mlflow$")] = "mlflow"
+    kind: Literal["mlflow"] = "mlflow"
+    """Registry kind: an MLflow tracking server (the only one supported)."""
     tracking_uri: Annotated[str, StringConstraints(pattern=HTTP_URL_PATTERN, max_length=2048)]
     """Base URL of the tracking server (``https://mlflow.acme.example``); REST API under ``/api/2.0``."""
     token_secret: ConfigKey | None = None

@@ -144,10 +144,12 @@ def registry_gate(env_name: str, text: str, spec: EnvironmentSpec, model: str, l
         snapshot_file.write_text(json.dumps(document), encoding="utf-8")
         with _snapshot_env(snapshot_file):
             result = audit_environment(stack_file)
-    prefix = f"::serving-{model}-"
+    # The model's workloads are the children of its ModelEndpoint component, ``serving-<model>``.
+    endpoint_suffix = f"$mlops:serving:ModelEndpoint::serving-{model}"
+    parents = {r.urn: r.parent or "" for r in result.resources}
     blocking = [
         (f.policy, f.urn, f.message)
         for f in result.findings
-        if f.policy in names and f.blocking and prefix in f.urn
+        if f.policy in names and f.blocking and parents.get(f.urn, "").endswith(endpoint_suffix)
     ]
     return GateResult(blocking=blocking)

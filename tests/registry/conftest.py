@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -133,6 +134,7 @@ def _start(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[s
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
+        start_new_session=True,  # its uvicorn and job-runner children share the group _stop ends
     )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -146,16 +148,17 @@ def _start(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[s
                 return process, uri
         except OSError:
             time.sleep(0.5)
-    process.kill()
+    _stop(process)
     pytest.fail(f"mlflow server did not answer within {START_TIMEOUT_S} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+    """End the server and its children: the process group this fixture started (``start_new_session``)."""
+    os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
 
