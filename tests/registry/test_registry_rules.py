@@ -77,62 +77,101 @@ def test_baseline_passes_and_unconsulted_registry_is_not_judged(rule: str) -> No
     assert run_rule(rule, deployment(), env_config("prod", rule)) == []  # no registry_source
 
 
-def test_unresolved_version_is_a_finding_and_not_judged_further() -> None:
-    res = pinned(None)
-    assert run_rule("model-version-resolved", res, env_config("prod", "model-version-resolved")) == [
-        'alias:champion of model "fraud-scorer" is not resolved in the registry: MLflow registry '
-        'http://127.0.0.1:5000: alias "champion" of model "fraud-scorer" does not exist'
-    ]
-    for rule in RESOURCE_RULES[1:]:
-        assert run_rule(rule, res, env_config("prod", rule)) == []
+UNRESOLVED = (
+    'alias:champion of model "fraud-scorer" is not resolved in the registry: MLflow registry '
+    'http://127.0.0.1:5000: alias "champion" of model "fraud-scorer" does not exist'
+)
+LOW = VersionRecord(**{**RECORD.__dict__, "metrics": {"auc": 0.9}})
+_MINIMAL = pinned(model_card_url=None).mutate(("metadata", "labels", L.RISK_TIER), "minimal")
+_MINIMAL = _MINIMAL.mutate(("spec", "template", "metadata", "labels", L.RISK_TIER), "minimal")
+
+# (rule, case, resource, exact messages): one mutation of the baseline per violation, and the
+# mutations a rule must not flag. tests/policies/test_policy_rules.py counts these as its cases.
+REGISTRY_CASES: list[tuple[str, str, R, list[str]]] = [
+    ("model-version-resolved", "unresolved", pinned(None), [UNRESOLVED]),
+    ("model-version-approved", "unresolved: not judged further", pinned(None), []),
+    (
+        "model-version-approved",
+        "approved under another reference",
+        pinned(approval_ref="MRM-2025-001"),
+        [
+            'version 7 of "fraud-scorer" is approved under "MRM-2025-001", not the spec\'s "MRM-2026-014" '
+            '(tag "approval_ref")'
+        ],
+    ),
+    (
+        "model-version-approved",
+        "no approval tag",
+        pinned(approval_ref=None),
+        ['version 7 of "fraud-scorer" carries no "approval_ref" tag; expected "MRM-2026-014"'],
+    ),
+    (
+        "model-version-approved",
+        "no approval reference in the spec",
+        annotated(pinned(), L.APPROVAL_REF, DELETE),
+        [
+            'version 7 of "fraud-scorer" cannot be matched to an approval: the spec declares no '
+            "governance.approval_ref"
+        ],
+    ),
+    ("model-version-validated", "unresolved: not judged further", pinned(None), []),
+    (
+        "model-version-validated",
+        "validation failed",
+        pinned(validation_status="failed"),
+        [
+            'version 7 of "fraud-scorer" has validation status "failed" (tag "validation_status"); '
+            'expected "passed"'
+        ],
+    ),
+    (
+        "model-version-validated",
+        "no validation tag",
+        pinned(validation_status=None),
+        ['version 7 of "fraud-scorer" has no "validation_status" tag; expected "passed"'],
+    ),
+    ("model-version-metrics", "unresolved: not judged further", pinned(None), []),
+    (
+        "model-version-metrics",
+        "below one threshold, another metric not logged",
+        pinned(LOW),
+        [
+            'version 7 of "fraud-scorer": auc 0.9 does not meet >= 0.92',
+            'version 7 of "fraud-scorer" logged no "latency_ms" metric (threshold < 50)',
+        ],
+    ),
+    (
+        "model-version-metrics",
+        "no thresholds declared",
+        annotated(pinned(LOW), L.METRIC_THRESHOLDS, DELETE),
+        [],
+    ),
+    ("model-version-model-card", "unresolved: not judged further", pinned(None), []),
+    (
+        "model-version-model-card",
+        "no model card",
+        pinned(model_card_url=None),
+        ['high-risk version 7 of "fraud-scorer" links no model card (https) in tag "model_card_url"'],
+    ),
+    (
+        "model-version-model-card",
+        "plain-http model card",
+        pinned(model_card_url="http://insecure.example/card"),
+        ['high-risk version 7 of "fraud-scorer" links no model card (https) in tag "model_card_url"'],
+    ),
+    ("model-version-model-card", "minimal risk needs none", _MINIMAL, []),
+]
 
 
-def test_approval_tag_must_match_the_spec() -> None:
-    cfg = env_config("prod", "model-version-approved")
-    assert run_rule("model-version-approved", pinned(approval_ref="MRM-2025-001"), cfg) == [
-        'version 7 of "fraud-scorer" is approved under "MRM-2025-001", not the spec\'s "MRM-2026-014" '
-        '(tag "approval_ref")'
-    ]
-    assert run_rule("model-version-approved", pinned(approval_ref=None), cfg) == [
-        'version 7 of "fraud-scorer" carries no "approval_ref" tag; expected "MRM-2026-014"'
-    ]
-    assert run_rule("model-version-approved", annotated(pinned(), L.APPROVAL_REF, DELETE), cfg) == [
-        'version 7 of "fraud-scorer" cannot be matched to an approval: the spec declares no '
-        "governance.approval_ref"
-    ]
+@pytest.mark.parametrize(
+    ("rule", "case", "res", "expected"), REGISTRY_CASES, ids=[f"{c[0]}:{c[1]}" for c in REGISTRY_CASES]
+)
+def test_violation(rule: str, case: str, res: R, expected: list[str]) -> None:
+    assert run_rule(rule, res, env_config("prod", rule)) == expected
 
 
-def test_validation_status_must_be_passed() -> None:
-    cfg = env_config("prod", "model-version-validated")
-    assert run_rule("model-version-validated", pinned(validation_status="failed"), cfg) == [
-        'version 7 of "fraud-scorer" has validation status "failed" (tag "validation_status"); '
-        'expected "passed"'
-    ]
-    assert run_rule("model-version-validated", pinned(validation_status=None), cfg) == [
-        'version 7 of "fraud-scorer" has no "validation_status" tag; expected "passed"'
-    ]
-
-
-def test_metrics_must_meet_the_thresholds() -> None:
-    cfg = env_config("prod", "model-version-metrics")
-    low = VersionRecord(**{**RECORD.__dict__, "metrics": {"auc": 0.9}})
-    assert run_rule("model-version-metrics", pinned(low), cfg) == [
-        'version 7 of "fraud-scorer": auc 0.9 does not meet >= 0.92',
-        'version 7 of "fraud-scorer" logged no "latency_ms" metric (threshold < 50)',
-    ]
-    no_thresholds = annotated(pinned(low), L.METRIC_THRESHOLDS, DELETE)
-    assert run_rule("model-version-metrics", no_thresholds, cfg) == []
-
-
-def test_high_risk_version_links_a_model_card() -> None:
-    cfg = env_config("prod", "model-version-model-card")
-    assert run_rule("model-version-model-card", pinned(model_card_url=None), cfg) == [
-        'high-risk version 7 of "fraud-scorer" links no model card (https) in tag "model_card_url"'
-    ]
-    assert run_rule("model-version-model-card", pinned(model_card_url="http://insecure.example/card"), cfg)
-    minimal = pinned(model_card_url=None).mutate(("metadata", "labels", L.RISK_TIER), "minimal")
-    minimal = minimal.mutate(("spec", "template", "metadata", "labels", L.RISK_TIER), "minimal")
-    assert run_rule("model-version-model-card", minimal, cfg) == []
+def test_every_registry_resource_rule_has_a_violation_case() -> None:
+    assert {c[0] for c in REGISTRY_CASES if c[3]} == set(RESOURCE_RULES)
 
 
 def test_canary_serves_a_newer_version_than_stable() -> None:
