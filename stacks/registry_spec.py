@@ -8,13 +8,26 @@ config keys* (``pulumi config set --secret mlflowToken ...``), never values.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from mlops_platform.thresholds import parse_threshold
 
-HTTP_URL_PATTERN = r"^https?://[^\s/]+(/[^\s]*)?$"
+_HTTP_URL_RE = re.compile(r"^https?://[^\s/@]+(/[^\s]*)?$")
+
+
+def _http_url(url: str) -> str:
+    """An http(s) URL without ``user:password@``; the message never echoes the value (it may hold one)."""
+    if not _HTTP_URL_RE.match(url):
+        raise ValueError(
+            "must be an http:// or https:// URL without user:password@ (credentials go in token_secret "
+            "or username + password_secret)"
+        )
+    return url
+
+
 ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=128)]
 MetricName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/ ]{1,250}$")]
 
@@ -36,7 +49,7 @@ class RegistrySource(BaseModel):
 
     kind: Literal["mlflow"] = "mlflow"
     """Registry kind: an MLflow tracking server (the only one supported)."""
-    tracking_uri: Annotated[str, StringConstraints(pattern=HTTP_URL_PATTERN, max_length=2048)]
+    tracking_uri: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
     """Base URL of the tracking server (``https://mlflow.acme.example``); REST API under ``/api/2.0``."""
     token_secret: ConfigKey | None = None
     """Pulumi secret config key holding a bearer token."""
