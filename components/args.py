@@ -295,6 +295,8 @@ class CanaryArgs:
     """Share of traffic sent to the canary (1-99)."""
     image: str | None = None
     """None: the stable image."""
+    registry_annotations: Mapping[str, str] = field(default_factory=dict)
+    """What the model registry resolved for the canary (``labels.REGISTRY_*``); empty: not consulted."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,6 +323,8 @@ class ModelSpec:
     drift: DriftArgs | None = None
     metrics_path: str = "/metrics"
     health_path: str = "/health"
+    registry_annotations: Mapping[str, str] = field(default_factory=dict)
+    """What the model registry resolved for the stable track (``labels.REGISTRY_*``); empty: not consulted."""
 
 
 @dataclass(frozen=True, kw_only=True)

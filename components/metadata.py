@@ -108,6 +108,7 @@ def model_annotations(model: ModelSpec, *, track: Track) -> dict[str, str]:
         result[L.MODEL_CARD_URL] = model.governance.model_card_url
     if model.governance.approval_ref:
         result[L.APPROVAL_REF] = model.governance.approval_ref
+    result.update(canary.registry_annotations if canary else model.registry_annotations)
     return result
 
 

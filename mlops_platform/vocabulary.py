@@ -61,3 +61,23 @@ BACKUP_OF: Final = f"{DOMAIN}/backup-of"  # name of the database workload a back
 SCRAPE_TARGET: Final = f"{DOMAIN}/scrape-target"  # model a ServiceMonitor / Prometheus job scrapes
 ALERT_RULES_FOR: Final = f"{DOMAIN}/alert-rules-for"  # model a PrometheusRule group covers
 EXPOSURE_ALLOWED: Final = f"{DOMAIN}/exposure-allowed"  # "true" allows LoadBalancer/NodePort/0.0.0.0
+
+# Model registry resolution (issue 15), annotations of serving workloads whose environment consults a
+# registry (``environment.registry_source``): what the program resolved at preview/up time.
+REGISTRY_RESOLUTION: Final = f"{DOMAIN}/registry-resolution"  # "resolved" or "unresolved"
+REGISTRY_URI: Final = f"{DOMAIN}/registry-uri"  # the tracking server consulted, or "snapshot:<file>"
+REGISTRY_REF: Final = f"{DOMAIN}/registry-ref"  # what the spec asked for: "alias:champion" or "version:12"
+REGISTRY_ERROR: Final = f"{DOMAIN}/registry-error"  # one line: why the version is unresolved
+REGISTRY_VERSION: Final = f"{DOMAIN}/registry-version"  # the resolved version number
+REGISTRY_RUN_ID: Final = f"{DOMAIN}/registry-run-id"
+REGISTRY_SOURCE: Final = f"{DOMAIN}/registry-source"  # the version's artifact source URI
+REGISTRY_ALIASES: Final = f"{DOMAIN}/registry-aliases"  # comma-separated aliases of the version
+REGISTRY_CREATED: Final = f"{DOMAIN}/registry-created"  # creation time, ISO 8601 UTC
+REGISTRY_TAGS: Final = f"{DOMAIN}/registry-tags"  # JSON object of the version's tags
+REGISTRY_METRICS: Final = f"{DOMAIN}/registry-metrics"  # JSON object of its run's latest metrics
+REGISTRY_MODEL_CARD: Final = f"{DOMAIN}/registry-model-card"  # model card link the version carries
+METRIC_THRESHOLDS: Final = f"{DOMAIN}/metric-thresholds"  # JSON {"auc": ">= 0.92"} from the spec
+# Model version tags (in the registry) that the registry rules read, by MLflow tag key.
+TAG_APPROVAL_REF: Final = "approval_ref"  # must equal the spec's governance.approval_ref
+TAG_VALIDATION_STATUS: Final = "validation_status"  # "passed" once the version passed validation
+TAG_MODEL_CARD_URL: Final = "model_card_url"  # https link to the version's model card

@@ -17,6 +17,8 @@ from rich.console import Console
 
 from mlops_platform.tools import __version__
 from mlops_platform.tools.cli_project import register as register_project_commands
+from mlops_platform.tools.cli_registry import register as register_registry_commands
+from mlops_platform.tools.cli_registry import use_registry_snapshot
 from mlops_platform.tools.cli_toolchain import toolchain_app
 
 if TYPE_CHECKING:
@@ -470,6 +472,10 @@ def audit(
             "--split", help="Audit ENV as one stack per layer (storage, registry, serving, monitoring)."
         ),
     ] = False,
+    registry_snapshot: Annotated[
+        Path | None,
+        typer.Option(help="Resolve model versions from this file (mlops registry snapshot) offline."),
+    ] = None,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -497,6 +503,7 @@ def audit(
     if stack and len(envs) > 1:
         err.print("--stack: audit one environment at a time", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    use_registry_snapshot(registry_snapshot)
     if engine == "offline":
         _no_cyclic_gc()
     try:
@@ -766,6 +773,9 @@ def _guarded(run):  # type: ignore[no-untyped-def]
     except (pulumi.RunError, StackConfigError) as exc:  # the program's own error, as the CLI shows it
         err.print(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+register_registry_commands(app)  # registry snapshot, promote, rollback: after the core commands
 
 
 PROJECT_FLAGS = ("--project", "-C")

@@ -24,6 +24,7 @@ from typing import Any
 from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules import governance as gov
+from mlops_platform.policies.rules import registry as regy
 from mlops_platform.policies.rules import reliability as rel
 from mlops_platform.policies.rules import security as sec
 from mlops_platform.policies.rules._model import AppliesTo, Config, Res
@@ -260,6 +261,17 @@ OBJECT_STORES = AppliesTo(
 )
 SERVING = AppliesTo(
     "model-serving workloads (component label model-server)", _WORKLOADS | _CONTAINERS, _serving
+)
+
+
+def _registry_consulted(res: Res, cfg: Config) -> bool:
+    return _common.is_serving(res) and _common.annotation(res, L.REGISTRY_RESOLUTION) is not None
+
+
+REGISTRY_CONSULTED = AppliesTo(
+    "model-serving workloads of environments that consult a model registry (registry_source)",
+    _WORKLOADS | _CONTAINERS,
+    _registry_consulted,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -928,6 +940,131 @@ RULES: tuple[Rule, ...] = (
         stack=True,
         non_waivable=True,
         applies_to=SERVING,
+    ),
+    # ------------------------------------------------- governance: the model registry (issue 15)
+    # Judge what ``environment.registry_source`` resolved (annotations ``labels.REGISTRY_*``);
+    # workloads of environments that name no registry are not theirs to judge.
+    Rule(
+        "model-version-resolved",
+        GOV,
+        "A served model's alias or version must resolve in the model registry the environment names.",
+        regy.model_version_resolved,
+        "high",
+        BOTH,
+        (
+            "eu-ai-act:Art.12",
+            "eu-ai-act:Art.9",
+            "nist-ai-rmf:MANAGE-1.3",
+            "nist-ai-rmf:MEASURE-2.1",
+            "nist-800-53:CM-8",
+        ),
+        "Make the registry reachable with the configured credentials, or audit from a snapshot "
+        "(`mlops registry snapshot ENV -o FILE`, then `mlops audit ENV --registry-snapshot FILE`); "
+        "register the missing version or point the alias at one.",
+        "Record-keeping",
+        applies_to=REGISTRY_CONSULTED,
+        levels={"dev": "advisory", "staging": "mandatory", "prod": "mandatory"},
+    ),
+    Rule(
+        "model-version-approved",
+        GOV,
+        "The served version must carry an approval tag equal to the spec's approval reference.",
+        regy.model_version_approved,
+        "high",
+        BOTH,
+        (
+            "eu-ai-act:Art.14",
+            "eu-ai-act:Art.9",
+            "nist-ai-rmf:MANAGE-1.1",
+            "nist-ai-rmf:GOVERN-1.4",
+            "nist-800-53:CA-6",
+        ),
+        f"Tag the approved version `{L.TAG_APPROVAL_REF}=<governance.approval_ref>` in the registry "
+        "(`MlflowClient().set_model_version_tag`) or serve the version the approval covers.",
+        "Human oversight",
+        levels=_ADVISORY_IN_STAGING,
+        schema={"riskTiers": {**_STRINGS, "default": ["minimal", "limited", "high"]}},
+        applies_to=REGISTRY_CONSULTED,
+    ),
+    Rule(
+        "model-version-validated",
+        GOV,
+        "The served version's validation status must be passed.",
+        regy.model_version_validated,
+        "high",
+        BOTH,
+        (
+            "eu-ai-act:Art.15",
+            "eu-ai-act:Art.9",
+            "nist-ai-rmf:MEASURE-2.3",
+            "nist-ai-rmf:MANAGE-1.1",
+            "nist-800-53:SA-11",
+        ),
+        f"Run the validation pipeline and tag the version `{L.TAG_VALIDATION_STATUS}=passed`, or serve "
+        "a version that passed.",
+        "Accuracy, robustness and cybersecurity",
+        levels=_ADVISORY_IN_STAGING,
+        schema={"riskTiers": {**_STRINGS, "default": ["minimal", "limited", "high"]}},
+        applies_to=REGISTRY_CONSULTED,
+    ),
+    Rule(
+        "model-version-metrics",
+        GOV,
+        "The served version's logged metrics must meet the thresholds the spec declares.",
+        regy.model_version_metrics,
+        "high",
+        BOTH,
+        (
+            "eu-ai-act:Art.15",
+            "eu-ai-act:Art.10",
+            "nist-ai-rmf:MEASURE-2.3",
+            "nist-ai-rmf:MEASURE-2.5",
+            "nist-800-53:SA-11",
+        ),
+        "Serve a version whose run logged every metric of `governance.metric_thresholds` at the "
+        "required level, or revise the thresholds through model-risk review.",
+        "Accuracy, robustness and cybersecurity",
+        levels=_ADVISORY_IN_STAGING,
+        applies_to=REGISTRY_CONSULTED,
+    ),
+    Rule(
+        "model-version-model-card",
+        GOV,
+        "A high-risk model's served version must link a model card in the registry.",
+        regy.model_version_model_card,
+        "high",
+        BOTH,
+        (
+            "eu-ai-act:Art.11",
+            "eu-ai-act:Art.13",
+            "nist-ai-rmf:MEASURE-2.9",
+            "nist-ai-rmf:GOVERN-1.4",
+        ),
+        f"Tag the version `{L.TAG_MODEL_CARD_URL}=https://...` with its model card.",
+        "Technical documentation",
+        levels=_ADVISORY_IN_STAGING,
+        schema={"riskTiers": {**_STRINGS, "default": ["high"]}},
+        applies_to=REGISTRY_CONSULTED,
+    ),
+    Rule(
+        "model-canary-newer-version",
+        GOV,
+        "A canary must serve a newer registry version than its model's stable track.",
+        regy.model_canary_newer_version,
+        "medium",
+        BOTH,
+        (
+            "nist-ai-rmf:MANAGE-2.4",
+            "eu-ai-act:Art.9",
+            "nist-ai-rmf:MANAGE-4.1",
+            "nist-800-53:CM-3",
+        ),
+        "Point the canary's alias at a version newer than the stable one, or promote the canary and "
+        "remove it.",
+        "Risk management system",
+        stack=True,
+        levels=_ADVISORY_IN_STAGING,
+        applies_to=REGISTRY_CONSULTED,
     ),
 )
 

@@ -145,4 +145,13 @@ RULE_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
     ),
     "model-drift-check": (*_label(L.MODEL, L.RISK_TIER, L.DRIFT_CHECK), "$.spec.schedule", "$.spec.suspend"),
     "model-classification-ceiling": (*_label(L.MODEL, L.DATA_CLASSIFICATION), *_CEILING),
+    # The registry rules judge what the program resolved, recorded as annotations on the workload.
+    "model-version-resolved": _label(
+        L.REGISTRY_RESOLUTION, L.REGISTRY_REF, L.REGISTRY_VERSION, L.REGISTRY_ERROR
+    ),
+    "model-version-approved": _label(L.REGISTRY_VERSION, L.REGISTRY_TAGS, L.APPROVAL_REF),
+    "model-version-validated": _label(L.REGISTRY_VERSION, L.REGISTRY_TAGS),
+    "model-version-metrics": _label(L.REGISTRY_VERSION, L.REGISTRY_METRICS, L.METRIC_THRESHOLDS),
+    "model-version-model-card": _label(L.RISK_TIER, L.REGISTRY_VERSION, L.REGISTRY_MODEL_CARD),
+    "model-canary-newer-version": _label(L.MODEL, L.TRACK, L.REGISTRY_VERSION),
 }

@@ -51,6 +51,13 @@ from mlops_platform.stacks.credentials_config import (
 )
 from mlops_platform.stacks.layers import Layer
 from mlops_platform.stacks.types import Tier
+from mlops_platform.tools.registry.resolve import (
+    CANARY,
+    STABLE,
+    Resolution,
+    pin_annotations,
+    resolve_environment,
+)
 
 SecretLookup = Callable[[str], pulumi.Output[str]]
 """Reads a secret config key by name (``pulumi.Config().require_secret``)."""
@@ -143,12 +150,18 @@ def _model_source(ref: schema.ModelRef) -> tuple[str, ModelSource]:
     return f"models:/{ref.name}/{ref.alias}", ModelSource.REGISTRY_ALIAS
 
 
-def _canary(model: schema.ModelEndpoint) -> CanaryArgs | None:
+def _canary(model: schema.ModelEndpoint, resolution: Resolution | None = None) -> CanaryArgs | None:
     canary = model.canary
     if canary is None:
         return None
     registered = model.model.name or model.name  # an ad-hoc stable model: the canary uses the endpoint name
-    if canary.version is not None:
+    if resolution is not None and resolution.version is not None:  # pinned to what the alias resolved to
+        uri, source, label = (
+            f"models:/{registered}/{resolution.version}",
+            ModelSource.REGISTRY_VERSION,
+            str(resolution.version),
+        )
+    elif canary.version is not None:
         uri, source, label = (
             f"models:/{registered}/{canary.version}",
             ModelSource.REGISTRY_VERSION,
@@ -160,12 +173,28 @@ def _canary(model: schema.ModelEndpoint) -> CanaryArgs | None:
             ModelSource.REGISTRY_ALIAS,
             str(canary.alias),
         )
+    pin = pin_annotations(resolution, model.governance.metric_thresholds) if resolution else {}
     return CanaryArgs(model_uri=uri, model_source=source, version_label=label, weight_percent=canary.weight,
-                      image=canary.image)  # fmt: skip
+                      image=canary.image, registry_annotations=pin)  # fmt: skip
 
 
-def model_spec(spec: schema.EnvironmentSpec, model: schema.ModelEndpoint) -> ModelSpec:
+def model_spec(
+    spec: schema.EnvironmentSpec,
+    model: schema.ModelEndpoint,
+    resolutions: Mapping[str, Resolution] | None = None,
+) -> ModelSpec:
+    """The component arguments of one endpoint; ``resolutions`` (track -> what the registry answered)
+    pin each resolved track to its version and record its metadata."""
+    resolutions = resolutions or {}
     uri, source = _model_source(model.model)
+    version_label = model.model.label
+    stable = resolutions.get(STABLE)
+    if stable is not None and stable.version is not None:
+        uri, source, version_label = (
+            f"models:/{model.model.name}/{stable.version}",
+            ModelSource.REGISTRY_VERSION,
+            str(stable.version),
+        )
     drift = spec.drift_for(model)
     gov = model.governance
     return ModelSpec(
@@ -173,7 +202,7 @@ def model_spec(spec: schema.EnvironmentSpec, model: schema.ModelEndpoint) -> Mod
         image=model.image,
         model_uri=uri,
         model_source=source,
-        version_label=model.model.label,
+        version_label=version_label,
         governance=ModelGovernance(
             owner=gov.owner,
             risk_tier=gov.risk_tier.value,
@@ -187,7 +216,7 @@ def model_spec(spec: schema.EnvironmentSpec, model: schema.ModelEndpoint) -> Mod
         replicas_max=model.replicas.max,
         resources=compute(model.resources),
         target_cpu_utilization_percent=model.autoscaling.target_cpu_utilization_percent,
-        canary=_canary(model),
+        canary=_canary(model, resolutions.get(CANARY)),
         drift=(
             DriftArgs(
                 schedule=drift.schedule,
@@ -196,6 +225,9 @@ def model_spec(spec: schema.EnvironmentSpec, model: schema.ModelEndpoint) -> Mod
             )
             if drift.enabled
             else None
+        ),
+        registry_annotations=(
+            pin_annotations(stable, model.governance.metric_thresholds) if stable is not None else {}
         ),
     )
 
@@ -214,6 +246,30 @@ def receivers(spec: schema.EnvironmentSpec, secret: SecretLookup) -> list[Receiv
 
 def _config_secret(key: str) -> pulumi.Output[str]:
     return pulumi.Config().require_secret(key)
+
+
+def _config_secret_text(key: str) -> str | None:
+    """A secret config value as plain text, for the registry client's credentials during the program.
+
+    ``Config.get`` returns a secret's plaintext (pulumi's Python SDK does not warn: pulumi/pulumi#7127);
+    it is used only for the request header, never exported or written into any resource.
+    """
+    return pulumi.Config().get(key)
+
+
+def registry_resolutions(
+    spec: schema.EnvironmentSpec, secret_text: Callable[[str], str | None] = _config_secret_text
+) -> dict[str, dict[str, Resolution]]:
+    """Endpoint -> track -> what ``environment.registry_source`` answered (empty when none is named).
+
+    Each unresolved track is logged as a warning (one line: where and why); the registry rules fail it.
+    """
+    resolutions = resolve_environment(spec, secret_text)
+    for endpoint, tracks in resolutions.items():
+        for track, resolution in tracks.items():
+            if resolution.error is not None:
+                pulumi.log.warn(f"serving.models[{endpoint}] {track}: {resolution.error}")
+    return resolutions
 
 
 def credential_args(secret: SecretLookup = _config_secret) -> CredentialArgs:
@@ -292,6 +348,7 @@ def _serving(
     spec: schema.EnvironmentSpec,
     opts: pulumi.ResourceOptions | None,
     upstream: Mapping[str, pulumi.Input[str]],
+    resolutions: Mapping[str, Mapping[str, Resolution]],
 ) -> ServingStack:
     serving = ServingStack(
         "serving",
@@ -300,7 +357,7 @@ def _serving(
             ownership=ownership(spec),
             namespace=upstream["namespace"],
             registry_uri=upstream["modelRegistryUri"],
-            models=[model_spec(spec, m) for m in spec.serving.models],
+            models=[model_spec(spec, m, resolutions.get(m.name)) for m in spec.serving.models],
         ),
         opts,
     )
@@ -465,7 +522,7 @@ def build_layer(
         return registry_exports(registry, values["namespace"])
     values = {key: _upstream(ref, layer.upstream, key) for key in ("namespace", "modelRegistryUri")}
     if layer is Layer.SERVING:
-        return serving_exports(_serving(spec, opts, values), values)
+        return serving_exports(_serving(spec, opts, values, registry_resolutions(spec)), values)
     targets = scrape_targets_from(spec, _upstream(ref, layer.upstream, "scrapeTargets"))
     monitoring = _monitoring(spec, credential_args(secret), opts, secret, values, targets)
     return {"prometheusUrl": monitoring.prometheus_url, "alertmanagerUrl": monitoring.alertmanager_url,
@@ -477,6 +534,7 @@ def build_platform(
     opts: pulumi.ResourceOptions | None = None,
     *,
     secret: SecretLookup = _config_secret,
+    resolutions: Mapping[str, Mapping[str, Resolution]] | None = None,
 ) -> Platform:
     """Create the four layer components of ``spec``'s environment.
 
@@ -485,16 +543,20 @@ def build_platform(
         opts: Options of the four layer components (a provider, a parent...).
         secret: Reads a secret config key (a receiver's webhook URL, the credential seed); defaults to
             the stack's config.
+        resolutions: What the model registry answered per endpoint and track; None resolves through
+            ``environment.registry_source`` when the spec names one (``registry_resolutions``).
 
     Raises:
         pulumi.RunError: the stack has no credential seed (``credential_args``).
     """
     _SPEC_TRAIL.clear()
     credentials = credential_args(secret)
+    if resolutions is None:
+        resolutions = registry_resolutions(spec)
     storage = _storage(spec, credentials, opts)
     registry = _registry(spec, credentials, opts, storage_exports(storage))
     upstream = {"namespace": storage.namespace, "modelRegistryUri": registry.model_registry_uri}
-    serving = _serving(spec, opts, upstream)
+    serving = _serving(spec, opts, upstream, resolutions)
     monitoring = _monitoring(spec, credentials, opts, secret, upstream, serving.outputs.scrape_targets)
     return Platform(storage=storage, registry=registry, serving=serving, monitoring=monitoring)
 

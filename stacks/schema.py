@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from mlops_platform.stacks.registry_spec import MetricThresholds, RegistrySource
 from mlops_platform.stacks.types import (
     AccessMode,
     BucketName,
@@ -136,6 +137,8 @@ class Environment(Strict):
     await_readiness: bool = True
     """Kubernetes: wait for every object to become ready, as the provider does by default; false sets
     the provider's ``pulumi.com/skipAwait`` annotation on every object (clusters without nodes)."""
+    registry_source: RegistrySource | None = None
+    """External model registry the program resolves aliases in (``stacks/registry_spec.py``); None: none."""
 
 
 # --- storage ---------------------------------------------------------------------------------
@@ -307,6 +310,8 @@ class Governance(Strict):
     model_card_url: HttpsUrl | None = None
     approval_ref: Annotated[str, Field(min_length=3, max_length=128)] | None = None
     """Change or model-risk approval, e.g. ``MRM-2026-014``."""
+    metric_thresholds: MetricThresholds = {}
+    """What the served version's logged metrics must meet (``auc: ">= 0.92"``); the registry rules judge."""
 
 
 class DriftCheck(Strict):
