@@ -75,11 +75,16 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
         results.append(apply_waivers(result, waivers, request.today))
 
+    from mlops_platform.stacks.loader import declares_spec
     from mlops_platform.stacks.yaml_source import SourceError
+    from mlops_platform.tools.project import project_or_cwd
 
     try:
+        project = project_or_cwd(request.project)
         declarations = {
-            r.environment: _declaration(f) for r, f in zip(results, request.env_files, strict=True)
+            r.environment: _declaration(f, project.name)
+            for r, f in zip(results, request.env_files, strict=True)
+            if declares_spec(f, project.name)  # a program of one's own declares no models
         }
     except SourceError as exc:
         for problem in exc.problems:
@@ -108,12 +113,12 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     return EXIT_OK if all(r.passed for r in results) else EXIT_VIOLATIONS
 
 
-def _declaration(env_file: Path):  # type: ignore[no-untyped-def]
+def _declaration(env_file: Path, project: str):  # type: ignore[no-untyped-def]
     """What the environment's spec declares for the report (the model inventory), by the spec loader."""
     from mlops_platform.stacks.loader import load_environment
     from mlops_platform.tools.reports.inventory import declared_models
 
-    return declared_models(load_environment(env_file))
+    return declared_models(load_environment(env_file, project=project))
 
 
 def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ignore[no-untyped-def]

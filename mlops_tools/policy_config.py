@@ -50,6 +50,11 @@ def discover_packs(policies_dir: Path = BUNDLED_PACKS_DIR) -> list[Path]:
     return sorted(p.parent for p in policies_dir.glob("*/PulumiPolicy.yaml"))
 
 
+def tier_config_file(config_dir: Path, tier: str) -> Path:
+    """Where a tier's policy config lives in a config directory (``tiers/<tier>.json``)."""
+    return config_dir / TIERS_DIR / f"{tier}.json"
+
+
 def policy_config_files(config_dir: Path | None, tier: str | None, environment: str) -> list[Path]:
     """The files that make ``environment``'s policy config, tier file first; [] without a config dir.
 
@@ -60,7 +65,7 @@ def policy_config_files(config_dir: Path | None, tier: str | None, environment: 
         return []
     files = []
     if tier:
-        tier_file = config_dir / TIERS_DIR / f"{tier}.json"
+        tier_file = tier_config_file(config_dir, tier)
         if not tier_file.is_file():
             known = sorted(p.stem for p in (config_dir / TIERS_DIR).glob("*.json")) or ["none"]
             raise PolicyConfigFileError(

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlops_platform.tools.policy_config import tier_config_file
 from mlops_platform.tools.project import POLICY_CONFIG_DIR, PROJECT_FILE, WAIVERS_FILE
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # what the Pulumi CLI accepts as a project name
@@ -116,7 +117,8 @@ def project_files(name: str, org: Organisation) -> dict[Path, str]:
             stack_document(name, tier, org), sort_keys=False
         )
         document = config_document(tier)
-        files[POLICY_CONFIG_DIR / f"{tier}.json"] = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        files[tier_config_file(POLICY_CONFIG_DIR, tier)] = text
     return files
 
 

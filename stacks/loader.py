@@ -324,7 +324,7 @@ def spec_from_stack_config(
     except SourceError as exc:
         problems += [p for p in exc.problems if p not in problems]
     expected = None if spec is None else _expected_stack_name(spec.environment.name, values, prefix)
-    if spec is not None and stack is not None and expected != stack:
+    if spec is not None and stack is not None and expected is not None and expected != stack:
         problems.append(
             Problem(
                 located.file,

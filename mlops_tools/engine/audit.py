@@ -312,8 +312,13 @@ def _redacted(finding: Finding, capture: Capture) -> Finding:
 
 
 def _check_shared_config(sessions: list[PackSession], document: dict[str, Any] | None) -> None:
-    """The environment's config, shared by every pack, must name only policies that exist in some pack."""
-    if document is None:
+    """The environment's config, shared by every pack, must name only policies that exist in some pack.
+
+    Judged only when the library's packs all run: a project's tier file names every bundled policy,
+    so a run of other packs (``mlops audit --pack DIR``) cannot tell a typo from a pack not running.
+    """
+    bundled = {p.name for p in discover_packs()}
+    if document is None or not bundled <= {s.pack_dir.name for s in sessions}:
         return
     known = {p.name for s in sessions for p in s.info_response.policies} | {"all"}
     unknown = sorted(set(document) - known)

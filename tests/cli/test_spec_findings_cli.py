@@ -58,15 +58,16 @@ def test_a_new_staging_tier_environment_audits_with_stagings_config(tmp_path: Pa
     result = mlops("audit", str(env), "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    (audited,) = report["environments"]
     staging = TIERS / "staging.json"
-    assert report["policy_config"] == [
+    assert audited["policy_config"] == [
         {
             "path": "policies/config/tiers/staging.json",
             "sha256": hashlib.sha256(staging.read_bytes()).hexdigest(),
         }
     ]
     levels = {name: entry["enforcementLevel"] for name, entry in json.loads(staging.read_text()).items()}
-    assert {r["name"]: r["enforcement"] for r in report["rules"]} == levels
+    assert {r["name"]: r["enforcement"]["predmaint"] for r in report["rules"]} == levels
     text = mlops("audit", str(env)).stdout
     assert "policy config: policies/config/tiers/staging.json (sha256 " in text
 

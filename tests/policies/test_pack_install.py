@@ -33,6 +33,7 @@ from mlops_platform.tools.engine.analyzer import (
 )
 from mlops_platform.tools.engine.audit import capture_environment
 from tests.policies.conftest import PACKS, ROOT
+from tests.wheel_build import build_wheel
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION = PYPROJECT["project"]["version"]
@@ -92,11 +93,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     """(directory holding the unpacked packs, the fresh venv's python), both outside the repository."""
     work = tmp_path_factory.mktemp("pack-install")
     assert ROOT not in work.parents
-    wheels = work / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-        check=True,
-    )
+    wheels = build_wheel(work / "build").parent
     unpacked = work / "packs"
     for pack in PACKS:
         archive = _tarball(ROOT / "policies" / pack, work)

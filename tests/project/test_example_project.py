@@ -14,7 +14,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "platform-team"
 
 
 def test_the_examples_policy_config_is_the_catalogues() -> None:
-    written = json.loads((EXAMPLE / "policies" / "config" / "dev.json").read_text(encoding="utf-8"))
+    path = EXAMPLE / "policies" / "config" / "environments" / "dev.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
     assert written == config_document("dev"), "regenerate it from the catalogue (see the example's README)"
 
 
@@ -35,7 +36,7 @@ def test_the_example_previews_two_layers(tmp_path: Path) -> None:
 def test_the_example_audits_as_its_readme_says(tmp_path: Path) -> None:
     done = mlops("--project", str(EXAMPLE), "audit", "dev", "-f", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    (report,) = json.loads(done.stdout)["environments"]
     assert report["passed"] and report["summary"]["blocking"] == 0
     assert sorted(v["policy"] for v in report["violations"]) == [
         "autoscaler-bounds-sane",

@@ -107,9 +107,11 @@ def project(tmp_path: Path) -> Path:
 
 
 def _report(done_stdout: str) -> dict:
-    report = json.loads(done_stdout)  # one environment: its report itself
+    """The report's one environment, with the run-level rule catalogue beside it."""
+    document = json.loads(done_stdout)
+    (report,) = document["environments"]
     assert report["environment"] == "qa"
-    return report
+    return {**report, "rules": document["rules"]}
 
 
 @pytest.mark.slow

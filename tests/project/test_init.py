@@ -13,9 +13,9 @@ from tests.cli_runner import mlops
 EXPECTED_FILES = [
     "Pulumi.yaml",
     "__main__.py",
-    "policies/config/dev.json",
-    "policies/config/prod.json",
-    "policies/config/staging.json",
+    "policies/config/tiers/dev.json",
+    "policies/config/tiers/prod.json",
+    "policies/config/tiers/staging.json",
     "policies/waivers.yaml",
     "requirements.txt",
     "stacks/Pulumi.dev.yaml",
@@ -42,7 +42,8 @@ def test_init_writes_a_whole_project(project: Path) -> None:
     dev = (project / "stacks" / "Pulumi.dev.yaml").read_text()
     assert "team-a:environment:" in dev and "owner: team-a@example.com" in dev  # its own namespace
     # The policy config is the catalogue's, not a copy of some other project's.
-    assert json.loads((project / "policies" / "config" / "prod.json").read_text()) == config_document("prod")
+    prod = project / "policies" / "config" / "tiers" / "prod.json"
+    assert json.loads(prod.read_text()) == config_document("prod")
 
 
 def test_the_new_project_validates_from_its_directory_and_by_option(project: Path, tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_the_new_project_validates_from_its_directory_and_by_option(project: Pat
 def test_the_new_project_audits_clean_in_every_tier(project: Path, tmp_path: Path) -> None:
     done = mlops("--project", str(project), "audit", "dev", "staging", "prod", "-f", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    reports = json.loads(done.stdout)["environments"]
+    reports = {r["environment"]: r for r in json.loads(done.stdout)["environments"]}
     assert {env: (r["passed"], r["summary"]["blocking"]) for env, r in reports.items()} == {
         "dev": (True, 0),
         "staging": (True, 0),

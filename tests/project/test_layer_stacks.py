@@ -121,7 +121,8 @@ def test_mlops_audit_split_reports_the_environment_as_one_stack_would() -> None:
     for extra in ((), ("--split",)):
         done = mlops("audit", "dev", *extra, "-f", "json")
         assert done.returncode == 0, done.stderr
-        reports.append(json.loads(done.stdout))
+        (audited,) = json.loads(done.stdout)["environments"]
+        reports.append(audited)
     one, four = reports
     assert four["environment"] == one["environment"] == "dev"
     keep = ("mandatory", "advisory", "waived", "errors", "blocking")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.wheel_build import build_wheel
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
@@ -54,11 +56,7 @@ def _run(*args: str | Path, cwd: Path, timeout_s: float = 600) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    done = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, REPO, cwd=out)
-    assert done.returncode == 0, done.stderr
-    (built,) = out.glob("mlops_platform-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")

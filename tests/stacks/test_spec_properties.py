@@ -7,6 +7,7 @@ the file text. Neither may ever raise anything but ``SourceError``.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ RAW_BASES = {
 
 Path_ = tuple[str | int, ...]
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# The line breaks a YAML reader counts (PyYAML's reader: \r\n, \r, \n, NEL, LS, PS).
+YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 scalars = st.one_of(
     st.none(),
@@ -176,7 +179,9 @@ def test_byte_edited_file_loads_or_fails_cleanly(
             assert problem.line is None
             continue
         # YAML reports an unexpected end of the stream on the line after the last newline.
-        lines = (raw if problem.file == display_path(path) else DEFAULTS_FILE.read_bytes()).count(b"\n") + 1
+        source = raw if problem.file == display_path(path) else DEFAULTS_FILE.read_bytes()
+        text = source.decode(errors="replace")
+        lines = len(YAML_LINE_BREAK.split(text))  # YAML breaks lines at \r and NEL too, not only \n
         assert problem.line is not None and 1 <= problem.line <= lines, problem
 
 
