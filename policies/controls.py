@@ -139,6 +139,7 @@ CONTROL_TITLES: Final[dict[str, dict[str, str]]] = {
         "CM-7": "Least Functionality",
         "CM-7(5)": "Least Functionality | Authorized Software — Allow-by-exception",
         "CM-8": "System Component Inventory",
+        "SA-11": "Developer Testing and Evaluation",
         "CM-14": "Signed Components",
         "CP-2(2)": "Contingency Plan | Capacity Planning",
         "CP-9": "System Backup",
@@ -189,6 +190,7 @@ CONTROL_TITLES: Final[dict[str, dict[str, str]]] = {
         "C1.1": "Confidential information is identified and maintained to meet confidentiality objectives",
     },
     "eu-ai-act": {
+        "Art.9": "Risk management system",
         "Art.10": "Data and data governance",
         "Art.11": "Technical documentation",
         "Art.12": "Record-keeping",
@@ -205,8 +207,18 @@ CONTROL_TITLES: Final[dict[str, dict[str, str]]] = {
         "MAP-1.1": "Intended purposes, context and deployment settings understood and documented",
         "MAP-3.5": "Processes for human oversight are defined, assessed and documented",
         "MAP-4.1": "Approaches for mapping AI technology and legal risks of its components are in place",
+        "MEASURE-2.1": "Test sets, metrics and details about the tools used during TEVV are documented",
+        "MEASURE-2.3": "Performance or assurance criteria are measured and demonstrated for conditions "
+        "similar to deployment",
         "MEASURE-2.4": "The functionality and behavior of the AI system are monitored when in production",
+        "MEASURE-2.5": "The AI system to be deployed is demonstrated to be valid and reliable",
+        "MEASURE-2.9": "The AI model is explained, validated and documented; its output is interpreted in "
+        "its context",
+        "MANAGE-1.1": "It is determined whether the AI system achieves its intended purposes and whether "
+        "its deployment should proceed",
         "MANAGE-1.3": "Responses to the AI risks deemed high priority are developed, planned and documented",
+        "MANAGE-2.4": "Mechanisms are in place to supersede, disengage or deactivate AI systems whose "
+        "outcomes are inconsistent with intended use",
         "MANAGE-4.1": "Post-deployment AI system monitoring plans are implemented",
     },
 }

@@ -314,13 +314,16 @@ def _redacted(finding: Finding, capture: Capture) -> Finding:
 def _check_shared_config(sessions: list[PackSession], document: dict[str, Any] | None) -> None:
     """The environment's config, shared by every pack, must name only policies that exist in some pack.
 
-    Judged only when the library's packs all run: a project's tier file names every bundled policy,
-    so a run of other packs (``mlops audit --pack DIR``) cannot tell a typo from a pack not running.
+    A project's tier file names every bundled policy, so when some bundled pack does not run
+    (``mlops audit --pack DIR``) the bundled catalogue's names count as known too: not typos.
     """
-    bundled = {p.name for p in discover_packs()}
-    if document is None or not bundled <= {s.pack_dir.name for s in sessions}:
+    if document is None:
         return
     known = {p.name for s in sessions for p in s.info_response.policies} | {"all"}
+    if not {p.name for p in discover_packs()} <= {s.pack_dir.name for s in sessions}:
+        from mlops_platform.policies.catalogue import RULES
+
+        known |= {rule.name for rule in RULES}
     unknown = sorted(set(document) - known)
     if unknown:
         raise PolicyConfigError(f"policy config names no known policy: {', '.join(unknown)}")

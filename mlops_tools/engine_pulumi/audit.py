@@ -21,6 +21,7 @@ from typing import Any
 from mlops_platform.tools.engine.analyzer import EngineServer, PackSession
 from mlops_platform.tools.engine.audit import _sorted_findings, _start_all, environment_policy_config
 from mlops_platform.tools.engine.config import environment_name, load_stack_config
+from mlops_platform.tools.engine.props import mask_secret_envelopes
 from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
 from mlops_platform.tools.engine_pulumi.launchers import write_launchers
 from mlops_platform.tools.engine_pulumi.workspace import StackHandle, open_stack, run_cli
@@ -337,7 +338,7 @@ def _resource(urn: str, step: dict[str, Any]) -> CapturedResource:
         type=str(step.get("type") or new.get("type", "")),
         name=urn.rsplit("::", 1)[-1],
         custom=bool(new.get("custom", False)),
-        inputs=dict(new.get("inputs") or {}),
+        inputs=mask_secret_envelopes(dict(new.get("inputs") or {})),
         parent=new.get("parent") or None,
         provider=new.get("provider") or step.get("provider") or None,
         protect=bool(new.get("protect", False)),

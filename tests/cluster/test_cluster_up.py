@@ -299,7 +299,9 @@ def test_out_of_band_changes_are_found_by_refresh_and_by_an_audit_of_the_state(
     patched = f"{target.metadata.name}-deployment"  # the Deployment's resource name
     assert drift == {"update": {patched}, "delete": {victim.metadata.name}}, drift
     with open_stack(env_file, keep=(work / "drift-state").resolve(), extra_env=cluster.env()) as handle:
-        analyzed = policy_analyze(handle, plan_packs(environment_config(env_file), handle.scratch))
+        analyzed = policy_analyze(
+            handle, plan_packs(environment_config(env_file, REPO / "policies" / "config"), handle.scratch)
+        )
     flagged = {(v.policy, v.urn.rsplit("::", 1)[-1]) for v in analyzed.violations}
     assert ("image-digest-pinned", patched) in flagged, flagged
     assert ("image-no-latest-tag", patched) in flagged, flagged

@@ -73,3 +73,18 @@ def test_struct_to_plain_is_to_plain_of_each_value(value: dict[str, Any]) -> Non
     assert got == expected
     assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
     assert (secrets, plain) == (expected_secrets, expected_plain)
+
+
+def test_the_real_engines_secret_envelopes_become_the_offline_marker() -> None:
+    from mlops_platform.tools.engine.props import SECRET_SIG, SIG_KEY, mask_secret_envelopes
+    from mlops_platform.tools.findings import SECRET_MARKER
+
+    envelope = {SIG_KEY: SECRET_SIG, "ciphertext": "v1:abc"}
+    inputs = {"data": {"password": envelope}, "env": [{"name": "A", "value": envelope}, {"name": "B"}]}
+    masked = mask_secret_envelopes(inputs)
+    assert masked == {
+        "data": {"password": SECRET_MARKER},
+        "env": [{"name": "A", "value": SECRET_MARKER}, {"name": "B"}],
+    }
+    assert "ciphertext" not in repr(masked)
+    assert inputs["data"]["password"] is envelope  # the engine's record is left as it was

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.policies.catalogue import RULES, Rule
+from mlops_platform.policies.catalogue import REGISTRY_CONSULTED, RULES, Rule
 from mlops_platform.policies.packs import _config
 from mlops_platform.policies.rules._model import Res
 from mlops_platform.tools.engine.audit import capture_environment
@@ -72,8 +72,18 @@ def test_every_rule_applies_in_some_bundled_environment() -> None:
     for env in ENVIRONMENTS:
         resources = _captured(env)
         seen |= {r.name for r in RULES if any(r.applies_to(res, _cfg(r, env)) for res in resources)}
-    # The platform routes through Gateway API HTTPRoutes: it declares no Ingress of its own.
-    assert {r.name for r in RULES} - seen == {"ingress-tls-required"}
+    # The platform routes through Gateway API HTTPRoutes: it declares no Ingress of its own. No bundled
+    # environment names a model registry to consult (tests/registry points copies at a real one).
+    registry = {r.name for r in RULES if r.applies_to is REGISTRY_CONSULTED}
+    assert registry == {
+        "model-version-resolved",
+        "model-version-approved",
+        "model-version-validated",
+        "model-version-metrics",
+        "model-version-model-card",
+        "model-canary-newer-version",
+    }
+    assert {r.name for r in RULES} - seen == {"ingress-tls-required", *registry}
 
 
 def test_pack_directories_do_not_reach_outside() -> None:

@@ -31,6 +31,7 @@ def test_a_new_staging_tier_environment_previews_with_stagings_config(
     audit = mlops("audit", str(env_file), "--engine", "pulumi", "--format", "json")
     assert audit.returncode == 0, audit.stderr
     report = json.loads(audit.stdout)
-    assert report["policy_config"] == [{"path": "policies/config/tiers/staging.json", "sha256": digest}]
+    (audited,) = report["environments"]
+    assert audited["policy_config"] == [{"path": "policies/config/tiers/staging.json", "sha256": digest}]
     levels = {name: entry["enforcementLevel"] for name, entry in json.loads(staging.read_text()).items()}
-    assert {r["name"]: r["enforcement"] for r in report["rules"]} == levels
+    assert {r["name"]: r["enforcement"]["predmaint"] for r in report["rules"]} == levels

@@ -29,7 +29,7 @@ from mlops_platform.tools.engine_pulumi.audit import (
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.operations import StackChoice, engine_run, render_config
 from mlops_platform.tools.engine_pulumi.workspace import EngineTools, open_stack, run_cli
-from tests.realengine.conftest import bundled_stack_file, require_tool
+from tests.realengine.conftest import REPO, bundled_stack_file, require_tool
 from tests.realengine.crd_schemas import load_crds, validate_custom_resource
 
 pytestmark = pytest.mark.slow
@@ -185,7 +185,9 @@ def test_policy_analyze_of_the_deployed_state_finds_what_the_offline_audit_finds
         env_file, keep=state.resolve(), extra_config=render_config(tmp_path / "render")
     ) as handle:
         run_operation(handle, "up", None)  # deployed without the packs
-        analyzed = policy_analyze(handle, plan_packs(environment_config(env_file), handle.scratch))
+        analyzed = policy_analyze(
+            handle, plan_packs(environment_config(env_file, REPO / "policies" / "config"), handle.scratch)
+        )
     offline = audit_environment(env_file)
     assert {(v.policy, v.urn, v.enforcement) for v in analyzed.violations} == {
         (f.policy, f.urn, f.enforcement.value) for f in offline.findings

@@ -22,7 +22,7 @@ from mlops_platform.stacks.yaml_source import (
     read_located_yaml,
 )
 from mlops_platform.tools.engine.config import load_stack_config
-from mlops_platform.tools.engine_pulumi.workspace import EngineTools, _command, _engine_env
+from mlops_platform.tools.engine_pulumi.workspace import EngineTools, _engine_env, pulumi_command
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def _run_inline(engine_tools: EngineTools, tmp_path: Path, stack_text: str) -> d
         work_dir=str(project),
         pulumi_home=str(home),
         env_vars=env,
-        pulumi_command=_command(engine_tools, tmp_path),
+        pulumi_command=pulumi_command(engine_tools.pulumi, tmp_path / "cli"),
     )
     stack = auto.create_or_select_stack("probe", PROJECT, program, opts=opts)
     stack.preview()

@@ -13,7 +13,15 @@ import pytest
 from mlops_platform import vocabulary as L
 from mlops_platform.tools.registry.records import VersionRecord
 from mlops_platform.tools.registry.resolve import Resolution, pin_annotations
-from tests.policies.policy_fixtures import DELETE, R, deployment, env_config, run_rule, run_stack
+from tests.policies.policy_fixtures import (
+    DELETE,
+    NotApplicable,
+    R,
+    deployment,
+    env_config,
+    run_rule,
+    run_stack,
+)
 
 RECORD = VersionRecord(
     model="fraud-scorer",
@@ -74,7 +82,8 @@ RESOURCE_RULES = (
 @pytest.mark.parametrize("rule", RESOURCE_RULES)
 def test_baseline_passes_and_unconsulted_registry_is_not_judged(rule: str) -> None:
     assert run_rule(rule, pinned(), env_config("prod", rule)) == []
-    assert run_rule(rule, deployment(), env_config("prod", rule)) == []  # no registry_source
+    unconsulted = run_rule(rule, deployment(), env_config("prod", rule))  # no registry_source
+    assert isinstance(unconsulted, NotApplicable), unconsulted
 
 
 UNRESOLVED = (

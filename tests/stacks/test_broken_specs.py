@@ -52,7 +52,8 @@ class Case:
 
 
 ENV_ALLOWED = (
-    "name, tier, target, namespace, owner, team, cost_centre, data_classification_ceiling, await_readiness"
+    "name, tier, target, namespace, owner, team, cost_centre, data_classification_ceiling, await_readiness, "
+    "registry_source"
 )
 SECTIONS_ALLOWED = (
     "mlops-platform:environment, mlops-platform:storage, mlops-platform:registry, "
