@@ -90,6 +90,7 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         return EXIT_BAD_INPUT
+    results = [_with_required_controls(r, declarations.get(r.environment)) for r in results]
     provenance = _provenance(request, results)
     generated_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -111,6 +112,19 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     if request.output is not None and "text" not in request.formats:
         out.file.write(report("text"))
     return EXIT_OK if all(r.passed for r in results) else EXIT_VIOLATIONS
+
+
+def _with_required_controls(result: AuditResult, declaration) -> AuditResult:  # type: ignore[no-untyped-def]
+    """``result`` with a finding per control that binds a served model's risk tier and was not judged."""
+    import dataclasses
+
+    from mlops_platform.tools.required_controls import required_control_findings
+
+    if declaration is None:
+        return result
+    models = {str(m["name"]): str(m["risk_tier"]) for m in declaration.models}
+    extra = required_control_findings(result, models)
+    return dataclasses.replace(result, findings=[*result.findings, *extra]) if extra else result
 
 
 def _declaration(env_file: Path, project: str):  # type: ignore[no-untyped-def]

@@ -145,7 +145,8 @@ class Finding:
     urn: str
     resource_type: str
     message: str
-    kind: str = "violation"  # "violation", "policy-error" (the policy raised), "waiver" (waiver problem)
+    kind: str = "violation"  # also "policy-error" (the policy raised), "waiver" (waiver problem),
+    # "coverage" (a control binding a served model's risk tier that no check judged)
     waiver: Waiver | None = None
     # For kind="waiver": the waiver the problem is about (``waiver`` stays None: the problem is not waived).
     subject_waiver: Waiver | None = None

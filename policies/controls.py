@@ -12,10 +12,72 @@ Pulumi-free and import-free, like :mod:`mlops_platform.vocabulary`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 ALL_TARGETS: Final = ("kubernetes", "docker")
+COVERAGE_TAG: Final = "coverage"
+"""Tag prefix of a mapping's coverage: ``coverage:<full|partial>:<framework>:<control>``."""
+
+
+class Coverage(StrEnum):
+    """How much of a control one rule evidences.
+
+    ``full``: over the resources the environment declares, the rule checks what the control's own
+    text asks of a configuration. ``partial``: it checks one part; the mapping says what is missing.
+    A control passes only when a rule covering it fully was judged and passed.
+    """
+
+    FULL = "full"
+    PARTIAL = "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlMapping:
+    """One rule -> control mapping, kept with the rule in the catalogue."""
+
+    control: str
+    """``<framework>:<control-id>``."""
+    coverage: Coverage
+    rationale: str
+    """One line: what the rule shows about the control."""
+    missing: str = ""
+    """For partial coverage, one line: what the control also asks that the rule does not check."""
+
+    def __post_init__(self) -> None:
+        if (self.coverage is Coverage.PARTIAL) != bool(self.missing):
+            raise ValueError(f"{self.control}: a partial mapping (only) says what is missing")
+
+    @property
+    def framework(self) -> str:
+        return self.control.split(":", 1)[0]
+
+    @property
+    def tag(self) -> str:
+        return f"{COVERAGE_TAG}:{self.coverage}:{self.control}"
+
+
+def full(control: str, rationale: str) -> ControlMapping:
+    """The rule checks what ``control`` asks of a declared configuration."""
+    return ControlMapping(control, Coverage.FULL, rationale)
+
+
+def partial(control: str, rationale: str, missing: str) -> ControlMapping:
+    """The rule checks part of ``control``; ``missing`` says what else the control asks."""
+    return ControlMapping(control, Coverage.PARTIAL, rationale, missing)
+
+
+def coverage_of(tags: tuple[str, ...] | list[str]) -> dict[str, Coverage]:
+    """``{<framework>:<control>: coverage}`` from a policy's tags (controls without one: absent)."""
+    out: dict[str, Coverage] = {}
+    for tag in tags:
+        prefix, _, rest = tag.partition(":")
+        level, _, control = rest.partition(":")
+        if prefix == COVERAGE_TAG and level in {c.value for c in Coverage} and control:
+            out[control] = Coverage(level)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +92,9 @@ class FrameworkEdition:
     """The publication the titles were taken from."""
     targets: tuple[str, ...] = ALL_TARGETS
     note: str = ""
+    required_for_risk: tuple[str, ...] = ()
+    """Model risk tiers the framework's controls must apply to: for an environment serving such a
+    model, a mapped control that no check judged is a finding, never "not applicable"."""
 
 
 FRAMEWORKS: Final[dict[str, FrameworkEdition]] = {
@@ -74,6 +139,8 @@ FRAMEWORKS: Final[dict[str, FrameworkEdition]] = {
             "EU AI Act (Regulation (EU) 2024/1689)",
             "2024",
             "Regulation (EU) 2024/1689 (Artificial Intelligence Act), OJ L, 12.7.2024",
+            # Chapter III Section 2 (Art. 8-15) and Art. 17 and 72 bind providers of high-risk systems.
+            required_for_risk=("high",),
         ),
         FrameworkEdition(
             "nist-ai-rmf",
@@ -233,3 +300,15 @@ def applies_to(framework: str, target: str) -> bool:
     """Whether ``framework`` can judge an environment deployed to ``target`` (unknown ones: yes)."""
     edition = FRAMEWORKS.get(framework)
     return edition is None or not target or target in edition.targets
+
+
+def required_for(framework: str, risk_tiers: set[str]) -> tuple[str, ...]:
+    """The risk tiers among ``risk_tiers`` whose models ``framework``'s controls must apply to."""
+    edition = FRAMEWORKS.get(framework)
+    return tuple(t for t in edition.required_for_risk if t in risk_tiers) if edition else ()
+
+
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """Sort key that orders control ids as people do: 5.2 < 5.10, AC-6 < AC-6(2) < AC-17."""
+    # re.split with a group alternates text and digits, always starting with text: types line up.
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text)))

@@ -138,6 +138,9 @@ RULE_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
     ),
     "model-serving-labels": _label(*L.MODEL_LABELS, L.MODEL_URI),
     "model-registry-source": _label(L.MODEL_URI, L.MODEL_SOURCE),
+    "model-version-pinned": _label(
+        L.RISK_TIER, L.MODEL_SOURCE, L.MODEL_URI, L.REGISTRY_RESOLUTION, L.REGISTRY_VERSION
+    ),
     "model-high-risk-documentation": _label(L.RISK_TIER, L.MODEL_CARD_URL, L.APPROVAL_REF),
     "model-monitoring-coverage": (
         *_label(L.MODEL, L.SCRAPE_TARGET, L.ALERT_RULES_FOR),
@@ -155,3 +158,22 @@ RULE_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
     "model-version-model-card": _label(L.RISK_TIER, L.REGISTRY_VERSION, L.REGISTRY_MODEL_CARD),
     "model-canary-newer-version": _label(L.MODEL, L.TRACK, L.REGISTRY_VERSION),
 }
+
+
+def _component(*components: str) -> tuple[str, ...]:
+    """A resource whose component label (``app.kubernetes.io/component``) is one of ``components``."""
+    out: list[str] = []
+    for component in components:
+        out += [f"{meta}.labels[?@ == '{component}']" for meta in _METADATA]
+        out.append(f"$.labels[?@.label == '{L.APP_COMPONENT}' && @.value == '{component}']")
+    return tuple(out)
+
+
+RULE_SUBJECTS: Final[dict[str, tuple[str, ...]]] = {
+    # A stack rule reads the whole stack: its evidence lists only the resources its claim is about (a
+    # backup rule, the database backups; not the drift checks' CronJobs, whose schedules it never read).
+    "database-backups-scheduled": _label(L.BACKUP_OF, L.BACKUP_SCHEDULE, L.BACKUP_RETENTION_DAYS),
+    "model-drift-check": (*_label(L.DRIFT_CHECK), *_component(L.COMPONENT_DRIFT_CHECK)),
+    "workload-min-replicas": _component(L.COMPONENT_MODEL_SERVER),
+}
+"""Rules whose evidence is restricted to resources matching one of these queries (others: none shown)."""

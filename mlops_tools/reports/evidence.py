@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonpath
 
-from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE
+from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE, RULE_SUBJECTS
 from mlops_platform.tools.engine.props import SECRET_SIG, SIG_KEY
 from mlops_platform.tools.findings import SECRET_MARKER, CapturedResource
 
@@ -126,6 +126,15 @@ def _text(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
+def is_subject(inputs: Any, policy: str) -> bool:
+    """Whether a resource with ``inputs`` is one ``policy``'s evidence may list (``RULE_SUBJECTS``)."""
+    subjects = RULE_SUBJECTS.get(policy)
+    return subjects is None or any(
+        _may_match(inputs, path) and next(iter(_compiled(path).finditer(inputs)), None) is not None
+        for path in subjects
+    )
+
+
 def observe(resource: CapturedResource, policy: str) -> tuple[list[dict[str, str]], int]:
     """The values ``policy`` reads on ``resource``: up to :data:`MAX_OBSERVATIONS` ``{path, value}``.
 
@@ -138,6 +147,8 @@ def observe(resource: CapturedResource, policy: str) -> tuple[list[dict[str, str
     # Secrets become the plain text "[secret]" before any query runs: a key selector (``$.data.~``)
     # must not list the keys of a secret envelope either.
     inputs = _scrub(resource.inputs) if _holds_secret(resource.inputs) else resource.inputs
+    if not is_subject(inputs, policy):
+        return [], 0
     for path in RULE_EVIDENCE.get(policy, ()):
         if path.startswith(OPTION_PREFIX):
             name = path.removeprefix(OPTION_PREFIX)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-OUTCOMES = ("error", "fail", "warn", "waived", "pass", "not-applicable", "disabled")
+# "partial": a control whose checks passed but which no fully covering rule evidenced ("partly evidenced").
+OUTCOMES = ("error", "fail", "warn", "waived", "partial", "pass", "not-applicable", "disabled")
 
 
 def worst(outcomes: Iterable[str], default: str = "pass") -> str:

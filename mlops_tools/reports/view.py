@@ -8,12 +8,20 @@ the same code render identically.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from mlops_platform.policies.controls import FRAMEWORKS, applies_to, control_title
+from mlops_platform.policies.controls import (
+    COVERAGE_TAG,
+    FRAMEWORKS,
+    Coverage,
+    applies_to,
+    control_title,
+    coverage_of,
+    natural_key,
+    required_for,
+)
 from mlops_platform.tools.findings import (
     AuditResult,
     CapturedResource,
@@ -27,6 +35,7 @@ from mlops_platform.tools.reports.evidence import observe
 from mlops_platform.tools.reports.inventory import GOVERNANCE_PACK, Declaration, model_rows
 from mlops_platform.tools.reports.outcomes import OUTCOMES, worst
 from mlops_platform.tools.reports.redact import Redactor
+from mlops_platform.tools.required_controls import COVERAGE_RULES
 from mlops_platform.tools.waivers import (
     WAIVER_EXPIRED,
     WAIVER_RULES,
@@ -42,7 +51,8 @@ def frameworks_of(policy: PolicyMeta | None) -> list[tuple[str, str]]:
     """(framework, control) pairs of a policy, from its ``prefix:framework:control`` tags.
 
     Any tag with at least three colon-separated parts counts (``control:nist-800-53:AC-6``,
-    ``framework:cis-kubernetes:5.2.1``); the control keeps any further colons. ``policy.framework``
+    ``framework:cis-kubernetes:5.2.1``) but a coverage tag (``coverage:<full|partial>:...``, read by
+    :func:`coverage_of`); the control keeps any further colons. ``policy.framework``
     (one framework, named in prose) is used only when no tag maps the policy: it normally repeats
     one of the tags and would split that framework in two.
     """
@@ -51,7 +61,7 @@ def frameworks_of(policy: PolicyMeta | None) -> list[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
     for tag in policy.tags:
         parts = tag.split(":", 2)
-        if len(parts) == 3 and parts[1] and parts[2]:
+        if len(parts) == 3 and parts[0] != COVERAGE_TAG and parts[1] and parts[2]:
             pairs.add((parts[1], parts[2]))
     if not pairs and policy.framework is not None and policy.framework.name:
         pairs.add((policy.framework.name, policy.framework.reference or "*"))
@@ -77,12 +87,6 @@ def framework_titles(policies: Iterable[PolicyMeta]) -> tuple[dict[str, str], di
                 if fw.specification:
                     controls.setdefault((slug, control), fw.specification)
     return frameworks, controls
-
-
-def natural_key(text: str) -> tuple[str | int, ...]:
-    """Sort key that orders control ids as people do: 5.2 < 5.10, AC-6 < AC-6(2) < AC-17."""
-    # re.split with a group alternates text and digits, always starting with text: types line up.
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text)))
 
 
 def outcome(finding: Finding) -> str:
@@ -173,7 +177,10 @@ def _policy_units(
     units: dict[str, str] = {urn: "pass" for urn in checked}
     by_unit: dict[str, list[str]] = defaultdict(list)
     for f in own:
-        if f["kind"] == "waiver":  # a problem of the waiver file, not an evaluation of a resource
+        if f["kind"] in (
+            "waiver",
+            "coverage",
+        ):  # a problem of the waiver file, not an evaluation of a resource
             continue
         by_unit[f["urn"]].append(f["outcome"])
     stack_checked = "" in checked
@@ -208,7 +215,12 @@ def environment_view(
     resources = {r.urn: r for r in result.resources}
 
     def policy_of(f: Finding) -> PolicyMeta | None:
-        return policies.get((f.pack, f.policy)) or by_name.get(f.policy) or WAIVER_RULES.get(f.policy)
+        return (
+            policies.get((f.pack, f.policy))
+            or by_name.get(f.policy)
+            or WAIVER_RULES.get(f.policy)
+            or COVERAGE_RULES.get(f.policy)
+        )
 
     ordered = sorted(result.findings, key=_finding_key)
     findings: list[dict[str, Any]] = [
@@ -288,6 +300,7 @@ def environment_view(
         for pair in frameworks_of(p):
             pairs[pair].append((p.pack, p.name))
     prose_frameworks, prose_controls = framework_titles(result.policies)
+    risk_tiers = {str(m["risk_tier"]) for m in declaration.models} if declaration is not None else set()
     for (framework, control), keys in sorted(pairs.items(), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
         applicable = applies_to(framework, result.target)
         per_resource: dict[str, list[str]] = defaultdict(list)
@@ -297,10 +310,22 @@ def environment_view(
         # not-applicable ranks below pass: a resource counts as n/a only if no policy judged it
         unit_outcomes = {unit: worst(outcomes) for unit, outcomes in per_resource.items()}
         rows = [results_by_policy[k] for k in keys]
+        coverage = {
+            k: coverage_of(policies[k].tags).get(f"{framework}:{control}", Coverage.PARTIAL) for k in keys
+        }
+        missing: list[str] = []
         if applicable:
             status = worst((r["status"] for r in rows), "not-applicable")
             counts = _counts(unit_outcomes.values())
             reason = ""
+            if status == "pass":
+                missing = _missing(framework, control, keys, coverage, results_by_policy)
+                status = "partial" if missing else "pass"
+            elif status == "not-applicable" and (required := required_for(framework, risk_tiers)):
+                # as strict as the control's rules in this tier (required_controls makes the finding)
+                mandatory = (Enforcement.MANDATORY, Enforcement.REMEDIATE)
+                status = "fail" if any(policies[k].enforcement in mandatory for k in keys) else "warn"
+                reason = f"must apply to every {'/'.join(required)}-risk model, but no check judged it here"
         else:
             status = "not-applicable"
             counts = _counts(())
@@ -315,15 +340,17 @@ def environment_view(
                 "status": status,
                 "applicable": applicable,
                 "not_applicable_reason": reason,
+                "missing": missing,
                 "counts": counts,
                 "evidence": [
                     {
                         "policy": r["policy"],
                         "pack": r["pack"],
+                        "coverage": str(coverage[k]),
                         "status": r["status"] if applicable else "not-applicable",
                         "counts": r["counts"],
                     }
-                    for r in rows
+                    for k, r in zip(keys, rows, strict=True)
                 ],
             }
         )
@@ -360,6 +387,12 @@ def environment_view(
     rules = [_policy_dict(p) for p in ordered_policies]
     rules += [
         _policy_dict(WAIVER_RULES[name]) for name in extra_rules if (WAIVERS_PACK, name) not in rule_keys
+    ]
+    rules += [
+        _policy_dict(COVERAGE_RULES[name])
+        for name in sorted(
+            {f.policy for f in result.findings if f.kind == "coverage"} & COVERAGE_RULES.keys()
+        )
     ]
 
     counts = Counter(f["outcome"] for f in findings)
@@ -399,6 +432,34 @@ def environment_view(
         view["checks"] = sorted({(c.pack, c.policy, c.urn) for c in result.checks})
         view["not_applicable_by_pack"] = dict(Counter(c.pack for c in result.not_applicable))
     return Redactor(result.secret_fingerprints).deep(view)
+
+
+def _missing(
+    framework: str,
+    control: str,
+    keys: list[tuple[str, str]],
+    coverage: dict[tuple[str, str], Coverage],
+    results: dict[tuple[str, str], dict[str, Any]],
+) -> list[str]:
+    """What a control whose checks all passed still lacks: empty when a fully covering rule passed."""
+    full = [k for k in keys if coverage[k] is Coverage.FULL]
+    if any(results[k]["status"] == "pass" for k in full):
+        return []
+    missing = [f"{name} (full coverage) judged no resource here" for _, name in full]
+    for pack, name in keys:
+        if coverage[(pack, name)] is Coverage.PARTIAL and results[(pack, name)]["status"] == "pass":
+            missing.append(f"{name}: {_gap(pack, name, f'{framework}:{control}')}")
+    return missing or ["no rule covering the control fully"]
+
+
+def _gap(pack: str, policy: str, control: str) -> str:
+    """What a partial mapping leaves out, from the rule's declaration in the bundled catalogue."""
+    from mlops_platform.policies.catalogue import PACKS, RULES_BY_NAME
+
+    rule = RULES_BY_NAME.get(policy)
+    if pack not in PACKS or rule is None:
+        return "partial coverage (the pack does not say what is missing)"
+    return next((m.missing for m in rule.mappings if m.control == control), "not mapped by the catalogue")
 
 
 def _framework_name(framework: str, prose: dict[str, str]) -> str:

@@ -121,6 +121,45 @@ def model_registry_source(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+def model_version_pinned(res: Res, cfg: Config) -> list[str]:
+    """A model of the configured risk tiers is served by an exact registry version.
+
+    A version number in the spec is one; an alias (mutable) is one only once a model registry resolved
+    it (``registry_source``: the version is then recorded on the workload); an ad-hoc URI never is.
+    """
+    if not _common.is_serving(res):
+        return []
+    tiers = cfg_list(cfg, "riskTiers") or ["high"]
+    tier = _common.label(res, L.RISK_TIER)
+    if is_unknown(tier):
+        return [unknown_message(f'label "{L.RISK_TIER}"', "whether an exact version is required")]
+    if tier not in tiers:
+        return []
+    source, uri = _common.annotation(res, L.MODEL_SOURCE), _common.annotation(res, L.MODEL_URI)
+    resolution = _common.annotation(res, L.REGISTRY_RESOLUTION)
+    if is_unknown(source) or is_unknown(uri) or is_unknown(resolution):
+        return [unknown_message(f"{L.MODEL_SOURCE}/{L.MODEL_URI}", "which version is served")]
+    if source == "registry-version":
+        return []
+    if source == "registry-alias" and resolution == "resolved":
+        return []
+    model = _common.label(res, L.MODEL)
+    if source == "registry-alias":
+        why = (
+            "the model registry did not resolve it"
+            if resolution is not None
+            else "no model registry is named to resolve it (environment.registry_source)"
+        )
+        return [
+            f'{tier}-risk model "{model}" is served by the mutable alias "{uri}" and {why}: the version '
+            "served is unknown; pin model.version in the spec or name a registry"
+        ]
+    return [
+        f'{tier}-risk model "{model}" is served from "{uri}" ({L.MODEL_SOURCE} "{source}"), which names no '
+        "registry version: serve models:/<name>/<version>"
+    ]
+
+
 def model_high_risk_documentation(res: Res, cfg: Config) -> list[str]:
     if not _common.is_serving(res):
         return []

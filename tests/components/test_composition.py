@@ -146,13 +146,21 @@ def test_model_references_map_to_the_contract_uris() -> None:
     spec = load_environment("prod")
     by_name = {m.name: model_spec(spec, m) for m in spec.serving.models}
     fraud, churn = by_name["fraud-scorer"], by_name["churn-predictor"]
-    assert (fraud.model_uri, fraud.model_source, fraud.version_label) == (
-        "models:/fraud-scorer/champion",
+    recommender = by_name["recommender"]
+    # The bundled prod pins its high-risk model (no registry resolves an alias there); the minimal-risk
+    # recommender is still served by an alias.
+    assert (recommender.model_uri, recommender.model_source, recommender.version_label) == (
+        "models:/recommender/champion",
         ModelSource.REGISTRY_ALIAS,
         "champion",
     )
+    assert (fraud.model_uri, fraud.model_source, fraud.version_label) == (
+        "models:/fraud-scorer/40",
+        ModelSource.REGISTRY_VERSION,
+        "40",
+    )
     assert fraud.canary is not None
-    assert (fraud.canary.model_uri, fraud.canary.weight_percent) == ("models:/fraud-scorer/challenger", 10)
+    assert (fraud.canary.model_uri, fraud.canary.weight_percent) == ("models:/fraud-scorer/41", 10)
     assert (churn.model_uri, churn.model_source) == (
         "models:/churn-predictor/12",
         ModelSource.REGISTRY_VERSION,

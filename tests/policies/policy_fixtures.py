@@ -191,7 +191,7 @@ def model_labels(model: str = "fraud-scorer", track: str = "stable") -> dict[str
     return {
         **common_labels(model, L.COMPONENT_MODEL_SERVER),
         L.MODEL: model,
-        L.MODEL_VERSION: "champion",
+        L.MODEL_VERSION: "40",  # a high-risk model: an exact version (model-version-pinned)
         L.RISK_TIER: "high",
         L.DATA_CLASSIFICATION: "confidential",
         L.TRACK: track,
@@ -200,8 +200,8 @@ def model_labels(model: str = "fraud-scorer", track: str = "stable") -> dict[str
 
 def model_annotations(model: str = "fraud-scorer") -> dict[str, str]:
     return {
-        L.MODEL_URI: f"models:/{model}/champion",
-        L.MODEL_SOURCE: "registry-alias",
+        L.MODEL_URI: f"models:/{model}/40",
+        L.MODEL_SOURCE: "registry-version",
         L.MODEL_CARD_URL: f"https://models.acme.example/cards/{model}",
         L.APPROVAL_REF: "MRM-2026-014",
         L.DRIFT_CHECK: "enabled",

@@ -808,6 +808,60 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         relabel(container(), MODEL_URI=None),
         [f'annotation "{L.MODEL_URI}" is missing'],
     ),
+    # --- model-version-pinned
+    (
+        "model-version-pinned",
+        "alias-without-registry",
+        relabel(container(), MODEL_SOURCE="registry-alias", MODEL_URI="models:/fraud-scorer/champion"),
+        [
+            'high-risk model "fraud-scorer" is served by the mutable alias "models:/fraud-scorer/champion" '
+            "and no model registry is named to resolve it (environment.registry_source): the version "
+            "served is unknown; pin model.version in the spec or name a registry"
+        ],
+    ),
+    (
+        "model-version-pinned",
+        "alias-unresolved",
+        m(
+            deployment(),
+            (P("metadata.annotations", L.MODEL_URI), "models:/fraud-scorer/champion"),
+            (P("metadata.annotations", L.MODEL_SOURCE), "registry-alias"),
+            (P("metadata.annotations", L.REGISTRY_RESOLUTION), "unresolved"),
+        ),
+        [
+            'high-risk model "fraud-scorer" is served by the mutable alias "models:/fraud-scorer/champion" '
+            "and the model registry did not resolve it: the version served is unknown; pin model.version "
+            "in the spec or name a registry"
+        ],
+    ),
+    (
+        "model-version-pinned",
+        "alias-resolved",
+        m(
+            deployment(),
+            (P("metadata.annotations", L.MODEL_URI), "models:/fraud-scorer/champion"),
+            (P("metadata.annotations", L.MODEL_SOURCE), "registry-alias"),
+            (P("metadata.annotations", L.REGISTRY_RESOLUTION), "resolved"),
+        ),
+        [],
+    ),
+    (
+        "model-version-pinned",
+        "adhoc-uri",
+        relabel(container(), MODEL_SOURCE="uri", MODEL_URI="s3://bucket/model"),
+        [
+            f'high-risk model "fraud-scorer" is served from "s3://bucket/model" ({L.MODEL_SOURCE} "uri"), '
+            "which names no registry version: serve models:/<name>/<version>"
+        ],
+    ),
+    (
+        "model-version-pinned",
+        "limited-risk-alias",
+        relabel(
+            container(), RISK_TIER="limited", MODEL_SOURCE="registry-alias", MODEL_URI="models:/x/champion"
+        ),
+        [],
+    ),
     # --- model-registry-source
     (
         "model-registry-source",
@@ -818,13 +872,21 @@ CASES: list[tuple[str, str, R, list[str]]] = [
     (
         "model-registry-source",
         "unapproved-alias",
-        m(deployment(), (P("metadata.annotations", L.MODEL_URI), "models:/fraud-scorer/latest")),
+        m(
+            deployment(),
+            (P("metadata.annotations", L.MODEL_URI), "models:/fraud-scorer/latest"),
+            (P("metadata.annotations", L.MODEL_SOURCE), "registry-alias"),
+        ),
         ['model alias "latest" is not approved (champion, challenger)'],
     ),
     (
         "model-registry-source",
         "wrong-model",
-        m(deployment(), (P("metadata.annotations", L.MODEL_URI), "models:/other/champion")),
+        m(
+            deployment(),
+            (P("metadata.annotations", L.MODEL_URI), "models:/other/champion"),
+            (P("metadata.annotations", L.MODEL_SOURCE), "registry-alias"),
+        ),
         [
             'model URI "models:/other/champion" names registered model "other", but the workload serves '
             '"fraud-scorer"'
@@ -833,7 +895,7 @@ CASES: list[tuple[str, str, R, list[str]]] = [
     (
         "model-registry-source",
         "version-not-number",
-        relabel(container(), MODEL_SOURCE="registry-version"),
+        relabel(container(), MODEL_SOURCE="registry-version", MODEL_URI="models:/fraud-scorer/champion"),
         [
             'model URI "models:/fraud-scorer/champion" is declared registry-version but "champion" is not '
             "a version number"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli_runner import mlops
 from tests.registry.conftest import Registry
-from tests.registry.envs import approved, registry_env
+from tests.registry.envs import aliased_env, approved, registry_env
 
 pytestmark = pytest.mark.slow
 
@@ -144,7 +144,8 @@ def test_promote_errors_are_one_line(registry: Registry, tmp_path: Path) -> None
     assert unknown.stderr.strip() == (
         "error: environment staging: no model 'no-such-model' (models: fraud-scorer, churn-predictor)"
     )
-    bundled = mlops("promote", "fraud-scorer", "--from", "staging", "--to", "prod")
+    aliased = aliased_env(tmp_path / "no-registry", "staging")  # the bundled staging, served by alias
+    bundled = mlops("promote", "fraud-scorer", "--from", str(aliased), "--to", "prod")
     assert bundled.returncode == 2
     assert bundled.stderr.strip() == (
         "error: environment staging names no registry_source: cannot tell which version alias "

@@ -119,6 +119,7 @@ VOLUME_BACKUP = policy(
     "storage-volume-backup",
     severity=Severity.MEDIUM,
     framework=Framework(name="soc2", version="2017", reference="CC7.2"),
+    tags=("coverage:full:soc2:CC7.2",),  # the only fixture rule that declares full coverage
 )
 STACK_OWNER = policy(
     "governance-stack-owner",

@@ -254,9 +254,10 @@ def test_the_inventory_names_every_declared_model_with_its_governance() -> None:
     assert fraud["model_card_url"] == "https://models.acme.example/cards/fraud-scorer"
     assert fraud["approval_ref"] == "MRM-2026-014"
     assert fraud["image_pinned_by_digest"] is True
-    assert fraud["model"] == {"name": "fraud-scorer", "version": None, "alias": "champion", "uri": None}
+    # high risk, no registry in prod: served by exact versions (model-version-pinned)
+    assert fraud["model"] == {"name": "fraud-scorer", "version": 40, "alias": None, "uri": None}
     assert fraud["canary"] is not None and fraud["canary"]["weight_percent"] == 10
-    assert fraud["canary"]["alias"] == "challenger"
+    assert (fraud["canary"]["alias"], fraud["canary"]["version"]) == (None, 41)
     assert fraud["slo"] == {"p99_latency_ms": 150, "error_rate": 0.001}
     assert fraud["within_ceiling"] is True and fraud["data_classification"] == "confidential"
 
