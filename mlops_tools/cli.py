@@ -19,6 +19,7 @@ from mlops_platform.tools import __version__
 from mlops_platform.tools.cli_project import register as register_project_commands
 from mlops_platform.tools.cli_registry import register as register_registry_commands
 from mlops_platform.tools.cli_registry import use_registry_snapshot
+from mlops_platform.tools.cli_report import report_app
 from mlops_platform.tools.cli_toolchain import toolchain_app
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ out = Console(
 )
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 app.add_typer(toolchain_app, name="toolchain")
+app.add_typer(report_app, name="report")
 register_project_commands(app)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2  # and 70, 130: see cli_guard

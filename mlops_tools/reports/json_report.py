@@ -11,7 +11,9 @@ unwaived (policy errors apart), ``advisory`` = non-blocking unwaived ones, ``wai
 policies that raised. Each
 violation has ``spec`` (``{file, line, path, default, text}``: the stack file line, or the tier
 default's, that produced it; null for waiver problems) and a one-line ``remediation``;
-``policy_config`` lists the policy config files used, with their SHA-256.
+``policy_config`` lists the policy config files used, with their SHA-256. ``scope`` states what the
+audit verified and what it did not; ``digest`` is the SHA-256 of the document's RFC 8785 form without
+the digest (``mlops report sign`` / ``verify``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import json
 from importlib.resources import files
 from typing import Any
+
+from mlops_platform.tools.reports.digest import with_digest
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = f"audit-report.v{SCHEMA_VERSION}.json"
@@ -69,10 +73,11 @@ def render_json(report: dict[str, Any]) -> str:
     document = {
         "schema_version": SCHEMA_VERSION,
         "passed": report["passed"],
+        "scope": report["scope"],
         "provenance": report["provenance"],
         "frameworks": report["frameworks"],
         "rules": report["rules"],
         "coverage": report["coverage"],
         "environments": [environment_document(v) for v in report["environments"]],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(with_digest(document), indent=2, ensure_ascii=False) + "\n"

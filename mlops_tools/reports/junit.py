@@ -111,6 +111,11 @@ def render_junit(report: dict[str, Any]) -> str:
             ET.SubElement(props, "property", name="stack_file", value=view["stack_file"])
             for name, value in recorded:
                 ET.SubElement(props, "property", name=name, value=_clean(value))
+            scope = report["scope"]
+            ET.SubElement(props, "property", name="scope", value=_clean(scope["basis"]))
+            ET.SubElement(
+                props, "property", name="scope.not_verified", value=_clean("; ".join(scope["not_verified"]))
+            )
             # Not-applicable pairs are no test cases; their count is kept beside them.
             not_applicable = str(view.get("not_applicable_by_pack", {}).get(pack, 0))
             ET.SubElement(props, "property", name="not_applicable", value=not_applicable)

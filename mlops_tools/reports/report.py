@@ -13,6 +13,7 @@ from typing import Any
 
 from mlops_platform.policies.controls import FRAMEWORKS
 from mlops_platform.tools.provenance import Provenance
+from mlops_platform.tools.reports.scope import SIGN_OFF_FIELDS, scope_statement
 from mlops_platform.tools.reports.view import natural_key
 
 
@@ -61,6 +62,8 @@ def report_view(views: list[dict[str, Any]], provenance: Provenance, generated_a
     """Everything a report format renders: the environments and what they share."""
     return {
         "passed": all(v["passed"] for v in views),
+        "scope": scope_statement(),
+        "sign_off_fields": list(SIGN_OFF_FIELDS),
         "provenance": provenance.as_dict() | {"generated_at": generated_at},
         "frameworks": _frameworks(views),
         "rules": _rules(views),

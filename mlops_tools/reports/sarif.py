@@ -121,7 +121,7 @@ def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -
     return result
 
 
-def _run(view: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+def _run(view: dict[str, Any], provenance: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
     names = Counter(rule["name"] for rule in view["rules"])
     ids: dict[tuple[str, str], str] = {
         (r["pack"], r["name"]): r["name"] if names[r["name"]] == 1 else f"{r['pack']}/{r['name']}"
@@ -156,11 +156,12 @@ def _run(view: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
             "summary": view["summary"],
             "policyConfig": view["policy_config"],
             "provenance": provenance,
+            "scope": scope,
         },
     }
 
 
 def render_sarif(report: dict[str, Any]) -> str:
-    runs = [_run(v, report["provenance"]) for v in report["environments"]]
+    runs = [_run(v, report["provenance"], report["scope"]) for v in report["environments"]]
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
