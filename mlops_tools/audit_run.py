@@ -71,8 +71,13 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
         result = locate_findings(result, env_file)  # right after its run: the spec trail is this one's
         _warn_cluster_needs(result, err)
-        from mlops_platform.tools.waivers import apply_waivers
+        from mlops_platform.tools.waivers import apply_waivers, over_limit
 
+        refused = over_limit(waivers, result.environment, result.tier, request.today)
+        if refused:  # the policy config's limit for the tier: refused like a bad waiver file
+            for line in refused:
+                err.print(line, markup=False)
+            return EXIT_BAD_INPUT
         results.append(apply_waivers(result, waivers, request.today))
 
     from mlops_platform.stacks.loader import declares_spec

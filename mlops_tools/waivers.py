@@ -89,6 +89,7 @@ def _rule(name: str, display: str, description: str, remediation: str) -> Policy
     )
 
 
+WAIVER_EXPIRING = "waiver-expiring"
 WAIVER_EXPIRED = "waiver-expired"
 WAIVER_UNMATCHED = "waiver-unmatched"
 WAIVER_REJECTED = "waiver-not-allowed"
@@ -101,6 +102,12 @@ WAIVER_RULES: dict[str, PolicyMeta] = {
             "Waivers must not be expired",
             "A waiver past its expiry date no longer waives anything.",
             "Fix the violation and delete the waiver, or renew it with a new approval and expiry date.",
+        ),
+        _rule(
+            WAIVER_EXPIRING,
+            "Waivers about to expire are renewed or retired in time",
+            "A waiver expiring within the tier's warning window (WaiverLimits.warn_within_days).",
+            "Fix the violation before the expiry date, or renew the waiver with a new approval.",
         ),
         _rule(
             WAIVER_UNMATCHED,
@@ -284,6 +291,43 @@ def load_waivers(path: str | Path) -> list[Waiver]:
     return waivers_from(located)
 
 
+# --- limits per tier ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WaiverLimits:
+    """How long a waiver may run in a tier, and how early its expiry is warned of."""
+
+    max_days: int
+    """Longest allowed time from the audit's date to ``expires``: a longer waiver is refused."""
+    warn_within_days: int
+    """A waiver expiring within this many days is an advisory finding in every report format."""
+
+
+WAIVER_LIMITS: dict[str, WaiverLimits] = {
+    "dev": WaiverLimits(max_days=365, warn_within_days=30),
+    "staging": WaiverLimits(max_days=180, warn_within_days=30),
+    "prod": WaiverLimits(max_days=90, warn_within_days=30),
+}
+"""Per tier (``environment.tier``); a tier not listed has no limit."""
+
+
+def over_limit(waivers: Iterable[Waiver], environment: str, tier: str, today: date) -> list[str]:
+    """Located refusals (``file:line: ...``): waivers for ``environment`` past its tier's limit."""
+    limits = WAIVER_LIMITS.get(tier)
+    if limits is None:
+        return []
+    out = []
+    for waiver in waivers:
+        days = (date.fromisoformat(waiver.expires) - today).days
+        if applies_to(waiver, environment) and days > limits.max_days:
+            out.append(
+                f"{waiver.source}: expires: {waiver.expires} is {days} days after {today.isoformat()}; "
+                f"tier {tier} allows a waiver at most {limits.max_days} days (environment {environment})"
+            )
+    return out
+
+
 # --- application --------------------------------------------------------------------------------
 
 
@@ -361,6 +405,22 @@ def apply_waivers(
                 )
             )
             continue
+        limits = WAIVER_LIMITS.get(result.tier)
+        left = (date.fromisoformat(waiver.expires) - today).days
+        if limits is not None and left <= limits.warn_within_days:
+            problems.append(
+                dataclasses.replace(
+                    _problem(
+                        WAIVER_EXPIRING,
+                        waiver,
+                        Severity.LOW,
+                        f"{waiver.source}: waiver of '{waiver.policy}' for '{waiver.selector}' expires on "
+                        f"{waiver.expires}, in {left} day(s) (tier {result.tier} warns within "
+                        f"{limits.warn_within_days}); fix the violation or renew the waiver",
+                    ),
+                    enforcement=Enforcement.ADVISORY,
+                )
+            )
         matched = 0
         for index, finding in enumerate(findings):
             if (

@@ -38,6 +38,7 @@ from mlops_platform.tools.reports.redact import Redactor
 from mlops_platform.tools.required_controls import COVERAGE_RULES
 from mlops_platform.tools.waivers import (
     WAIVER_EXPIRED,
+    WAIVER_EXPIRING,
     WAIVER_RULES,
     WAIVER_UNMATCHED,
     WAIVERS_PACK,
@@ -472,4 +473,6 @@ def _framework_name(framework: str, prose: dict[str, str]) -> str:
 def _waiver_status(problem: Finding | None) -> str:
     if problem is None:
         return "active"
-    return {WAIVER_EXPIRED: "expired", WAIVER_UNMATCHED: "unmatched"}.get(problem.policy, "rejected")
+    return {WAIVER_EXPIRED: "expired", WAIVER_UNMATCHED: "unmatched", WAIVER_EXPIRING: "expiring"}.get(
+        problem.policy, "rejected"
+    )
