@@ -16,8 +16,9 @@ interleaved (the order rotates each round), ``--repeat`` rounds of:
   and ``floor-gc``: ``floor`` with the cyclic GC paused as the engine pauses it (the same interpreter
   setting, so the audit's ratio to it is the capture's and the packs' cost alone);
 - Checkov on the same platform's Kubernetes objects as YAML manifests (one file per object, written
-  from ``mlops preview --format json``), from its own virtualenv ``bench/.checkov-venv`` (created with
-  ``pip install checkov==3.3.30`` when missing: its dependencies clash with ours).
+  from ``mlops preview --format json``), from its own virtualenv in the project's build cache
+  (``~/.cache/mlops-platform/venvs``, created with ``pip install checkov==3.3.30`` when missing: its
+  dependencies clash with ours).
 
 Each run is a subprocess: wall time, and peak memory as the largest sum of RSS over the process tree
 (``/proc`` polled every 20 ms). Figures are medians. ``--repeat-large`` sets the rounds for N >= 1000
@@ -51,11 +52,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from mlops_platform.tools import build_cache
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MLOPS = BIN / "mlops"
 CHECKOV_VERSION = "3.3.30"
-CHECKOV_VENV = REPO / "bench" / ".checkov-venv"
 POLL_S = 0.02
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 SECRET_MARKER = {"<secret>": "redacted"}
@@ -184,18 +186,14 @@ def write_manifests(preview: dict[str, Any], directory: Path) -> int:
     return written
 
 
-def ensure_checkov(venv: Path = CHECKOV_VENV) -> Path:
-    """The checkov executable of ``venv``, creating the virtualenv when it has none."""
-    checkov = venv / "bin" / "checkov"
-    if checkov.exists():
-        return checkov
-    print(f"creating {venv} (pip install checkov=={CHECKOV_VERSION}): a few minutes, once", file=sys.stderr)
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, f"checkov=={CHECKOV_VERSION}"], check=True)
-    return checkov
+def ensure_checkov() -> Path:
+    """The checkov executable of its own cached virtualenv, built once (atomically, under a lock)."""
+    python = build_cache.ensure_venv(
+        "checkov",
+        [f"checkov=={CHECKOV_VERSION}"],
+        check=f"import checkov.version as v; assert v.version == {CHECKOV_VERSION!r}, v.version",
+    )
+    return python.parent / "checkov"
 
 
 def checkov_checks(report: Any) -> int:
