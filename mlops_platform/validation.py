@@ -24,6 +24,8 @@ IMAGE_PATTERN = (
     r"^(?P<registry>[a-z0-9.-]+(:[0-9]+)?)/(?P<path>[a-z0-9._/-]+)"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+# A registry host with an optional port and path: where an organisation mirrors public images.
+REGISTRY_PREFIX_PATTERN = r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$"
 VERSION_PATTERN = r"^[0-9]+(\.[0-9]+){0,2}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 HTTPS_URL_PATTERN = r"^https://[^\s]+$"
@@ -42,6 +44,7 @@ PATTERN_MESSAGES = {
     BUCKET_PATTERN: "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
     LABEL_VALUE_PATTERN: "must be a valid label value: letters, digits, '-', '_' or '.'",
     IMAGE_PATTERN: "must be an image reference with a registry: registry/path:tag or @sha256:<digest>",
+    REGISTRY_PREFIX_PATTERN: "must be a registry host, optional port and path: registry.acme.internal/mirror",
     VERSION_PATTERN: "must be a pinned version such as 16.4",
     CRON_PATTERN: "must be a five-field cron schedule such as '0 2 * * *'",
     EMAIL_PATTERN: "must be an email address such as team@example.com",

@@ -49,6 +49,7 @@ from mlops_platform.stacks.credentials_config import (
     missing_seed_message,
     parse_rotations,
 )
+from mlops_platform.stacks.images import resolve_spec
 from mlops_platform.stacks.layers import Layer
 from mlops_platform.stacks.types import Tier
 from mlops_platform.tools.registry.resolve import (
@@ -512,6 +513,7 @@ def build_layer(
         secret: Reads a secret config key (the credential seed, receivers' webhook URLs).
     """
     _SPEC_TRAIL.clear()
+    spec = resolve_spec(spec)
     if layer is Layer.STORAGE:
         return storage_exports(_storage(spec, credential_args(secret), opts))
     assert layer.upstream is not None
@@ -539,7 +541,8 @@ def build_platform(
     """Create the four layer components of ``spec``'s environment.
 
     Args:
-        spec: A validated environment (``mlops_platform.stacks.loader.load_environment``).
+        spec: A validated environment (``mlops_platform.stacks.loader.load_environment``); its images
+            are resolved through ``environment.images`` first (``mlops_platform.stacks.images``).
         opts: Options of the four layer components (a provider, a parent...).
         secret: Reads a secret config key (a receiver's webhook URL, the credential seed); defaults to
             the stack's config.
@@ -550,6 +553,7 @@ def build_platform(
         pulumi.RunError: the stack has no credential seed (``credential_args``).
     """
     _SPEC_TRAIL.clear()
+    spec = resolve_spec(spec)
     credentials = credential_args(secret)
     if resolutions is None:
         resolutions = registry_resolutions(spec)

@@ -37,6 +37,7 @@ from mlops_platform.stacks.types import (
     Port,
     ReceiverKind,
     RegistryAuth,
+    RegistryPrefix,
     RiskTier,
     SizeGib,
     Target,
@@ -119,6 +120,17 @@ def _dig(data: Any, *keys: str) -> Any:
 # --- environment identity --------------------------------------------------------------------
 
 
+class ImageSource(Strict):
+    """Where the environment's images are pulled from, when not from the registries the spec names."""
+
+    mirror: RegistryPrefix | None = None
+    """Registry (and path) mirroring every image, as air-gapped organisations do:
+    ``ghcr.io/mlflow/mlflow:v2.16.2`` runs as ``<mirror>/ghcr.io/mlflow/mlflow:v2.16.2``, digest kept."""
+    overrides: dict[ImageRef, ImageRef] = Field(default_factory=dict)
+    """Per image, the reference as written in the spec or the tier defaults -> the one to run instead;
+    wins over ``mirror``."""
+
+
 class Environment(Strict):
     name: DnsLabel
     """Environment name; also the Pulumi stack name."""
@@ -139,6 +151,8 @@ class Environment(Strict):
     the provider's ``pulumi.com/skipAwait`` annotation on every object (clusters without nodes)."""
     registry_source: RegistrySource | None = None
     """External model registry the program resolves aliases in (``stacks/registry_spec.py``); None: none."""
+    images: ImageSource = Field(default_factory=ImageSource)
+    """A registry mirror or per-image replacements for every image (``stacks/images.py``)."""
 
 
 # --- storage ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from mlops_platform.validation import (
     LABEL_VALUE_PATTERN,
     PORT_MAX,
     PORT_MIN,
+    REGISTRY_PREFIX_PATTERN,
     VERSION_PATTERN,
     AccessMode,
     DataClassification,
@@ -44,6 +45,7 @@ __all__ = [
     "HTTPS_URL_PATTERN",
     "IMAGE_PATTERN",
     "LABEL_VALUE_PATTERN",
+    "REGISTRY_PREFIX_PATTERN",
     "VERSION_PATTERN",
     "AccessMode",
     "DataClassification",
@@ -67,6 +69,7 @@ LabelValue = Annotated[
 ]
 BucketName = Annotated[str, StringConstraints(pattern=BUCKET_PATTERN), AfterValidator(bucket_name_rules)]
 ImageRef = Annotated[str, StringConstraints(pattern=IMAGE_PATTERN), AfterValidator(require_tag_or_digest)]
+RegistryPrefix = Annotated[str, StringConstraints(pattern=REGISTRY_PREFIX_PATTERN, max_length=255)]
 Cron = Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(cron_in_range)]
 PinnedVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]

@@ -53,7 +53,7 @@ class Case:
 
 ENV_ALLOWED = (
     "name, tier, target, namespace, owner, team, cost_centre, data_classification_ceiling, await_readiness, "
-    "registry_source"
+    "registry_source, images"
 )
 SECTIONS_ALLOWED = (
     "mlops-platform:environment, mlops-platform:storage, mlops-platform:registry, "
