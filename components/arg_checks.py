@@ -137,7 +137,7 @@ def check_registry(name: str, args: RegistryArgs) -> None:
     _ownership(p, args.ownership)
     p.check("namespace", v.dns_label, args.namespace)
     mr = args.model_registry
-    p.check("model_registry.image", v.image_ref, mr.image)
+    p.check("model_registry.image", v.mlflow_server_image_ref, mr.image)
     p.check("model_registry.artifact_bucket", v.matches, mr.artifact_bucket, v.BUCKET_PATTERN)
     p.check("model_registry.replicas", v.within, mr.replicas, 1)
     p.check("model_registry.port", v.within, mr.port, v.PORT_MIN, v.PORT_MAX)

@@ -33,6 +33,7 @@ from mlops_platform.stacks.types import (
     HttpsUrl,
     ImageRef,
     LabelValue,
+    MlflowServerImage,
     PinnedVersion,
     Port,
     ReceiverKind,
@@ -233,7 +234,8 @@ class Resources(Strict):
 
 class ModelRegistry(Strict):
     kind: Literal["mlflow"] = "mlflow"
-    image: ImageRef
+    image: MlflowServerImage
+    """MLflow server with psycopg2 and boto3 (the official image has neither; its ``-full`` has both)."""
     replicas: Annotated[int, Field(ge=1, le=20)] = 1
     resources: Resources
     artifact_bucket: BucketName

@@ -34,6 +34,7 @@ from mlops_platform.validation import (
     Tier,
     bucket_name_rules,
     cron_in_range,
+    mlflow_server_image,
     require_tag_or_digest,
 )
 
@@ -69,6 +70,7 @@ LabelValue = Annotated[
 ]
 BucketName = Annotated[str, StringConstraints(pattern=BUCKET_PATTERN), AfterValidator(bucket_name_rules)]
 ImageRef = Annotated[str, StringConstraints(pattern=IMAGE_PATTERN), AfterValidator(require_tag_or_digest)]
+MlflowServerImage = Annotated[ImageRef, AfterValidator(mlflow_server_image)]
 RegistryPrefix = Annotated[str, StringConstraints(pattern=REGISTRY_PREFIX_PATTERN, max_length=255)]
 Cron = Annotated[str, StringConstraints(pattern=CRON_PATTERN), AfterValidator(cron_in_range)]
 PinnedVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]

@@ -149,7 +149,7 @@ def _registry(spec: Any) -> RegistryArgs:
         ownership=composition.ownership(spec),
         namespace="mlops-prod",
         credentials=CREDENTIALS,
-        model_registry=ModelRegistryArgs(image="ghcr.io/mlflow/mlflow:v2.16.2", artifact_bucket="m"),
+        model_registry=ModelRegistryArgs(image="ghcr.io/acme-ml/mlflow-server:2.16.2", artifact_bucket="m"),
         image_registry=ImageRegistryArgs(image="docker.io/library/registry:2.8.3", size_gib=1, auth="basic"),
         database_url="postgresql://x",
         object_store_endpoint="http://minio:9000",
