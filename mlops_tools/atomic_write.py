@@ -63,6 +63,11 @@ class ReadFile:
         return self.data.decode("utf-8")
 
 
+def absent(path: Path) -> ReadFile:
+    """What :func:`write_atomic` expects to create a file that must not exist yet."""
+    return ReadFile(path, b"", None)
+
+
 def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -180,6 +185,7 @@ def write_atomic(
     expect: ReadFile | None = None,
     follow_symlinks: bool = True,
     create_dirs: bool = False,
+    new_mode: int | None = None,
 ) -> Path:
     """Replace ``path`` with ``data`` atomically; return the file written (a link's target).
 
@@ -191,6 +197,8 @@ def write_atomic(
             there (an output the caller has already decided to overwrite).
         follow_symlinks: write a symbolic link's target and keep the link; False: refuse a link.
         create_dirs: create the missing parent directories first.
+        new_mode: the mode of a file that does not exist yet (default: 0o666 less the umask); a
+            file that exists keeps its own.
 
     Raises:
         WriteRefused: the file changed since ``expect`` was read, or is a link and links are refused.
@@ -231,7 +239,7 @@ def write_atomic(
                     with contextlib.suppress(PermissionError):  # only root may give a file away
                         os.fchown(fd, old.st_uid, old.st_gid)
             else:
-                os.fchmod(fd, 0o666 & ~_umask())
+                os.fchmod(fd, 0o666 & ~_umask() if new_mode is None else new_mode)
             os.replace(tmp, real)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -62,7 +62,9 @@ def write_output(
         blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
         if blocker is not None:  # mkdir would say "File exists"
             raise OSError(errno.ENOTDIR, f"Not a directory ({blocker} is a file)")
-        if path.exists() and not path.is_file() and not path.is_dir():
+        if path.is_dir():
+            raise OSError(errno.EISDIR, "Is a directory")
+        if path.exists() and not path.is_file():
             with path.open("w", encoding="utf-8") as handle:
                 handle.write(text)
             return

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from mlops_platform.tools.atomic_write import ReadFile, WriteRefused, write_atomic
+from mlops_platform.tools.atomic_write import WriteRefused, absent, write_atomic
 from mlops_platform.tools.policy_config import tier_config_file
 from mlops_platform.tools.project import POLICY_CONFIG_DIR, PROJECT_FILE, WAIVERS_FILE
 
@@ -155,9 +155,7 @@ def scaffold(directory: Path, *, name: str | None = None, org: Organisation | No
     for path, text in files.items():
         target = directory / path
         try:
-            write_atomic(
-                target, text, expect=ReadFile(target, b"", None), follow_symlinks=False, create_dirs=True
-            )
+            write_atomic(target, text, expect=absent(target), follow_symlinks=False, create_dirs=True)
         except WriteRefused as exc:
             raise ScaffoldError(str(exc)) from None
         written.append(target)

@@ -187,6 +187,17 @@ def _edits(text: str, ref: yaml.MappingNode, version: int) -> list[_Edit]:
     return [_Edit(at, at, f"{prefix}{indent}version: {version}{newline}")]
 
 
+def _ref_of(data: Any, project: str, model: str) -> Any:
+    """The ``model:`` of endpoint ``model`` in loaded ``data`` (None when it has none)."""
+    config = data.get("config") if isinstance(data, dict) else None
+    for key in (f"{project}:serving", "serving", f"{project}:config:serving"):
+        serving = config.get(key) if isinstance(config, dict) else None
+        for entry in serving.get("models", []) if isinstance(serving, dict) else []:
+            if isinstance(entry, dict) and entry.get("name") == model:
+                return entry.get("model")
+    return None
+
+
 def _expected(data: Any, project: str, model: str, version: int) -> Any:
     """``data`` with the endpoint's pin changed as the text edit should have changed it."""
     result = copy.deepcopy(data)
@@ -256,7 +267,12 @@ def pinned_text(
         got = load_pulumi_yaml(after, str(path))
     except (SourceError, KeyError, TypeError) as exc:
         raise StackFileError(f"{path}: cannot pin {model!r} exactly ({exc}); nothing changed") from None
-    if not is_shared and got != expected:
+    exact = (
+        got == expected
+        if not is_shared
+        else _ref_of(got, project, model) == _ref_of(expected, project, model)
+    )
+    if not exact:
         raise StackFileError(
             f"{path}: pinning {model!r} in place would change more than its version; nothing changed"
         )

@@ -327,3 +327,42 @@ def test_rollback_killed_at_random_points_leaves_the_old_or_the_new_file(tmp_pat
         seen[data] += 1
     assert subprocess.run(args, cwd=REPO, capture_output=True, check=False).returncode in (0, 2)
     assert leftovers(tmp_path) == []
+
+
+def test_promotion_between_registries_refuses_another_artifact_under_the_same_number(tmp_path: Path) -> None:
+    """staging's registry and prod's both have "version 2" of fraud-scorer, from different runs."""
+    from mlops_platform.stacks.loader import load_environment
+    from mlops_platform.tools.registry.lookup import SnapshotLookup
+    from mlops_platform.tools.registry.promotion import PromotionError, same_artifact, served
+
+    prod = registry_env(tmp_path, "prod", URI)
+    staging = registry_env(tmp_path, "staging", "http://127.0.0.1:10")
+    ours = bundled_models(URI, tmp_path / "prod-registry.json")
+    theirs = write_snapshot(
+        tmp_path / "staging-registry.json",
+        {
+            "fraud-scorer": (
+                {"challenger": 2},
+                [record("fraud-scorer", v, run=f"other-run-{v}") for v in (1, 2)],
+            )
+        },
+        "http://127.0.0.1:10",
+    )
+    source, target = SnapshotLookup(theirs), SnapshotLookup(ours)
+    resolution = served(load_environment(staging), "fraud-scorer", source)
+    with pytest.raises(PromotionError) as refused:
+        same_artifact(resolution, source, load_environment(prod), "fraud-scorer", 2, target)
+    assert str(refused.value) == (
+        f'version 2 of "fraud-scorer" in snapshot:{ours} is another artifact than version 2 of '
+        f"\"fraud-scorer\" (run 'run-fraud-scorer-2' there, 'other-run-2' in snapshot:{theirs}): register "
+        "that model in the target's registry and pin the version it gets there"
+    )
+    same = SnapshotLookup(bundled_models(URI, tmp_path / "copy.json"))  # the same runs: accepted
+    same_artifact(
+        served(load_environment(prod), "fraud-scorer", same),
+        same,
+        load_environment(prod),
+        "fraud-scorer",
+        3,
+        target,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,41 @@ def test_promote_errors_are_one_line(registry: Registry, tmp_path: Path) -> None
         "error: environment staging names no registry_source: cannot tell which version alias "
         "'challenger' of 'fraud-scorer' points to"
     )
+
+
+def test_rollback_reads_every_page_of_a_model_with_over_200_versions(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """201 versions of recommender: the champion is v201; main read one page of 200, newest first."""
+    seed(registry)
+    registry.run(
+        *({"op": "version", "model": "recommender", "tags": approved("MRM-2026-030")} for _ in range(200))
+    )
+    registry.alias("recommender", "champion", 201)
+    registry.delete_version("recommender", 200)  # the previous version is then 199, on the second page
+    _staging, prod = envs(registry, tmp_path)
+    rolled = mlops("rollback", "recommender", str(prod))
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"recommender: {prod} serves version 201 (alias:champion); rolling back to 199" in rolled.stdout
+
+
+def test_a_snapshot_never_replaces_its_input_or_an_existing_file(registry: Registry, tmp_path: Path) -> None:
+    seed(registry)
+    _staging, prod = envs(registry, tmp_path)
+    original = prod.read_text()
+    itself = mlops("registry", "snapshot", str(prod), "-o", str(prod), "--force")
+    assert itself.returncode == 2
+    assert itself.stderr.strip() == (
+        f"mlops: --output: cannot write {prod}: is an input of this command (--output must name another file)"
+    )
+    assert prod.read_text() == original
+    existing = tmp_path / "registry.json"
+    existing.write_text("{}\n")
+    refused = mlops("registry", "snapshot", str(prod), "-o", str(existing))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"mlops: --output: cannot write {existing}: already exists (pass --force to overwrite it)"
+    )
+    assert existing.read_text() == "{}\n"
+    assert mlops("registry", "snapshot", str(prod), "-o", str(existing), "--force").returncode == 0
+    assert json.loads(existing.read_text())["format"] == "mlops-registry-snapshot/1"
