@@ -153,20 +153,29 @@ def test_promote_errors_are_one_line(registry: Registry, tmp_path: Path) -> None
     )
 
 
-def test_rollback_reads_every_page_of_a_model_with_over_200_versions(
+def test_snapshot_and_rollback_read_every_page_of_a_model_with_over_200_versions(
     registry: Registry, tmp_path: Path
 ) -> None:
-    """201 versions of recommender: the champion is v201; main read one page of 200, newest first."""
+    """Over 200 versions of recommender, one deleted: main kept the first page of 200 in the snapshot."""
     seed(registry)
-    registry.run(
-        *({"op": "version", "model": "recommender", "tags": approved("MRM-2026-030")} for _ in range(200))
+    made = registry.run(
+        *({"op": "version", "model": "recommender", "tags": approved("MRM-2026-030")} for _ in range(202))
     )
-    registry.alias("recommender", "champion", 201)
-    registry.delete_version("recommender", 200)  # the previous version is then 199, on the second page
+    numbers = sorted({1, *(int(r["version"]) for r in made)})
+    champion, deleted = numbers[-1], numbers[-2]
+    registry.alias("recommender", "champion", champion)
+    registry.delete_version("recommender", deleted)
+    kept = [n for n in numbers if n != deleted]
+    assert len(kept) > 200
     _staging, prod = envs(registry, tmp_path)
+    snapshot = tmp_path / "registry.json"
+    written = mlops("registry", "snapshot", str(prod), "-o", str(snapshot))
+    assert written.returncode == 0, written.stderr
+    versions = json.loads(snapshot.read_text())["models"]["recommender"]["versions"]
+    assert sorted(map(int, versions)) == kept
     rolled = mlops("rollback", "recommender", str(prod))
     assert rolled.returncode == 0, rolled.stderr
-    assert f"recommender: {prod} serves version 201 (alias:champion); rolling back to 199" in rolled.stdout
+    assert f"serves version {champion} (alias:champion); rolling back to {kept[-2]}" in rolled.stdout
 
 
 def test_a_snapshot_never_replaces_its_input_or_an_existing_file(registry: Registry, tmp_path: Path) -> None:
