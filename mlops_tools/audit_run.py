@@ -7,7 +7,7 @@ Exit codes: 0 when no mandatory violation is left unwaived, 1 when one is (or a 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,8 @@ class AuditRequest:
     project: Project | None = None  # None: the working directory's
     packs: list[Path] | None = None  # None: the library's bundled packs
     split: bool = False  # offline: each environment as one stack per layer, in order
+    force: bool = False  # overwrite existing report files
+    inputs: list[Path] = field(default_factory=list)  # files read besides env_files: never overwritten
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
@@ -106,7 +108,8 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         else:
             from mlops_platform.tools.cli_guard import write_output
 
-            write_output(target, text)  # an OutputError: exit 2, one line (cli_guard)
+            inputs = [*request.env_files, request.waivers, *request.inputs]
+            write_output(target, text, force=request.force, inputs=inputs)  # OutputError: exit 2 (cli_guard)
             err.print(f"wrote {target}", markup=False)
     if request.output is not None and "text" not in request.formats:
         out.file.write(report("text"))

@@ -182,6 +182,7 @@ def schema(
             help="The schema of a stack file as written (config:, namespaced keys, tier defaults optional).",
         ),
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI.
 
@@ -198,7 +199,7 @@ def schema(
         else json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
     )
     if output:
-        write_output(output, text)
+        write_output(output, text, force=force)
     else:
         sys.stdout.write(text)
 
@@ -313,11 +314,15 @@ def _program_stack_file(env: str) -> Path:
 
     Any Pulumi Python program can be audited or previewed; its stack file then only has to exist.
     """
-    from mlops_platform.stacks.loader import SpecError, declares_spec, resolve_environment
+    from mlops_platform.stacks.loader import SpecError, declares_spec, read_stack_file, resolve_environment
+    from mlops_platform.tools.engine.config import misshapen_stack_file
 
     project = _project()
     try:
         path = resolve_environment(env, project.stack_config_dir)
+        stack_file = read_stack_file(path, project.name)
+        if misshapen_stack_file(stack_file):  # no engine can run it: say where, as validate does
+            raise SpecError(stack_file.problems)
         if declares_spec(path, project.name):
             return _spec_file(env)
     except SpecError as exc:
@@ -326,6 +331,7 @@ def _program_stack_file(env: str) -> Path:
     return path
 
 
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
 StackOpt = Annotated[
     str | None, typer.Option("--stack", "-s", help="A stack of your own Pulumi backend (in this project).")
 ]
@@ -476,6 +482,7 @@ def audit(
         Path | None,
         typer.Option(help="Resolve model versions from this file (mlops registry snapshot) offline."),
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -528,6 +535,11 @@ def audit(
         engine=engine,
         stack=stack,
         refresh=refresh,
+        force=force,
+        inputs=[
+            *(p for p in [waivers, registry_snapshot] if p is not None),
+            *(pack for pack in pack_dirs or []),
+        ],
     )
     raise typer.Exit(run_audits(request, out, err))
 
@@ -775,7 +787,7 @@ def _guarded(run):  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-register_registry_commands(app)  # registry snapshot, promote, rollback: after the core commands
+register_registry_commands(app, _project)  # registry snapshot, promote, rollback: after the core commands
 
 
 PROJECT_FLAGS = ("--project", "-C")

@@ -10,6 +10,7 @@ written; the example images and contacts are placeholders to replace.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from mlops_platform.tools.atomic_write import WriteRefused, absent, write_atomic
 from mlops_platform.tools.policy_config import tier_config_file
 from mlops_platform.tools.project import POLICY_CONFIG_DIR, PROJECT_FILE, WAIVERS_FILE
 
@@ -139,13 +141,22 @@ def scaffold(directory: Path, *, name: str | None = None, org: Organisation | No
     if not PROJECT_NAME.fullmatch(name):
         raise ScaffoldError(f"--name: not a Pulumi project name (letters, digits, '_', '.', '-'): {name!r}")
     files = project_files(name, org or Organisation())
-    taken = [path for path in files if (directory / path).exists()]
+    root = directory.resolve()
+    taken = [path for path in files if os.path.lexists(directory / path)]  # a dangling link is taken too
     if taken:
         raise ScaffoldError(f"{directory}: already holds {', '.join(map(str, taken))}; nothing written")
+    outside = [path for path in files if not (directory / path).resolve().is_relative_to(root)]
+    if outside:
+        raise ScaffoldError(
+            f"{directory}: {', '.join(map(str, outside))} would be written outside the project through a "
+            "symbolic link; nothing written"
+        )
     written = []
     for path, text in files.items():
         target = directory / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        try:
+            write_atomic(target, text, expect=absent(target), follow_symlinks=False, create_dirs=True)
+        except WriteRefused as exc:
+            raise ScaffoldError(str(exc)) from None
         written.append(target)
     return written

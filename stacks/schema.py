@@ -14,7 +14,9 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -43,6 +45,7 @@ from mlops_platform.stacks.types import (
     SizeGib,
     Target,
     Tier,
+    refuse_boolean_numbers,
 )
 
 
@@ -59,6 +62,11 @@ class Strict(BaseModel):
     @classmethod
     def _raw_checks(cls, data: dict[str, Any]) -> list[FieldError]:
         return []
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_boolean_numbers(cls, info.field_name, value)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -107,6 +115,20 @@ def _duplicates(data: dict[str, Any], field: str) -> list[FieldError]:
         if isinstance(name, str):
             seen.add(name)
     return found
+
+
+def _same_ref(a: Any, b: Any) -> bool:
+    """Whether two raw versions (or aliases) name the same one as validated: ``'3'`` and ``3`` do."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            digits = value.strip().lstrip("0") or "0"
+            return digits if len(digits) <= 30 else value  # as pydantic reads it, never int()'s limit
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    return canonical(a) == canonical(b)
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -362,7 +384,7 @@ class ModelEndpoint(Strict):
         found = []
         for field in ("version", "alias"):
             canary, stable = _dig(data, "canary", field), _dig(data, "model", field)
-            if canary is not None and canary == stable:
+            if canary is not None and _same_ref(canary, stable):
                 found.append(FieldError(("canary", field), f"must differ from the stable model's ({canary})"))
         return found
 

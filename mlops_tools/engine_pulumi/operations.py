@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.tools.atomic_write import write_atomic
 from mlops_platform.tools.engine.config import environment_name, load_stack_config
 from mlops_platform.tools.engine_pulumi.audit import environment_config, plan_packs, run_operation
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
@@ -210,7 +211,7 @@ def up_split(
             "config": {**(doc.get("config") or {}), f"{project.name}:{LAYER_KEY}": layer.value},
         }
         layer_file = files / f"Pulumi.{stack}.yaml"
-        layer_file.write_text(yaml.safe_dump(layer_doc, sort_keys=False), encoding="utf-8")
+        write_atomic(layer_file, yaml.safe_dump(layer_doc, sort_keys=False))
         choice = StackChoice(
             layer_file,
             local_state=local_state,
