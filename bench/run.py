@@ -51,6 +51,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from mlops_platform.tools.reports.report_model import load_report
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MLOPS = BIN / "mlops"
@@ -184,17 +186,25 @@ def write_manifests(preview: dict[str, Any], directory: Path) -> int:
     return written
 
 
-def ensure_checkov(venv: Path = CHECKOV_VENV) -> Path:
-    """The checkov executable of ``venv``, creating the virtualenv when it has none."""
-    checkov = venv / "bin" / "checkov"
-    if checkov.exists():
-        return checkov
+def build_checkov_venv(venv: Path) -> None:
+    """Create ``venv`` with Checkov installed: the one place that builds the cached virtualenv.
+
+    Kept alone so that it can become a call to a shared build-a-cached-venv helper (atomic, locked)
+    without touching the rest of the bench.
+    """
     print(f"creating {venv} (pip install checkov=={CHECKOV_VERSION}): a few minutes, once", file=sys.stderr)
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, f"checkov=={CHECKOV_VERSION}"], check=True)
+
+
+def ensure_checkov(venv: Path = CHECKOV_VENV) -> Path:
+    """The checkov executable of ``venv``, creating the virtualenv when it has none."""
+    checkov = venv / "bin" / "checkov"
+    if not checkov.exists():
+        build_checkov_venv(venv)
     return checkov
 
 
@@ -369,11 +379,12 @@ def bench_size(models: int, rounds: int, checkov: Path | None, workdir: Path, co
             where = f"{models} models, round {r + 1}/{rounds}"
             console.log(f"{where}: {name} {run.seconds:.2f} s, {run.peak_mb:.0f} MB")
             if name == "audit":
-                summary = json.loads((workdir / "audit.json").read_text(encoding="utf-8"))["summary"]
-                size.audit_checks = int(summary["checks"])
-                size.audit_not_applicable = int(summary.get("not_applicable", 0))
-                if int(summary["resources"]) != size.resources:
-                    raise SystemExit(f"audit saw {summary['resources']} resources, preview {size.resources}")
+                (audited,) = load_report(workdir / "audit.json").environments  # one environment
+                size.audit_checks = audited.summary.checks
+                size.audit_not_applicable = audited.summary.not_applicable
+                seen = audited.summary.resources
+                if seen != size.resources:
+                    raise SystemExit(f"audit saw {seen} resources, preview {size.resources}")
             elif name.startswith("floor"):
                 size.floor_registered = int(json.loads(run.stdout.strip().splitlines()[-1])["registered"])
             elif name == "checkov":
@@ -382,8 +393,8 @@ def bench_size(models: int, rounds: int, checkov: Path | None, workdir: Path, co
 
 
 def _violations(report: Path) -> set[tuple[str, str, str]]:
-    doc = json.loads(report.read_text(encoding="utf-8"))
-    return {(v["policy"], v["urn"], v["message"]) for v in doc["violations"]}  # one environment
+    (audited,) = load_report(report).environments  # one environment
+    return {(v.policy, v.urn, v.message) for v in audited.violations}
 
 
 def bench_engine(size: Size, workdir: Path, cap_s: float, console: Console) -> None:
@@ -440,7 +451,7 @@ def result_line(size: Size) -> dict[str, Any]:
         "audit_over_floor_gc": _ratio(audit, floor_gc),
         "checkov_over_audit": _ratio(checkov, audit),
         "engine_audit_s": _round(engine),
-        "engine_capped": engine_capped,
+        "engine_capped": engine_capped if "audit-engine" in size.runs else None,
         "engine_over_audit": None if engine_capped else _ratio(engine, audit),
         "same_findings": size.same_findings,
         "peak_mb": _round(size.peak("audit"), 0),
@@ -448,7 +459,7 @@ def result_line(size: Size) -> dict[str, Any]:
         "checkov_peak_mb": _round(size.peak("checkov"), 0),
         "audit_checks": size.audit_checks,
         "audit_not_applicable": size.audit_not_applicable,
-        "checkov_checks": size.checkov_checks,
+        "checkov_checks": size.checkov_checks if "checkov" in size.runs else None,
         "k8s_objects": size.k8s_objects,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
