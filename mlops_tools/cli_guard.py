@@ -19,7 +19,7 @@ import errno
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,10 +41,11 @@ class OutputError(OSError):
         return f"{self.option}: cannot write {self.path}: {self.strerror}"
 
 
-def write_output(path: Path, text: str, *, option: str = "--output") -> None:
-    """Write ``text`` to ``path`` (creating its directory), every failure an :class:`OutputError`.
+def write_output(path: Path, text: str | Iterable[str], *, option: str = "--output") -> None:
+    """Write ``text`` (or its pieces, as they come) to ``path`` (creating its directory).
 
-    A full device (``/dev/full``) fails only when the file is flushed: that is inside too.
+    Every failure is an :class:`OutputError`. A full device (``/dev/full``) fails only when the file
+    is flushed: that is inside too.
     """
     try:
         blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
@@ -52,7 +53,10 @@ def write_output(path: Path, text: str, *, option: str = "--output") -> None:
             raise OSError(errno.ENOTDIR, f"Not a directory ({blocker} is a file)")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)
     except OSError as exc:
         raise OutputError(option, path, exc) from None
 

@@ -103,6 +103,8 @@ class PolicyResult(_Strict):
     status: Outcome
     counts: Counts
     resources: list[EvidenceRow]
+    passes_left_out: int  # passes counted, not listed (0 with --evidence full)
+    stack_reads_sampled: bool
 
 
 class EnvironmentReport(_Strict):
@@ -111,6 +113,7 @@ class EnvironmentReport(_Strict):
     target: str
     stack_file: str
     passed: bool
+    evidence: Literal["sample", "full"]
     summary: Summary
     classification_ceiling: str | None
     models: list[dict[str, Any]]
