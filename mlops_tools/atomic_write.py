@@ -29,7 +29,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,7 +180,7 @@ def resolve_target(path: Path, *, follow_symlinks: bool) -> Path:
 
 def write_atomic(
     path: Path,
-    data: bytes | str,
+    data: bytes | str | Iterable[str],
     *,
     expect: ReadFile | None = None,
     follow_symlinks: bool = True,
@@ -191,7 +191,8 @@ def write_atomic(
 
     Args:
         path: the file to write.
-        data: its new content (``str`` is written as UTF-8).
+        data: its new content (``str`` is written as UTF-8); an iterable of ``str`` is written piece by
+            piece as it comes (a streamed report), never held whole.
         expect: what the caller read before computing ``data``: the write is refused when the file's
             content is no longer that (or it exists now and did not then). None: replace whatever is
             there (an output the caller has already decided to overwrite).
@@ -204,7 +205,13 @@ def write_atomic(
         WriteRefused: the file changed since ``expect`` was read, or is a link and links are refused.
         OSError: the directory cannot take the file (permissions, a full disk); nothing is replaced.
     """
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    pieces: Iterable[bytes] = (
+        [data.encode("utf-8")]
+        if isinstance(data, str)
+        else [data]
+        if isinstance(data, bytes)
+        else (piece.encode("utf-8") for piece in data)
+    )
     real = resolve_target(path, follow_symlinks=follow_symlinks)
     directory = real.parent
     if create_dirs:
@@ -230,7 +237,8 @@ def write_atomic(
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # marks it as alive for clean_stale of another writer
             with os.fdopen(fd, "wb", closefd=False) as handle:
-                handle.write(payload)
+                for piece in pieces:
+                    handle.write(piece)
                 handle.flush()
                 os.fsync(handle.fileno())
             if old is not None:

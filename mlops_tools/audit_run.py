@@ -6,6 +6,7 @@ Exit codes: 0 when no mandatory violation is left unwaived, 1 when one is (or a 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.findings import AuditResult, EvidenceMode
 
 if TYPE_CHECKING:
     from mlops_platform.tools.project import Project
@@ -38,11 +39,13 @@ class AuditRequest:
     split: bool = False  # offline: each environment as one stack per layer, in order
     force: bool = False  # overwrite existing report files
     inputs: list[Path] = field(default_factory=list)  # files read besides env_files: never overwritten
+    evidence: EvidenceMode = EvidenceMode.SAMPLE  # how much positive evidence the reports list
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     """Audit every environment in ``request`` and write its reports; return the exit code."""
-    from mlops_platform.tools.reports import FORMATS, SUFFIXES, render
+    from mlops_platform.tools.reports import FORMATS, SUFFIXES, build_report, render_report
+    from mlops_platform.tools.reports.evidence import gather_evidence
     from mlops_platform.tools.waivers import WaiverError, load_waivers
 
     unknown = [f for f in request.formats if f not in FORMATS]
@@ -72,6 +75,9 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         from mlops_platform.tools.spec_locations import locate_findings
 
         result = locate_findings(result, env_file)  # right after its run: the spec trail is this one's
+        if result.evidence is None or result.evidence.mode is not request.evidence:
+            evidence = gather_evidence(result.resources, result.findings, result.checks, request.evidence)
+            result = dataclasses.replace(result, evidence=evidence)
         _warn_cluster_needs(result, err)
         from mlops_platform.tools.waivers import apply_waivers
 
@@ -95,24 +101,28 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     provenance = _provenance(request, results)
     generated_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
-    def report(fmt: str) -> str:
-        return render(
-            results, fmt, provenance=provenance, declarations=declarations, generated_at=generated_at
-        )
-
+    report = build_report(  # once: every format renders the same view
+        results,
+        provenance=provenance,
+        declarations=declarations,
+        generated_at=generated_at,
+        with_checks="junit" in request.formats,
+    )
     for fmt in request.formats:
-        text = report(fmt)
         target = _target(request, fmt, SUFFIXES[fmt])
         if target is None:
-            out.file.write(text)
+            for piece in render_report(report, fmt):
+                out.file.write(piece)
         else:
             from mlops_platform.tools.cli_guard import write_output
 
             inputs = [*request.env_files, request.waivers, *request.inputs]
-            write_output(target, text, force=request.force, inputs=inputs)  # OutputError: exit 2 (cli_guard)
+            # OutputError: exit 2 (cli_guard)
+            write_output(target, render_report(report, fmt), force=request.force, inputs=inputs)
             err.print(f"wrote {target}", markup=False)
     if request.output is not None and "text" not in request.formats:
-        out.file.write(report("text"))
+        for piece in render_report(report, "text"):
+            out.file.write(piece)
     return EXIT_OK if all(r.passed for r in results) else EXIT_VIOLATIONS
 
 
@@ -192,7 +202,13 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
                     env_file, project=request.project, packs=request.packs, progress=update
                 )
                 return environment_result(env, [result for _, result in layers])
-            return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
+            return audit_environment(
+                env_file,
+                project=request.project,
+                packs=request.packs,
+                progress=update,
+                evidence=request.evidence,
+            )
         except (PolicyConfigError, PackError, StackReferenceError) as exc:
             err.print(f"{env}: {exc}", markup=False)
         except Exception as exc:  # the program failed: a RunError carries located spec errors

@@ -20,6 +20,7 @@ from mlops_platform.tools.cli_project import register as register_project_comman
 from mlops_platform.tools.cli_registry import register as register_registry_commands
 from mlops_platform.tools.cli_registry import use_registry_snapshot
 from mlops_platform.tools.cli_toolchain import toolchain_app
+from mlops_platform.tools.findings import EvidenceMode
 
 if TYPE_CHECKING:
     from mlops_platform.tools.project import Project
@@ -483,6 +484,13 @@ def audit(
         typer.Option(help="Resolve model versions from this file (mlops registry snapshot) offline."),
     ] = None,
     force: ForceOpt = False,
+    evidence: Annotated[
+        EvidenceMode,
+        typer.Option(
+            help="Evidence per rule: sample (every resource not passed, a few passed; the rest counted) "
+            "or full (every resource judged)."
+        ),
+    ] = EvidenceMode.SAMPLE,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -540,6 +548,7 @@ def audit(
             *(p for p in [waivers, registry_snapshot] if p is not None),
             *(pack for pack in pack_dirs or []),
         ],
+        evidence=evidence,
     )
     raise typer.Exit(run_audits(request, out, err))
 

@@ -19,7 +19,7 @@ import errno
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -43,18 +43,19 @@ class OutputError(OSError):
 
 def write_output(
     path: Path,
-    text: str,
+    text: str | Iterable[str],
     *,
     option: str = "--output",
     force: bool = False,
     inputs: Sequence[Path] = (),
 ) -> None:
-    """Write ``text`` to ``path`` (creating its directory) atomically; every failure an :class:`OutputError`.
+    """Write ``text`` (or its pieces, as they come) to ``path`` (creating its directory) atomically.
 
-    A regular file is replaced whole (:func:`mlops_platform.tools.atomic_write.write_atomic`), and
-    only with ``force`` when it exists; a link to one, or one of this run's ``inputs``, is refused.
-    A device or pipe (``/dev/null``, ``/dev/stdout``) is written as a stream: there is nothing to
-    lose, and a full device (``/dev/full``) fails only when the file is flushed: that is inside too.
+    Every failure is an :class:`OutputError`. A regular file is replaced whole
+    (:func:`mlops_platform.tools.atomic_write.write_atomic`), and only with ``force`` when it exists;
+    a link to one, or one of this run's ``inputs``, is refused. A device or pipe (``/dev/null``,
+    ``/dev/stdout``) is written as a stream: there is nothing to lose, and a full device
+    (``/dev/full``) fails only when the file is flushed: that is inside too.
     """
     from mlops_platform.tools.atomic_write import WriteRefused, write_atomic
 
@@ -66,7 +67,10 @@ def write_output(
             raise OSError(errno.EISDIR, "Is a directory")
         if path.exists() and not path.is_file():
             with path.open("w", encoding="utf-8") as handle:
-                handle.write(text)
+                if isinstance(text, str):
+                    handle.write(text)
+                else:
+                    handle.writelines(text)
             return
         for source in inputs:
             if source.exists() and (path.exists() and path.samefile(source)):

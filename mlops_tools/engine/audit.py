@@ -35,7 +35,7 @@ from mlops_platform.tools.engine.capture import Capture, Registration, capture_p
 from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
-from mlops_platform.tools.findings import AuditResult, Check, Finding
+from mlops_platform.tools.findings import AuditResult, Check, EvidenceMode, Finding
 from mlops_platform.tools.policy_config import (
     PolicyConfig,
     PolicyConfigFileError,
@@ -43,6 +43,7 @@ from mlops_platform.tools.policy_config import (
     load_policy_config,
 )
 from mlops_platform.tools.project import Project, project_or_cwd
+from mlops_platform.tools.reports.evidence import gather_evidence
 
 ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
 
@@ -179,12 +180,15 @@ def audit_capture_and_packs(
     workers: int | None = None,
     stack_config: StackConfig | None = None,
     policy_environment: str | None = None,
+    evidence: EvidenceMode | None = None,
 ) -> tuple[Capture, AuditResult]:
     """``audit_environment`` returning the capture too (for tools that render both).
 
     ``project`` is the project's name: the namespace of its stack config and ``PULUMI_PROJECT``.
     ``stack_config`` replaces the one read from ``env_file`` (a layer stack of a split environment),
     ``policy_environment`` the stack name in the policy config lookup (the layer stack's environment).
+    ``evidence``: gather the rules' evidence in this mode (``AuditResult.evidence``), the resource
+    rules' while the packs judge the stack; None leaves it to the caller.
     """
     with paused_gc():  # collecting answers allocates per check on the program's heap: see paused_gc
         return _audit_capture_and_packs(
@@ -197,6 +201,7 @@ def audit_capture_and_packs(
             workers=workers,
             stack_config=stack_config,
             policy_environment=policy_environment,
+            evidence_mode=evidence,
         )
 
 
@@ -211,6 +216,7 @@ def _audit_capture_and_packs(
     workers: int | None,
     stack_config: StackConfig | None,
     policy_environment: str | None,
+    evidence_mode: EvidenceMode | None,
 ) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
@@ -272,10 +278,29 @@ def _audit_capture_and_packs(
                 skipped.extend(result.skipped)
         if progress is not None:
             progress("analyze-stack", len(capture.registrations))
-        for result in _stack_analysis(sessions, capture):
+        stack_results: list[AnalysisResult] = []
+        stack_errors: list[BaseException] = []
+
+        def judge_stack() -> None:
+            try:
+                stack_results.extend(_stack_analysis(sessions, capture))
+            except BaseException as exc:
+                stack_errors.append(exc)
+
+        judging = threading.Thread(target=judge_stack, daemon=True)
+        judging.start()
+        evidence = None
+        if evidence_mode is not None:  # the resource rules' evidence, while the packs judge the stack
+            evidence = gather_evidence(capture.resources, findings, checks, evidence_mode)
+        judging.join()
+        if stack_errors:
+            raise stack_errors[0]
+        for result in stack_results:
             findings.extend(result.findings)
             checks.extend(result.checks)
             skipped.extend(result.skipped)
+        if evidence_mode is not None:  # the stack rules' (the resource rules' are kept)
+            evidence = gather_evidence(capture.resources, findings, checks, evidence_mode, into=evidence)
         policies = sorted((m for s in sessions for m in s.info()), key=lambda m: (m.pack, m.name))
     finally:
         for relay in relays:
@@ -298,6 +323,7 @@ def _audit_capture_and_packs(
         duration_s=time.perf_counter() - t0,
         not_applicable=sorted(set(skipped), key=lambda c: (c.urn, c.pack, c.policy)),
         policy_config=list(policy_config.sources),
+        evidence=evidence,
     )
     return capture, audit_result
 
@@ -337,6 +363,7 @@ def audit_environment(
     config_dir: Path | None = None,
     program: Path | None = None,
     progress: ProgressCallback | None = None,
+    evidence: EvidenceMode | None = None,
 ) -> AuditResult:
     """Audit one environment: findings of every pack on what its program registers, before waivers.
 
@@ -349,6 +376,7 @@ def audit_environment(
             tier picks ``tiers/<tier>.json`` in it, ``environments/<env>.json`` overrides it.
         program: the stack program (default: the project's).
         progress: called with ``(phase, resources)`` as the audit advances.
+        evidence: gather the rules' evidence in this mode while the packs judge (None: not gathered).
 
     Raises:
         StackConfigError: the stack file is unreadable.
@@ -364,6 +392,7 @@ def audit_environment(
         program=project.program if program is None else program,
         project=project.name,
         progress=progress,
+        evidence=evidence,
     )
     return result
 
