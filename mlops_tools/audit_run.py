@@ -163,7 +163,8 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
         audit_split_environment,
         environment_result,
     )
-    from mlops_platform.tools.engine.capture import StackReferenceError
+    from mlops_platform.tools.engine.calls import program_failure
+    from mlops_platform.tools.project import project_or_cwd
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     with Progress(
@@ -190,10 +191,13 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
                 )
                 return environment_result(env, [result for _, result in layers])
             return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
-        except (PolicyConfigError, PackError, StackReferenceError) as exc:
+        except (PolicyConfigError, PackError) as exc:
             err.print(f"{env}: {exc}", markup=False)
-        except Exception as exc:  # the program failed: a RunError carries located spec errors
-            err.print(f"{env}: the program failed: {exc}", markup=False)
+        except Exception as exc:
+            line = program_failure(exc, project_or_cwd(request.project).root)
+            if line is None:
+                raise  # ours, not the program's: the entry guard's exit 70
+            err.print(f"{env}: {line}", markup=False)
     return None
 
 

@@ -41,6 +41,14 @@ def secret_fingerprint(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a program created a resource: the absolute file and the line of the call."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class CapturedResource:
     """One RegisterResource call as the engine would see it: identity, inputs and options.
 
@@ -64,6 +72,7 @@ class CapturedResource:
     aliases: tuple[str, ...] = ()
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     additional_secret_outputs: tuple[str, ...] = ()
+    source: SourcePosition | None = None  # the program line that created it, when the engine said
 
 
 @dataclass(frozen=True, slots=True)
