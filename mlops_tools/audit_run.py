@@ -7,7 +7,7 @@ Exit codes: 0 when no mandatory violation is left unwaived, 1 when one is (or a 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,7 +69,8 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
             return EXIT_BAD_INPUT
         from mlops_platform.tools.spec_locations import locate_findings
 
-        result = locate_findings(result, env_file)  # right after its run: the spec trail is this one's
+        # Right after its run: the spec trail is this one's.
+        result = locate_findings(result, env_file, project=request.project)
         _warn_cluster_needs(result, err)
         from mlops_platform.tools.waivers import apply_waivers
 
@@ -95,7 +96,12 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
     def report(fmt: str) -> str:
         return render(
-            results, fmt, provenance=provenance, declarations=declarations, generated_at=generated_at
+            results,
+            fmt,
+            provenance=provenance,
+            declarations=declarations,
+            generated_at=generated_at,
+            root=project.root,
         )
 
     for fmt in request.formats:
@@ -127,14 +133,20 @@ def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ign
     The policy config files are the ones each audit read (``AuditResult.policy_config``), with the
     hash of the bytes it read: not a second lookup that could pick other files.
     """
-    from mlops_platform.stacks.loader import DEFAULTS_FILE
+    from mlops_platform.stacks.loader import DEFAULTS_FILE, declares_spec
     from mlops_platform.tools.policy_config import discover_packs
     from mlops_platform.tools.project import project_or_cwd
-    from mlops_platform.tools.provenance import InputFile, collect_provenance, input_file
+    from mlops_platform.tools.provenance import LIBRARY_ROOT, InputFile, collect_provenance, input_file
 
-    root = project_or_cwd(request.project).root
+    project = project_or_cwd(request.project)
+    root = project.root
     packs = discover_packs() if request.packs is None else request.packs
-    inputs = [input_file("defaults", DEFAULTS_FILE, root), input_file("waivers", request.waivers, root)]
+    inputs = [input_file("waivers", request.waivers, root)]
+    if any(declares_spec(f, project.name) for f in request.env_files):  # tier defaults were read
+        defaults = input_file("defaults", DEFAULTS_FILE, root)
+        if not DEFAULTS_FILE.is_relative_to(root):  # the library's: named inside it, not by this machine
+            defaults = replace(defaults, path=f"{LIBRARY_ROOT.name}/stacks/{DEFAULTS_FILE.name}")
+        inputs.append(defaults)
     for result, env_file in zip(results, request.env_files, strict=True):
         inputs.append(input_file("spec", env_file, root, result.environment))
         inputs += [

@@ -622,20 +622,25 @@ def up(
 def _audit_gate(env: str, waivers: Path) -> None:
     """Run the offline audit of ``env``; exit 1 on a blocking finding, 2 when it cannot run."""
     from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
+    from mlops_platform.tools.engine.calls import program_failure
     from mlops_platform.tools.up_gate import offline_gate
     from mlops_platform.tools.waivers import WaiverError
 
     path = _spec_file(env)
+    project = _project(runs_program=True)
     try:
-        passed = offline_gate(path, waivers, err)
+        passed = offline_gate(path, waivers, err, project)
     except WaiverError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except (PolicyConfigError, PackError) as exc:
         err.print(f"mlops up: the offline audit cannot run: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except Exception as exc:  # the program failed: a RunError carries located spec errors
-        err.print(f"mlops up: the program failed: {exc}", markup=False)
+    except Exception as exc:
+        line = program_failure(exc, project.root)
+        if line is None:
+            raise  # ours, not the program's: the entry guard's exit 70
+        err.print(f"mlops up: {line}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if not passed:
         err.print("mlops up: stopped by the offline audit before any change (--skip-audit to bypass)")
@@ -764,14 +769,15 @@ def _guarded(run):  # type: ignore[no-untyped-def]
 
     Anything else it raises is a bug, left to the entry guard (exit 70, see ``cli_guard``).
     """
-    import pulumi
-
-    from mlops_platform.tools.engine.config import StackConfigError
+    from mlops_platform.tools.engine.calls import program_failure
 
     try:
         return run()
-    except (pulumi.RunError, StackConfigError) as exc:  # the program's own error, as the CLI shows it
-        err.print(f"error: {exc}")
+    except Exception as exc:
+        line = program_failure(exc, _project().root)
+        if line is None:
+            raise
+        err.print(f"error: {line}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

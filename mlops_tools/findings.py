@@ -129,6 +129,7 @@ class SpecLocation:
     line: int | None
     path: str
     default: bool = False  # the value came from a tier default (``file`` is stacks/defaults.yaml)
+    program: bool = False  # a line of the program (the call that created the resource), not of the spec
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -203,6 +204,7 @@ class AuditResult:
     # Policy x resource pairs the rule declared not applicable (``PolicyNotApplicable``): never checks.
     not_applicable: list[Check] = field(default_factory=list)
     policy_config: list[ConfigSource] = field(default_factory=list)  # tier file first, then the override
+    stack_file: str = ""  # the environment's stack file, relative to the project's root
 
     @property
     def blocking(self) -> list[Finding]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 from mlops_platform.tools.findings import AuditResult
 from mlops_platform.tools.provenance import Provenance
@@ -37,6 +38,7 @@ def render(
     provenance: Provenance,
     declarations: Mapping[str, Declaration] | None = None,
     generated_at: str | None = None,
+    root: Path | None = None,
 ) -> str:
     """Render the audits of one or more environments in one format.
 
@@ -48,6 +50,8 @@ def render(
             environment without one reports no models.
         generated_at: The report's single timestamp (ISO 8601 UTC); now when omitted. The only value
             allowed to differ between two reports of the same inputs.
+        root: The project's root, which every file a report names is relative to (SARIF records it
+            as ``originalUriBaseIds``, so code scanning resolves each location).
 
     Raises:
         ValueError: for an unknown format or an empty ``results``.
@@ -66,7 +70,7 @@ def render(
     if fmt == "json":
         return render_json(report)
     if fmt == "sarif":
-        return render_sarif(report)
+        return render_sarif(report, root)
     if fmt == "junit":
         return render_junit(report)
     assert fmt in TEMPLATES

@@ -121,6 +121,7 @@ def _spec_dict(f: Finding) -> dict[str, Any] | None:
         "line": spec.line,
         "path": spec.path,
         "default": spec.default,
+        "program": spec.program,
         "text": str(spec),
     }
 
@@ -381,7 +382,7 @@ def environment_view(
         "environment": result.environment,
         "tier": result.tier,
         "target": result.target,
-        "stack_file": f"stacks/Pulumi.{result.environment}.yaml",
+        "stack_file": result.stack_file or f"stacks/Pulumi.{result.environment}.yaml",
         "passed": result.passed,
         "summary": summary,
         "classification_ceiling": declaration.ceiling if declaration is not None else None,
