@@ -36,6 +36,8 @@ class AuditRequest:
     project: Project | None = None  # None: the working directory's
     packs: list[Path] | None = None  # None: the library's bundled packs
     split: bool = False  # offline: each environment as one stack per layer, in order
+    tier: str | None = None  # over the spec's and the policy config's stacks.json
+    target: str | None = None
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
@@ -176,6 +178,7 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
         environment_result,
     )
     from mlops_platform.tools.engine.calls import program_failure
+    from mlops_platform.tools.policy_config import StackProfile
     from mlops_platform.tools.project import project_or_cwd
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
@@ -202,7 +205,13 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
                     env_file, project=request.project, packs=request.packs, progress=update
                 )
                 return environment_result(env, [result for _, result in layers])
-            return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
+            return audit_environment(
+                env_file,
+                project=request.project,
+                packs=request.packs,
+                progress=update,
+                profile=StackProfile(request.tier, request.target),
+            )
         except (PolicyConfigError, PackError) as exc:
             err.print(f"{env}: {exc}", markup=False)
         except Exception as exc:
@@ -218,6 +227,7 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
     from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
     from mlops_platform.tools.engine_pulumi.audit import EngineRunError, audit_with_engine
     from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable
+    from mlops_platform.tools.policy_config import StackProfile
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
@@ -227,6 +237,7 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
             packs=request.packs,
             stack_name=request.stack,
             refresh=request.refresh,
+            profile=StackProfile(request.tier, request.target),
         )
     except (EngineUnavailable, EngineRunError, PolicyConfigError, PackError) as exc:
         err.print(f"{env}: {exc}", markup=False)

@@ -476,6 +476,20 @@ def audit(
         Path | None,
         typer.Option(help="Resolve model versions from this file (mlops registry snapshot) offline."),
     ] = None,
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            help="The environment's tier (its policy config's tiers/<tier>.json), over the spec's "
+            "environment.tier and policies/config/stacks.json."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="kubernetes or docker, over the spec's and stacks.json's "
+            "(default: what the program deploys to)."
+        ),
+    ] = None,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -484,6 +498,7 @@ def audit(
     """
     from datetime import date
 
+    from mlops_platform.policies.controls import ALL_TARGETS
     from mlops_platform.stacks.yaml_source import echo
     from mlops_platform.tools.audit_run import AuditRequest, run_audits
 
@@ -499,6 +514,9 @@ def audit(
             "--split: the offline engine only (layer stacks on the real engine are not supported)",
             markup=False,
         )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if target is not None and target not in ALL_TARGETS:
+        err.print(f"--target: must be one of {', '.join(ALL_TARGETS)} (got {target!r})", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     if stack and len(envs) > 1:
         err.print("--stack: audit one environment at a time", markup=False)
@@ -528,6 +546,8 @@ def audit(
         engine=engine,
         stack=stack,
         refresh=refresh,
+        tier=tier,
+        target=target,
     )
     raise typer.Exit(run_audits(request, out, err))
 

@@ -87,9 +87,7 @@ def spec_path_of(
     return (*base, *keys.get(finding.policy, ()))
 
 
-def program_location(
-    urn: str, resources: Mapping[str, CapturedResource], root: Path
-) -> SpecLocation | None:
+def program_location(urn: str, resources: Mapping[str, CapturedResource], root: Path) -> SpecLocation | None:
     """Where the program created the resource ``urn``: its own source position, or its nearest ancestor's.
 
     Only positions in the program's own files count (a chart's objects are created by the
