@@ -443,7 +443,9 @@ RULES: tuple[Rule, ...] = (
         "high",
         BOTH,
         ("cis-docker:5.28", "nist-800-53:CM-2", "iso-27001:A.8.32", "soc2:CC8.1"),
-        "Reference images as `registry/repo:<version>` (never `latest` or untagged), or by digest.",
+        "Reference images as `registry/repo:<version>` (never untagged, `latest` or another tag registries "
+        "move: `main`, `master`, `develop`, `dev`, `stable`, `edge`, `nightly`, `canary`, `beta`, "
+        "`rolling`), or by digest.",
         "Ensure that docker commands always make use of the latest version of their image",
         applies_to=IMAGES,
     ),

@@ -43,6 +43,27 @@ def secret_name(name: str) -> bool:
     return bool(_SECRET_NAME_RE.search(norm)) and not _REFERENCE_SUFFIX_RE.search(norm)
 
 
+# A Kubernetes object name (DNS-1123 subdomain) with a separator: how a Secret is named, never how a
+# password looks (tailscale's TS_KUBE_SECRET=tailscale-state names the Secret it keeps its state in).
+_OBJECT_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def names_a_secret(name: str, value: str) -> bool:
+    """Whether env var ``name`` (``*_SECRET``) holds the name of a Kubernetes Secret, not a credential.
+
+    Only ``SECRET`` itself says so (a ``*_PASSWORD`` or ``*_TOKEN`` holds the credential), and the
+    value must be an object name with a ``-`` or ``.`` in it, at most 253 characters.
+    """
+    norm = re.sub(r"[^A-Za-z0-9]+", "_", name.rsplit("/", 1)[-1]).upper()
+    words = {m.group(2) for m in _SECRET_NAME_RE.finditer(norm)}
+    return (
+        words == {"SECRET"}
+        and len(value) <= 253
+        and ("-" in value or "." in value)
+        and _OBJECT_NAME_RE.match(value) is not None
+    )
+
+
 def secret_value_kind(value: str, config_file: bool = False) -> str | None:
     """The kind of credential ``value`` looks like, or ``None``."""
     kind = credential_kind(value)

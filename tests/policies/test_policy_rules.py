@@ -387,6 +387,19 @@ CASES: list[tuple[str, str, R, list[str]]] = [
     ("image-no-latest-tag", "docker-image-id", m(container(), ("image", DIGEST)), []),
     (
         "image-no-latest-tag",
+        "branch-tag",
+        m(deployment(), (f"{C0}.image", "ghcr.io/acme/web:main")),
+        ['container "server" image "ghcr.io/acme/web:main" uses the mutable "main" tag'],
+    ),
+    (
+        "image-no-latest-tag",
+        "channel-tag",
+        m(container(), ("image", "caddy:nightly")),
+        ['image image "caddy:nightly" uses the mutable "nightly" tag'],
+    ),
+    ("image-no-latest-tag", "version-tag", m(container(), ("image", "caddy:2.8.4")), []),
+    (
+        "image-no-latest-tag",
         "remote-image",
         R("docker:index/remoteImage:RemoteImage", "img", {"name": "nginx:latest"}),
         ['name image "nginx:latest" uses the mutable "latest" tag'],
@@ -464,6 +477,21 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         [
             'container "server" env var MLFLOW_BACKEND holds a value that looks like a credential '
             "(Basic Auth Credentials)"
+        ],
+    ),
+    (  # the name of a Secret (tailscale's state Secret), not a credential
+        "secret-no-plaintext-env",
+        "k8s-secret-name",
+        m(deployment(), (f"{C0}.env.0", {"name": "TS_KUBE_SECRET", "value": "tailscale-state"})),
+        [],
+    ),
+    (
+        "secret-no-plaintext-env",
+        "k8s-secret-literal",
+        m(deployment(), (f"{C0}.env.0", {"name": "CLIENT_SECRET", "value": "Zq8xv2Lk"})),
+        [
+            'container "server" sets secret-looking env var CLIENT_SECRET from a literal value; use '
+            "valueFrom.secretKeyRef"
         ],
     ),
     (
@@ -624,8 +652,20 @@ CASES: list[tuple[str, str, R, list[str]]] = [
     # --- workload-resource-requests / limits
     (
         "workload-resource-requests",
-        "k8s",
-        m(deployment(), (f"{C0}.resources.requests", {"cpu": "500m"})),
+        "k8s",  # no memory request and no memory limit for Kubernetes to copy into it
+        m(deployment(), (f"{C0}.resources", {"requests": {"cpu": "500m"}, "limits": {"cpu": "1"}})),
+        ['container "server" has no memory request (resources.requests.memory)'],
+    ),
+    (  # Kubernetes copies limits into unset requests: limits alone are requests
+        "workload-resource-requests",
+        "k8s-limits-only",
+        m(deployment(), (f"{C0}.resources", {"limits": {"cpu": "1", "memory": "1Gi"}})),
+        [],
+    ),
+    (
+        "workload-resource-requests",
+        "k8s-neither",
+        m(deployment(), (f"{C0}.resources", {"limits": {"cpu": "1"}})),
         ['container "server" has no memory request (resources.requests.memory)'],
     ),
     (
