@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from mlops_platform import vocabulary as L
-from mlops_platform.policies.rules import _docker, _k8s
+from mlops_platform.policies.rules import _docker, _inference, _k8s
 from mlops_platform.policies.rules._model import Res, Unknown, as_dict, get, is_unknown
 from mlops_platform.policies.rules._secrets import credential_kind
 
@@ -116,10 +116,23 @@ def is_component(res: Res, *names: str) -> bool:
 
 
 def is_serving(res: Res) -> bool:
-    """A model-serving workload: k8s workload or Docker container with APP_COMPONENT=model-server."""
-    return (_k8s.is_workload(res) or res.type == _docker.CONTAINER) and is_component(
-        res, L.COMPONENT_MODEL_SERVER
-    )
+    """A model-serving workload, however deployed (``_inference``).
+
+    Ours (a k8s workload or Docker container labelled ``component: model-server``), one opted in
+    (``mlops.dev/model-workload: "true"`` on the object or its pods), a serving custom resource
+    (KServe, Seldon), or a workload running a known inference server (vLLM, TGI, Triton, ...).
+    """
+    if _inference.is_serving_resource(res):
+        return True
+    if not (_k8s.is_workload(res) or res.type == _docker.CONTAINER):
+        return False
+    if is_component(res, L.COMPONENT_MODEL_SERVER):
+        return True
+    if _inference.opted_in(object_labels(res)) or (
+        _k8s.is_workload(res) and _inference.opted_in(_k8s.pod_labels(res))
+    ):
+        return True
+    return _inference.inference_server(res) is not None
 
 
 def labelable(res: Res) -> bool:

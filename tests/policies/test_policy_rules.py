@@ -116,6 +116,21 @@ def relabel(res: R, **changes: Any) -> R:
 
 UNKNOWN_SUFFIX = " is unknown during preview; it cannot be verified"
 
+
+def llm_server(
+    argv: list[str], *, image: str = "ghcr.io/acme/llm:1.0", env: dict[str, str] | None = None
+) -> R:
+    """A Deployment running an inference server with none of our labels (a team's own program)."""
+    container: dict[str, Any] = {"name": "llm", "image": image, "command": argv[:1], "args": argv[1:]}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    spec = {
+        "selector": {"matchLabels": {"app": "llm"}},
+        "template": {"metadata": {"labels": {"app": "llm"}}, "spec": {"containers": [container]}},
+    }
+    return R("kubernetes:apps/v1:Deployment", "llm", {"metadata": {"name": "llm"}, "spec": spec})
+
+
 # (rule, case id, resource, expected messages)
 CASES: list[tuple[str, str, R, list[str]]] = [
     # --- workload-no-privileged
@@ -358,6 +373,58 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         "docker",
         m(container(), ("securityOpts", ["no-new-privileges:true", "seccomp=unconfined"])),
         ['securityOpts disables the default seccomp profile ("seccomp=unconfined")'],
+    ),
+    # --- model-artifact-pinned: inference servers deployed without our labels
+    (
+        "model-artifact-pinned",
+        "vllm-positional",
+        llm_server(["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"]),
+        [
+            'container "llm" pulls model "meta-llama/Llama-3.1-8B-Instruct" from a hub at start without '
+            "a revision (--revision or REVISION)"
+        ],
+    ),
+    (
+        "model-artifact-pinned",
+        "vllm-revision",
+        llm_server(["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--revision", "0e9e39f2"]),
+        [],
+    ),
+    (
+        "model-artifact-pinned",
+        "llama-cpp-hf",
+        llm_server(["llama-server", "-hf", "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M", "--port", "8080"]),
+        [
+            'container "llm" pulls model "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M" from a hub at start without '
+            "a revision (--revision or REVISION)"
+        ],
+    ),
+    (
+        "model-artifact-pinned",
+        "tgi-env",
+        llm_server(
+            [], image="ghcr.io/huggingface/text-generation-inference:3.0.1", env={"MODEL_ID": "org/m"}
+        ),
+        [
+            'container "llm" pulls model "org/m" from a hub at start without a revision '
+            "(--revision or REVISION)"
+        ],
+    ),
+    (
+        "model-artifact-pinned",
+        "tgi-env-revision",
+        llm_server(
+            [],
+            image="ghcr.io/huggingface/text-generation-inference:3.0.1",
+            env={"MODEL_ID": "org/m", "REVISION": "a1b2"},
+        ),
+        [],
+    ),
+    (
+        "model-artifact-pinned",
+        "local-path",
+        llm_server(["vllm", "serve", "/models/llama"]),
+        [],
     ),
     # --- image-no-latest-tag
     (
@@ -1005,3 +1072,38 @@ def test_rule_error_fails_closed() -> None:
         "internal error while evaluating workload-no-privileged (ValueError: bad input); treated as a "
         "violation"
     ]
+
+
+@pytest.mark.parametrize(
+    ("case", "res"),
+    [
+        ("vllm-image", llm_server([], image="vllm/vllm-openai:v0.6.3")),
+        ("vllm-command", llm_server(["python3", "-m", "vllm.entrypoints.openai.api_server"])),
+        ("triton", llm_server(["tritonserver", "--model-repository=/models"])),
+        ("torchserve", llm_server([], image="pytorch/torchserve:0.12.0-cpu")),
+        ("ollama", llm_server([], image="ollama/ollama:0.5.7")),
+        ("bentoml", llm_server(["bentoml", "serve", "service:Svc"])),
+        ("mlflow", llm_server(["mlflow", "models", "serve", "-m", "models:/fraud/3"])),
+        ("llama-cpp", llm_server([], image="ghcr.io/ggml-org/llama.cpp:server")),
+        ("opt-in", llm_server([]).mutate(("metadata", "labels"), {L.MODEL_WORKLOAD: "true"})),
+        (
+            "kserve",
+            R(
+                "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+                "fraud",
+                {"metadata": {"name": "fraud"}, "spec": {"predictor": {"model": {"storageUri": "s3://m"}}}},
+            ),
+        ),
+    ],
+)
+def test_model_workloads_are_recognised_without_our_labels(case: str, res: R) -> None:
+    """The governance rules judge inference servers however deployed: the labels rule finds them."""
+    outcome = run_rule("model-serving-labels", res, env_config("prod", "model-serving-labels"))
+    assert not isinstance(outcome, NotApplicable) and f'metadata.labels lack "{L.MODEL}"' in outcome, outcome
+
+
+def test_a_web_server_is_not_a_model_workload() -> None:
+    outcome = run_rule(
+        "model-serving-labels", llm_server([], image="nginx:1.27"), env_config("prod", "model-serving-labels")
+    )
+    assert isinstance(outcome, NotApplicable), outcome
