@@ -62,8 +62,9 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
     results = []
     for env_file in request.env_files:
+        trail: dict[str, tuple[str | int, ...]] = {}
         result = (
-            _audit_one(request, env_file, err)
+            _audit_one(request, env_file, err, trail)
             if request.engine == "offline"
             else _engine_audit(request, env_file, err)
         )
@@ -71,8 +72,8 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
             return EXIT_BAD_INPUT
         from mlops_platform.tools.spec_locations import locate_findings
 
-        # Right after its run: the spec trail is this one's.
-        result = locate_findings(result, env_file, project=request.project)
+        # Right after its run: the spec trail is this one's (a split audit's: every layer's).
+        result = locate_findings(result, env_file, trail if request.split else None, project=request.project)
         _warn_cluster_needs(result, err)
         from mlops_platform.tools.waivers import apply_waivers
 
@@ -138,7 +139,13 @@ def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ign
     from mlops_platform.stacks.loader import DEFAULTS_FILE, declares_spec
     from mlops_platform.tools.policy_config import discover_packs
     from mlops_platform.tools.project import project_or_cwd
-    from mlops_platform.tools.provenance import LIBRARY_ROOT, InputFile, collect_provenance, input_file
+    from mlops_platform.tools.provenance import (
+        LIBRARY_ROOT,
+        InputFile,
+        collect_provenance,
+        input_file,
+        relative,
+    )
 
     project = project_or_cwd(request.project)
     root = project.root
@@ -151,8 +158,8 @@ def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ign
         inputs.append(defaults)
     for result, env_file in zip(results, request.env_files, strict=True):
         inputs.append(input_file("spec", env_file, root, result.environment))
-        inputs += [
-            InputFile("policy-config", source.path, source.sha256, result.environment)
+        inputs += [  # a config file's path as the audit showed it (from the working directory): the root's
+            InputFile("policy-config", relative(Path(source.path), root), source.sha256, result.environment)
             for source in result.policy_config
         ]
     return collect_provenance(
@@ -168,8 +175,13 @@ def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
     return request.output / f"mlops-audit{suffix}"
 
 
-def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
-    """One environment's audit with a progress display on stderr; None after reporting a failure."""
+def _audit_one(  # type: ignore[no-untyped-def]
+    request: AuditRequest, env_file: Path, err: Console, trail: dict[str, tuple[str | int, ...]]
+):
+    """One environment's audit with a progress display on stderr; None after reporting a failure.
+
+    A split audit fills ``trail`` with every layer run's spec trail.
+    """
     from mlops_platform.tools.engine.audit import (
         PackError,
         PolicyConfigError,
@@ -202,7 +214,7 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
         try:
             if request.split:
                 layers = audit_split_environment(
-                    env_file, project=request.project, packs=request.packs, progress=update
+                    env_file, project=request.project, packs=request.packs, progress=update, trail=trail
                 )
                 return environment_result(env, [result for _, result in layers])
             return audit_environment(

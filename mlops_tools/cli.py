@@ -107,6 +107,23 @@ def _project(*, runs_program: bool = False) -> Project:
     return found
 
 
+def _project_name() -> str:
+    """The chosen project's name; outside any project (``mlops schema`` anywhere), the library's own."""
+    from mlops_platform.stacks.loader import PROJECT
+
+    if _chosen["dir"] is None and _chosen["project"] is None:
+        from mlops_platform.tools.project import Project, ProjectError
+
+        try:
+            return Project.find().name
+        except ProjectError as exc:
+            if all("no Pulumi project" in str(p) for p in exc.problems):
+                return PROJECT
+            _report_problems(exc.problems)  # a Pulumi.yaml that is there but broken
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return _project().name
+
+
 def _report_problems(problems: list) -> None:
     for problem in problems:
         err.print(str(problem), markup=False)
@@ -137,7 +154,7 @@ def validate(
 
     project = _project()
     failed = False
-    targets: list[str | Path] = list(envs) if envs else list(environment_files())
+    targets: list[str | Path] = list(envs) if envs else list(environment_files(project.stack_config_dir))
     if not targets:
         err.print("no environment: stacks/ holds no Pulumi.<ENV>.yaml", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -145,7 +162,7 @@ def validate(
         try:
             path = env if isinstance(env, Path) else resolve_environment(env, project.stack_config_dir)
             spec = load_environment(path, project=project.name)
-            checked = check_environment(path, spec)
+            checked = check_environment(path, spec, project=project.name)
         except SpecError as exc:
             _report_problems(exc.problems)
             failed = True
@@ -186,14 +203,14 @@ def schema(
     """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI.
 
     Without --stack-file: the merged spec (tier defaults applied). With it: the stack file people
-    edit; stacks/stack-file.schema.json is this output, named by each bundled file's
-    `yaml-language-server` modeline.
+    edit, its keys in the project's namespace (its name); stacks/stack-file.schema.json is this
+    repository's, named by each bundled file's `yaml-language-server` modeline.
     """
     from mlops_platform.stacks.json_schema import render_stack_file_schema, spec_json_schema
     from mlops_platform.tools.cli_guard import write_output
 
     text = (
-        render_stack_file_schema()
+        render_stack_file_schema(_project_name())
         if stack_file
         else json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
     )
@@ -296,7 +313,7 @@ def _spec_file(env: str) -> Path:
     project = _project()
     try:
         path = resolve_environment(env, project.stack_config_dir)
-        checked = check_environment(path, load_environment(path, project=project.name))
+        checked = check_environment(path, load_environment(path, project=project.name), project=project.name)
     except SpecError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -46,10 +46,12 @@ def _fail(message: str) -> typer.Exit:
 
 def _load(env: str) -> tuple[Path, EnvironmentSpec]:
     from mlops_platform.stacks.loader import SpecError, load_environment, resolve_environment
+    from mlops_platform.tools.cli import _project  # the invocation's project (--project or found)
 
+    project = _project()
     try:
-        path = resolve_environment(env)
-        return path, load_environment(path)
+        path = resolve_environment(env, project.stack_config_dir)
+        return path, load_environment(path, project=project.name)
     except SpecError as exc:
         for problem in exc.problems:
             _err.print(str(problem), markup=False)

@@ -434,8 +434,12 @@ def audit_split_environment(
     project: Project | None = None,
     packs: list[Path] | None = None,
     progress: ProgressCallback | None = None,
+    trail: dict[str, tuple[str | int, ...]] | None = None,
 ) -> list[tuple[Capture, AuditResult]]:
     """Audit one environment deployed as one stack per layer, the layers in order.
+
+    ``trail``, when given, receives every layer run's spec trail (component URN -> spec path), for
+    ``locate_findings``: the process's own trail is the last layer's only.
 
     Each layer stack (``<env>-<layer>``: the environment's stack file plus ``layer: <layer>``) runs
     under mocks as its own stack, every pack over it; each ``StackReference`` reads the outputs its
@@ -476,6 +480,10 @@ def audit_split_environment(
         )
         references[stack] = StackOutputs(dict(capture.exported), capture.secret_outputs)
         audited.append((capture, result))
+        if trail is not None:
+            from mlops_platform.stacks.composition import spec_trail
+
+            trail.update(spec_trail())
     if not packs:
         return audited
     whole = environment_stack_analysis(
