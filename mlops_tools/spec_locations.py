@@ -131,8 +131,9 @@ def locate_findings(
     A resource built from the spec (a traced ancestor) points at the spec line; any other resource at
     the line of the program that created it (or its nearest ancestor created in the program); what
     neither locates (stack findings) points at the stack file's ``environment``, or its first line.
-    Files are relative to the project's root. A tier default outside the project (the library's own
-    ``stacks/defaults.yaml``, installed) is never pointed at: the stack file's nearest written key is.
+    Files (the stack file's and the policy config's too) are relative to the project's root. A tier
+    default outside the project (the library's own ``stacks/defaults.yaml``, installed) is never
+    pointed at: the stack file's nearest written key is.
 
     Args:
         result: an audit of ``env_file`` (either engine), just made: ``trail`` defaults to the spec
@@ -171,4 +172,5 @@ def locate_findings(
                 spec = SpecLocation(relative_to_root(file, root), line, shown_path, default)
         located.append(dataclasses.replace(finding, spec=spec, remediation=remediation))
     stack_file = relative_to_root(str(env_file), root)
-    return dataclasses.replace(result, findings=located, stack_file=stack_file)
+    config = [dataclasses.replace(c, path=relative_to_root(c.path, root)) for c in result.policy_config]
+    return dataclasses.replace(result, findings=located, stack_file=stack_file, policy_config=config)
