@@ -177,7 +177,9 @@ def program_failure(exc: BaseException, root: Path) -> str | None:
     from mlops_platform.tools.engine.config import StackConfigError
     from mlops_platform.tools.engine.provider_host import ProviderCallError, ProviderUnavailable
 
-    if isinstance(exc, UnanswerableCall | ProviderUnavailable | StackReferenceError | StackConfigError):
+    if isinstance(
+        exc, UnanswerableCall | ProviderUnavailable | StackReferenceError | StackConfigError | TransformError
+    ):
         return str(exc)
     if isinstance(exc, ProviderCallError):
         return f"the kubernetes provider refused the program's call: {exc}"
@@ -185,3 +187,27 @@ def program_failure(exc: BaseException, root: Path) -> str | None:
         return f"the program failed: {exc}"
     where = raised_in_program(exc, root)
     return str(ProgramError(exc, where)) if where is not None else None
+
+
+def invoke_transform(callback: Any, request: Any) -> Any:
+    """Call a transform through the program's callback server, as the engine does; its response.
+
+    Raises:
+        TransformError: the transform raised (the program's error: its message says where).
+    """
+    import grpc
+    from pulumi.runtime.proto import callback_pb2, callback_pb2_grpc, resource_pb2
+
+    with grpc.insecure_channel(callback.target) as channel:
+        try:
+            answer = callback_pb2_grpc.CallbacksStub(channel).Invoke(
+                callback_pb2.CallbackInvokeRequest(token=callback.token, request=request.SerializeToString())
+            )
+        except grpc.RpcError as exc:
+            detail = exc.details() if hasattr(exc, "details") else str(exc)
+            raise TransformError(f"a transform of {request.type} {request.name!r} failed: {detail}") from None
+    return resource_pb2.TransformResponse.FromString(answer.response)
+
+
+class TransformError(Exception):
+    """A transform the program registered raised (bad input: exit 2)."""

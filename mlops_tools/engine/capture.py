@@ -37,6 +37,7 @@ from pulumi.runtime.stack import run_in_stack
 from mlops_platform.tools.engine.calls import (
     UnanswerableCall,
     guarded_invokes,
+    invoke_transform,
     package_of,
     position_of,
     project_root_of,
@@ -212,6 +213,9 @@ class CaptureMonitor(MockMonitor):
         self._provider: KubernetesProvider | None = None
         self._provider_lock = threading.Lock()
         self._constructed: set[str] = set()  # remote components: the provider registers them again
+        self._transforms: dict[str, list[Any]] = {}  # URN -> its own transform callbacks
+        self._parents: dict[str, str] = {}
+        self._stack_transform_callbacks: list[Any] = []
         self.stack = stack_config.environment
         self.project = stack_config.project
         self._config = stack_config
@@ -386,6 +390,72 @@ class CaptureMonitor(MockMonitor):
         answer = self.kubernetes().construct(request, project=self.project, stack=self.stack, config=config)
         return resource_pb2.RegisterResourceResponse(urn=answer.urn or urn, object=answer.state)
 
+    # -- transforms, as the engine runs them ---------------------------------------------------------
+
+    def RegisterStackTransform(self, request: Any) -> empty_pb2.Empty:
+        with self._lock:
+            self._stack_transform_callbacks.append(request)
+        return super().RegisterStackTransform(request)
+
+    def _transformed(self, request: Any, urn: str) -> Any:
+        """``request`` after its transforms, its ancestors' and the stack's, in the engine's order.
+
+        The engine calls each transform through the program's callback server (the SDK's
+        ``Callbacks`` service) with the resource's type, name, inputs and options, and registers what
+        the last one returns: the children a provider constructs are transformed too. Mocks run none.
+        """
+        with self._lock:
+            self._transforms[urn] = list(request.transforms)
+            self._parents[urn] = request.parent
+            callbacks = list(request.transforms)
+            ancestor = request.parent
+            while ancestor:
+                callbacks += self._transforms.get(ancestor, [])
+                ancestor = self._parents.get(ancestor, "")
+            callbacks += self._stack_transform_callbacks
+        if not callbacks:
+            return request
+        transformed = resource_pb2.RegisterResourceRequest()
+        transformed.CopyFrom(request)
+        for callback in callbacks:
+            options = resource_pb2.TransformResourceOptions(
+                depends_on=list(transformed.dependencies),
+                protect=transformed.protect,
+                ignore_changes=list(transformed.ignoreChanges),
+                replace_on_changes=list(transformed.replaceOnChanges),
+                version=transformed.version,
+                provider=transformed.provider,
+                retain_on_delete=transformed.retainOnDelete,
+                additional_secret_outputs=list(transformed.additionalSecretOutputs),
+            )
+            if transformed.deleteBeforeReplaceDefined:
+                options.delete_before_replace = transformed.deleteBeforeReplace
+            answer = invoke_transform(
+                callback,
+                resource_pb2.TransformRequest(
+                    type=transformed.type,
+                    name=transformed.name,
+                    custom=transformed.custom,
+                    parent=transformed.parent,
+                    properties=transformed.object,
+                    options=options,
+                ),
+            )
+            if answer.HasField("properties"):
+                transformed.object.Clear()
+                transformed.object.MergeFrom(answer.properties)
+            if answer.HasField("options"):
+                new = answer.options
+                transformed.protect = new.protect
+                del transformed.ignoreChanges[:]
+                transformed.ignoreChanges.extend(new.ignore_changes)
+                del transformed.additionalSecretOutputs[:]
+                transformed.additionalSecretOutputs.extend(new.additional_secret_outputs)
+                transformed.retainOnDelete = new.retain_on_delete
+                if new.provider:
+                    transformed.provider = new.provider
+        return transformed
+
     def RegisterResource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
         type_, name, parent, custom = request.type, request.name, request.parent, request.custom
         urn = self.make_urn(parent, type_, name)
@@ -393,6 +463,8 @@ class CaptureMonitor(MockMonitor):
             self.root_urn = urn
             self._record(self._component(urn, type_, name, parent, request, synthetic=True))
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        if not (not custom and urn in self._constructed):
+            request = self._transformed(request, urn)
         if request.remote:
             return self._construct(request, urn)
         if not custom and urn in self._constructed:  # the constructing provider registers it again

@@ -76,6 +76,38 @@ k8s.apps.v1.Deployment(  # line:llm
 )
 '''
 
+# A component whose transform (run by the engine on each child) moves its Deployment onto :edge.
+TRANSFORMED = '''"""A team's program: a component, and a transform the engine applies to its children."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+LABELS = {"app": "web"}
+POD = {"metadata": {"labels": LABELS}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+
+
+def to_edge(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    if args.type_ != "kubernetes:apps/v1:Deployment":
+        return None
+    props = dict(args.props)
+    props["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:edge"
+    return pulumi.ResourceTransformResult(props, args.opts)
+
+
+class Web(pulumi.ComponentResource):
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("team:index:Web", name, None, opts)
+        k8s.apps.v1.Deployment(  # line:child
+            f"{name}-d",
+            spec={"selector": {"matchLabels": LABELS}, "template": POD},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})
+
+
+Web("w", opts=pulumi.ResourceOptions(transforms=[to_edge]))
+'''
+
 # A provider function the offline engine cannot answer (another provider's lookup).
 GET_FUNCTION = '''"""A team's program that looks an image up in a registry before deploying it."""
 

@@ -155,3 +155,16 @@ def test_a_malformed_project_file_is_bad_input_at_its_line(tmp_path: Path) -> No
         done = mlops("--project", str(root), *args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert "Pulumi.yaml:3: YAML syntax error" in done.stderr, (args, done.stderr)
+
+
+def test_transforms_run_on_the_components_children(tmp_path: Path) -> None:
+    """Mocks run no transform; the offline engine calls each through the program's callback server."""
+    root = shapes.write_project(tmp_path / "p", shapes.TRANSFORMED)
+    done, report = audit(root, tmp_path)
+    assert report is not None, done.stderr
+    line = f"__main__.py:{shapes.line_of(shapes.TRANSFORMED, 'child')}"
+    assert located(report, "image-no-latest-tag") == {"w-d": line}
+    messages = [
+        v["message"] for v in report["environments"][0]["violations"] if v["policy"] == "image-no-latest-tag"
+    ]
+    assert messages == ['container "c" image "nginx:edge" uses the mutable "edge" tag']
