@@ -192,6 +192,29 @@ k8s.yaml.ConfigFile("api", file="manifests/api.yaml", transformations=[unpin])  
 k8s.yaml.ConfigGroup("group", files=["manifests/api.yaml"], resource_prefix="g")  # line:configgroup
 '''
 
+YAML_V2 = '''"""A team's program: manifests through yaml.v2 (built by the provider), with a transform."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+def unpin(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """The team's transform, run by the engine on the provider's children."""
+    if args.type_ != "kubernetes:apps/v1:Deployment":
+        return None
+    props = dict(args.props)
+    container = props["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"].rsplit(":", 1)[0] + ":main"
+    return pulumi.ResourceTransformResult(props, args.opts)
+
+
+k8s.yaml.v2.ConfigFile(  # line:configfile
+    "api", file="manifests/api.yaml", opts=pulumi.ResourceOptions(transforms=[unpin])
+)
+k8s.yaml.v2.ConfigGroup("group", files=["manifests/api.yaml"])  # line:configgroup
+'''
+MANIFEST_FILES = {"manifests/api.yaml": MANIFEST}
+
 
 def write_project(root: Path, program: str, extra: dict[str, str] | None = None) -> Path:
     """A project at ``root``: ``Pulumi.yaml`` (``team-web``), stack ``dev``, ``program``, ``extra`` files."""
