@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +164,27 @@ def _run(view: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _rooted(node: Any, root: Path) -> Any:
+    """``node`` with every artifact URI relative to ``root`` (waiver files are named from the cwd)."""
+    if isinstance(node, list):
+        return [_rooted(item, root) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _rooted(value, root) for key, value in node.items()}
+    location = out.get("artifactLocation")
+    if isinstance(location, dict) and isinstance(location.get("uri"), str):
+        path = Path(location["uri"])
+        with suppress(ValueError):  # outside the project: left as it is
+            location["uri"] = (
+                (path if path.is_absolute() else Path.cwd() / path).resolve().relative_to(root).as_posix()
+            )
+    return out
+
+
 def render_sarif(report: dict[str, Any], root: Path | None = None) -> str:
     runs = [_run(v, report["provenance"]) for v in report["environments"]]
     if root is not None:  # the base every artifact URI is relative to (a directory URI ends in "/")
         base = {SRCROOT: {"uri": root.resolve().as_uri().rstrip("/") + "/"}}
-        runs = [{**run, "originalUriBaseIds": base} for run in runs]
+        runs = [{**_rooted(run, root.resolve()), "originalUriBaseIds": base} for run in runs]
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
