@@ -52,14 +52,8 @@ from mlops_platform.tools.engine.props import (
     struct_to_plain,
     wrap_secret_field,
 )
-from mlops_platform.tools.engine.provider_host import (
-    PACKAGE as PROVIDER_PACKAGE,
-)
-from mlops_platform.tools.engine.provider_host import (
-    KubernetesProvider,
-    ProviderUnavailable,
-    find_provider,
-)
+from mlops_platform.tools.engine.provider_host import PACKAGE as PROVIDER_PACKAGE
+from mlops_platform.tools.engine.provider_host import KubernetesProvider, ProviderUnavailable, find_provider
 from mlops_platform.tools.findings import CapturedResource, SourcePosition
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -386,8 +380,9 @@ class CaptureMonitor(MockMonitor):
         with self._lock:
             self._constructed.add(urn)
         self._record(reg)
-        config = {k: v for k, v in self._config.values.items()}
-        answer = self.kubernetes().construct(request, project=self.project, stack=self.stack, config=config)
+        answer = self.kubernetes().construct(
+            request, project=self.project, stack=self.stack, config=dict(self._config.values)
+        )
         return resource_pb2.RegisterResourceResponse(urn=answer.urn or urn, object=answer.state)
 
     # -- transforms, as the engine runs them ---------------------------------------------------------
