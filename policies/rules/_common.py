@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from detect_secrets.plugins.keyword import DENYLIST as KEYWORD_DENYLIST
+
 from mlops_platform import vocabulary as L
 from mlops_platform.policies.rules import _docker, _inference, _k8s
 from mlops_platform.policies.rules._model import Res, Unknown, as_dict, get, is_unknown
@@ -12,9 +14,12 @@ from mlops_platform.policies.rules._secrets import credential_kind
 
 # Env var / key names that conventionally hold credentials. ``_FILE``/``_PATH`` variants point at a
 # mounted file instead and are fine (``POSTGRES_PASSWORD_FILE``).
+# detect-secrets' keyword plugin's names (``account_?key``, ``client_?key``, ``db_?pass``...), but for
+# ``pwd``: the shell's working directory (``PWD=/app``), not a password.
+_KEYWORD_NAMES = "|".join(word.upper() for word in KEYWORD_DENYLIST if word != "pwd")
 _SECRET_NAME_RE = re.compile(
     r"(^|_)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|SECRET_?KEY|PRIVATE_?KEY|"
-    r"CREDENTIALS?|AUTH_?KEY|WEBHOOK_?URL|DSN)(_|$)"
+    rf"CREDENTIALS?|AUTH_?KEY|WEBHOOK_?URL|DSN|{_KEYWORD_NAMES})(_|$)"
 )
 _REFERENCE_SUFFIX_RE = re.compile(r"_(FILE|PATH|REF|NAME|ID_FILE)$")
 

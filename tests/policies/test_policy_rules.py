@@ -546,6 +546,55 @@ CASES: list[tuple[str, str, R, list[str]]] = [
             "(Basic Auth Credentials)"
         ],
     ),
+    (  # detect-secrets' keyword names: an Azure Batch account key by its name
+        "secret-no-plaintext-env",
+        "k8s-azure-batch-key-name",
+        m(deployment(), (f"{C0}.env.0", {"name": "AZURE_BATCH_ACCOUNT_KEY", "value": "c2VjcmV0"})),
+        [
+            'container "server" sets secret-looking env var AZURE_BATCH_ACCOUNT_KEY from a literal '
+            "value; use valueFrom.secretKeyRef"
+        ],
+    ),
+    (  # ... and by its value: detect-secrets' Azure key plugin reads the connection string
+        "secret-no-plaintext-env",
+        "k8s-azure-batch-connection",
+        m(
+            deployment(),
+            (
+                f"{C0}.env.0",
+                {"name": "BATCH_CONNECTION", "value": f"BatchAccountName=acme;BatchAccountKey={'A1b2' * 22}"},
+            ),
+        ),
+        [
+            'container "server" env var BATCH_CONNECTION holds a value that looks like a credential '
+            "(Azure Storage Account access key)"
+        ],
+    ),
+    (  # the OCI CLI's key content: a PEM private key (detect-secrets' private key plugin)
+        "secret-no-plaintext-env",
+        "k8s-oci-cli-key",
+        m(
+            deployment(),
+            (
+                f"{C0}.env.0",
+                {
+                    "name": "OCI_CLI_KEY_CONTENT",
+                    "value": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n"
+                    "OCI_API_KEY",
+                },
+            ),
+        ),
+        [
+            'container "server" env var OCI_CLI_KEY_CONTENT holds a value that looks like a credential '
+            "(Private Key)"
+        ],
+    ),
+    (
+        "secret-no-plaintext-env",
+        "k8s-pwd",
+        m(deployment(), (f"{C0}.env.0", {"name": "PWD", "value": "/app"})),
+        [],
+    ),
     (  # the name of a Secret (tailscale's state Secret), not a credential
         "secret-no-plaintext-env",
         "k8s-secret-name",
