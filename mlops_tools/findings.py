@@ -41,6 +41,14 @@ def secret_fingerprint(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a program created a resource: the absolute file and the line of the call."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class CapturedResource:
     """One RegisterResource call as the engine would see it: identity, inputs and options.
 
@@ -64,6 +72,7 @@ class CapturedResource:
     aliases: tuple[str, ...] = ()
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     additional_secret_outputs: tuple[str, ...] = ()
+    source: SourcePosition | None = None  # the program line that created it, when the engine said
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,7 @@ class SpecLocation:
     line: int | None
     path: str
     default: bool = False  # the value came from a tier default (``file`` is stacks/defaults.yaml)
+    program: bool = False  # a line of the program (the call that created the resource), not of the spec
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -226,6 +236,7 @@ class AuditResult:
     policy_config: list[ConfigSource] = field(default_factory=list)  # tier file first, then the override
     # What each rule read, gathered once (``reports.evidence.gather_evidence``); None: not gathered yet.
     evidence: Evidence | None = None
+    stack_file: str = ""  # the environment's stack file, relative to the project's root
 
     @property
     def blocking(self) -> list[Finding]:

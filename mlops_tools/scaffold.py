@@ -24,6 +24,7 @@ from mlops_platform.tools.project import POLICY_CONFIG_DIR, PROJECT_FILE, WAIVER
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # what the Pulumi CLI accepts as a project name
 TIERS = ("dev", "staging", "prod")
+STACK_FILE_SCHEMA = "stack-file.schema.json"  # beside the stack files, named by their modeline
 _EXAMPLE_DIGEST = "sha256:" + "0123456789abcdef" * 4  # a placeholder: pin your image's real digest
 
 MAIN_PY = '''"""Pulumi program: the whole MLOps platform of this project's stack, from its stack config."""
@@ -113,8 +114,14 @@ def project_files(name: str, org: Organisation) -> dict[Path, str]:
         Path("requirements.txt"): _requirement(),
         WAIVERS_FILE: WAIVERS_YAML,
     }
+    from mlops_platform.stacks.json_schema import render_stack_file_schema
+
+    files[Path("stacks") / STACK_FILE_SCHEMA] = render_stack_file_schema(name)  # keys in its namespace
     for tier in TIERS:
-        header = f"# {tier}: only what differs from the library's tier defaults; replace the examples.\n"
+        header = (
+            f"# {tier}: only what differs from the library's tier defaults; replace the examples.\n"
+            f"# yaml-language-server: $schema={STACK_FILE_SCHEMA}\n"
+        )
         files[Path("stacks") / f"Pulumi.{tier}.yaml"] = header + yaml.safe_dump(
             stack_document(name, tier, org), sort_keys=False
         )

@@ -569,13 +569,19 @@ class SpecLocator:
     states the key, else the tier default's line in ``stacks/defaults.yaml`` that supplied it.
     """
 
-    def __init__(self, path: Path, project: str = PROJECT) -> None:
+    def __init__(self, path: Path, project: str = PROJECT, *, defaults: bool = True) -> None:
+        """``defaults=False``: a key only a tier default states points at its nearest written ancestor."""
         stack_file = read_stack_file(path, project)
         self._located = _relocate_sections(stack_file, project)
         environment = stack_file.values.get(f"{project}:environment")
         tier = environment.get("tier") if isinstance(environment, dict) else None
         self._tier = tier if isinstance(tier, str) else "common"
         self._defaults = _read_defaults()
+        self._use_defaults = defaults
+
+    def declares(self, path: PathKey) -> bool:
+        """Whether the stack file writes ``path`` down (a program of one's own declares no spec)."""
+        return path in self._located.lines
 
     @property
     def file(self) -> str:
@@ -587,6 +593,6 @@ class SpecLocator:
             key = path[:end]
             if (line := self._located.lines.get(key)) is not None:
                 return self._located.file, line, False
-            if (line := _default_line(key, self._defaults, self._tier)) is not None:
+            if self._use_defaults and (line := _default_line(key, self._defaults, self._tier)) is not None:
                 return self._defaults.file, line, True
         return self._located.file, self._located.lines.get(()), False

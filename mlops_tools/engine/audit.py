@@ -35,10 +35,13 @@ from mlops_platform.tools.engine.capture import Capture, Registration, capture_p
 from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
-from mlops_platform.tools.findings import AuditResult, Check, EvidenceMode, Finding
+from mlops_platform.tools.findings import AuditResult, CapturedResource, Check, EvidenceMode, Finding
 from mlops_platform.tools.policy_config import (
+    UNDECLARED,
     PolicyConfig,
     PolicyConfigFileError,
+    StackProfile,
+    declared_profile,
     discover_packs,
     load_policy_config,
 )
@@ -46,6 +49,7 @@ from mlops_platform.tools.project import Project, project_or_cwd
 from mlops_platform.tools.reports.evidence import gather_evidence
 
 ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
+NO_TIER = "none"  # an environment no spec, flag or stacks.json gives a tier: packs at their defaults
 
 
 def default_workers() -> int:
@@ -58,23 +62,71 @@ def default_workers() -> int:
     return 1
 
 
-def environment_policy_config(
-    config_dir: Path | None, stack_config: StackConfig, *, environment: str | None = None
-) -> PolicyConfig:
-    """The policy config of the stack's environment, chosen by the tier its spec declares.
+def environment_profile(
+    config_dir: Path | None,
+    stack_config: StackConfig,
+    *,
+    environment: str | None = None,
+    given: StackProfile = UNDECLARED,
+) -> StackProfile:
+    """The environment's tier and target: ``given`` (flags), else its spec's, else ``stacks.json``'s.
 
-    ``environment`` names the override file when it is not the stack's (a layer stack's environment).
+    Raises:
+        PolicyConfigError: ``stacks.json`` is invalid.
+    """
+    spec_env = stack_config.object("environment")
+    spec_env = spec_env if isinstance(spec_env, dict) else {}
+    try:
+        declared = declared_profile(config_dir, environment or stack_config.environment)
+    except PolicyConfigFileError as exc:
+        raise PolicyConfigError(str(exc)) from None
+
+    def pick(key: str) -> str | None:
+        spec_value = spec_env.get(key)
+        for value in (getattr(given, key), spec_value, getattr(declared, key)):
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    return StackProfile(pick("tier"), pick("target"))
+
+
+def environment_policy_config(
+    config_dir: Path | None,
+    stack_config: StackConfig,
+    *,
+    environment: str | None = None,
+    tier: str | None = None,
+) -> PolicyConfig:
+    """The policy config of the stack's environment, chosen by its tier (``environment_profile``).
+
+    ``environment`` names the override file when it is not the stack's (a layer stack's environment);
+    ``tier``, when given, is the tier already decided (a flag).
 
     Raises:
         PolicyConfigError: a config file is missing or invalid.
     """
-    spec_env = stack_config.object("environment")
-    tier = spec_env.get("tier") if isinstance(spec_env, dict) else None
-    tier = tier if isinstance(tier, str) else None
+    environment = environment or stack_config.environment
+    if tier is None:
+        tier = environment_profile(config_dir, stack_config, environment=environment).tier
     try:
-        return load_policy_config(config_dir, tier, environment or stack_config.environment)
+        return load_policy_config(config_dir, tier, environment)
     except PolicyConfigFileError as exc:
         raise PolicyConfigError(str(exc)) from None
+
+
+def deployed_target(resources: list[CapturedResource]) -> str:
+    """The target a program deploys to, read from what it registers: its packages, joined by ``+``.
+
+    ``kubernetes`` for a program of Kubernetes objects only, ``docker+kubernetes`` for both; ``none``
+    for a program that registers no custom resource of any provider.
+    """
+    packages = {
+        r.type.split(":", 1)[0]
+        for r in resources
+        if r.custom and not r.type.startswith("pulumi:providers:") and not r.type.startswith("pulumi:")
+    }
+    return "+".join(sorted(packages)) or "none"
 
 
 class _Sent(NamedTuple):
@@ -181,6 +233,7 @@ def audit_capture_and_packs(
     stack_config: StackConfig | None = None,
     policy_environment: str | None = None,
     evidence: EvidenceMode | None = None,
+    profile: StackProfile = UNDECLARED,
 ) -> tuple[Capture, AuditResult]:
     """``audit_environment`` returning the capture too (for tools that render both).
 
@@ -202,6 +255,7 @@ def audit_capture_and_packs(
             stack_config=stack_config,
             policy_environment=policy_environment,
             evidence_mode=evidence,
+            profile=profile,
         )
 
 
@@ -217,12 +271,16 @@ def _audit_capture_and_packs(
     stack_config: StackConfig | None,
     policy_environment: str | None,
     evidence_mode: EvidenceMode | None,
+    profile: StackProfile,
 ) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
     stack_config = stack_config or load_stack_config(env_file, project=project)
     env = stack_config.environment
-    policy_config = environment_policy_config(config_dir, stack_config, environment=policy_environment)
+    profile = environment_profile(config_dir, stack_config, environment=policy_environment, given=profile)
+    policy_config = environment_policy_config(
+        config_dir, stack_config, environment=policy_environment, tier=profile.tier
+    )
     workers_per_pack = default_workers() if workers is None else workers
     engine = EngineServer()
     sessions: list[PackSession] = []
@@ -308,12 +366,10 @@ def _audit_capture_and_packs(
         for session in sessions:
             session.close()
         engine.stop()
-    spec_env = stack_config.object("environment")
-    spec_env = spec_env if isinstance(spec_env, dict) else {}
     audit_result = AuditResult(
         environment=env,
-        tier=str(spec_env.get("tier", "")),
-        target=str(spec_env.get("target", "")),
+        tier=profile.tier or NO_TIER,
+        target=profile.target or deployed_target(capture.resources),
         resources=capture.resources,
         policies=policies,
         findings=_sorted_findings([_redacted(f, capture) for f in findings]),
@@ -364,6 +420,7 @@ def audit_environment(
     program: Path | None = None,
     progress: ProgressCallback | None = None,
     evidence: EvidenceMode | None = None,
+    profile: StackProfile = UNDECLARED,
 ) -> AuditResult:
     """Audit one environment: findings of every pack on what its program registers, before waivers.
 
@@ -377,6 +434,8 @@ def audit_environment(
         program: the stack program (default: the project's).
         progress: called with ``(phase, resources)`` as the audit advances.
         evidence: gather the rules' evidence in this mode while the packs judge (None: not gathered).
+        profile: the tier and target given on the command line (over the spec's and ``stacks.json``'s;
+            without any, the target is what the program deploys to, ``deployed_target``).
 
     Raises:
         StackConfigError: the stack file is unreadable.
@@ -393,6 +452,7 @@ def audit_environment(
         project=project.name,
         progress=progress,
         evidence=evidence,
+        profile=profile,
     )
     return result
 
@@ -403,8 +463,12 @@ def audit_split_environment(
     project: Project | None = None,
     packs: list[Path] | None = None,
     progress: ProgressCallback | None = None,
+    trail: dict[str, tuple[str | int, ...]] | None = None,
 ) -> list[tuple[Capture, AuditResult]]:
     """Audit one environment deployed as one stack per layer, the layers in order.
+
+    ``trail``, when given, receives every layer run's spec trail (component URN -> spec path), for
+    ``locate_findings``: the process's own trail is the last layer's only.
 
     Each layer stack (``<env>-<layer>``: the environment's stack file plus ``layer: <layer>``) runs
     under mocks as its own stack, every pack over it; each ``StackReference`` reads the outputs its
@@ -445,6 +509,10 @@ def audit_split_environment(
         )
         references[stack] = StackOutputs(dict(capture.exported), capture.secret_outputs)
         audited.append((capture, result))
+        if trail is not None:
+            from mlops_platform.stacks.composition import spec_trail
+
+            trail.update(spec_trail())
     if not packs:
         return audited
     whole = environment_stack_analysis(

@@ -78,7 +78,10 @@ def engine_run(
     """
     policy_config = (
         environment_config(
-            choice.env_file, choice.the_project.policy_config_dir, environment=choice.policy_environment
+            choice.env_file,
+            choice.the_project.policy_config_dir,
+            environment=choice.policy_environment,
+            project=choice.the_project.name,
         )
         if verb in {"preview", "up"}
         else None

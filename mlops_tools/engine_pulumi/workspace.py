@@ -217,6 +217,21 @@ def open_stack(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _link_project_files(root: Path, work_dir: Path) -> None:
+    """Link the project's own files into the ephemeral copy, which the engine runs providers from.
+
+    A plugin's working directory is the project directory the engine runs in (the copy): a chart
+    path (``./chart``) or a manifest (``manifests/api.yaml``) the provider reads is relative to it, as
+    in the project itself. The copy's project file and stack files stay its own.
+    """
+    for entry in root.iterdir():
+        if entry.name in {"Pulumi.yaml", "Pulumi.yml", "stacks"} or entry.name.startswith("Pulumi."):
+            continue
+        link = work_dir / entry.name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(entry)
+
+
 def _ephemeral(
     env_file: Path,
     project: Project,
@@ -245,6 +260,7 @@ def _ephemeral(
     settings["stackConfigDir"] = "stacks"  # the copy's layout, whatever the project's own
     settings.pop("main", None)  # the program runs inline, from the project itself
     write_atomic(work_dir / "Pulumi.yaml", yaml.safe_dump(settings, sort_keys=False))
+    _link_project_files(project.root, work_dir)
     text = env_file.read_text(encoding="utf-8")
     doc = yaml.safe_load(text) or {}
     target = work_dir / "stacks" / f"Pulumi.{name}.yaml"

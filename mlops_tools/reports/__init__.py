@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mlops_platform.tools.findings import AuditResult
@@ -67,8 +68,14 @@ def build_report(
     return report_view(views, provenance, stamp)
 
 
-def render_report(report: dict[str, Any], fmt: str) -> Iterator[str]:
+def render_report(report: dict[str, Any], fmt: str, *, root: Path | None = None) -> Iterator[str]:
     """One format of a built report (:func:`build_report`), in pieces to write as they come.
+
+    Args:
+        report: The built report.
+        fmt: One of :data:`FORMATS`.
+        root: The project's root, which every file a report names is relative to (SARIF records it
+            as ``originalUriBaseIds``, so code scanning resolves each location).
 
     Raises:
         ValueError: for an unknown format, or JUnit of a report built without its checks.
@@ -82,7 +89,7 @@ def render_report(report: dict[str, Any], fmt: str) -> Iterator[str]:
             raise ValueError("a JUnit report lists every check: build the report with_checks")
         return iter((render_junit(report),))
     if fmt == "sarif":
-        return iter((render_sarif(report),))
+        return iter((render_sarif(report, root),))
     assert fmt in TEMPLATES
     return iter((render_document(fmt, report),))
 
@@ -94,8 +101,20 @@ def render(
     provenance: Provenance,
     declarations: Mapping[str, Declaration] | None = None,
     generated_at: str | None = None,
+    root: Path | None = None,
 ) -> str:
     """Render the audits of one or more environments in one format (see :func:`build_report`).
+
+    Args:
+        results: One ``AuditResult`` per environment, waivers already applied.
+        fmt: One of :data:`FORMATS`.
+        provenance: Which code, packs and inputs produced the audits (every format records it).
+        declarations: Per environment name, what its spec declares (the model inventory); an
+            environment without one reports no models.
+        generated_at: The report's single timestamp (ISO 8601 UTC); now when omitted. The only value
+            allowed to differ between two reports of the same inputs.
+        root: The project's root, which every file a report names is relative to (SARIF records it
+            as ``originalUriBaseIds``, so code scanning resolves each location).
 
     Raises:
         ValueError: for an unknown format or an empty ``results``.
@@ -109,7 +128,7 @@ def render(
         generated_at=generated_at,
         with_checks=fmt == "junit",
     )
-    return "".join(render_report(report, fmt))
+    return "".join(render_report(report, fmt, root=root))
 
 
 __all__ = ["FORMATS", "SUFFIXES", "Declaration", "build_report", "render", "render_report"]

@@ -121,6 +121,7 @@ def _spec_dict(f: Finding) -> dict[str, Any] | None:
         "line": spec.line,
         "path": spec.path,
         "default": spec.default,
+        "program": spec.program,
         "text": str(spec),
     }
 
@@ -374,7 +375,7 @@ def environment_view(
         "environment": result.environment,
         "tier": result.tier,
         "target": result.target,
-        "stack_file": f"stacks/Pulumi.{result.environment}.yaml",
+        "stack_file": result.stack_file or f"stacks/Pulumi.{result.environment}.yaml",
         "passed": result.passed,
         "evidence": str(gathered.mode),
         "summary": summary,
