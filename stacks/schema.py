@@ -7,6 +7,7 @@ to controls. Every model forbids unknown keys. Units are in field names (``memor
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -23,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mlops_platform.stacks.registry_spec import MetricThresholds, RegistrySource
 from mlops_platform.stacks.types import (
+    BUCKET_PATTERN,
     AccessMode,
     BucketName,
     Cron,
@@ -420,6 +422,14 @@ class Monitoring(Strict):
     prometheus_image: ImageRef
     alertmanager_image: ImageRef
     grafana_image: ImageRef
+    pushgateway_image: ImageRef
+    """The Pushgateway the drift jobs push their figures to."""
+    drift_image: ImageRef | None = None
+    """Image of the drift jobs (``python -m mlops_platform.drift``): the platform's runtime image. Unset:
+    each model's own image, which holds the drift job when the model runs the platform's model server."""
+    drift_bucket: BucketName = "datasets"
+    """Bucket of ``storage.object_store`` holding ``drift/<model>/reference.csv`` and
+    ``drift/<model>/recent/*.csv`` (or ``.parquet``): the samples the drift jobs compare."""
     retention_days: Days
     scrape_interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     receivers: Annotated[list[Receiver], Field(min_length=1)]
@@ -446,14 +456,19 @@ class EnvironmentSpec(Strict):
 
     @classmethod
     def _raw_checks(cls, data: dict[str, Any]) -> list[FieldError]:
-        bucket = _dig(data, "registry", "model_registry", "artifact_bucket")
         buckets = _dig(data, "storage", "object_store", "buckets")
-        if isinstance(bucket, str) and isinstance(buckets, list):
-            names = sorted(str(b["name"]) for b in buckets if isinstance(b, dict) and "name" in b)
-            if bucket not in names:
+        if not isinstance(buckets, list):
+            return []
+        names = sorted(str(b["name"]) for b in buckets if isinstance(b, dict) and "name" in b)
+        if len(set(names)) < len(names) or not all(re.fullmatch(BUCKET_PATTERN, n) for n in names):
+            return []  # the bucket list's own errors say what is wrong; a cross-check would only echo them
+        found = []
+        for path in (("registry", "model_registry", "artifact_bucket"), ("monitoring", "drift_bucket")):
+            bucket = _dig(data, *path)
+            if isinstance(bucket, str) and bucket not in names:
                 message = f"{bucket!r} is not a bucket of storage.object_store ({', '.join(names)})"
-                return [FieldError(("registry", "model_registry", "artifact_bucket"), message)]
-        return []
+                found.append(FieldError(path, message))
+        return found
 
     def drift_for(self, model: ModelEndpoint) -> DriftCheck:
         """The drift check that applies to ``model``: its own, else the global one."""

@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Third-party validators the tests drive for real: promtool, amtool and a headless browser.
+# Third-party tools the tests drive for real: promtool, amtool, a headless browser, and the
+# Pushgateway the drift job pushes to (tests/runtime).
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
