@@ -73,10 +73,11 @@ def image_key(image: ImageRecipe, *, source_digest: str | None) -> str:
     fields = dataclasses.asdict(image)
     fields.pop("closeness")  # README's words change no byte of the image
     fields.pop("software")
+    parent = recipe(image.parent) if image.parent else None
     return build_cache.cache_key(
         {
             "recipe": fields,
-            "base": rootfs.base_key(),
+            "base": image_key(parent, source_digest=None) if parent else rootfs.base_key(),
             "binaries": [gobuild.binary_key(b) for b in image.go_binaries],
             "files": {f.source: hashlib.sha256(package_file(f.source)).hexdigest() for f in image.files},
             "source": source_digest,
@@ -104,14 +105,18 @@ def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltI
     rootfs.require_tools()
 
     def build(work: Path) -> dict[str, Any]:
-        base = rootfs.ensure_base(root, progress)
+        if image.parent:
+            parent = build_image(recipe(image.parent), root=root, progress=progress)
+            start_layout, start_tag = parent.layout, parent.recipe.tag
+        else:
+            start_layout, start_tag = rootfs.ensure_base(root, progress).path / "oci", rootfs.BASE_TAG
         binaries = [gobuild.ensure_binary(b, root, progress) for b in image.go_binaries]
         label = f"image {image.name}"
         layout = work / "oci"
-        rootfs.copy_layout(base.path / "oci", layout)
+        rootfs.copy_layout(start_layout, layout)
         bundle = work / ".bundle"
-        with step(progress, f"{label}: unpack the base"):
-            rootfs.umoci(["unpack", "--image", f"{layout}:{rootfs.BASE_TAG}", str(bundle)])
+        with step(progress, f"{label}: unpack {image.parent or 'the base'}"):
+            rootfs.umoci(["unpack", "--image", f"{layout}:{start_tag}", str(bundle)])
         tree = bundle / "rootfs"
         script = _script(image)
         if script:
@@ -148,7 +153,8 @@ def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltI
             created_by = f"mlops-platform image recipe {image.name}: {_what(image)}"
             rootfs.umoci(["repack", "--image", target, "--history.created_by", created_by, str(bundle)])
             rootfs.umoci(["config", "--image", target, *_config_flags(image)])
-            rootfs.umoci(["rm", "--image", f"{layout}:{rootfs.BASE_TAG}"])
+            if start_tag != image.tag:
+                rootfs.umoci(["rm", "--image", f"{layout}:{start_tag}"])
             rootfs.umoci(["gc", "--layout", str(layout)])
         shutil.rmtree(bundle)
         shutil.rmtree(work / ".wheel", ignore_errors=True)
@@ -184,11 +190,13 @@ def _what(image: ImageRecipe) -> str:
 
 
 def _caches(root: Path) -> dict[str, Path]:
-    """Download caches shared by every image build (mounted for the build only, never in a layer)."""
+    """Debian's download caches, shared by every image build (mounted for the build only, never in a layer).
+
+    No pip cache: pip 23 in the image's virtualenv left a mounted ``/root/.cache/pip`` empty.
+    """
     return {
         "/var/cache/apt/archives": root / "downloads" / "apt-archives",
         "/var/lib/apt/lists": root / "downloads" / "apt-lists",
-        "/root/.cache/pip": root / "downloads" / "pip",
     }
 
 
@@ -212,14 +220,14 @@ def _script(image: ImageRecipe) -> str:
         ]
     if image.pip_requirements or image.project_extra:
         pip = f"{VENV}/bin/pip install -q --disable-pip-version-check --root-user-action=ignore"
-        lines.append(f"python3 -m venv {VENV}")
+        lines.append(f"[ -x {VENV}/bin/python ] || python3 -m venv {VENV}")  # a parent image's venv is kept
         if image.pip_requirements:
             lines.append(f"{pip} " + " ".join(shlex.quote(r) for r in image.pip_requirements))
         if image.project_extra:
             lines += [f"{pip} '@WHEEL@[{image.project_extra}]'", "rm -rf /tmp/wheels"]
     if not lines:
         return ""
-    # What a build leaves that no image needs (the apt and pip caches are mounts, never written here).
+    # What a build leaves that no image needs (the apt caches are mounts, never written here).
     lines.append(
         "rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/debconf/*-old /tmp/*"
     )

@@ -132,6 +132,8 @@ class ImageRecipe:
     setup: tuple[str, ...] = ()
     """Shell lines run in the image (as root) before its packages are installed."""
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    parent: str | None = None
+    """Another recipe whose image this one extends (its layers first); None: the shared base layer."""
 
     @property
     def repository(self) -> str:
@@ -345,7 +347,7 @@ RECIPES: tuple[ImageRecipe, ...] = (
         upstream=None,
         software=(
             "mlops-platform's wheel with its `runtime` extra (MLflow, scikit-learn, NumPy, SciPy, boto3, "
-            "prometheus-client) on Debian's Python 3.11"
+            "prometheus-client) on Debian's Python 3.11, on the mlflow image"
         ),
         closeness=(
             "the platform's own image: the model server (mlops_platform.serving_runtime) and the drift "
@@ -356,9 +358,10 @@ RECIPES: tuple[ImageRecipe, ...] = (
         user=1000,
         ports=(8080,),
         env=(("PATH", VENV_PATH), ("HOME", "/tmp")),
-        apt_packages=("python3", "python3-venv"),
+        # On the MLflow image: its virtualenv (MLflow 2.16.2, SciPy, NumPy, boto3 are already there)
+        # and its uid 1000 account; this layer adds scikit-learn, prometheus-client and our wheel.
+        parent="mlflow",
         project_extra="runtime",
-        accounts=(Account("mlops", 1000, "/home/mlops"),),
         checks=(
             Check(
                 (

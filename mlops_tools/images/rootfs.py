@@ -30,7 +30,8 @@ TOOLS = ("mmdebstrap", "umoci", "unshare", "chroot")
 # Left out of every image: what dpkg never unpacks, for this layer and every layer above it.
 DPKG_EXCLUDES = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*", "/usr/share/locale/*")
 DPKG_INCLUDES = ("/usr/share/locale/locale.alias", "/usr/share/doc/*/copyright")
-CHROOT_TIMEOUT_S = 1800  # a cold pip install of MLflow with its scientific stack on a busy 2-core VM
+DEBIAN_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+HOST_CA = "/run/mlops-build-ca.crt"  # where the host's CA bundle is mounted during a build
 
 
 def missing_tools(tools: Sequence[str] = TOOLS) -> list[str]:
@@ -131,6 +132,14 @@ def copy_layout(source: Path, target: Path) -> None:
             shutil.copy2(path, destination)
 
 
+def host_ca_bundle() -> Path | None:
+    """The CA bundle the host's own downloads trust (``PIP_CERT``, ``SSL_CERT_FILE``, Debian's default)."""
+    for candidate in (os.environ.get("PIP_CERT"), os.environ.get("SSL_CERT_FILE"), DEBIAN_CA_BUNDLE):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
 def run_in_rootfs(
     rootfs: Path,
     script: str,
@@ -155,14 +164,28 @@ def run_in_rootfs(
         host.mkdir(parents=True, exist_ok=True)
         (rootfs / inside.lstrip("/")).mkdir(parents=True, exist_ok=True)
         mounts.append(f'mount --bind {shlex.quote(str(host))} "$R"{shlex.quote(inside)}')
-    outer = " && ".join([*mounts, 'exec chroot "$R" /bin/sh -ec "$S"'])
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "R": str(rootfs), "S": script, "HOME": "/root"}
     env["DEBIAN_FRONTEND"] = "noninteractive"
+    trust = host_ca_bundle()
+    ca_target = rootfs / HOST_CA.lstrip("/")
+    if trust is not None:
+        # The host's trust store for the build's own downloads: where PyPI sits behind a proxy with
+        # its own CA (as on these machines), Debian's ca-certificates in the image cannot verify it.
+        # Mounted for the build only; the image keeps Debian's roots.
+        ca_target.parent.mkdir(parents=True, exist_ok=True)
+        ca_target.touch()
+        mounts.append(f'mount --bind -o ro {shlex.quote(str(trust))} "$R"{HOST_CA}')
+        env.update(PIP_CERT=HOST_CA, SSL_CERT_FILE=HOST_CA, REQUESTS_CA_BUNDLE=HOST_CA)
+    for name in ("PIP_DEFAULT_TIMEOUT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    outer = " && ".join([*mounts, 'exec chroot "$R" /bin/sh -ec "$S"'])
     command = ["unshare", "--mount", "--fork", "--propagation", "private", "sh", "-ec", outer]
     try:
         run_logged(command, cwd=rootfs, env=env, log=log)
     finally:
         resolv.unlink(missing_ok=True)
+        ca_target.unlink(missing_ok=True)
         for inside in binds or {}:
             with contextlib.suppress(OSError):
                 (rootfs / inside.lstrip("/")).rmdir()
