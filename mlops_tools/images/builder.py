@@ -73,11 +73,10 @@ def image_key(image: ImageRecipe, *, source_digest: str | None) -> str:
     fields = dataclasses.asdict(image)
     fields.pop("closeness")  # README's words change no byte of the image
     fields.pop("software")
-    parent = recipe(image.parent) if image.parent else None
     return build_cache.cache_key(
         {
             "recipe": fields,
-            "base": image_key(parent, source_digest=None) if parent else rootfs.base_key(),
+            "base": rootfs.base_key(),
             "binaries": [gobuild.binary_key(b) for b in image.go_binaries],
             "files": {f.source: hashlib.sha256(package_file(f.source)).hexdigest() for f in image.files},
             "source": source_digest,
@@ -105,17 +104,13 @@ def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltI
     rootfs.require_tools()
 
     def build(work: Path) -> dict[str, Any]:
-        if image.parent:
-            parent = build_image(recipe(image.parent), root=root, progress=progress)
-            start_layout, start_tag = parent.layout, parent.recipe.tag
-        else:
-            start_layout, start_tag = rootfs.ensure_base(root, progress).path / "oci", rootfs.BASE_TAG
+        start_layout, start_tag = rootfs.ensure_base(root, progress).path / "oci", rootfs.BASE_TAG
         binaries = [gobuild.ensure_binary(b, root, progress) for b in image.go_binaries]
         label = f"image {image.name}"
         layout = work / "oci"
         rootfs.copy_layout(start_layout, layout)
         bundle = work / ".bundle"
-        with step(progress, f"{label}: unpack {image.parent or 'the base'}"):
+        with step(progress, f"{label}: unpack the base"):
             rootfs.umoci(["unpack", "--image", f"{layout}:{start_tag}", str(bundle)])
         tree = bundle / "rootfs"
         script = _script(image)
@@ -153,8 +148,7 @@ def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltI
             created_by = f"mlops-platform image recipe {image.name}: {_what(image)}"
             rootfs.umoci(["repack", "--image", target, "--history.created_by", created_by, str(bundle)])
             rootfs.umoci(["config", "--image", target, *_config_flags(image)])
-            if start_tag != image.tag:
-                rootfs.umoci(["rm", "--image", f"{layout}:{start_tag}"])
+            rootfs.umoci(["rm", "--image", f"{layout}:{start_tag}"])
             rootfs.umoci(["gc", "--layout", str(layout)])
         shutil.rmtree(bundle)
         shutil.rmtree(work / ".wheel", ignore_errors=True)
@@ -220,7 +214,7 @@ def _script(image: ImageRecipe) -> str:
         ]
     if image.pip_requirements or image.project_extra:
         pip = f"{VENV}/bin/pip install -q --disable-pip-version-check --root-user-action=ignore"
-        lines.append(f"[ -x {VENV}/bin/python ] || python3 -m venv {VENV}")  # a parent image's venv is kept
+        lines.append(f"python3 -m venv {VENV}")
         if image.pip_requirements:
             lines.append(f"{pip} " + " ".join(shlex.quote(r) for r in image.pip_requirements))
         if image.project_extra:

@@ -132,8 +132,6 @@ class ImageRecipe:
     setup: tuple[str, ...] = ()
     """Shell lines run in the image (as root) before its packages are installed."""
     checks: tuple[Check, ...] = field(default_factory=tuple)
-    parent: str | None = None
-    """Another recipe whose image this one extends (its layers first); None: the shared base layer."""
 
     @property
     def repository(self) -> str:
@@ -346,8 +344,8 @@ RECIPES: tuple[ImageRecipe, ...] = (
         tag="0.1.0",
         upstream=None,
         software=(
-            "mlops-platform's wheel with its `runtime` extra (MLflow, scikit-learn, NumPy, SciPy, boto3, "
-            "prometheus-client) on Debian's Python 3.11, on the mlflow image"
+            "mlops-platform's wheel with its `runtime` extra (MLflow 3.17.2, scikit-learn, NumPy, SciPy, "
+            "prometheus-client, minio) on Debian's Python 3.11"
         ),
         closeness=(
             "the platform's own image: the model server (mlops_platform.serving_runtime) and the drift "
@@ -358,19 +356,18 @@ RECIPES: tuple[ImageRecipe, ...] = (
         user=1000,
         ports=(8080,),
         env=(("PATH", VENV_PATH), ("HOME", "/tmp")),
-        # On the MLflow image: its virtualenv (MLflow 2.16.2, SciPy, NumPy, boto3 are already there)
-        # and its uid 1000 account; this layer adds scikit-learn, prometheus-client and our wheel.
-        parent="mlflow",
+        apt_packages=("python3", "python3-venv"),
         project_extra="runtime",
+        accounts=(Account("mlops", 1000, "/home/mlops"),),
         checks=(
             Check(
                 (
                     "python",
                     "-c",
-                    "import mlops_platform, mlflow, sklearn, numpy, scipy, boto3, prometheus_client; "
+                    "import mlops_platform, mlflow, sklearn, numpy, scipy, prometheus_client, minio; "
                     "print('runtime', mlflow.__version__)",
                 ),
-                "runtime 2.16.2",
+                "runtime 3.17.2",
             ),
         ),
     ),

@@ -34,11 +34,7 @@ def test_layout_blobs_match_their_digests_and_the_manifest_records_the_digest(
     assert image.digest.startswith("sha256:")
 
 
-def test_every_image_is_the_shared_base_layer_plus_its_parents_and_one_of_its_own(
-    built: dict[str, BuiltImage],
-) -> None:
+def test_every_image_is_the_shared_base_layer_plus_one_of_its_own(built: dict[str, BuiltImage]) -> None:
     layers = {name: [layer["digest"] for layer in image.manifest["layers"]] for name, image in built.items()}
     assert len({value[0] for value in layers.values()}) == 1, layers  # one base blob for all
-    for name, image in built.items():
-        below = layers[image.recipe.parent] if image.recipe.parent else layers[name][:1]
-        assert layers[name] == [*below, layers[name][-1]], name
+    assert all(len(value) == 2 for value in layers.values()), layers
