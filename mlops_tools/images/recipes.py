@@ -163,7 +163,8 @@ RECIPES: tuple[ImageRecipe, ...] = (
         cmd=("server", "/data"),
         user=1000,
         ports=(9000, 9001),
-        env=(("MINIO_CONFIG_ENV_FILE", "config.env"),),
+        # uid 1000 has no home: both binaries keep their config under $HOME (the platform sets /tmp too).
+        env=(("MINIO_CONFIG_ENV_FILE", "config.env"), ("HOME", "/tmp")),
         go_binaries=(
             GoBinary(
                 _MINIO,
