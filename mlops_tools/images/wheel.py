@@ -47,10 +47,18 @@ def source_files(root: Path) -> list[Path]:
     ]
 
 
+# What the wheel's code comes from: the import root, the folders it maps in, and the build's
+# configuration. Tests, benchmarks, examples and README (the wheel's long description, never read at
+# run time) change no byte the image runs, so editing them does not rebuild the platform's image.
+CODE_ROOTS = ("mlops_platform", "components", "stacks", "policies", "mlops_tools", "pyproject.toml")
+
+
 def source_digest(root: Path) -> str:
-    """A digest of every listed file's path and content (symlinks by their target): the wheel's key."""
+    """A digest of the code files' paths and contents (symlinks by their target): the image's key."""
     digest = hashlib.sha256()
     for relative in source_files(root):
+        if relative.parts[0] not in CODE_ROOTS:
+            continue
         path = root / relative
         digest.update(relative.as_posix().encode() + b"\0")
         if path.is_symlink():
