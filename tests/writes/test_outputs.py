@@ -77,7 +77,8 @@ def test_init_never_follows_a_link_out_of_the_project(tmp_path: Path) -> None:
     refused = mlops("init", str(linked))
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
-        f"mlops init: {linked}: stacks/Pulumi.dev.yaml, stacks/Pulumi.staging.yaml, stacks/Pulumi.prod.yaml "
+        f"mlops init: {linked}: stacks/stack-file.schema.json, stacks/Pulumi.dev.yaml, "
+        "stacks/Pulumi.staging.yaml, stacks/Pulumi.prod.yaml "
         "would be written outside the project through a symbolic link; nothing written"
     )
     assert list(outside.iterdir()) == [] and sorted(os.listdir(linked)) == ["stacks"]
