@@ -428,8 +428,8 @@ class Monitoring(Strict):
     """Image of the drift jobs (``python -m mlops_platform.drift``): the platform's runtime image. Unset:
     each model's own image, which holds the drift job when the model runs the platform's model server."""
     drift_bucket: BucketName = "datasets"
-    """Bucket of ``storage.object_store`` holding ``drift/<model>/reference.csv`` and
-    ``drift/<model>/recent/*.csv`` (or ``.parquet``): the samples the drift jobs compare."""
+    """Bucket holding ``drift/<model>/reference.csv`` and ``drift/<model>/recent/*.csv`` (or ``.parquet``):
+    the samples the drift jobs compare. When set, it must be a bucket of ``storage.object_store``."""
     retention_days: Days
     scrape_interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     receivers: Annotated[list[Receiver], Field(min_length=1)]
