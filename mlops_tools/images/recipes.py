@@ -222,12 +222,15 @@ RECIPES: tuple[ImageRecipe, ...] = (
     ),
     ImageRecipe(
         name="mlflow",
-        tag="v2.16.2",
-        upstream="ghcr.io/mlflow/mlflow:v2.16.2",
+        tag="2.16.2",
+        # The tier default: an organisation's build of this recipe (the official ghcr.io/mlflow/mlflow
+        # image has no PostgreSQL driver, and the spec refuses it: mlflow_server_image).
+        upstream="ghcr.io/acme-ml/mlflow-server:2.16.2",
         software="MLflow 2.16.2 with psycopg2-binary 2.9.10 and boto3 1.35.99 on Debian's Python 3.11",
         closeness=(
-            "same MLflow version and `mlflow` on PATH, no entrypoint as upstream; adds the PostgreSQL and S3 "
-            "drivers upstream lacks (mlflow/mlflow#9513); Python 3.11 (upstream: 3.10)"
+            "same MLflow version as ghcr.io/mlflow/mlflow:v2.16.2 and `mlflow` on PATH, no entrypoint as "
+            "upstream; adds the PostgreSQL and S3 drivers upstream lacks (mlflow/mlflow#9513); Python 3.11 "
+            "(upstream: 3.10)"
         ),
         entrypoint=(),
         cmd=("mlflow", "server", "--host", "0.0.0.0"),

@@ -80,18 +80,23 @@ class _DeadlineConnection:
     deadline: float
     sock: socket.socket | None
     _timer: threading.Timer | None = None
+    _deadline_sock: socket.socket | None = None
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
+        # urllib's do_open sets ``self.sock = None`` once the response has its own file object
+        # over the same socket: keep a reference that the timer can still shut.
+        self._deadline_sock = self.sock
         timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
         timer.daemon = True
         timer.start()
         self._timer = timer
 
     def _expire(self) -> None:
-        if self.sock is not None:
+        sock = self._deadline_sock
+        if sock is not None:
             with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         if self._timer is not None:
@@ -199,6 +204,11 @@ class MlflowRestClient:
         try:
             with opener.open(request, timeout=self.timeout_s) as response:
                 body = response.read(MAX_RESPONSE_BYTES + 1)
+                declared = response.headers.get("Content-Length")
+                # read(n) returns what came before the peer closed, without IncompleteRead.
+                short = declared is not None and declared.isdigit() and len(body) < int(declared)
+                if short and len(body) <= MAX_RESPONSE_BYTES:
+                    raise http.client.IncompleteRead(body, int(str(declared)) - len(body))
         except _CrossOriginRedirect as exc:
             raise RegistryError(
                 ErrorKind.BAD_RESPONSE,
@@ -263,7 +273,7 @@ class MlflowRestClient:
             if not isinstance(token, str) or token in seen:
                 raise RegistryError(
                     ErrorKind.BAD_RESPONSE,
-                    f"MLflow registry {self.tracking_uri}: {what}: a bad next_page_token",
+                    f"MLflow registry {self.tracking_uri}: {what}: bad next_page_token",
                 )
             if not token:
                 break

@@ -19,14 +19,14 @@ from tests.project import program_shapes as shapes
 
 pytestmark = pytest.mark.slow
 
+# Helm v4 and yaml.v2 (remote components) need a reachable cluster in the provider: see
+# tests/project/test_provider_programs.py.
 PROGRAMS = {
     "pod-kinds": (shapes.POD_KINDS, {}),
     "inference-server": (shapes.INFERENCE_SERVER, {}),
     "transformed-component": (shapes.TRANSFORMED, {}),
     "helm-v3": (shapes.HELM_V3, shapes.CHART_FILES),
-    "helm-v4": (shapes.HELM_V4, shapes.CHART_FILES),
     "config-files": (shapes.CONFIG_FILES, shapes.MANIFEST_FILES),
-    "yaml-v2": (shapes.YAML_V2, shapes.MANIFEST_FILES),
 }
 
 

