@@ -24,6 +24,8 @@ IMAGE_PATTERN = (
     r"^(?P<registry>[a-z0-9.-]+(:[0-9]+)?)/(?P<path>[a-z0-9._/-]+)"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+# A registry host with an optional port and path: where an organisation mirrors public images.
+REGISTRY_PREFIX_PATTERN = r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$"
 VERSION_PATTERN = r"^[0-9]+(\.[0-9]+){0,2}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 HTTPS_URL_PATTERN = r"^https://[^\s]+$"
@@ -42,6 +44,7 @@ PATTERN_MESSAGES = {
     BUCKET_PATTERN: "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-'",
     LABEL_VALUE_PATTERN: "must be a valid label value: letters, digits, '-', '_' or '.'",
     IMAGE_PATTERN: "must be an image reference with a registry: registry/path:tag or @sha256:<digest>",
+    REGISTRY_PREFIX_PATTERN: "must be a registry host, optional port and path: registry.acme.internal/mirror",
     VERSION_PATTERN: "must be a pinned version such as 16.4",
     CRON_PATTERN: "must be a five-field cron schedule such as '0 2 * * *'",
     EMAIL_PATTERN: "must be an email address such as team@example.com",
@@ -120,6 +123,29 @@ def require_tag_or_digest(image: str) -> str:
     return image
 
 
+# Official MLflow server images without a PostgreSQL driver (psycopg2) or an S3 client (boto3): with
+# the platform's PostgreSQL backend the server crash-loops on "No module named 'psycopg2'"
+# (mlflow/mlflow#9513, open since 2023; #20926 and docker-hardened-images/catalog#298 in 2026).
+# The maintainers point to the official ``-full`` variant, which carries the extras.
+MLFLOW_IMAGES_WITHOUT_DRIVERS = ("ghcr.io/mlflow/mlflow", "docker.io/mlflow/mlflow", "dhi.io/mlflow")
+
+
+def mlflow_server_image(image: str) -> str:
+    """An MLflow server image that can reach the platform's PostgreSQL backend and S3 artifact store."""
+    match = re.match(IMAGE_PATTERN, image)
+    if match is None:
+        return image
+    repository = f"{match['registry']}/{match['path']}"
+    if repository in MLFLOW_IMAGES_WITHOUT_DRIVERS and not (match["tag"] or "").endswith("-full"):
+        raise ValueError(
+            f"{repository} has no PostgreSQL driver (psycopg2) nor S3 client (boto3), so the server "
+            "crash-loops on the platform's database (mlflow/mlflow#9513): use its '-full' variant, or an "
+            "image with mlflow, psycopg2-binary and boto3 (`python -m mlops_platform.tools.images build "
+            f"mlflow-server` builds one) (got {image!r})"
+        )
+    return image
+
+
 # (name, low, high) of each cron field, as Kubernetes CronJobs (robfig/cron) accept them.
 _CRON_FIELDS = (
     ("minute", 0, 59),
@@ -164,6 +190,10 @@ def dns_label(value: str, *, max_length: int = DNS_LABEL_MAX) -> str:
 
 def image_ref(value: str) -> str:
     return require_tag_or_digest(matches(value, IMAGE_PATTERN))
+
+
+def mlflow_server_image_ref(value: str) -> str:
+    return mlflow_server_image(image_ref(value))
 
 
 E = TypeVar("E", bound=StrEnum)

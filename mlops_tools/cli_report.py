@@ -33,6 +33,7 @@ def sign(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Envelope file (default: REPORT.dsse.json).")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing envelope file.")] = False,
 ) -> None:
     """Sign REPORT: write a DSSE envelope whose payload is the report, signed with KEY."""
     from mlops_platform.tools.cli_guard import write_output
@@ -44,7 +45,7 @@ def sign(
     except SigningError as exc:
         _err.print(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    write_output(target, envelope)
+    write_output(target, envelope, force=force, inputs=[report, key])  # OutputError: exit 2
     _err.print(f"wrote {target}")
 
 

@@ -275,8 +275,22 @@ OBJECT_STORES = AppliesTo(
     frozenset({_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
     _object_store,
 )
+# Serving custom resources, by the API versions their operators serve (KServe, Seldon Core 1 and 2).
+_SERVING_RESOURCES = frozenset(
+    {
+        "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+        "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment",
+        "kubernetes:machinelearning.seldon.io/v1alpha2:SeldonDeployment",
+        "kubernetes:machinelearning.seldon.io/v1alpha3:SeldonDeployment",
+        "kubernetes:mlops.seldon.io/v1alpha1:Model",
+    }
+)
 SERVING = AppliesTo(
-    "model-serving workloads (component label model-server)", _WORKLOADS | _CONTAINERS, _serving
+    "model-serving workloads: component label model-server, the opt-in label mlops.dev/model-workload, "
+    "KServe and Seldon resources, or a known inference server (vLLM, TGI, Triton, TorchServe, llama.cpp, "
+    "Ollama, BentoML, mlflow models serve)",
+    _WORKLOADS | _CONTAINERS | _SERVING_RESOURCES,
+    _serving,
 )
 
 
@@ -786,7 +800,9 @@ RULES: tuple[Rule, ...] = (
                 "authorisation and approval of changes are not checked",
             ),
         ),
-        "Reference images as `registry/repo:<version>` (never `latest` or untagged), or by digest.",
+        "Reference images as `registry/repo:<version>` (never untagged, `latest` or another tag registries "
+        "move: `main`, `master`, `develop`, `dev`, `stable`, `edge`, `nightly`, `canary`, `beta`, "
+        "`rolling`), or by digest.",
         "Ensure that docker commands always make use of the latest version of their image",
         applies_to=IMAGES,
     ),
@@ -1737,6 +1753,46 @@ RULES: tuple[Rule, ...] = (
         },
         knobs=_tiered(requirePinnedVersion=(True, True, True)),
         applies_to=PINNED_VERSION,
+    ),
+    Rule(
+        "model-artifact-pinned",
+        GOV,
+        "A model an inference server pulls from a hub at start must be pinned to a revision.",
+        gov.model_artifact_pinned,
+        "high",
+        BOTH,
+        (
+            partial(
+                "eu-ai-act:Art.12",
+                "the exact model revision a hub-pulling server loads is named in its configuration",
+                "automatic logging of events over the system's lifetime: not checked",
+            ),
+            partial(
+                "nist-ai-rmf:MANAGE-1.3",
+                "a model that its hub owner can change under the same name is refused in the tier",
+                "the subcategory asks for documented processes and their outcomes: organisational, not "
+                "checked",
+            ),
+            partial(
+                "nist-800-53:CM-2",
+                "the model in the baseline is named by a revision, not a moving hub name",
+                "a documented, reviewed baseline configuration: not checked",
+            ),
+            partial(
+                "iso-27001:A.8.32",
+                "a change of model revision is a change of configuration",
+                "the change-management process (approval, testing) is not checked",
+            ),
+            partial(
+                "soc2:CC8.1",
+                "model changes show in the declared configuration",
+                "authorisation and approval of changes are not checked",
+            ),
+        ),
+        "Pin the model to a commit: `--revision <sha>` (vLLM, TGI) or a `REVISION` env var, or serve it "
+        "from the model registry instead of a hub name that its owner can change.",
+        "Record-keeping",
+        applies_to=SERVING,
     ),
     Rule(
         "model-high-risk-documentation",

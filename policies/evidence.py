@@ -141,6 +141,12 @@ RULE_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
     "model-version-pinned": _label(
         L.RISK_TIER, L.MODEL_SOURCE, L.MODEL_URI, L.REGISTRY_RESOLUTION, L.REGISTRY_VERSION
     ),
+    # What an inference server is told to pull at start (policies/rules/_inference.py).
+    "model-artifact-pinned": (
+        *_containers("command", "args", "env[*].name", "env[*].value"),
+        "$.command",
+        "$.envs",
+    ),
     "model-high-risk-documentation": _label(L.RISK_TIER, L.MODEL_CARD_URL, L.APPROVAL_REF),
     "model-monitoring-coverage": (
         *_label(L.MODEL, L.SCRAPE_TARGET, L.ALERT_RULES_FOR),

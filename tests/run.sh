@@ -4,15 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Third-party validators the tests drive for real: promtool, amtool and a headless browser.
+# Third-party tools the tests drive for real: promtool, amtool, a headless browser, and the
+# Pushgateway the drift job pushes to (tests/runtime).
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+# What builds, runs and serves the platform's images (tests/images).
+for tool in mmdebstrap umoci skopeo runc docker-registry; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (a second checkout's tests, unattended upgrades) may hold the lock: wait for it.
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 python3 -m venv .venv
@@ -25,6 +32,10 @@ python3 -m venv .venv
 # controller manager 18) and ~12 GB of caches (modules 3.0 GB, build 9.2 GB; binaries 540 MB);
 # warm: a file check well under a second. Keep the cache between CI runs.
 .venv/bin/mlops toolchain install
+
+# The platform's images (Debian bookworm base, Go binaries, MLflow and the platform's Python), built
+# into ~/.cache/mlops-platform/images ($MLOPS_IMAGES_CACHE); warm: a file check per image.
+.venv/bin/python -m mlops_platform.tools.images build
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -9,7 +9,7 @@ digest names what was audited; a signature (``mlops report sign``) covers the fi
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import IO, Any, cast
 
 import rfc8785
 
@@ -23,7 +23,20 @@ def canonical_digest(document: dict[str, Any]) -> str:
     provenance = body.get("provenance")
     if isinstance(provenance, dict):
         body["provenance"] = {k: v for k, v in provenance.items() if k != "generated_at"}
-    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    sink = _HashSink()
+    rfc8785.dump(body, cast(IO[bytes], sink))  # hashed as encoded: the JSON report is streamed too
+    return sink.sha256.hexdigest()
+
+
+class _HashSink:
+    """A write-only byte sink that hashes what it is given (``rfc8785.dump`` calls only ``write``)."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return len(data)
 
 
 def with_digest(document: dict[str, Any]) -> dict[str, Any]:

@@ -11,12 +11,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.tools import build_cache
 from mlops_platform.tools.toolchain import cache
 from mlops_platform.tools.toolchain.commands import (
     Progress,
@@ -142,7 +142,6 @@ def _check_wrapper_pins(component: Component) -> None:
 
 def _build_component(root: Path, component: Component, go: str | None, progress: Progress) -> None:
     key = component_key(component, go)
-    final = cache.component_dir(root, component.name, key)
     go_path = go_binary()
     if component.uses_go_build or component.modules:
         if go_path is None:
@@ -152,10 +151,10 @@ def _build_component(root: Path, component: Component, go: str | None, progress:
             )
         _check_wrapper_pins(component)
     logs = root / "logs"
-    for old in logs.glob(f"{component.name}.*.log"):  # a log tells of the latest build only
-        old.unlink()
-    start = time.monotonic()
-    with cache.staging(root, component.name) as work:
+
+    def build_into(work: Path) -> dict[str, Any]:
+        for old in logs.glob(f"{component.name}.*.log"):  # a log tells of the latest build only
+            old.unlink()
         ctx = BuildContext(
             component=component,
             work=work,
@@ -165,23 +164,27 @@ def _build_component(root: Path, component: Component, go: str | None, progress:
             progress=progress,
         )
         extra = build(ctx)
-        files = cache.file_sizes(work)
-        manifest = {
+        return {
             "component": component.name,
             "version": component.version,
-            "key": key,
             "key_inputs": key_inputs(component, go),
-            "files": files,
-            "size_bytes": sum(files.values()),
-            "build_seconds": round(time.monotonic() - start, 1),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **extra,
         }
-        cache.publish(work, final, manifest)
+
+    try:
+        build_cache.ensure(root, component.name, key, build_into, list_files=True, progress=progress)
+    except build_cache.BuildCacheError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ToolchainError):
+            raise cause from None
+        raise ToolchainError(str(exc)) from exc
 
 
 def install(*, components: Sequence[str] | None = None, progress: Progress = _stderr) -> Toolchain:
     """Build whatever of the toolchain is missing from the cache; return the installed toolchain.
+
+    Each component is built, checked and published under its own lock (``build_cache.ensure``), so
+    two installs at once build it once, and an interrupted build is never used.
 
     Args:
         components: Component names (``pulumi-cli``, ``kubernetes-provider``, ``kube-apiserver``,
@@ -196,17 +199,12 @@ def install(*, components: Sequence[str] | None = None, progress: Progress = _st
     selected = _select(components)
     root = cache.cache_root()
     go = go_version() if any(c.uses_go_build for c in selected) else None
-    pending = [c for c in selected if _lookup(root, c, go) is None]
     for component in selected:
-        if component not in pending:
+        if _lookup(root, component, go) is not None:
             progress(f"{component.name} {component.version}: cached ... 0.0 s")
-    if pending:
-        with cache.locked(root):
-            cache.remove_stale_builds(root)
-            for component in pending:
-                if _lookup(root, component, go) is None:  # another install may have built it meanwhile
-                    with step(progress, f"{component.name} {component.version}: total"):
-                        _build_component(root, component, go, progress)
+            continue
+        with step(progress, f"{component.name} {component.version}: total"):
+            _build_component(root, component, go, progress)
     toolchain = installed(components)
     if toolchain is None:  # pragma: no cover - every selected component was just published
         raise ToolchainError(f"the toolchain under {root} is incomplete after install")
@@ -246,6 +244,15 @@ def installed(components: Sequence[str] | None = None) -> Toolchain | None:
         root=root,
         crds_dir=found.get("crds"),
     )
+
+
+def kubernetes_provider_binary() -> Path | None:
+    """The built ``pulumi-resource-kubernetes`` alone (the offline audit's provider calls), or None."""
+    hit = _lookup(cache.cache_root(), BY_NAME["kubernetes-provider"], go_version())
+    if hit is None:
+        return None
+    binary = hit[0] / "bin" / "pulumi-resource-kubernetes"
+    return binary if binary.is_file() else None
 
 
 def status() -> list[ComponentStatus]:

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from mlops_platform import vocabulary as L
-from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules import _common, _docker, _inference, _k8s
 from mlops_platform.policies.rules._model import (
     Config,
     Res,
@@ -157,6 +157,14 @@ def model_version_pinned(res: Res, cfg: Config) -> list[str]:
     return [
         f'{tier}-risk model "{model}" is served from "{uri}" ({L.MODEL_SOURCE} "{source}"), which names no '
         "registry version: serve models:/<name>/<version>"
+    ]
+
+
+def model_artifact_pinned(res: Res, cfg: Config) -> list[str]:
+    """A model a server pulls from a hub at start must be pinned to a revision (else it can change)."""
+    return [
+        f'{where} pulls model "{name}" from a hub at start without a revision (--revision or REVISION)'
+        for where, name in _inference.unpinned_models(res)
     ]
 
 

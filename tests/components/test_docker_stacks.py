@@ -76,13 +76,14 @@ def test_dev_resource_set_per_layer(dev: Run) -> None:
         "storage": {NETWORK: 1, VOLUME: 3, IMAGE: 2, CONTAINER: 4},
         "registry": {IMAGE: 2, VOLUME: 1, CONTAINER: 2},
         "serving": {"mlops:serving:ModelEndpoint": 2, IMAGE: 2, CONTAINER: 2},
-        "monitoring": {IMAGE: 5, VOLUME: 3, CONTAINER: 5},
+        "monitoring": {IMAGE: 6, VOLUME: 3, CONTAINER: 6},  # + the Pushgateway
     }
     assert sorted(c.name for c in dev.containers()) == [
         "monitoring-alertmanager",
         "monitoring-fraud-scorer-drift",
         "monitoring-grafana",
         "monitoring-prometheus",
+        "monitoring-pushgateway",
         "monitoring-sentiment-experiment-drift",
         "registry-image-registry",
         "registry-mlflow",
@@ -106,8 +107,9 @@ def test_canary_adds_a_canary_container_and_an_nginx_split(prod_docker: Run) -> 
     assert "server model-fraud-scorer-canary:8080 weight=10 " in conf
     assert split.inputs["networksAdvanced"][0]["aliases"] == ["model-fraud-scorer"]
     canary = labels_of(prod_docker.named("serving-fraud-scorer-canary"))
-    assert canary[L.TRACK] == "canary" and canary[L.MODEL_VERSION] == "challenger"
-    assert canary[L.MODEL_URI] == "models:/fraud-scorer/challenger"
+    # prod pins the canary's version (issue 24: a high-risk model is served by an exact version)
+    assert canary[L.TRACK] == "canary" and canary[L.MODEL_VERSION] == "41"
+    assert canary[L.MODEL_URI] == "models:/fraud-scorer/41"
     assert labels_of(prod_docker.named("serving-fraud-scorer-stable"))[L.TRACK] == "stable"
 
 
@@ -394,13 +396,17 @@ def test_drift_checks_run_as_scheduled_jobs_per_model(dev: Run) -> None:
         job = dev.named(f"monitoring-{model}-drift")
         labels = labels_of(job)
         assert labels[L.APP_COMPONENT] == L.COMPONENT_DRIFT_CHECK and labels[L.MODEL] == model
-        assert job.inputs["command"] == ["drift-check"]
+        assert job.inputs["command"] == ["python", "-m", "mlops_platform.drift"]
         envs = envs_of(job)
         assert (envs["MODEL_NAME"], envs["PSI_THRESHOLD"], envs["FEATURE_SHARE_THRESHOLD"]) == (
             model,
             "0.2",
             "0.3",
         )
-        assert envs["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+        assert envs["AWS_ENDPOINT_URL"] == "http://object-store:9000"
+        assert envs["AWS_ACCESS_KEY_ID"] and envs["AWS_SECRET_ACCESS_KEY"] and is_secret(job.inputs["envs"])
+        assert (envs["DRIFT_BUCKET"], envs["DRIFT_PREFIX"]) == ("datasets", "drift")
+        assert envs["PUSHGATEWAY_URL"] == "http://pushgateway:9091"
+        assert "MLFLOW_TRACKING_URI" not in envs  # the drift job reads the object store, not the registry
         assert "SCHEDULE='0 * * * *'" in job.inputs["entrypoints"][2]
         assert job.inputs["healthcheck"]["tests"][0] == "CMD-SHELL"

@@ -78,7 +78,7 @@ def test_split_prod_audits_with_the_same_findings(prod_split: list[tuple[Capture
 def test_a_relation_broken_across_layers_is_still_found(tmp_path: Path) -> None:
     """Drift checks off for a high-risk model: the serving stack has the model, monitoring has no job."""
     text = (REPO / "stacks" / "Pulumi.prod.yaml").read_text(encoding="utf-8")
-    canary = "        canary:\n          alias: challenger"
+    canary = "        canary:\n          version: 41"
     broken = text.replace(canary, "        drift: {enabled: false}\n" + canary, 1)
     assert broken != text
     (tmp_path / "Pulumi.prod.yaml").write_text(broken, encoding="utf-8")

@@ -1,6 +1,6 @@
 """A real MLflow tracking server for the registry tests: SQLite backend, local artifact root, loopback.
 
-MLflow runs from its own virtualenv (``MLFLOW_VENV``, built once from PyPI and cached): the project's
+MLflow runs from its own virtualenv (``ensure_mlflow_venv``, built once from PyPI and cached): the project's
 environment cannot hold it (see ``mlflow_seed.py``). Without it these tests skip on a developer's machine
 and fail under ``CI=true``. Tests register models, versions, aliases, tags and metrics through the
 ``mlflow`` client (``Registry.run``); the code under test only ever talks REST to the server.
@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -23,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from mlops_platform.tools import build_cache
+
 MLFLOW_VERSION = "3.17.2"  # 3.18.0's mlflow-skinny==3.18.0 is not on PyPI (checked 2026-12-01)
-MLFLOW_VENV = Path(
-    os.environ.get(
-        "MLOPS_MLFLOW_VENV", Path.home() / ".cache" / "mlops-platform" / "mlflow-server" / MLFLOW_VERSION
-    )
-)
-MLFLOW_PYTHON = MLFLOW_VENV / "bin" / "python"
+MLFLOW_REQUIREMENTS = (f"mlflow[auth]=={MLFLOW_VERSION}",)
+# A venv counts only when mlflow imports at the pinned version: pip has exited 0 over a venv whose
+# files a concurrent build had wiped (issue 29).
+MLFLOW_CHECK = f"import mlflow; assert mlflow.__version__ == {MLFLOW_VERSION!r}, mlflow.__version__"
 SEED = Path(__file__).with_name("mlflow_seed.py")
 RESULT = "@@result "  # mlflow_seed.RESULT
 START_TIMEOUT_S = 120
@@ -42,21 +41,19 @@ def _require(message: str) -> None:
 
 
 def ensure_mlflow_venv() -> Path:
-    """The MLflow venv's Python, built (``python -m venv`` + ``pip install mlflow==...``) when missing."""
-    marker = MLFLOW_VENV / ".complete"
-    if marker.exists():
-        return MLFLOW_PYTHON
+    """The MLflow venv's Python: ``$MLOPS_MLFLOW_VENV``, else the cached build (made once when missing).
+
+    Built through ``build_cache.ensure_venv``: the xdist workers wait for one build, and a venv that
+    was interrupted or does not import mlflow at the pinned version is never used.
+    """
+    explicit = os.environ.get("MLOPS_MLFLOW_VENV")
+    if explicit:
+        return Path(explicit) / "bin" / "python"
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(MLFLOW_VENV)], check=True, timeout=300)
-        subprocess.run(
-            [str(MLFLOW_PYTHON), "-m", "pip", "install", "-q", f"mlflow[auth]=={MLFLOW_VERSION}"],
-            check=True,
-            timeout=1200,
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        _require(f"cannot build the MLflow {MLFLOW_VERSION} venv at {MLFLOW_VENV}: {exc}")
-    marker.touch()
-    return MLFLOW_PYTHON
+        return build_cache.ensure_venv("mlflow-server", MLFLOW_REQUIREMENTS, check=MLFLOW_CHECK)
+    except build_cache.BuildCacheError as exc:
+        _require(f"cannot build the MLflow {MLFLOW_VERSION} venv: {exc}")
+        raise  # pragma: no cover - _require raises
 
 
 def free_port() -> int:
@@ -166,7 +163,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """One MLflow tracking server for the session (SQLite store, local artifact root) and its client."""
     process, uri = _start(tmp_path_factory.mktemp("mlflow"))
-    reg = Registry(uri, MLFLOW_PYTHON)
+    reg = Registry(uri, ensure_mlflow_venv())
     yield reg
     reg.close()
     _stop(process)

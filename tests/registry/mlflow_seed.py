@@ -1,6 +1,6 @@
 """Registry operations through the ``mlflow`` client, run by the MLflow server's own interpreter.
 
-The tests run this file with the isolated MLflow venv's Python (``conftest.MLFLOW_PYTHON``): the
+The tests run this file with the isolated MLflow venv's Python (``conftest.ensure_mlflow_venv``): the
 project's environment cannot hold ``mlflow`` (its server needs ``graphene``, which pins
 ``python-dateutil<3``; ``kubernetes==37.0.2`` needs ``>=3``). A long-lived process (mlflow takes
 seconds to import): the tracking URI as its argument, then requests on stdin. Not collected by pytest.

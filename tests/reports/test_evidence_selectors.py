@@ -16,7 +16,7 @@ from mlops_platform.policies.catalogue import RULES, RULES_BY_NAME
 from mlops_platform.tools.findings import CapturedResource
 from mlops_platform.tools.reports.evidence import observe
 from tests.policies.policy_fixtures import R, deployment
-from tests.policies.test_policy_rules import BASELINES
+from tests.policies.test_policy_rules import BASELINES, llm_server
 
 ANNOTATIONS = ("spec", "template", "metadata", "annotations")
 K8S_WORKLOADS = ("deployment", "canary", "database", "object-store", "backup-job", "drift-job")
@@ -35,6 +35,7 @@ SPECIAL = {
     "resolved": deployment().mutate((*ANNOTATIONS, L.REGISTRY_RESOLUTION), "resolved"),
     "registry-tags": deployment().mutate((*ANNOTATIONS, L.REGISTRY_TAGS), "{}"),
     "registry-metrics": deployment().mutate((*ANNOTATIONS, L.REGISTRY_METRICS), "{}"),
+    "llm-server": llm_server(["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"]),
 }
 
 # rule: (must show evidence, must not show evidence: checked for stack rules)
@@ -85,6 +86,7 @@ SELECTORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "model-serving-labels": (SERVING, ("database", "service", "config-map")),
     "model-registry-source": (SERVING, ("database", "drift-job", "service")),
     "model-version-pinned": (SERVING, ("database", "drift-job", "service")),
+    "model-artifact-pinned": (("llm-server", *SERVING), ("service", "config-map")),
     "model-high-risk-documentation": (SERVING, ("database", "service")),
     "model-monitoring-coverage": (
         (*SERVING, "service-monitor", "prometheus-rule"),

@@ -110,3 +110,25 @@ def test_an_edited_report_is_not_signed(tmp_path: Path) -> None:
         f"error: {report}: its digest does not match its content: it was edited; not signing it"
     )
     assert not (tmp_path / "audit.json.dsse.json").exists()
+
+
+def test_signing_never_overwrites_the_report_or_an_envelope_unasked(tmp_path: Path) -> None:
+    report = tmp_path / "audit.json"
+    text = _render("json")
+    report.write_text(text, encoding="utf-8")
+    private, public = _keys(tmp_path)
+    onto_report = mlops("report", "sign", str(report), "--key", str(private), "-o", str(report))
+    assert onto_report.returncode == 2
+    assert "is an input of this command (--output must name another file)" in onto_report.stderr
+    assert report.read_text(encoding="utf-8") == text
+
+    assert mlops("report", "sign", str(report), "--key", str(private)).returncode == 0
+    envelope = tmp_path / "audit.json.dsse.json"
+    first = envelope.read_bytes()
+    again = mlops("report", "sign", str(report), "--key", str(private))
+    assert again.returncode == 2
+    assert "already exists (pass --force to overwrite it)" in again.stderr
+    assert envelope.read_bytes() == first
+    forced = mlops("report", "sign", str(report), "--key", str(private), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert mlops("report", "verify", str(report), "--key", str(public)).returncode == 0

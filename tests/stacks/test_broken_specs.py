@@ -53,7 +53,7 @@ class Case:
 
 ENV_ALLOWED = (
     "name, tier, target, namespace, owner, team, cost_centre, data_classification_ceiling, await_readiness, "
-    "registry_source"
+    "registry_source, images"
 )
 SECTIONS_ALLOWED = (
     "mlops-platform:environment, mlops-platform:storage, mlops-platform:registry, "
@@ -410,6 +410,14 @@ CASES = [
         ),
     ),
     Case(
+        "drift-bucket-not-a-bucket",
+        mutate("  mlops-platform:monitoring:\n", "  mlops-platform:monitoring:\n    drift_bucket: samples\n"),
+        (
+            "{file}:30: monitoring.drift_bucket: "
+            "'samples' is not a bucket of storage.object_store (datasets, mlflow-artifacts)",
+        ),
+    ),
+    Case(
         "receiver-kind-mismatch",
         mutate("        kind: email\n", "        kind: slack\n"),
         ("{file}:31: monitoring.receivers[0]: a slack receiver needs url_secret and no email",),
@@ -512,3 +520,39 @@ def test_broken_spec_through_cli(case: Case, tmp_path: Path) -> None:
     assert result.stderr.splitlines() == expected
     assert "Traceback" not in result.stdout + result.stderr
     assert "ok " not in result.stdout
+
+
+_REGISTRY_IMAGE = "  mlops-platform:registry:\n    model_registry:\n      image: {image}\n"
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["ghcr.io/mlflow/mlflow:v2.16.2", "ghcr.io/mlflow/mlflow:v3.6.0@sha256:" + "0" * 64, "dhi.io/mlflow:3"],
+)
+def test_an_mlflow_image_without_a_postgres_driver_is_refused_where_it_is_written(
+    image: str, tmp_path: Path
+) -> None:
+    # On today's defaults (ghcr.io/mlflow/mlflow:v2.16.2) staging validated, then its registry
+    # crash-looped on the cluster: "No module named 'psycopg2'".
+    text = mutate(
+        "  mlops-platform:serving:\n", f"{_REGISTRY_IMAGE.format(image=image)}  mlops-platform:serving:\n"
+    )
+    stack = tmp_path / "Pulumi.test.yaml"
+    stack.write_text(text, encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_environment(str(stack))
+    (problem,) = [str(p) for p in caught.value.problems]
+    assert "registry.model_registry.image:" in problem and "has no PostgreSQL driver (psycopg2)" in problem
+    assert "mlflow/mlflow#9513" in problem and repr(image) in problem
+    line = text.splitlines().index(f"      image: {image}") + 1
+    assert problem.startswith(f"{stack}:{line}: "), problem
+
+
+def test_the_full_variant_of_the_official_image_is_accepted(tmp_path: Path) -> None:
+    image = "ghcr.io/mlflow/mlflow:v3.6.0-full"
+    text = mutate(
+        "  mlops-platform:serving:\n", f"{_REGISTRY_IMAGE.format(image=image)}  mlops-platform:serving:\n"
+    )
+    stack = tmp_path / "Pulumi.test.yaml"
+    stack.write_text(text, encoding="utf-8")
+    assert load_environment(str(stack)).registry.model_registry.image == image
