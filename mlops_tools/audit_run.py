@@ -46,13 +46,15 @@ class AuditRequest:
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     """Audit every environment in ``request`` and write its reports; return the exit code."""
-    from mlops_platform.tools.reports import FORMATS, SUFFIXES, build_report, render_report
+    from mlops_platform.tools.reports import OUTPUT_FORMATS, SUFFIXES, build_report, render_report
     from mlops_platform.tools.reports.evidence import gather_evidence
     from mlops_platform.tools.waivers import WaiverError, load_waivers
 
-    unknown = [f for f in request.formats if f not in FORMATS]
+    unknown = [f for f in request.formats if f not in OUTPUT_FORMATS]
     if unknown:
-        err.print(f"--format: must be among {', '.join(FORMATS)} (got {', '.join(unknown)})", markup=False)
+        err.print(
+            f"--format: must be among {', '.join(OUTPUT_FORMATS)} (got {', '.join(unknown)})", markup=False
+        )
         return EXIT_BAD_INPUT
     if len(request.formats) > 1 and request.output is not None and request.output.suffix:
         err.print("--output: give a directory when asking for several formats", markup=False)

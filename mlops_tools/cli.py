@@ -466,7 +466,11 @@ def audit(
     envs: Annotated[list[str], typer.Argument(help="Environments to audit.")],
     fmt: Annotated[
         list[str] | None,
-        typer.Option("--format", "-f", help="text, json, sarif, junit, markdown or html; repeatable."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, json, sarif, junit, markdown, html or cyclonedx (the AI-BOM); repeatable.",
+        ),
     ] = None,
     output: Annotated[
         Path | None,

@@ -48,6 +48,28 @@ def _rewrite(model: BaseModel, source: ImageSource) -> BaseModel:
     return model.model_copy(update=changed) if changed else model
 
 
+def image_fields(model: BaseModel, at: str = "") -> list[tuple[str, str]]:
+    """Every image reference in ``model`` with its spec path (``serving.models[fraud-scorer].image``).
+
+    A list item is named by its ``name`` when it has one, else by its position.
+    """
+    out: list[tuple[str, str]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{at}.{name}" if at else name
+        if isinstance(value, ImageSource):
+            continue
+        if isinstance(value, str) and _is_image_field(name):
+            out.append((path, value))
+        elif isinstance(value, BaseModel):
+            out += image_fields(value, path)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    out += image_fields(item, f"{path}[{getattr(item, 'name', i)}]")
+    return out
+
+
 def resolve_spec(spec: EnvironmentSpec) -> EnvironmentSpec:
     """``spec`` with every image field (``image``, ``*_image``) resolved through ``environment.images``."""
     source = spec.environment.images

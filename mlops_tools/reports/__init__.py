@@ -1,4 +1,4 @@
-"""Audit reports: text, json, sarif, junit, markdown and html.
+"""Audit reports: text, json, sarif, junit, markdown and html; and the environment's AI-BOM (cyclonedx).
 
 ``build_report`` builds the redacted, sorted view (:mod:`mlops_platform.tools.reports.view`) once per
 run, one section (or run, or set of suites) per environment in the order given; ``render_report``
@@ -23,6 +23,10 @@ from mlops_platform.tools.reports.sarif import render_sarif
 from mlops_platform.tools.reports.view import environment_view
 
 FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
+"""The audit report's formats: each states the findings, the evidence and the scope."""
+BOM_FORMAT = "cyclonedx"
+OUTPUT_FORMATS = (*FORMATS, BOM_FORMAT)
+"""What ``mlops audit -f`` writes: the report's formats and the CycloneDX ML-BOM (:mod:`.bom`)."""
 SUFFIXES = {
     "text": ".txt",
     "json": ".json",
@@ -30,6 +34,7 @@ SUFFIXES = {
     "junit": ".xml",
     "markdown": ".md",
     "html": ".html",
+    BOM_FORMAT: ".cdx.json",
 }
 
 
@@ -73,15 +78,19 @@ def render_report(report: dict[str, Any], fmt: str, *, root: Path | None = None)
 
     Args:
         report: The built report.
-        fmt: One of :data:`FORMATS`.
+        fmt: One of :data:`OUTPUT_FORMATS`.
         root: The project's root, which every file a report names is relative to (SARIF records it
             as ``originalUriBaseIds``, so code scanning resolves each location).
 
     Raises:
         ValueError: for an unknown format, or JUnit of a report built without its checks.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+    if fmt == BOM_FORMAT:
+        from mlops_platform.tools.reports.bom import render_cyclonedx  # the library only when asked
+
+        return iter((render_cyclonedx(report),))
     if fmt == "json":
         return iter_json(report)
     if fmt == "junit":
@@ -107,7 +116,7 @@ def render(
 
     Args:
         results: One ``AuditResult`` per environment, waivers already applied.
-        fmt: One of :data:`FORMATS`.
+        fmt: One of :data:`OUTPUT_FORMATS`.
         provenance: Which code, packs and inputs produced the audits (every format records it).
         declarations: Per environment name, what its spec declares (the model inventory); an
             environment without one reports no models.
@@ -119,8 +128,8 @@ def render(
     Raises:
         ValueError: for an unknown format or an empty ``results``.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
     report = build_report(
         results,
         provenance=provenance,
@@ -131,4 +140,13 @@ def render(
     return "".join(render_report(report, fmt, root=root))
 
 
-__all__ = ["FORMATS", "SUFFIXES", "Declaration", "build_report", "render", "render_report"]
+__all__ = [
+    "BOM_FORMAT",
+    "FORMATS",
+    "OUTPUT_FORMATS",
+    "SUFFIXES",
+    "Declaration",
+    "build_report",
+    "render",
+    "render_report",
+]

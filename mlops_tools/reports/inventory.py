@@ -31,6 +31,8 @@ class Declaration:
 
     ceiling: str
     models: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, str]] = field(default_factory=list)
+    """Every image the environment runs, as deployed: ``{role: <spec path>, reference}``."""
 
 
 def _ref(name: str | None, version: int | None, alias: str | None, uri: str | None) -> dict[str, Any]:
@@ -38,7 +40,14 @@ def _ref(name: str | None, version: int | None, alias: str | None, uri: str | No
 
 
 def declared_models(spec: EnvironmentSpec) -> Declaration:
-    """The models of ``spec`` with their declared governance, SLOs, canary and drift check."""
+    """The models of ``spec`` with their declared governance, SLOs, canary and drift check.
+
+    Image references are the ones deployed: through the environment's mirror and overrides
+    (``environment.images``), as the program resolves them.
+    """
+    from mlops_platform.stacks.images import image_fields, resolve_spec
+
+    spec = resolve_spec(spec)
     ceiling = spec.environment.data_classification_ceiling
     models: list[dict[str, Any]] = []
     for m in sorted(spec.serving.models, key=lambda m: m.name):
@@ -73,7 +82,8 @@ def declared_models(spec: EnvironmentSpec) -> Declaration:
                 },
             }
         )
-    return Declaration(str(ceiling), models)
+    images = [{"role": role, "reference": reference} for role, reference in image_fields(spec)]
+    return Declaration(str(ceiling), models, images)
 
 
 def _labels(resource: CapturedResource) -> dict[str, Any]:

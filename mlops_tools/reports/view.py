@@ -413,6 +413,7 @@ def environment_view(
         "summary": summary,
         "classification_ceiling": declaration.ceiling if declaration is not None else None,
         "models": models,
+        "images": list(declaration.images) if declaration is not None else [],
         "findings": findings,
         "blocking": blocking,
         "controls": controls,
