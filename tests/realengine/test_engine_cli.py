@@ -11,6 +11,7 @@ import yaml
 
 from mlops_platform.tools.engine_pulumi.workspace import EngineTools
 from mlops_platform.tools.reports import SUFFIXES
+from mlops_platform.tools.reports.digest import digest_matches
 from tests.cli_runner import mlops
 from tests.realengine.conftest import REPO
 
@@ -30,6 +31,10 @@ def _unpinned_prod(tmp_path: Path) -> Path:
 
 def _report(directory: Path) -> dict[str, Any]:
     document = json.loads((directory / "mlops-audit.json").read_text(encoding="utf-8"))
+    # The canonical digest covers the provenance's engine, so it differs with it: each report's must
+    # be its own content's, and the rest is compared below.
+    assert digest_matches(document)
+    assert document.pop("digest")
     # The generation time differs, and the provenance names the engine that ran: nothing else may.
     assert document["provenance"].pop("generated_at")
     assert document["provenance"].pop("engine") in ("offline", "pulumi")
