@@ -4,23 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Third-party validators the tests drive for real: promtool, amtool and a headless browser.
+# Debian packages the tests drive for real: the validators promtool, amtool and a headless browser;
+# the local node's container runtime (containerd, runc), pod network (CNI plugins, iptables,
+# conntrack) and the tools its own images are made with (umoci, busybox-static).
 missing=()
-command -v promtool >/dev/null || missing+=(prometheus)
-command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
-command -v chromium >/dev/null || missing+=(chromium)
+need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
+for package in prometheus prometheus-alertmanager chromium containerd runc containernetworking-plugins \
+  iptables conntrack umoci busybox-static; do
+  need "$package"
+done
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (unattended upgrades, a second checkout's tests) holds the lock: wait for it.
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-# The real engine toolchain (Pulumi CLI, kubernetes provider, kube-apiserver, etcd, CRD files),
-# built from the Go module proxy into ~/.cache/mlops-platform/toolchain (MLOPS_TOOLCHAIN_CACHE).
+# The real engine toolchain (Pulumi CLI, kubernetes provider, kube-apiserver, etcd, CRD files) and
+# the local node (kubelet, kube-scheduler, kube-proxy, CoreDNS, local-path-provisioner, Prometheus
+# Operator), built from the Go module proxy into ~/.cache/mlops-platform/toolchain (MLOPS_TOOLCHAIN_CACHE).
 # Needs Go >= 1.26 on PATH. Cold on 2 busy cores: about 40 min (CLI 5, provider 16, apiserver and
 # controller manager 18) and ~12 GB of caches (modules 3.0 GB, build 9.2 GB; binaries 540 MB);
 # warm: a file check well under a second. Keep the cache between CI runs.
