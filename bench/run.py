@@ -53,6 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlops_platform.tools import build_cache
+from mlops_platform.tools.reports.report_model import load_report
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -307,6 +308,11 @@ class Size:
     floor_registered: int = 0
     same_findings: bool | None = None  # offline audit and real preview: the same violations
     runs: dict[str, list[Run]] = field(default_factory=dict)
+    json_bytes: int | None = None  # the timed audit's JSON report (default evidence)
+    report_bytes: dict[str, int] = field(default_factory=dict)  # every format, from the profiled run
+    full_json_bytes: int | None = None  # the JSON report with --evidence full
+    profile_s: float | None = None  # the profiled audit's own time (cProfile slows it down)
+    profile_top: list[dict[str, Any]] = field(default_factory=list)
 
     def median(self, tool: str) -> float | None:
         runs = self.runs.get(tool)
@@ -367,11 +373,13 @@ def bench_size(models: int, rounds: int, checkov: Path | None, workdir: Path, co
             where = f"{models} models, round {r + 1}/{rounds}"
             console.log(f"{where}: {name} {run.seconds:.2f} s, {run.peak_mb:.0f} MB")
             if name == "audit":
-                summary = json.loads((workdir / "audit.json").read_text(encoding="utf-8"))["summary"]
-                size.audit_checks = int(summary["checks"])
-                size.audit_not_applicable = int(summary.get("not_applicable", 0))
-                if int(summary["resources"]) != size.resources:
-                    raise SystemExit(f"audit saw {summary['resources']} resources, preview {size.resources}")
+                size.json_bytes = (workdir / "audit.json").stat().st_size
+                (audited,) = load_report(workdir / "audit.json").environments  # one environment
+                size.audit_checks = audited.summary.checks
+                size.audit_not_applicable = audited.summary.not_applicable
+                seen = audited.summary.resources
+                if seen != size.resources:
+                    raise SystemExit(f"audit saw {seen} resources, preview {size.resources}")
             elif name.startswith("floor"):
                 size.floor_registered = int(json.loads(run.stdout.strip().splitlines()[-1])["registered"])
             elif name == "checkov":
@@ -379,9 +387,86 @@ def bench_size(models: int, rounds: int, checkov: Path | None, workdir: Path, co
     return size
 
 
+REPORT_FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
+PROFILE_TOP = 10
+
+
+def bench_reports(size: Size, workdir: Path, *, full_evidence: bool, console: Console) -> None:
+    """Untimed: every report format's size and a profile of the audit's process; the full JSON's size.
+
+    One audit under cProfile (``bench/profile_audit.py``) writes every format (default evidence):
+    its top functions by own time and the size of each file. With ``full_evidence``, one more audit
+    writes the JSON with ``--evidence full`` (its wall time and peak are kept as ``audit-full``).
+    """
+    stack = workdir / "stacks" / "Pulumi.prod.yaml"
+    out = workdir / "reports"
+    formats = [arg for fmt in REPORT_FORMATS for arg in ("--format", fmt)]
+    profiler = [str(BIN / "python"), str(REPO / "bench" / "profile_audit.py"), "--top", str(PROFILE_TOP)]
+    run = measure(
+        [*profiler, "--", "audit", str(stack), *formats, "--output", str(out)], ok=lambda rc: rc in (0, 1)
+    )
+    profile = json.loads(run.stdout.strip().splitlines()[-1])
+    size.profile_s = float(profile["seconds"])
+    size.profile_top = list(profile["top"])
+    size.report_bytes = {
+        fmt: (out / f"mlops-audit{suffix}").stat().st_size
+        for fmt, suffix in zip(
+            REPORT_FORMATS, (".txt", ".json", ".sarif", ".xml", ".md", ".html"), strict=True
+        )
+    }
+    console.log(f"{size.models} models: reports {size.report_bytes}, profiled audit {size.profile_s:.2f} s")
+    if full_evidence:
+        report = workdir / "audit-full.json"
+        argv = [
+            str(MLOPS),
+            "audit",
+            str(stack),
+            "--format",
+            "json",
+            "--evidence",
+            "full",
+            "--output",
+            str(report),
+        ]
+        size.runs["audit-full"] = [measure(argv, ok=lambda rc: rc in (0, 1))]
+        size.full_json_bytes = report.stat().st_size
+        load_report(report)  # the full report reads as the default one does
+
+
+@dataclass(slots=True)
+class LargeValidate:
+    models: int
+    stack_bytes: int
+    runs: list[Run]
+
+
+def bench_validate(models: int, rounds: int, workdir: Path, console: Console) -> LargeValidate:
+    """``mlops validate`` of one large generated stack file (``rounds`` runs); a refusal is a result too."""
+    stack = write_stack(workdir, models)
+    runs = [measure([str(MLOPS), "validate", str(stack)], ok=lambda rc: rc in (0, 2)) for _ in range(rounds)]
+    for run in runs:
+        console.log(f"validate {models} models: exit {run.returncode}, {run.seconds:.2f} s")
+    return LargeValidate(models, stack.stat().st_size, runs)
+
+
+def validate_line(large: LargeValidate) -> dict[str, Any]:
+    last = large.runs[-1]
+    return {
+        "validate_models": large.models,
+        "stack_file_bytes": large.stack_bytes,
+        "validate_s": _round(statistics.median(r.seconds for r in large.runs)),
+        "validate_exit": last.returncode,
+        "validate_message": (last.stderr.strip().splitlines() or last.stdout.strip().splitlines() or [""])[
+            -1
+        ],
+        "validate_peak_mb": _round(max(r.peak_mb for r in large.runs), 0),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 def _violations(report: Path) -> set[tuple[str, str, str]]:
-    doc = json.loads(report.read_text(encoding="utf-8"))
-    return {(v["policy"], v["urn"], v["message"]) for v in doc["violations"]}  # one environment
+    (audited,) = load_report(report).environments  # one environment
+    return {(v.policy, v.urn, v.message) for v in audited.violations}
 
 
 def bench_engine(size: Size, workdir: Path, cap_s: float, console: Console) -> None:
@@ -438,7 +523,7 @@ def result_line(size: Size) -> dict[str, Any]:
         "audit_over_floor_gc": _ratio(audit, floor_gc),
         "checkov_over_audit": _ratio(checkov, audit),
         "engine_audit_s": _round(engine),
-        "engine_capped": engine_capped,
+        "engine_capped": engine_capped if "audit-engine" in size.runs else None,
         "engine_over_audit": None if engine_capped else _ratio(engine, audit),
         "same_findings": size.same_findings,
         "peak_mb": _round(size.peak("audit"), 0),
@@ -446,8 +531,15 @@ def result_line(size: Size) -> dict[str, Any]:
         "checkov_peak_mb": _round(size.peak("checkov"), 0),
         "audit_checks": size.audit_checks,
         "audit_not_applicable": size.audit_not_applicable,
-        "checkov_checks": size.checkov_checks,
+        "checkov_checks": size.checkov_checks if "checkov" in size.runs else None,
         "k8s_objects": size.k8s_objects,
+        "report_json_bytes": size.json_bytes,
+        "report_bytes": size.report_bytes or None,
+        "report_full_json_bytes": size.full_json_bytes,
+        "audit_full_evidence_s": _round(size.median("audit-full")),
+        "audit_full_evidence_peak_mb": _round(size.peak("audit-full"), 0),
+        "profile_s": size.profile_s,
+        "profile_top": size.profile_top or None,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -511,6 +603,20 @@ def main() -> int:
         help="Also run `mlops audit --engine pulumi` at these sizes (default: those up to 100 models).",
     )
     parser.add_argument("--engine-cap-s", type=float, default=1800.0, help="Time cap of one real preview.")
+    parser.add_argument(
+        "--full-evidence",
+        type=int,
+        nargs="*",
+        default=None,
+        metavar="MODELS",
+        help="Also write the JSON with --evidence full at these sizes (default: those up to 1,000 models).",
+    )
+    parser.add_argument(
+        "--validate-models",
+        type=int,
+        default=20_000,
+        help="Time `mlops validate` of one generated stack file of this many models (0: skip).",
+    )
     args = parser.parse_args()
     console = Console(stderr=True)
     checkov = None if args.no_checkov else ensure_checkov()
@@ -523,11 +629,39 @@ def main() -> int:
             engine_sizes = [m for m in args.models if m <= 100] if args.engine is None else args.engine
             if models in engine_sizes:
                 bench_engine(size, root / f"models-{models}", args.engine_cap_s, console)
+            full_sizes = (
+                [m for m in args.models if m <= 1000] if args.full_evidence is None else args.full_evidence
+            )
+            bench_reports(
+                size, root / f"models-{models}", full_evidence=models in full_sizes, console=console
+            )
             sizes.append(size)
+        large = None
+        if args.validate_models:
+            large = bench_validate(args.validate_models, args.repeat, root / "validate", console)
     Console(width=120).print(table(sizes))
     for size in sizes:
+        Console(width=120).print(profile_table(size))
+    for size in sizes:
         print(json.dumps(result_line(size)))
+    if large is not None:
+        print(json.dumps(validate_line(large)))
     return 0
+
+
+def profile_table(size: Size) -> Table:
+    out = Table(
+        title=f"{size.models} models: the audit's process under cProfile ({size.profile_s} s), top own time"
+    )
+    for column in ("function", "own s", "cumulative s", "calls"):
+        out.add_column(column, justify="left" if column == "function" else "right")
+    for row in size.profile_top:
+        out.add_row(row["function"], f"{row['own_s']:.2f}", f"{row['cumulative_s']:.2f}", f"{row['calls']:,}")
+    sizes = ", ".join(f"{fmt} {n / 1024:,.0f} KiB" for fmt, n in size.report_bytes.items())
+    out.caption = f"reports (default evidence): {sizes}" + (
+        f"; JSON with --evidence full {size.full_json_bytes / 1024:,.0f} KiB" if size.full_json_bytes else ""
+    )
+    return out
 
 
 if __name__ == "__main__":

@@ -250,10 +250,18 @@ def check_monitoring(name: str, args: MonitoringArgs) -> None:
     p = _Problems()
     _ownership(p, args.ownership)
     p.check("namespace", v.dns_label, args.namespace)
-    for field in ("prometheus_image", "alertmanager_image", "grafana_image"):
+    for field in ("prometheus_image", "alertmanager_image", "grafana_image", "pushgateway_image"):
         p.check(field, v.image_ref, getattr(args, field))
     if args.drift_image is not None:
         p.check("drift_image", v.image_ref, args.drift_image)
+    if args.drift_store is not None:
+        p.check("drift_store.bucket", v.matches, args.drift_store.bucket, v.BUCKET_PATTERN)
+    targets = args.scrape_targets if isinstance(args.scrape_targets, Sequence) else ()
+    drifting = [
+        str(t.model) for t in targets if getattr(t, "drift", None) is not None and hasattr(t, "model")
+    ]
+    if drifting and args.drift_store is None:
+        p.add("drift_store", f"drift checks of {', '.join(sorted(drifting))} need drift_store")
     p.check("retention_days", v.within, args.retention_days, 1)
     p.check("scrape_interval_seconds", v.within, args.scrape_interval_seconds, 5, 3600)
     p.check("prometheus_size_gib", v.within, args.prometheus_size_gib, 1)

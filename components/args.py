@@ -376,7 +376,7 @@ class ScrapeTarget:
     selector: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
     """Kubernetes: labels of the model's Service, for its ServiceMonitor. Empty on Docker."""
     image: str | None = None
-    """The model's serving image (the drift-check job runs it when no dedicated drift image is set)."""
+    """The model's serving image: its drift job runs in it when no ``drift_image`` is set."""
     canary_host: pulumi.Input[str] | None = None
     """Docker: container name of the canary, scraped beside ``host`` (track ``canary``). None on Kubernetes,
     where the ServiceMonitor's selector covers both Deployments."""
@@ -415,6 +415,24 @@ class ReceiverArgs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DriftStoreArgs:
+    """Where the drift jobs read each model's samples: an S3 API object store (the storage layer's).
+
+    Layout: ``s3://<bucket>/<prefix>/<model>/reference.{csv,parquet}`` and
+    ``.../<model>/recent/*.{csv,parquet}`` (see ``mlops_platform.drift``).
+    """
+
+    endpoint: pulumi.Input[str]
+    """``http://host:port``: the storage layer's ``object_store_endpoint``."""
+    access_key: pulumi.Input[str]
+    """Secret."""
+    secret_key: pulumi.Input[str]
+    """Secret."""
+    bucket: str = "datasets"
+    prefix: str = "drift"
+
+
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     target: Target
     ownership: Ownership
@@ -424,16 +442,20 @@ class MonitoringArgs:
     prometheus_image: str
     alertmanager_image: str
     grafana_image: str
+    pushgateway_image: str
+    """The Pushgateway the drift jobs push their figures to (Prometheus scrapes it, ``honor_labels``)."""
     retention_days: int
     receivers: Sequence[ReceiverArgs]
     scrape_targets: Sequence[ScrapeTarget] = ()
     scrape_interval_seconds: int = 30
     dashboards: bool = True
     """One provisioned Grafana dashboard per model."""
-    registry_uri: pulumi.Input[str] | None = None
-    """MLflow tracking URI the drift-check jobs read reference data from."""
     drift_image: str | None = None
-    """Image of the drift-check job; None: each model's own serving image."""
+    """Image of the drift jobs, which run ``python -m mlops_platform.drift``: the platform's runtime image.
+    None: each model's serving image, which is that image when the model runs the platform's server
+    (``mlops_platform.serving_runtime``)."""
+    drift_store: DriftStoreArgs | None = None
+    """Where the drift jobs read samples. Required when a target has drift checks; None otherwise."""
     storage_class: str | None = None
     prometheus_size_gib: int = 20
 
@@ -443,6 +465,8 @@ class MonitoringOutputs:
     prometheus_url: pulumi.Output[str]
     alertmanager_url: pulumi.Output[str]
     grafana_url: pulumi.Output[str]
+    pushgateway_url: pulumi.Output[str]
+    """The Pushgateway the drift jobs push to (``http://host:9091``)."""
     grafana_admin_password: pulumi.Output[str]
     """Secret."""
     dashboards: Sequence[str]

@@ -19,6 +19,8 @@ class MonitoringStack(pulumi.ComponentResource):
     """Alertmanager inside the namespace / network."""
     grafana_url: pulumi.Output[str]
     """Grafana inside the namespace / network."""
+    pushgateway_url: pulumi.Output[str]
+    """The Pushgateway the drift jobs push to, inside the namespace / network."""
     outputs: MonitoringOutputs
     """Every output of the layer, typed."""
 
@@ -30,10 +32,12 @@ class MonitoringStack(pulumi.ComponentResource):
         self.prometheus_url = self.outputs.prometheus_url
         self.alertmanager_url = self.outputs.alertmanager_url
         self.grafana_url = self.outputs.grafana_url
+        self.pushgateway_url = self.outputs.pushgateway_url
         self.register_outputs(
             {
                 "prometheus_url": self.prometheus_url,
                 "alertmanager_url": self.alertmanager_url,
                 "grafana_url": self.grafana_url,
+                "pushgateway_url": self.pushgateway_url,
             }
         )

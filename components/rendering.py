@@ -28,6 +28,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 GRAFANA_PORT = 3000
+PUSHGATEWAY_PORT = 9091
 RULES_PATH = "/etc/prometheus/rules/models.yml"
 """Where the model alert rules live inside the Prometheus container (contract with the policies)."""
 DASHBOARDS_PATH = "/etc/grafana/dashboards"
@@ -79,6 +80,7 @@ def render_prometheus_config(
     alertmanager: Sequence[str] | str | None = None,
     *,
     external_labels: Mapping[str, str] | None = None,
+    pushgateway: str | None = None,
 ) -> str:
     """``prometheus.yml`` scraping every endpoint as the job ``model-<model>`` with static targets.
 
@@ -88,6 +90,8 @@ def render_prometheus_config(
         rule_files: Rule file paths as seen by Prometheus.
         alertmanager: ``host:port`` of one or more Alertmanagers; None sends no alerts.
         external_labels: Added to every series leaving this Prometheus (e.g. ``environment``).
+        pushgateway: ``host:port`` of the Pushgateway the drift jobs push to, scraped as the job
+            ``pushgateway`` with ``honor_labels``; None scrapes none.
     """
     alertmanagers = [alertmanager] if isinstance(alertmanager, str) else list(alertmanager or ())
     ordered = sorted(targets, key=lambda t: t.model)
@@ -100,6 +104,7 @@ def render_prometheus_config(
         rule_files=list(rule_files),
         alertmanagers=alertmanagers,
         self_port=PROMETHEUS_PORT,
+        pushgateway=pushgateway,
         targets=[
             {"model": t.model, "metrics_path": t.metrics_path, "endpoints": _endpoints(t)} for t in ordered
         ],

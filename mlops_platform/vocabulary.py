@@ -47,6 +47,7 @@ COMPONENT_DATABASE_BACKUP: Final = "database-backup"
 COMPONENT_BUCKET_INIT: Final = "bucket-init"  # one-shot job creating and configuring buckets
 
 # Annotations (values that are not valid label values: URLs, URIs, free text).
+MODEL_WORKLOAD: Final = f"{DOMAIN}/model-workload"  # "true": serves a model (a server not recognised)
 MODEL_URI: Final = f"{DOMAIN}/model-uri"  # models:/<name>/<version|alias> or an ad-hoc URI
 MODEL_SOURCE: Final = f"{DOMAIN}/model-source"  # "registry-version", "registry-alias" or "uri"
 MODEL_CARD_URL: Final = f"{DOMAIN}/model-card-url"

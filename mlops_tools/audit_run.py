@@ -6,8 +6,9 @@ Exit codes: 0 when no mandatory violation is left unwaived, 1 when one is (or a 
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from mlops_platform.tools.findings import AuditResult
+from mlops_platform.tools.findings import AuditResult, EvidenceMode
 
 if TYPE_CHECKING:
     from mlops_platform.tools.project import Project
@@ -36,11 +37,17 @@ class AuditRequest:
     project: Project | None = None  # None: the working directory's
     packs: list[Path] | None = None  # None: the library's bundled packs
     split: bool = False  # offline: each environment as one stack per layer, in order
+    force: bool = False  # overwrite existing report files
+    inputs: list[Path] = field(default_factory=list)  # files read besides env_files: never overwritten
+    evidence: EvidenceMode = EvidenceMode.SAMPLE  # how much positive evidence the reports list
+    tier: str | None = None  # over the spec's and the policy config's stacks.json
+    target: str | None = None
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     """Audit every environment in ``request`` and write its reports; return the exit code."""
-    from mlops_platform.tools.reports import FORMATS, SUFFIXES, render
+    from mlops_platform.tools.reports import FORMATS, SUFFIXES, build_report, render_report
+    from mlops_platform.tools.reports.evidence import gather_evidence
     from mlops_platform.tools.waivers import WaiverError, load_waivers
 
     unknown = [f for f in request.formats if f not in FORMATS]
@@ -60,8 +67,9 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
 
     results = []
     for env_file in request.env_files:
+        trail: dict[str, tuple[str | int, ...]] = {}
         result = (
-            _audit_one(request, env_file, err)
+            _audit_one(request, env_file, err, trail)
             if request.engine == "offline"
             else _engine_audit(request, env_file, err)
         )
@@ -69,7 +77,11 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
             return EXIT_BAD_INPUT
         from mlops_platform.tools.spec_locations import locate_findings
 
-        result = locate_findings(result, env_file)  # right after its run: the spec trail is this one's
+        # Right after its run: the spec trail is this one's (a split audit's: every layer's).
+        result = locate_findings(result, env_file, trail if request.split else None, project=request.project)
+        if result.evidence is None or result.evidence.mode is not request.evidence:
+            evidence = gather_evidence(result.resources, result.findings, result.checks, request.evidence)
+            result = dataclasses.replace(result, evidence=evidence)
         _warn_cluster_needs(result, err)
         from mlops_platform.tools.waivers import apply_waivers
 
@@ -93,23 +105,29 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     provenance = _provenance(request, results)
     generated_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
-    def report(fmt: str) -> str:
-        return render(
-            results, fmt, provenance=provenance, declarations=declarations, generated_at=generated_at
-        )
-
+    report = build_report(  # once: every format renders the same view
+        results,
+        provenance=provenance,
+        declarations=declarations,
+        generated_at=generated_at,
+        with_checks="junit" in request.formats,
+    )
     for fmt in request.formats:
-        text = report(fmt)
         target = _target(request, fmt, SUFFIXES[fmt])
         if target is None:
-            out.file.write(text)
+            for piece in render_report(report, fmt, root=project.root):
+                out.file.write(piece)
         else:
             from mlops_platform.tools.cli_guard import write_output
 
-            write_output(target, text)  # an OutputError: exit 2, one line (cli_guard)
+            inputs = [*request.env_files, request.waivers, *request.inputs]
+            # OutputError: exit 2 (cli_guard)
+            pieces = render_report(report, fmt, root=project.root)
+            write_output(target, pieces, force=request.force, inputs=inputs)
             err.print(f"wrote {target}", markup=False)
     if request.output is not None and "text" not in request.formats:
-        out.file.write(report("text"))
+        for piece in render_report(report, "text", root=project.root):
+            out.file.write(piece)
     return EXIT_OK if all(r.passed for r in results) else EXIT_VIOLATIONS
 
 
@@ -127,18 +145,30 @@ def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ign
     The policy config files are the ones each audit read (``AuditResult.policy_config``), with the
     hash of the bytes it read: not a second lookup that could pick other files.
     """
-    from mlops_platform.stacks.loader import DEFAULTS_FILE
+    from mlops_platform.stacks.loader import DEFAULTS_FILE, declares_spec
     from mlops_platform.tools.policy_config import discover_packs
     from mlops_platform.tools.project import project_or_cwd
-    from mlops_platform.tools.provenance import InputFile, collect_provenance, input_file
+    from mlops_platform.tools.provenance import (
+        LIBRARY_ROOT,
+        InputFile,
+        collect_provenance,
+        input_file,
+        relative,
+    )
 
-    root = project_or_cwd(request.project).root
+    project = project_or_cwd(request.project)
+    root = project.root
     packs = discover_packs() if request.packs is None else request.packs
-    inputs = [input_file("defaults", DEFAULTS_FILE, root), input_file("waivers", request.waivers, root)]
+    inputs = [input_file("waivers", request.waivers, root)]
+    if any(declares_spec(f, project.name) for f in request.env_files):  # tier defaults were read
+        defaults = input_file("defaults", DEFAULTS_FILE, root)
+        if not DEFAULTS_FILE.is_relative_to(root):  # the library's: named inside it, not by this machine
+            defaults = replace(defaults, path=f"{LIBRARY_ROOT.name}/stacks/{DEFAULTS_FILE.name}")
+        inputs.append(defaults)
     for result, env_file in zip(results, request.env_files, strict=True):
         inputs.append(input_file("spec", env_file, root, result.environment))
-        inputs += [
-            InputFile("policy-config", source.path, source.sha256, result.environment)
+        inputs += [  # a config file's path as the audit showed it (from the working directory): the root's
+            InputFile("policy-config", relative(Path(source.path), root), source.sha256, result.environment)
             for source in result.policy_config
         ]
     return collect_provenance(
@@ -154,8 +184,13 @@ def _target(request: AuditRequest, fmt: str, suffix: str) -> Path | None:
     return request.output / f"mlops-audit{suffix}"
 
 
-def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ignore[no-untyped-def]
-    """One environment's audit with a progress display on stderr; None after reporting a failure."""
+def _audit_one(  # type: ignore[no-untyped-def]
+    request: AuditRequest, env_file: Path, err: Console, trail: dict[str, tuple[str | int, ...]]
+):
+    """One environment's audit with a progress display on stderr; None after reporting a failure.
+
+    A split audit fills ``trail`` with every layer run's spec trail.
+    """
     from mlops_platform.tools.engine.audit import (
         PackError,
         PolicyConfigError,
@@ -163,7 +198,9 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
         audit_split_environment,
         environment_result,
     )
-    from mlops_platform.tools.engine.capture import StackReferenceError
+    from mlops_platform.tools.engine.calls import program_failure
+    from mlops_platform.tools.policy_config import StackProfile
+    from mlops_platform.tools.project import project_or_cwd
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     with Progress(
@@ -186,14 +223,24 @@ def _audit_one(request: AuditRequest, env_file: Path, err: Console):  # type: ig
         try:
             if request.split:
                 layers = audit_split_environment(
-                    env_file, project=request.project, packs=request.packs, progress=update
+                    env_file, project=request.project, packs=request.packs, progress=update, trail=trail
                 )
                 return environment_result(env, [result for _, result in layers])
-            return audit_environment(env_file, project=request.project, packs=request.packs, progress=update)
-        except (PolicyConfigError, PackError, StackReferenceError) as exc:
+            return audit_environment(
+                env_file,
+                project=request.project,
+                packs=request.packs,
+                progress=update,
+                evidence=request.evidence,
+                profile=StackProfile(request.tier, request.target),
+            )
+        except (PolicyConfigError, PackError) as exc:
             err.print(f"{env}: {exc}", markup=False)
-        except Exception as exc:  # the program failed: a RunError carries located spec errors
-            err.print(f"{env}: the program failed: {exc}", markup=False)
+        except Exception as exc:
+            line = program_failure(exc, project_or_cwd(request.project).root)
+            if line is None:
+                raise  # ours, not the program's: the entry guard's exit 70
+            err.print(f"{env}: {line}", markup=False)
     return None
 
 
@@ -202,6 +249,7 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
     from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
     from mlops_platform.tools.engine_pulumi.audit import EngineRunError, audit_with_engine
     from mlops_platform.tools.engine_pulumi.workspace import EngineUnavailable
+    from mlops_platform.tools.policy_config import StackProfile
 
     env = env_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
@@ -211,6 +259,7 @@ def _engine_audit(request: AuditRequest, env_file: Path, err: Console):  # type:
             packs=request.packs,
             stack_name=request.stack,
             refresh=request.refresh,
+            profile=StackProfile(request.tier, request.target),
         )
     except (EngineUnavailable, EngineRunError, PolicyConfigError, PackError) as exc:
         err.print(f"{env}: {exc}", markup=False)

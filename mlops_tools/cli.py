@@ -20,6 +20,7 @@ from mlops_platform.tools.cli_project import register as register_project_comman
 from mlops_platform.tools.cli_registry import register as register_registry_commands
 from mlops_platform.tools.cli_registry import use_registry_snapshot
 from mlops_platform.tools.cli_toolchain import toolchain_app
+from mlops_platform.tools.findings import EvidenceMode
 
 if TYPE_CHECKING:
     from mlops_platform.tools.project import Project
@@ -107,6 +108,23 @@ def _project(*, runs_program: bool = False) -> Project:
     return found
 
 
+def _project_name() -> str:
+    """The chosen project's name; outside any project (``mlops schema`` anywhere), the library's own."""
+    from mlops_platform.stacks.loader import PROJECT
+
+    if _chosen["dir"] is None and _chosen["project"] is None:
+        from mlops_platform.tools.project import Project, ProjectError
+
+        try:
+            return Project.find().name
+        except ProjectError as exc:
+            if all("no Pulumi project" in str(p) for p in exc.problems):
+                return PROJECT
+            _report_problems(exc.problems)  # a Pulumi.yaml that is there but broken
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return _project().name
+
+
 def _report_problems(problems: list) -> None:
     for problem in problems:
         err.print(str(problem), markup=False)
@@ -137,7 +155,7 @@ def validate(
 
     project = _project()
     failed = False
-    targets: list[str | Path] = list(envs) if envs else list(environment_files())
+    targets: list[str | Path] = list(envs) if envs else list(environment_files(project.stack_config_dir))
     if not targets:
         err.print("no environment: stacks/ holds no Pulumi.<ENV>.yaml", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -145,7 +163,7 @@ def validate(
         try:
             path = env if isinstance(env, Path) else resolve_environment(env, project.stack_config_dir)
             spec = load_environment(path, project=project.name)
-            checked = check_environment(path, spec)
+            checked = check_environment(path, spec, project=project.name)
         except SpecError as exc:
             _report_problems(exc.problems)
             failed = True
@@ -182,23 +200,24 @@ def schema(
             help="The schema of a stack file as written (config:, namespaced keys, tier defaults optional).",
         ),
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of the environment spec, for editors and CI.
 
     Without --stack-file: the merged spec (tier defaults applied). With it: the stack file people
-    edit; stacks/stack-file.schema.json is this output, named by each bundled file's
-    `yaml-language-server` modeline.
+    edit, its keys in the project's namespace (its name); stacks/stack-file.schema.json is this
+    repository's, named by each bundled file's `yaml-language-server` modeline.
     """
     from mlops_platform.stacks.json_schema import render_stack_file_schema, spec_json_schema
     from mlops_platform.tools.cli_guard import write_output
 
     text = (
-        render_stack_file_schema()
+        render_stack_file_schema(_project_name())
         if stack_file
         else json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
     )
     if output:
-        write_output(output, text)
+        write_output(output, text, force=force)
     else:
         sys.stdout.write(text)
 
@@ -296,7 +315,7 @@ def _spec_file(env: str) -> Path:
     project = _project()
     try:
         path = resolve_environment(env, project.stack_config_dir)
-        checked = check_environment(path, load_environment(path, project=project.name))
+        checked = check_environment(path, load_environment(path, project=project.name), project=project.name)
     except SpecError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -313,11 +332,15 @@ def _program_stack_file(env: str) -> Path:
 
     Any Pulumi Python program can be audited or previewed; its stack file then only has to exist.
     """
-    from mlops_platform.stacks.loader import SpecError, declares_spec, resolve_environment
+    from mlops_platform.stacks.loader import SpecError, declares_spec, read_stack_file, resolve_environment
+    from mlops_platform.tools.engine.config import misshapen_stack_file
 
     project = _project()
     try:
         path = resolve_environment(env, project.stack_config_dir)
+        stack_file = read_stack_file(path, project.name)
+        if misshapen_stack_file(stack_file):  # no engine can run it: say where, as validate does
+            raise SpecError(stack_file.problems)
         if declares_spec(path, project.name):
             return _spec_file(env)
     except SpecError as exc:
@@ -326,6 +349,7 @@ def _program_stack_file(env: str) -> Path:
     return path
 
 
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
 StackOpt = Annotated[
     str | None, typer.Option("--stack", "-s", help="A stack of your own Pulumi backend (in this project).")
 ]
@@ -476,6 +500,28 @@ def audit(
         Path | None,
         typer.Option(help="Resolve model versions from this file (mlops registry snapshot) offline."),
     ] = None,
+    force: ForceOpt = False,
+    evidence: Annotated[
+        EvidenceMode,
+        typer.Option(
+            help="Evidence per rule: sample (every resource not passed, a few passed; the rest counted) "
+            "or full (every resource judged)."
+        ),
+    ] = EvidenceMode.SAMPLE,
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            help="The environment's tier (its policy config's tiers/<tier>.json), over the spec's "
+            "environment.tier and policies/config/stacks.json."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="kubernetes or docker, over the spec's and stacks.json's "
+            "(default: what the program deploys to)."
+        ),
+    ] = None,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -484,6 +530,7 @@ def audit(
     """
     from datetime import date
 
+    from mlops_platform.policies.controls import ALL_TARGETS
     from mlops_platform.stacks.yaml_source import echo
     from mlops_platform.tools.audit_run import AuditRequest, run_audits
 
@@ -499,6 +546,9 @@ def audit(
             "--split: the offline engine only (layer stacks on the real engine are not supported)",
             markup=False,
         )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if target is not None and target not in ALL_TARGETS:
+        err.print(f"--target: must be one of {', '.join(ALL_TARGETS)} (got {target!r})", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     if stack and len(envs) > 1:
         err.print("--stack: audit one environment at a time", markup=False)
@@ -528,6 +578,14 @@ def audit(
         engine=engine,
         stack=stack,
         refresh=refresh,
+        force=force,
+        inputs=[
+            *(p for p in [waivers, registry_snapshot] if p is not None),
+            *(pack for pack in pack_dirs or []),
+        ],
+        evidence=evidence,
+        tier=tier,
+        target=target,
     )
     raise typer.Exit(run_audits(request, out, err))
 
@@ -622,20 +680,25 @@ def up(
 def _audit_gate(env: str, waivers: Path) -> None:
     """Run the offline audit of ``env``; exit 1 on a blocking finding, 2 when it cannot run."""
     from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
+    from mlops_platform.tools.engine.calls import program_failure
     from mlops_platform.tools.up_gate import offline_gate
     from mlops_platform.tools.waivers import WaiverError
 
     path = _spec_file(env)
+    project = _project(runs_program=True)
     try:
-        passed = offline_gate(path, waivers, err)
+        passed = offline_gate(path, waivers, err, project)
     except WaiverError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except (PolicyConfigError, PackError) as exc:
         err.print(f"mlops up: the offline audit cannot run: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except Exception as exc:  # the program failed: a RunError carries located spec errors
-        err.print(f"mlops up: the program failed: {exc}", markup=False)
+    except Exception as exc:
+        line = program_failure(exc, project.root)
+        if line is None:
+            raise  # ours, not the program's: the entry guard's exit 70
+        err.print(f"mlops up: {line}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if not passed:
         err.print("mlops up: stopped by the offline audit before any change (--skip-audit to bypass)")
@@ -764,18 +827,19 @@ def _guarded(run):  # type: ignore[no-untyped-def]
 
     Anything else it raises is a bug, left to the entry guard (exit 70, see ``cli_guard``).
     """
-    import pulumi
-
-    from mlops_platform.tools.engine.config import StackConfigError
+    from mlops_platform.tools.engine.calls import program_failure
 
     try:
         return run()
-    except (pulumi.RunError, StackConfigError) as exc:  # the program's own error, as the CLI shows it
-        err.print(f"error: {exc}")
+    except Exception as exc:
+        line = program_failure(exc, _project().root)
+        if line is None:
+            raise
+        err.print(f"error: {line}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-register_registry_commands(app)  # registry snapshot, promote, rollback: after the core commands
+register_registry_commands(app, _project)  # registry snapshot, promote, rollback: after the core commands
 
 
 PROJECT_FLAGS = ("--project", "-C")

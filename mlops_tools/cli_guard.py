@@ -19,7 +19,7 @@ import errno
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,18 +41,47 @@ class OutputError(OSError):
         return f"{self.option}: cannot write {self.path}: {self.strerror}"
 
 
-def write_output(path: Path, text: str, *, option: str = "--output") -> None:
-    """Write ``text`` to ``path`` (creating its directory), every failure an :class:`OutputError`.
+def write_output(
+    path: Path,
+    text: str | Iterable[str],
+    *,
+    option: str = "--output",
+    force: bool = False,
+    inputs: Sequence[Path] = (),
+) -> None:
+    """Write ``text`` (or its pieces, as they come) to ``path`` (creating its directory) atomically.
 
-    A full device (``/dev/full``) fails only when the file is flushed: that is inside too.
+    Every failure is an :class:`OutputError`. A regular file is replaced whole
+    (:func:`mlops_platform.tools.atomic_write.write_atomic`), and only with ``force`` when it exists;
+    a link to one, or one of this run's ``inputs``, is refused. A device or pipe (``/dev/null``,
+    ``/dev/stdout``) is written as a stream: there is nothing to lose, and a full device
+    (``/dev/full``) fails only when the file is flushed: that is inside too.
     """
+    from mlops_platform.tools.atomic_write import WriteRefused, write_atomic
+
     try:
         blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
         if blocker is not None:  # mkdir would say "File exists"
             raise OSError(errno.ENOTDIR, f"Not a directory ({blocker} is a file)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            handle.write(text)
+        if path.is_dir():
+            raise OSError(errno.EISDIR, "Is a directory")
+        if path.exists() and not path.is_file():
+            with path.open("w", encoding="utf-8") as handle:
+                if isinstance(text, str):
+                    handle.write(text)
+                else:
+                    handle.writelines(text)
+            return
+        for source in inputs:
+            if source.exists() and (path.exists() and path.samefile(source)):
+                raise WriteRefused(path, f"is an input of this command ({option} must name another file)")
+        if path.is_symlink():
+            raise WriteRefused(path, "is a symbolic link (name the file it points to, or another file)")
+        if path.exists() and not force:
+            raise WriteRefused(path, "already exists (pass --force to overwrite it)")
+        write_atomic(path, text, follow_symlinks=False, create_dirs=True)
+    except WriteRefused as exc:
+        raise OutputError(option, path, OSError(exc.errno, exc.reason)) from None
     except OSError as exc:
         raise OutputError(option, path, exc) from None
 

@@ -41,6 +41,14 @@ def secret_fingerprint(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a program created a resource: the absolute file and the line of the call."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class CapturedResource:
     """One RegisterResource call as the engine would see it: identity, inputs and options.
 
@@ -64,6 +72,7 @@ class CapturedResource:
     aliases: tuple[str, ...] = ()
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     additional_secret_outputs: tuple[str, ...] = ()
+    source: SourcePosition | None = None  # the program line that created it, when the engine said
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,7 @@ class SpecLocation:
     line: int | None
     path: str
     default: bool = False  # the value came from a tier default (``file`` is stacks/defaults.yaml)
+    program: bool = False  # a line of the program (the call that created the resource), not of the spec
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -174,6 +184,36 @@ class Check(NamedTuple):
     urn: str
 
 
+class EvidenceMode(StrEnum):
+    """How much positive evidence an audit keeps (``mlops audit --evidence``)."""
+
+    SAMPLE = "sample"  # every resource a rule did not pass, and a bounded sample of those it passed
+    FULL = "full"  # every resource every rule judged, and every resource a stack rule read
+
+
+class Observed(NamedTuple):
+    """The values one rule read on one resource: ``(path, value)`` pairs, bounded, and how many more."""
+
+    values: tuple[tuple[str, str], ...]
+    more: int
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the rules read on the resources they judged, gathered once per (rule, resource).
+
+    ``observed`` holds an entry for every (pack, policy, urn) the report lists (``urn`` empty for
+    the stack); ``stack_reads`` the resources a stack rule that judged the whole stack read values
+    on, in report order, and ``stack_reads_cut`` the stack rules whose reads are a sample (the
+    bound was reached: more resources may hold values it reads).
+    """
+
+    mode: EvidenceMode
+    observed: dict[tuple[str, str, str], Observed] = field(default_factory=dict)
+    stack_reads: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    stack_reads_cut: frozenset[tuple[str, str]] = frozenset()
+
+
 @dataclass(slots=True)
 class AuditResult:
     """Everything one environment's audit established; the single input of every report."""
@@ -194,6 +234,9 @@ class AuditResult:
     # Policy x resource pairs the rule declared not applicable (``PolicyNotApplicable``): never checks.
     not_applicable: list[Check] = field(default_factory=list)
     policy_config: list[ConfigSource] = field(default_factory=list)  # tier file first, then the override
+    # What each rule read, gathered once (``reports.evidence.gather_evidence``); None: not gathered yet.
+    evidence: Evidence | None = None
+    stack_file: str = ""  # the environment's stack file, relative to the project's root
 
     @property
     def blocking(self) -> list[Finding]:

@@ -149,3 +149,48 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+STACKS_FILE = "stacks.json"
+"""``<config dir>/stacks.json``: the tier and target of environments whose stack file has no spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackProfile:
+    """The tier and target an environment declares outside a spec; None where nothing says."""
+
+    tier: str | None = None
+    target: str | None = None
+
+
+UNDECLARED = StackProfile()
+"""No tier and no target given."""
+
+
+def declared_profile(config_dir: Path | None, environment: str) -> StackProfile:
+    """What ``stacks.json`` says of ``environment`` (its entry over the ``"*"`` entry).
+
+    A program of one's own has no ``environment.tier``: this file of the project's policy config
+    (``{"prod": {"tier": "prod", "target": "kubernetes"}, "*": {"tier": "dev"}}``) gives it one.
+
+    Raises:
+        PolicyConfigFileError: the file is unreadable, not JSON, or an entry is not an object of
+            ``tier``/``target`` strings.
+    """
+    if config_dir is None:
+        return StackProfile()
+    path = config_dir / STACKS_FILE
+    if not path.is_file():
+        return StackProfile()
+    data = _parse(path, _read_bytes(path))
+    merged: dict[str, str] = {}
+    for key in ("*", environment):
+        entry = data.get(key, {})
+        if not isinstance(entry, dict) or not all(
+            k in ("tier", "target") and isinstance(v, str) and v for k, v in entry.items()
+        ):
+            raise PolicyConfigFileError(
+                f'{path}: {key!r}: expected an object of non-empty "tier" and "target" strings'
+            )
+        merged.update(entry)
+    return StackProfile(merged.get("tier"), merged.get("target"))

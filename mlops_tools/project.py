@@ -75,7 +75,12 @@ class Project:
         if not path.is_file():
             shown = display_path(path)
             raise ProjectError([Problem(shown, None, "", "no Pulumi project here (no Pulumi.yaml)")])
-        located = read_located_yaml(path)
+        try:
+            located = read_located_yaml(path)
+        except ProjectError:
+            raise
+        except SourceError as exc:  # not YAML, not UTF-8, unreadable: located, as every spec error
+            raise ProjectError(exc.problems) from None
         shown = located.file
         data = located.data if isinstance(located.data, dict) else {}
         problems = list(located.duplicates)

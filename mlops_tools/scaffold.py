@@ -10,6 +10,7 @@ written; the example images and contacts are placeholders to replace.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any
 
 import yaml
 
+from mlops_platform.tools.atomic_write import WriteRefused, absent, write_atomic
 from mlops_platform.tools.policy_config import tier_config_file
 from mlops_platform.tools.project import POLICY_CONFIG_DIR, PROJECT_FILE, WAIVERS_FILE
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # what the Pulumi CLI accepts as a project name
 TIERS = ("dev", "staging", "prod")
+STACK_FILE_SCHEMA = "stack-file.schema.json"  # beside the stack files, named by their modeline
 _EXAMPLE_DIGEST = "sha256:" + "0123456789abcdef" * 4  # a placeholder: pin your image's real digest
 
 MAIN_PY = '''"""Pulumi program: the whole MLOps platform of this project's stack, from its stack config."""
@@ -111,8 +114,14 @@ def project_files(name: str, org: Organisation) -> dict[Path, str]:
         Path("requirements.txt"): _requirement(),
         WAIVERS_FILE: WAIVERS_YAML,
     }
+    from mlops_platform.stacks.json_schema import render_stack_file_schema
+
+    files[Path("stacks") / STACK_FILE_SCHEMA] = render_stack_file_schema(name)  # keys in its namespace
     for tier in TIERS:
-        header = f"# {tier}: only what differs from the library's tier defaults; replace the examples.\n"
+        header = (
+            f"# {tier}: only what differs from the library's tier defaults; replace the examples.\n"
+            f"# yaml-language-server: $schema={STACK_FILE_SCHEMA}\n"
+        )
         files[Path("stacks") / f"Pulumi.{tier}.yaml"] = header + yaml.safe_dump(
             stack_document(name, tier, org), sort_keys=False
         )
@@ -139,13 +148,22 @@ def scaffold(directory: Path, *, name: str | None = None, org: Organisation | No
     if not PROJECT_NAME.fullmatch(name):
         raise ScaffoldError(f"--name: not a Pulumi project name (letters, digits, '_', '.', '-'): {name!r}")
     files = project_files(name, org or Organisation())
-    taken = [path for path in files if (directory / path).exists()]
+    root = directory.resolve()
+    taken = [path for path in files if os.path.lexists(directory / path)]  # a dangling link is taken too
     if taken:
         raise ScaffoldError(f"{directory}: already holds {', '.join(map(str, taken))}; nothing written")
+    outside = [path for path in files if not (directory / path).resolve().is_relative_to(root)]
+    if outside:
+        raise ScaffoldError(
+            f"{directory}: {', '.join(map(str, outside))} would be written outside the project through a "
+            "symbolic link; nothing written"
+        )
     written = []
     for path, text in files.items():
         target = directory / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        try:
+            write_atomic(target, text, expect=absent(target), follow_symlinks=False, create_dirs=True)
+        except WriteRefused as exc:
+            raise ScaffoldError(str(exc)) from None
         written.append(target)
     return written

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from mlops_platform.tools.project import Project
 
-def offline_gate(env_file: Path, waivers_file: Path, err: Console) -> bool:
+
+def offline_gate(env_file: Path, waivers_file: Path, err: Console, project: Project | None = None) -> bool:
     """Audit ``env_file`` offline with waivers applied; report blocking findings; True when none.
 
     Raises:
@@ -25,7 +29,8 @@ def offline_gate(env_file: Path, waivers_file: Path, err: Console) -> bool:
     from mlops_platform.tools.waivers import apply_waivers, load_waivers
 
     waivers = load_waivers(waivers_file) if waivers_file.exists() else []
-    result = apply_waivers(locate_findings(audit_environment(env_file), env_file), waivers, date.today())
+    audited = audit_environment(env_file, project=project)
+    result = apply_waivers(locate_findings(audited, env_file, project=project), waivers, date.today())
     blocking = result.blocking
     for finding in blocking:
         where = f"{finding.spec}: " if finding.spec is not None else ""

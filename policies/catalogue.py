@@ -259,8 +259,22 @@ OBJECT_STORES = AppliesTo(
     frozenset({_k8s.STATEFUL_SET, _k8s.DEPLOYMENT, _docker.CONTAINER}),
     _object_store,
 )
+# Serving custom resources, by the API versions their operators serve (KServe, Seldon Core 1 and 2).
+_SERVING_RESOURCES = frozenset(
+    {
+        "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+        "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment",
+        "kubernetes:machinelearning.seldon.io/v1alpha2:SeldonDeployment",
+        "kubernetes:machinelearning.seldon.io/v1alpha3:SeldonDeployment",
+        "kubernetes:mlops.seldon.io/v1alpha1:Model",
+    }
+)
 SERVING = AppliesTo(
-    "model-serving workloads (component label model-server)", _WORKLOADS | _CONTAINERS, _serving
+    "model-serving workloads: component label model-server, the opt-in label mlops.dev/model-workload, "
+    "KServe and Seldon resources, or a known inference server (vLLM, TGI, Triton, TorchServe, llama.cpp, "
+    "Ollama, BentoML, mlflow models serve)",
+    _WORKLOADS | _CONTAINERS | _SERVING_RESOURCES,
+    _serving,
 )
 
 
@@ -443,7 +457,9 @@ RULES: tuple[Rule, ...] = (
         "high",
         BOTH,
         ("cis-docker:5.28", "nist-800-53:CM-2", "iso-27001:A.8.32", "soc2:CC8.1"),
-        "Reference images as `registry/repo:<version>` (never `latest` or untagged), or by digest.",
+        "Reference images as `registry/repo:<version>` (never untagged, `latest` or another tag registries "
+        "move: `main`, `master`, `develop`, `dev`, `stable`, `edge`, `nightly`, `canary`, `beta`, "
+        "`rolling`), or by digest.",
         "Ensure that docker commands always make use of the latest version of their image",
         applies_to=IMAGES,
     ),
@@ -848,6 +864,25 @@ RULES: tuple[Rule, ...] = (
                 ["champion", "challenger"],
             ),
         ),
+        applies_to=SERVING,
+    ),
+    Rule(
+        "model-artifact-pinned",
+        GOV,
+        "A model an inference server pulls from a hub at start must be pinned to a revision.",
+        gov.model_artifact_pinned,
+        "high",
+        BOTH,
+        (
+            "eu-ai-act:Art.12",
+            "nist-ai-rmf:MANAGE-1.3",
+            "nist-800-53:CM-2",
+            "iso-27001:A.8.32",
+            "soc2:CC8.1",
+        ),
+        "Pin the model to a commit: `--revision <sha>` (vLLM, TGI) or a `REVISION` env var, or serve it "
+        "from the model registry instead of a hub name that its owner can change.",
+        "Record-keeping",
         applies_to=SERVING,
     ),
     Rule(

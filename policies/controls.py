@@ -230,6 +230,9 @@ def control_title(framework: str, control: str) -> str:
 
 
 def applies_to(framework: str, target: str) -> bool:
-    """Whether ``framework`` can judge an environment deployed to ``target`` (unknown ones: yes)."""
+    """Whether ``framework`` can judge an environment deployed to ``target`` (unknown ones: yes).
+
+    ``target`` may name several (``docker+kubernetes``: a program deploying to both): any one counts.
+    """
     edition = FRAMEWORKS.get(framework)
-    return edition is None or not target or target in edition.targets
+    return edition is None or not target or any(part in edition.targets for part in target.split("+"))

@@ -138,6 +138,12 @@ RULE_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
     ),
     "model-serving-labels": _label(*L.MODEL_LABELS, L.MODEL_URI),
     "model-registry-source": _label(L.MODEL_URI, L.MODEL_SOURCE),
+    # What an inference server is told to pull at start (policies/rules/_inference.py).
+    "model-artifact-pinned": (
+        *_containers("command", "args", "env[*].name", "env[*].value"),
+        "$.command",
+        "$.envs",
+    ),
     "model-high-risk-documentation": _label(L.RISK_TIER, L.MODEL_CARD_URL, L.APPROVAL_REF),
     "model-monitoring-coverage": (
         *_label(L.MODEL, L.SCRAPE_TARGET, L.ALERT_RULES_FOR),

@@ -21,6 +21,7 @@ from mlops_platform.components.args import (
     CredentialArgs,
     DatabaseArgs,
     DriftArgs,
+    DriftStoreArgs,
     ImageRegistryArgs,
     ModelGovernance,
     ModelRegistryArgs,
@@ -375,7 +376,9 @@ def _monitoring(
     secret: SecretLookup,
     upstream: Mapping[str, pulumi.Input[str]],
     scrape_targets: list[ScrapeTarget],
+    store: Mapping[str, pulumi.Input[str]] | None,
 ) -> MonitoringStack:
+    """The monitoring layer; ``store`` holds the storage layer's object-store exports (None: no drift)."""
     mon = spec.monitoring
     monitoring = MonitoringStack(
         "monitoring",
@@ -387,18 +390,36 @@ def _monitoring(
             prometheus_image=mon.prometheus_image,
             alertmanager_image=mon.alertmanager_image,
             grafana_image=mon.grafana_image,
+            pushgateway_image=mon.pushgateway_image,
             retention_days=mon.retention_days,
             receivers=receivers(spec, secret),
             scrape_targets=scrape_targets,
             scrape_interval_seconds=mon.scrape_interval_seconds,
             dashboards=mon.dashboards,
-            registry_uri=upstream["modelRegistryUri"],
+            drift_image=mon.drift_image,
+            drift_store=None
+            if store is None
+            else DriftStoreArgs(
+                endpoint=store["objectStoreEndpoint"],
+                access_key=store["objectStoreAccessKey"],
+                secret_key=store["objectStoreSecretKey"],
+                bucket=mon.drift_bucket,
+            ),
             storage_class=spec.storage.storage_class,
         ),
         opts,
     )
     _trace(monitoring, ("monitoring",))
     return monitoring
+
+
+DRIFT_STORE_EXPORTS = ("objectStoreEndpoint", "objectStoreAccessKey", "objectStoreSecretKey")
+"""What the monitoring layer reads of the storage layer when a model has drift checks."""
+
+
+def drifts(spec: schema.EnvironmentSpec) -> bool:
+    """Whether any model of ``spec`` has drift checks (they read the object store)."""
+    return any(spec.drift_for(model).enabled for model in spec.serving.models)
 
 
 STORAGE_EXPORTS = (
@@ -508,7 +529,8 @@ def build_layer(
     Args:
         spec: A validated environment.
         layer: The layer this stack deploys.
-        upstream: The StackReference of a layer's stack (only ``layer.upstream`` is asked for).
+        upstream: The StackReference of a layer's stack: ``layer.upstream``, and for monitoring the
+            storage layer too when a model has drift checks (its object-store exports).
         opts: Options of the layer component.
         secret: Reads a secret config key (the credential seed, receivers' webhook URLs).
     """
@@ -526,9 +548,13 @@ def build_layer(
     if layer is Layer.SERVING:
         return serving_exports(_serving(spec, opts, values, registry_resolutions(spec)), values)
     targets = scrape_targets_from(spec, _upstream(ref, layer.upstream, "scrapeTargets"))
-    monitoring = _monitoring(spec, credential_args(secret), opts, secret, values, targets)
+    store = None
+    if drifts(spec):  # the drift jobs read the object store: the storage layer's exports
+        storage_ref = upstream(Layer.STORAGE)
+        store = {key: _upstream(storage_ref, Layer.STORAGE, key) for key in DRIFT_STORE_EXPORTS}
+    monitoring = _monitoring(spec, credential_args(secret), opts, secret, values, targets, store)
     return {"prometheusUrl": monitoring.prometheus_url, "alertmanagerUrl": monitoring.alertmanager_url,
-            "grafanaUrl": monitoring.grafana_url}  # fmt: skip
+            "grafanaUrl": monitoring.grafana_url, "pushgatewayUrl": monitoring.pushgateway_url}  # fmt: skip
 
 
 def build_platform(
@@ -561,7 +587,8 @@ def build_platform(
     registry = _registry(spec, credentials, opts, storage_exports(storage))
     upstream = {"namespace": storage.namespace, "modelRegistryUri": registry.model_registry_uri}
     serving = _serving(spec, opts, upstream, resolutions)
-    monitoring = _monitoring(spec, credentials, opts, secret, upstream, serving.outputs.scrape_targets)
+    store = storage_exports(storage) if drifts(spec) else None
+    monitoring = _monitoring(spec, credentials, opts, secret, upstream, serving.outputs.scrape_targets, store)
     return Platform(storage=storage, registry=registry, serving=serving, monitoring=monitoring)
 
 
@@ -576,4 +603,5 @@ def exports(platform: Platform) -> Mapping[str, pulumi.Input[object]]:
         "prometheusUrl": platform.monitoring.prometheus_url,
         "alertmanagerUrl": platform.monitoring.alertmanager_url,
         "grafanaUrl": platform.monitoring.grafana_url,
+        "pushgatewayUrl": platform.monitoring.pushgateway_url,
     }

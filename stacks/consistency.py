@@ -41,7 +41,9 @@ def _cluster(path: Path) -> tuple[str, ...]:
     return tuple(str(values.get(key, "")) for key in CLUSTER_KEYS)
 
 
-def check_environment(path: Path, spec: EnvironmentSpec, stacks_dir: Path | None = None) -> Consistency:
+def check_environment(
+    path: Path, spec: EnvironmentSpec, stacks_dir: Path | None = None, *, project: str = PROJECT
+) -> Consistency:
     """Check ``spec`` (read from ``path``) against itself and the other environments beside it.
 
     Errors:
@@ -57,7 +59,7 @@ def check_environment(path: Path, spec: EnvironmentSpec, stacks_dir: Path | None
         * a file not named ``Pulumi.<name>.yaml``: no stack can have it as config, and the stack name
           cannot be checked against ``environment.name``.
     """
-    locator = SpecLocator(path)
+    locator = SpecLocator(path, project)
     env = spec.environment
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -72,7 +74,7 @@ def check_environment(path: Path, spec: EnvironmentSpec, stacks_dir: Path | None
                 locator.file,
                 None,
                 "",
-                f"not named Pulumi.<stack>.yaml: a stack of project {PROJECT} reads "
+                f"not named Pulumi.<stack>.yaml: a stack of project {project} reads "
                 f"stacks/Pulumi.{env.name}.yaml, and the stack name cannot be checked against "
                 "environment.name",
             )
@@ -92,7 +94,7 @@ def check_environment(path: Path, spec: EnvironmentSpec, stacks_dir: Path | None
         if other_file.resolve() == path.resolve():
             continue
         try:
-            others[other_file] = load_environment(other_file)
+            others[other_file] = load_environment(other_file, project=project)
         except SpecError:
             continue  # reported when that environment itself is validated
     for other_path, other_spec in others.items():

@@ -9,10 +9,20 @@ config keys* (``pulumi config set --secret mlflowToken ...``), never values.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from mlops_platform.stacks.types import refuse_boolean_numbers
 from mlops_platform.thresholds import parse_threshold
 
 _HTTP_URL_RE = re.compile(r"^https?://[^\s/@]+(/[^\s]*)?$")
@@ -46,6 +56,11 @@ class RegistrySource(BaseModel):
     """The MLflow tracking server whose model registry resolves aliases to versions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_boolean_numbers(cls, info.field_name, value)
 
     kind: Literal["mlflow"] = "mlflow"
     """Registry kind: an MLflow tracking server (the only one supported)."""

@@ -7,6 +7,7 @@ to controls. Every model forbids unknown keys. Units are in field names (``memor
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -14,13 +15,16 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mlops_platform.stacks.registry_spec import MetricThresholds, RegistrySource
 from mlops_platform.stacks.types import (
+    BUCKET_PATTERN,
     AccessMode,
     BucketName,
     Cron,
@@ -43,6 +47,7 @@ from mlops_platform.stacks.types import (
     SizeGib,
     Target,
     Tier,
+    refuse_boolean_numbers,
 )
 
 
@@ -59,6 +64,11 @@ class Strict(BaseModel):
     @classmethod
     def _raw_checks(cls, data: dict[str, Any]) -> list[FieldError]:
         return []
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_boolean_numbers(cls, info.field_name, value)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -107,6 +117,20 @@ def _duplicates(data: dict[str, Any], field: str) -> list[FieldError]:
         if isinstance(name, str):
             seen.add(name)
     return found
+
+
+def _same_ref(a: Any, b: Any) -> bool:
+    """Whether two raw versions (or aliases) name the same one as validated: ``'3'`` and ``3`` do."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            digits = value.strip().lstrip("0") or "0"
+            return digits if len(digits) <= 30 else value  # as pydantic reads it, never int()'s limit
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    return canonical(a) == canonical(b)
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -362,7 +386,7 @@ class ModelEndpoint(Strict):
         found = []
         for field in ("version", "alias"):
             canary, stable = _dig(data, "canary", field), _dig(data, "model", field)
-            if canary is not None and canary == stable:
+            if canary is not None and _same_ref(canary, stable):
                 found.append(FieldError(("canary", field), f"must differ from the stable model's ({canary})"))
         return found
 
@@ -398,6 +422,14 @@ class Monitoring(Strict):
     prometheus_image: ImageRef
     alertmanager_image: ImageRef
     grafana_image: ImageRef
+    pushgateway_image: ImageRef
+    """The Pushgateway the drift jobs push their figures to."""
+    drift_image: ImageRef | None = None
+    """Image of the drift jobs (``python -m mlops_platform.drift``): the platform's runtime image. Unset:
+    each model's own image, which holds the drift job when the model runs the platform's model server."""
+    drift_bucket: BucketName = "datasets"
+    """Bucket holding ``drift/<model>/reference.csv`` and ``drift/<model>/recent/*.csv`` (or ``.parquet``):
+    the samples the drift jobs compare. When set, it must be a bucket of ``storage.object_store``."""
     retention_days: Days
     scrape_interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     receivers: Annotated[list[Receiver], Field(min_length=1)]
@@ -424,14 +456,19 @@ class EnvironmentSpec(Strict):
 
     @classmethod
     def _raw_checks(cls, data: dict[str, Any]) -> list[FieldError]:
-        bucket = _dig(data, "registry", "model_registry", "artifact_bucket")
         buckets = _dig(data, "storage", "object_store", "buckets")
-        if isinstance(bucket, str) and isinstance(buckets, list):
-            names = sorted(str(b["name"]) for b in buckets if isinstance(b, dict) and "name" in b)
-            if bucket not in names:
+        if not isinstance(buckets, list):
+            return []
+        names = sorted(str(b["name"]) for b in buckets if isinstance(b, dict) and "name" in b)
+        if len(set(names)) < len(names) or not all(re.fullmatch(BUCKET_PATTERN, n) for n in names):
+            return []  # the bucket list's own errors say what is wrong; a cross-check would only echo them
+        found = []
+        for path in (("registry", "model_registry", "artifact_bucket"), ("monitoring", "drift_bucket")):
+            bucket = _dig(data, *path)
+            if isinstance(bucket, str) and bucket not in names:
                 message = f"{bucket!r} is not a bucket of storage.object_store ({', '.join(names)})"
-                return [FieldError(("registry", "model_registry", "artifact_bucket"), message)]
-        return []
+                found.append(FieldError(path, message))
+        return found
 
     def drift_for(self, model: ModelEndpoint) -> DriftCheck:
         """The drift check that applies to ``model``: its own, else the global one."""

@@ -6,10 +6,12 @@ components: here they become pydantic types for the config boundary.
 
 from __future__ import annotations
 
+import typing
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
+from pydantic.fields import FieldInfo
 
 from mlops_platform.validation import (
     BUCKET_PATTERN,
@@ -80,3 +82,61 @@ Port = Annotated[int, Field(ge=PORT_MIN, le=PORT_MAX)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 SizeGib = Annotated[int, Field(ge=1, le=65536)]
 Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+def _accepts_bool(annotation: Any) -> bool:
+    """Whether a field's type takes a boolean as itself (``bool``, ``Any``), not as a number."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_accepts_bool(arg) for arg in typing.get_args(annotation) if not isinstance(arg, FieldInfo))
+
+
+def _number_slots(annotation: Any) -> bool:
+    """Whether a value of this type may hold an int or float somewhere (a boolean would become one)."""
+    if annotation in (int, float):
+        return True
+    return any(_number_slots(arg) for arg in typing.get_args(annotation) if not isinstance(arg, FieldInfo))
+
+
+def boolean_as_number(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` holds a boolean where ``annotation`` wants a number.
+
+    pydantic's lax mode reads ``true`` as 1 for an ``int`` field (``weight: true`` became a 1 % canary,
+    ``version: true`` version 1); YAML's booleans are never numbers in this spec. Lists and mappings
+    are looked into; nested models check their own fields.
+    """
+    if isinstance(value, bool):
+        return _number_slots(annotation) and not _accepts_bool(annotation)
+    if isinstance(value, list):
+        return any(boolean_as_number(_item_type(annotation, 0), v) for v in value)
+    if isinstance(value, dict):
+        return any(boolean_as_number(_item_type(annotation, -1), v) for v in value.values())
+    return False
+
+
+def _item_type(annotation: Any, position: int) -> Any:
+    """The element type of a list (``position`` 0) or the value type of a dict (-1) inside ``annotation``."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if not isinstance(a, FieldInfo)]
+    if origin in (list, dict, tuple, set, frozenset) and args:
+        return args[position]
+    for arg in args:  # a Union or Annotated around the container
+        inner = _item_type(arg, position)
+        if inner is not None:
+            return inner
+    return None
+
+
+BOOLEAN_NOT_NUMBER = "a boolean is not a number here (true and false are never 1 and 0): write the number"
+
+
+def refuse_boolean_numbers(model: type[Any], field: str | None, value: Any) -> Any:
+    """A ``field_validator("*", mode="before")`` body: ``value``, unless it is a boolean for a number.
+
+    Raises:
+        ValueError: :data:`BOOLEAN_NOT_NUMBER`.
+    """
+    info = model.model_fields.get(field) if field is not None else None
+    if info is not None and boolean_as_number(info.annotation, value):
+        raise ValueError(BOOLEAN_NOT_NUMBER)
+    return value

@@ -159,6 +159,7 @@ _GO_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
 _NUMERIC_START = frozenset("0123456789+-")
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+_MAX_INT_DIGITS = 64  # of any base: 2**64 needs 65 binary digits, 20 decimal ones
 
 
 class ScalarError(ValueError):
@@ -250,7 +251,12 @@ def pulumi_scalar(text: str, *, timestamps: bool = True) -> Any:
     match = _GO_INT.fullmatch(plain)
     if match:
         sign, digits = match.groups()
-        if len(digits) > 1 and digits[1] in "xXoObB":
+        prefixed = len(digits) > 1 and digits[1] in "xXoObB"
+        if len((digits[2:] if prefixed else digits).lstrip("0")) > _MAX_INT_DIGITS:
+            # beyond ParseInt's and ParseUint's range: go-yaml leaves it to the float pattern (an
+            # infinite float: a string); int() of over 4,300 digits raises Python's int-to-str limit
+            return text
+        if prefixed:
             number = int(digits[2:], {"x": 16, "o": 8, "b": 2}[digits[1].lower()])
         elif digits.startswith("0"):
             number = int(digits, 8)

@@ -5,17 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive for real: the validators promtool, amtool and a headless browser;
-# the local node's container runtime (containerd, runc), pod network (CNI plugins, iptables,
-# conntrack) and the tools its own images are made with (umoci, busybox-static).
+# the Pushgateway the drift job pushes to (tests/runtime); what builds, runs and serves the
+# platform's images (tests/images); the local node's container runtime (containerd, runc), pod
+# network (CNI plugins, iptables, conntrack) and its own images' parts (busybox-static).
 missing=()
 need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
-for package in prometheus prometheus-alertmanager chromium containerd runc containernetworking-plugins \
-  iptables conntrack umoci busybox-static; do
+for package in prometheus prometheus-alertmanager chromium prometheus-pushgateway \
+  mmdebstrap umoci skopeo runc docker-registry \
+  containerd containernetworking-plugins iptables conntrack busybox-static; do
   need "$package"
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-  # Another apt run (unattended upgrades, a second checkout's tests) holds the lock: wait for it.
+  # Another apt run (a second checkout's tests, unattended upgrades) may hold the lock: wait for it.
   $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
     --no-install-recommends "${missing[@]}" >/dev/null
@@ -32,6 +34,10 @@ python3 -m venv .venv
 # controller manager 18) and ~12 GB of caches (modules 3.0 GB, build 9.2 GB; binaries 540 MB);
 # warm: a file check well under a second. Keep the cache between CI runs.
 .venv/bin/mlops toolchain install
+
+# The platform's images (Debian bookworm base, Go binaries, MLflow and the platform's Python), built
+# into ~/.cache/mlops-platform/images ($MLOPS_IMAGES_CACHE); warm: a file check per image.
+.venv/bin/python -m mlops_platform.tools.images build
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -3,7 +3,9 @@
 Prometheus scrapes every endpoint as the job ``model-<model>`` (static targets on the platform
 network) and loads one alert group ``model-<model>`` per model from ``/etc/prometheus/rules/models.yml``.
 Alertmanager's config is a secret upload when a receiver has a webhook URL. Grafana is provisioned
-with the Prometheus datasource and one dashboard per model.
+with the Prometheus datasource and one dashboard per model. A model with drift checks gets a scheduled
+container running ``python -m mlops_platform.drift`` in the platform's drift image, which pushes to the
+layer's Pushgateway; Prometheus scrapes that as the job ``pushgateway`` with ``honor_labels``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from mlops_platform.components.rendering import (
     DASHBOARDS_PATH,
     GRAFANA_PORT,
     PROMETHEUS_PORT,
+    PUSHGATEWAY_PORT,
     RULES_PATH,
     alertmanager_config,
     dashboard_file_name,
@@ -54,11 +57,13 @@ from mlops_platform.components.rendering import (
 PROMETHEUS_HOST = "prometheus"
 ALERTMANAGER_HOST = "alertmanager"
 GRAFANA_HOST = "grafana"
+PUSHGATEWAY_HOST = "pushgateway"
+DRIFT_COMMAND = ["python", "-m", "mlops_platform.drift"]  # the platform runtime image's module
 PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
 NOBODY = "65534:65534"  # prom/prometheus and prom/alertmanager run as nobody; their data dirs are theirs
 GRAFANA_USER = "472:0"
-DRIFT_USER = "1000:1000"  # the grafana image's uid, group root as its docs require
+DRIFT_USER = "1000:1000"
 PROMETHEUS_RESOURCES = ComputeResources(
     cpu_request_millicores=250, memory_request_mib=512, cpu_limit_millicores=1000, memory_limit_mib=1024
 )
@@ -135,6 +140,24 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
         child,
     )
 
+    # --- Pushgateway: the drift jobs' figures --------------------------------------------------
+    push_labels = _labels(own, "pushgateway", f"{name}-pushgateway", args.pushgateway_image)
+    pushgateway = hardened_container(
+        f"{name}-pushgateway",
+        pulumi.Output.concat(network, f"-{PUSHGATEWAY_HOST}"),
+        ContainerSpec(
+            image=remote_image(f"{name}-pushgateway-image", args.pushgateway_image, component).name,
+            network=network,
+            hostname=PUSHGATEWAY_HOST,
+            labels=push_labels,
+            resources=SMALL_RESOURCES,
+            user=NOBODY,
+            health=healthcheck(http_check(f"http://127.0.0.1:{PUSHGATEWAY_PORT}/-/healthy")),
+            ports=[(PUSHGATEWAY_PORT, PUSHGATEWAY_PORT)],
+        ),
+        child,
+    )
+
     # --- Prometheus ----------------------------------------------------------------------------
     prom_labels = _labels(own, "prometheus", f"{name}-prometheus", args.prometheus_image)
 
@@ -145,6 +168,7 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
             [RULES_PATH],
             f"{ALERTMANAGER_HOST}:{ALERTMANAGER_PORT}",
             external_labels={"environment": own.environment},
+            pushgateway=f"{PUSHGATEWAY_HOST}:{PUSHGATEWAY_PORT}",
         )
 
     prometheus_yml = rendered_with_hosts(targets, prometheus_config)
@@ -171,7 +195,7 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
             },
             uploads={PROMETHEUS_CONFIG: prometheus_yml, RULES_PATH: render_alert_rules(targets)},
         ),
-        pulumi.ResourceOptions(parent=component, depends_on=[alertmanager]),
+        pulumi.ResourceOptions(parent=component, depends_on=[alertmanager, pushgateway]),
     )
 
     # --- Grafana -------------------------------------------------------------------------------
@@ -223,6 +247,8 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
     for target in targets:
         if target.drift is None:
             continue
+        assert args.drift_store is not None  # check_monitoring
+        store = args.drift_store
         image = args.drift_image or target.image
         if image is None:
             raise ValueError(
@@ -235,14 +261,18 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
             env("MODEL_NAME", target.model),
             env("PSI_THRESHOLD", repr(target.drift.psi_threshold)),
             env("FEATURE_SHARE_THRESHOLD", repr(target.drift.feature_share_threshold)),
+            pulumi.Output.concat("AWS_ENDPOINT_URL=", store.endpoint),
+            secret_env("AWS_ACCESS_KEY_ID", store.access_key),
+            secret_env("AWS_SECRET_ACCESS_KEY", store.secret_key),
+            env("DRIFT_BUCKET", store.bucket),
+            env("DRIFT_PREFIX", store.prefix),
+            env("PUSHGATEWAY_URL", f"http://{PUSHGATEWAY_HOST}:{PUSHGATEWAY_PORT}"),
         ]
-        if args.registry_uri is not None:
-            envs.append(pulumi.Output.concat("MLFLOW_TRACKING_URI=", args.registry_uri))
         scheduled_job(
             drift_name,
             container_name=pulumi.Output.concat(network, f"-{host}"),
             schedule=target.drift.schedule,
-            command=["drift-check"],
+            command=DRIFT_COMMAND,
             image=remote_image(f"{drift_name}-image", image, component).name,
             network=network,
             hostname=host,
@@ -255,7 +285,7 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
             },
             user=DRIFT_USER,
             envs=envs,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=component, depends_on=[pushgateway]),
         )
 
     def url(container: docker.Container, default_host: str, port: int) -> pulumi.Output[str]:
@@ -265,6 +295,7 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
         prometheus_url=url(prometheus, PROMETHEUS_HOST, PROMETHEUS_PORT),
         alertmanager_url=url(alertmanager, ALERTMANAGER_HOST, ALERTMANAGER_PORT),
         grafana_url=url(grafana, GRAFANA_HOST, GRAFANA_PORT),
+        pushgateway_url=url(pushgateway, PUSHGATEWAY_HOST, PUSHGATEWAY_PORT),
         grafana_admin_password=pulumi.Output.secret(admin_password.result),
         dashboards=dashboards,
     )

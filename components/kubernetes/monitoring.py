@@ -4,9 +4,11 @@ Needs the Prometheus Operator CRDs (``monitoring.coreos.com/v1``) in the cluster
 ``ServiceMonitor`` (selecting both tracks' Services by model label, adding ``model`` and ``track``
 labels to the series), a ``PrometheusRule`` holding the group ``model-<model>`` rendered by
 ``mlops_platform.components.rendering``, a provisioned Grafana dashboard ConfigMap when dashboards are on,
-and a
-drift-check CronJob when drift is enabled. One ``Prometheus`` and one ``Alertmanager`` instance
-select them; the Alertmanager configuration is a Secret (receiver webhook URLs are secrets).
+and a drift CronJob when drift is enabled: ``python -m mlops_platform.drift`` in the platform's drift
+image, reading the model's samples from the object store and pushing its figures to the layer's
+Pushgateway, which Prometheus scrapes with ``honorLabels`` (the pushed ``model`` label is kept). One
+``Prometheus`` and one ``Alertmanager`` instance select them; the Alertmanager configuration is a Secret
+(receiver webhook URLs are secrets), and so are the drift jobs' object-store credentials.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from mlops_platform.components.kubernetes import workload as w
 PROMETHEUS_USER = 1000
 GRAFANA_USER = 472  # the grafana user of the official image
 DRIFT_USER = 1000
+DRIFT_COMMAND = ("python", "-m", "mlops_platform.drift")  # the platform runtime image's module
+PUSHGATEWAY_USER = 65534  # nobody, as the prom/pushgateway image runs
+PUSHGATEWAY_RESOURCES = ComputeResources(
+    cpu_request_millicores=50, memory_request_mib=64, cpu_limit_millicores=200, memory_limit_mib=128
+)
+API_SERVER_PORTS = (443, 6443)  # service discovery reads the API server, outside the pod network
 PROMETHEUS_SERVICE = "prometheus-operated"  # governing Service the operator creates for every instance
 ALERTMANAGER_SERVICE = "alertmanager-operated"
 ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"  # key the operator reads from ``configSecret``
@@ -171,12 +179,38 @@ def _prometheus(
                 selector, [rendering.PROMETHEUS_PORT], from_components=[L.COMPONENT_MONITORING]
             ),
             "policyTypes": ["Ingress", "Egress"],
-            # Service discovery talks to the API server, outside the pod network.
-            "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}],
+            "egress": _prometheus_egress(),
         },
         opts=w.child(component),
     )
     return prometheus
+
+
+def _pods_of(*components: str) -> w.Json:
+    """A NetworkPolicy peer: the namespace's pods of these ``app.kubernetes.io/component`` values."""
+    return {
+        "podSelector": {
+            "matchExpressions": [{"key": L.APP_COMPONENT, "operator": "In", "values": sorted(components)}]
+        }
+    }
+
+
+def _prometheus_egress() -> list[w.Json]:
+    """Where Prometheus may connect: the API server (service discovery, outside the pod network), the
+    model servers it scrapes (any port: each model has its own), the Pushgateway and Alertmanager.
+    Scrapes and alerts go to pod IPs from discovery: no DNS. No model is named, so adding or editing a
+    model leaves this policy unchanged."""
+    return [
+        {"ports": [{"protocol": "TCP", "port": p} for p in API_SERVER_PORTS]},
+        {"to": [_pods_of(L.COMPONENT_MODEL_SERVER)]},
+        {
+            "to": [_pods_of(L.COMPONENT_MONITORING)],
+            "ports": [
+                {"protocol": "TCP", "port": p}
+                for p in (rendering.PUSHGATEWAY_PORT, rendering.ALERTMANAGER_PORT)
+            ],
+        },
+    ]
 
 
 def _alertmanager(component: pulumi.Resource, name: str, args: MonitoringArgs) -> None:
@@ -325,7 +359,94 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
     return pulumi.Output.secret(admin_password.result)
 
 
-def _model(component: pulumi.Resource, name: str, args: MonitoringArgs, target: ScrapeTarget) -> None:
+def _pushgateway(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pulumi.Output[str]:
+    """The Pushgateway the drift jobs push to, and the ServiceMonitor that scrapes it with honorLabels."""
+    own, ns = args.ownership, args.namespace
+    app_name = f"{name}-pushgateway"
+    labels = md.common_labels(
+        own,
+        app="pushgateway",
+        instance=app_name,
+        component=L.COMPONENT_MONITORING,
+        version=md.image_version(args.pushgateway_image),
+    )
+    selector = md.selector_labels("pushgateway", app_name)
+    gateway = w.container(
+        "pushgateway",
+        args.pushgateway_image,
+        compute=PUSHGATEWAY_RESOURCES,
+        ports={"http": rendering.PUSHGATEWAY_PORT},
+        probes=(
+            w.http_probe("/-/healthy", "http"),
+            w.http_probe("/-/ready", "http", initial_delay_seconds=2),
+        ),
+    )
+    w.web_app(
+        component,
+        prefix=app_name,
+        app_name=app_name,
+        namespace=ns,
+        labels=labels,
+        selector=selector,
+        pod=w.pod_spec([gateway], run_as_user=PUSHGATEWAY_USER),
+        port=rendering.PUSHGATEWAY_PORT,
+        # Pushed groups live in the pod's memory: one pod, replaced rather than doubled.
+        strategy={"type": "Recreate"},
+        from_components=[L.COMPONENT_DRIFT_CHECK, L.COMPONENT_MONITORING],
+    )
+    _custom(
+        component,
+        f"{app_name}-servicemonitor",
+        "ServiceMonitor",
+        w.metadata(app_name, ns, labels),
+        {
+            "selector": {"matchLabels": selector},
+            "namespaceSelector": {"matchNames": [ns]},
+            "endpoints": [
+                {
+                    "port": "http",
+                    "path": "/metrics",
+                    "interval": f"{args.scrape_interval_seconds}s",
+                    # Keep the pushed job and model labels instead of the Pushgateway's own.
+                    "honorLabels": True,
+                }
+            ],
+        },
+    )
+    return pulumi.Output.concat(
+        "http://", app_name, ".", ns, ".svc.cluster.local:", str(rendering.PUSHGATEWAY_PORT)
+    )
+
+
+def _drift_credentials(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pulumi.Output[str]:
+    """The Secret the drift jobs read the object store's keys from; its name."""
+    assert args.drift_store is not None
+    secret_name = f"{name}-drift-credentials"
+    labels = md.common_labels(
+        args.ownership, app="drift", instance=secret_name, component=L.COMPONENT_DRIFT_CHECK
+    )
+    secret = k8s.core.v1.Secret(
+        secret_name,
+        metadata=w.metadata(secret_name, args.namespace, labels),
+        type="Opaque",
+        string_data={
+            "accessKey": pulumi.Output.secret(args.drift_store.access_key),
+            "secretKey": pulumi.Output.secret(args.drift_store.secret_key),
+        },
+        opts=w.child(component),
+    )
+    return secret.metadata.apply(lambda m: m.name)
+
+
+def _model(
+    component: pulumi.Resource,
+    name: str,
+    args: MonitoringArgs,
+    target: ScrapeTarget,
+    drift: tuple[pulumi.Output[str], pulumi.Output[str]] | None,
+) -> None:
+    """One model's ServiceMonitor and alert rules; with ``drift`` (Pushgateway URL, credentials Secret
+    name), its drift CronJob."""
     own, ns = args.ownership, args.namespace
     prefix = f"{name}-{target.model}"
     base = md.common_labels(own, app=target.model, instance=prefix, component=L.COMPONENT_MONITORING)
@@ -345,26 +466,32 @@ def _model(component: pulumi.Resource, name: str, args: MonitoringArgs, target: 
     )
     if target.drift is None:
         return
-    drift_name = f"{prefix}-drift"
-    labels = {
-        **md.common_labels(own, app=target.model, instance=drift_name, component=L.COMPONENT_DRIFT_CHECK),
-        L.MODEL: md.label_value(target.model),
-    }
+    assert drift is not None and args.drift_store is not None  # check_monitoring
+    pushgateway_url, secret_name = drift
     image = args.drift_image or target.image
     if image is None:
         raise ValueError(
             f"drift check of {target.model!r} needs an image: set drift_image or the target's image"
         )
+    drift_name = f"{prefix}-drift"
+    labels = {
+        **md.common_labels(own, app=target.model, instance=drift_name, component=L.COMPONENT_DRIFT_CHECK),
+        L.MODEL: md.label_value(target.model),
+    }
     env_vars = [
         w.env("MODEL_NAME", target.model),
         w.env("PSI_THRESHOLD", repr(target.drift.psi_threshold)),
         w.env("FEATURE_SHARE_THRESHOLD", repr(target.drift.feature_share_threshold)),
+        w.env("AWS_ENDPOINT_URL", args.drift_store.endpoint),
+        w.secret_env("AWS_ACCESS_KEY_ID", secret_name, "accessKey"),
+        w.secret_env("AWS_SECRET_ACCESS_KEY", secret_name, "secretKey"),
+        w.env("DRIFT_BUCKET", args.drift_store.bucket),
+        w.env("DRIFT_PREFIX", args.drift_store.prefix),
+        w.env("PUSHGATEWAY_URL", pushgateway_url),
         w.env("HOME", "/tmp"),
     ]
-    if args.registry_uri is not None:
-        env_vars.append(w.env("MLFLOW_TRACKING_URI", args.registry_uri))
     job = w.container(
-        "drift-check", image, compute=ComputeResources(), args=["drift-check"], env_vars=env_vars
+        "drift-check", image, compute=ComputeResources(), command=DRIFT_COMMAND, env_vars=env_vars
     )
     k8s.batch.v1.CronJob(
         drift_name,
@@ -393,8 +520,12 @@ def build(component: pulumi.Resource, name: str, args: MonitoringArgs) -> Monito
     _alertmanager(component, name, args)
     admin_password = _grafana(component, name, args)
     targets = sorted(args.scrape_targets, key=lambda t: t.model)
+    pushgateway_url = _pushgateway(component, name, args)
+    drift = None
+    if any(t.drift is not None for t in targets):
+        drift = (pushgateway_url, _drift_credentials(component, name, args))
     for target in targets:
-        _model(component, name, args, target)
+        _model(component, name, args, target, drift)
     ns = args.namespace
 
     def url(service: str, port: int) -> pulumi.Output[str]:
@@ -404,6 +535,7 @@ def build(component: pulumi.Resource, name: str, args: MonitoringArgs) -> Monito
         prometheus_url=url(PROMETHEUS_SERVICE, rendering.PROMETHEUS_PORT),
         alertmanager_url=url(ALERTMANAGER_SERVICE, rendering.ALERTMANAGER_PORT),
         grafana_url=url(f"{name}-grafana", rendering.GRAFANA_PORT),
+        pushgateway_url=pushgateway_url,
         grafana_admin_password=admin_password,
         dashboards=[t.model for t in targets] if args.dashboards else [],
     )

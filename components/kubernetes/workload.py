@@ -207,11 +207,13 @@ def web_app(
     replicas: int = 1,
     strategy: Json | None = None,
     any_namespace: bool = False,
+    from_components: Sequence[str] | None = None,
 ) -> None:
     """A platform HTTP service: its Deployment, ClusterIP Service and ingress NetworkPolicy.
 
     Resource names are ``app_name``, ``{prefix}-service`` and ``{prefix}-ingress``; the Service is
-    named ``app_name`` in the cluster so in-cluster URLs read ``http://<app_name>.<ns>.svc``.
+    named ``app_name`` in the cluster so in-cluster URLs read ``http://<app_name>.<ns>.svc``. The
+    NetworkPolicy admits what ``ingress_policy_spec`` does for ``any_namespace`` and ``from_components``.
     """
     spec: Json = {"replicas": replicas, "selector": {"matchLabels": dict(selector)}}
     if strategy is not None:
@@ -229,7 +231,9 @@ def web_app(
     k8s.networking.v1.NetworkPolicy(
         f"{prefix}-ingress",
         metadata=metadata(f"{prefix}-ingress", namespace, labels),
-        spec=ingress_policy_spec(selector, [port], any_namespace=any_namespace),
+        spec=ingress_policy_spec(
+            selector, [port], any_namespace=any_namespace, from_components=from_components
+        ),
         opts=child(component),
     )
 

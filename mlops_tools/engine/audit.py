@@ -35,16 +35,21 @@ from mlops_platform.tools.engine.capture import Capture, Registration, capture_p
 from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
-from mlops_platform.tools.findings import AuditResult, Check, Finding
+from mlops_platform.tools.findings import AuditResult, CapturedResource, Check, EvidenceMode, Finding
 from mlops_platform.tools.policy_config import (
+    UNDECLARED,
     PolicyConfig,
     PolicyConfigFileError,
+    StackProfile,
+    declared_profile,
     discover_packs,
     load_policy_config,
 )
 from mlops_platform.tools.project import Project, project_or_cwd
+from mlops_platform.tools.reports.evidence import gather_evidence
 
 ProgressCallback = Callable[[str, int], None]  # (phase, resources registered so far)
+NO_TIER = "none"  # an environment no spec, flag or stacks.json gives a tier: packs at their defaults
 
 
 def default_workers() -> int:
@@ -57,23 +62,71 @@ def default_workers() -> int:
     return 1
 
 
-def environment_policy_config(
-    config_dir: Path | None, stack_config: StackConfig, *, environment: str | None = None
-) -> PolicyConfig:
-    """The policy config of the stack's environment, chosen by the tier its spec declares.
+def environment_profile(
+    config_dir: Path | None,
+    stack_config: StackConfig,
+    *,
+    environment: str | None = None,
+    given: StackProfile = UNDECLARED,
+) -> StackProfile:
+    """The environment's tier and target: ``given`` (flags), else its spec's, else ``stacks.json``'s.
 
-    ``environment`` names the override file when it is not the stack's (a layer stack's environment).
+    Raises:
+        PolicyConfigError: ``stacks.json`` is invalid.
+    """
+    spec_env = stack_config.object("environment")
+    spec_env = spec_env if isinstance(spec_env, dict) else {}
+    try:
+        declared = declared_profile(config_dir, environment or stack_config.environment)
+    except PolicyConfigFileError as exc:
+        raise PolicyConfigError(str(exc)) from None
+
+    def pick(key: str) -> str | None:
+        spec_value = spec_env.get(key)
+        for value in (getattr(given, key), spec_value, getattr(declared, key)):
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    return StackProfile(pick("tier"), pick("target"))
+
+
+def environment_policy_config(
+    config_dir: Path | None,
+    stack_config: StackConfig,
+    *,
+    environment: str | None = None,
+    tier: str | None = None,
+) -> PolicyConfig:
+    """The policy config of the stack's environment, chosen by its tier (``environment_profile``).
+
+    ``environment`` names the override file when it is not the stack's (a layer stack's environment);
+    ``tier``, when given, is the tier already decided (a flag).
 
     Raises:
         PolicyConfigError: a config file is missing or invalid.
     """
-    spec_env = stack_config.object("environment")
-    tier = spec_env.get("tier") if isinstance(spec_env, dict) else None
-    tier = tier if isinstance(tier, str) else None
+    environment = environment or stack_config.environment
+    if tier is None:
+        tier = environment_profile(config_dir, stack_config, environment=environment).tier
     try:
-        return load_policy_config(config_dir, tier, environment or stack_config.environment)
+        return load_policy_config(config_dir, tier, environment)
     except PolicyConfigFileError as exc:
         raise PolicyConfigError(str(exc)) from None
+
+
+def deployed_target(resources: list[CapturedResource]) -> str:
+    """The target a program deploys to, read from what it registers: its packages, joined by ``+``.
+
+    ``kubernetes`` for a program of Kubernetes objects only, ``docker+kubernetes`` for both; ``none``
+    for a program that registers no custom resource of any provider.
+    """
+    packages = {
+        r.type.split(":", 1)[0]
+        for r in resources
+        if r.custom and not r.type.startswith("pulumi:providers:") and not r.type.startswith("pulumi:")
+    }
+    return "+".join(sorted(packages)) or "none"
 
 
 class _Sent(NamedTuple):
@@ -179,12 +232,16 @@ def audit_capture_and_packs(
     workers: int | None = None,
     stack_config: StackConfig | None = None,
     policy_environment: str | None = None,
+    evidence: EvidenceMode | None = None,
+    profile: StackProfile = UNDECLARED,
 ) -> tuple[Capture, AuditResult]:
     """``audit_environment`` returning the capture too (for tools that render both).
 
     ``project`` is the project's name: the namespace of its stack config and ``PULUMI_PROJECT``.
     ``stack_config`` replaces the one read from ``env_file`` (a layer stack of a split environment),
     ``policy_environment`` the stack name in the policy config lookup (the layer stack's environment).
+    ``evidence``: gather the rules' evidence in this mode (``AuditResult.evidence``), the resource
+    rules' while the packs judge the stack; None leaves it to the caller.
     """
     with paused_gc():  # collecting answers allocates per check on the program's heap: see paused_gc
         return _audit_capture_and_packs(
@@ -197,6 +254,8 @@ def audit_capture_and_packs(
             workers=workers,
             stack_config=stack_config,
             policy_environment=policy_environment,
+            evidence_mode=evidence,
+            profile=profile,
         )
 
 
@@ -211,12 +270,17 @@ def _audit_capture_and_packs(
     workers: int | None,
     stack_config: StackConfig | None,
     policy_environment: str | None,
+    evidence_mode: EvidenceMode | None,
+    profile: StackProfile,
 ) -> tuple[Capture, AuditResult]:
     started_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     t0 = time.perf_counter()
     stack_config = stack_config or load_stack_config(env_file, project=project)
     env = stack_config.environment
-    policy_config = environment_policy_config(config_dir, stack_config, environment=policy_environment)
+    profile = environment_profile(config_dir, stack_config, environment=policy_environment, given=profile)
+    policy_config = environment_policy_config(
+        config_dir, stack_config, environment=policy_environment, tier=profile.tier
+    )
     workers_per_pack = default_workers() if workers is None else workers
     engine = EngineServer()
     sessions: list[PackSession] = []
@@ -272,10 +336,29 @@ def _audit_capture_and_packs(
                 skipped.extend(result.skipped)
         if progress is not None:
             progress("analyze-stack", len(capture.registrations))
-        for result in _stack_analysis(sessions, capture):
+        stack_results: list[AnalysisResult] = []
+        stack_errors: list[BaseException] = []
+
+        def judge_stack() -> None:
+            try:
+                stack_results.extend(_stack_analysis(sessions, capture))
+            except BaseException as exc:
+                stack_errors.append(exc)
+
+        judging = threading.Thread(target=judge_stack, daemon=True)
+        judging.start()
+        evidence = None
+        if evidence_mode is not None:  # the resource rules' evidence, while the packs judge the stack
+            evidence = gather_evidence(capture.resources, findings, checks, evidence_mode)
+        judging.join()
+        if stack_errors:
+            raise stack_errors[0]
+        for result in stack_results:
             findings.extend(result.findings)
             checks.extend(result.checks)
             skipped.extend(result.skipped)
+        if evidence_mode is not None:  # the stack rules' (the resource rules' are kept)
+            evidence = gather_evidence(capture.resources, findings, checks, evidence_mode, into=evidence)
         policies = sorted((m for s in sessions for m in s.info()), key=lambda m: (m.pack, m.name))
     finally:
         for relay in relays:
@@ -283,12 +366,10 @@ def _audit_capture_and_packs(
         for session in sessions:
             session.close()
         engine.stop()
-    spec_env = stack_config.object("environment")
-    spec_env = spec_env if isinstance(spec_env, dict) else {}
     audit_result = AuditResult(
         environment=env,
-        tier=str(spec_env.get("tier", "")),
-        target=str(spec_env.get("target", "")),
+        tier=profile.tier or NO_TIER,
+        target=profile.target or deployed_target(capture.resources),
         resources=capture.resources,
         policies=policies,
         findings=_sorted_findings([_redacted(f, capture) for f in findings]),
@@ -298,6 +379,7 @@ def _audit_capture_and_packs(
         duration_s=time.perf_counter() - t0,
         not_applicable=sorted(set(skipped), key=lambda c: (c.urn, c.pack, c.policy)),
         policy_config=list(policy_config.sources),
+        evidence=evidence,
     )
     return capture, audit_result
 
@@ -337,6 +419,8 @@ def audit_environment(
     config_dir: Path | None = None,
     program: Path | None = None,
     progress: ProgressCallback | None = None,
+    evidence: EvidenceMode | None = None,
+    profile: StackProfile = UNDECLARED,
 ) -> AuditResult:
     """Audit one environment: findings of every pack on what its program registers, before waivers.
 
@@ -349,6 +433,9 @@ def audit_environment(
             tier picks ``tiers/<tier>.json`` in it, ``environments/<env>.json`` overrides it.
         program: the stack program (default: the project's).
         progress: called with ``(phase, resources)`` as the audit advances.
+        evidence: gather the rules' evidence in this mode while the packs judge (None: not gathered).
+        profile: the tier and target given on the command line (over the spec's and ``stacks.json``'s;
+            without any, the target is what the program deploys to, ``deployed_target``).
 
     Raises:
         StackConfigError: the stack file is unreadable.
@@ -364,6 +451,8 @@ def audit_environment(
         program=project.program if program is None else program,
         project=project.name,
         progress=progress,
+        evidence=evidence,
+        profile=profile,
     )
     return result
 
@@ -374,8 +463,12 @@ def audit_split_environment(
     project: Project | None = None,
     packs: list[Path] | None = None,
     progress: ProgressCallback | None = None,
+    trail: dict[str, tuple[str | int, ...]] | None = None,
 ) -> list[tuple[Capture, AuditResult]]:
     """Audit one environment deployed as one stack per layer, the layers in order.
+
+    ``trail``, when given, receives every layer run's spec trail (component URN -> spec path), for
+    ``locate_findings``: the process's own trail is the last layer's only.
 
     Each layer stack (``<env>-<layer>``: the environment's stack file plus ``layer: <layer>``) runs
     under mocks as its own stack, every pack over it; each ``StackReference`` reads the outputs its
@@ -416,6 +509,10 @@ def audit_split_environment(
         )
         references[stack] = StackOutputs(dict(capture.exported), capture.secret_outputs)
         audited.append((capture, result))
+        if trail is not None:
+            from mlops_platform.stacks.composition import spec_trail
+
+            trail.update(spec_trail())
     if not packs:
         return audited
     whole = environment_stack_analysis(

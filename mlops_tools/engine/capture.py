@@ -34,6 +34,15 @@ from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, MockReso
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
+from mlops_platform.tools.engine.calls import (
+    UnanswerableCall,
+    guarded_invokes,
+    invoke_transform,
+    package_of,
+    position_of,
+    project_root_of,
+    source_position,
+)
 from mlops_platform.tools.engine.config import StackConfig
 from mlops_platform.tools.engine.props import (
     SECRET_SIG,
@@ -43,7 +52,9 @@ from mlops_platform.tools.engine.props import (
     struct_to_plain,
     wrap_secret_field,
 )
-from mlops_platform.tools.findings import CapturedResource
+from mlops_platform.tools.engine.provider_host import PACKAGE as PROVIDER_PACKAGE
+from mlops_platform.tools.engine.provider_host import KubernetesProvider, ProviderUnavailable, find_provider
+from mlops_platform.tools.findings import CapturedResource, SourcePosition
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
@@ -120,6 +131,7 @@ class Registration:
     custom_timeouts: dict[str, str]
     additional_secret_outputs: tuple[str, ...]
     synthetic: bool = False  # created by the engine (root stack, default providers), not by the program
+    source: SourcePosition | None = None  # the program line that created it (the SDK's sourcePosition)
     provider: Registration | None = field(default=None, repr=False)  # its provider's registration
     _engine_inputs: struct_pb2.Struct | None = field(default=None, repr=False)
 
@@ -181,8 +193,23 @@ class CaptureMonitor(MockMonitor):
             worker threads; it must be thread-safe and quick.
     """
 
-    def __init__(self, stack_config: StackConfig, on_resource: ResourceCallback | None = None) -> None:
+    def __init__(
+        self,
+        stack_config: StackConfig,
+        on_resource: ResourceCallback | None = None,
+        *,
+        root: Path | None = None,
+        program_dir: Path | None = None,
+    ) -> None:
         super().__init__(_PlaceholderMocks(stack_config))
+        self.root = (root or Path.cwd()).resolve()
+        self._program_dir = program_dir or self.root
+        self._provider: KubernetesProvider | None = None
+        self._provider_lock = threading.Lock()
+        self._constructed: set[str] = set()  # remote components: the provider registers them again
+        self._transforms: dict[str, list[Any]] = {}  # URN -> its own transform callbacks
+        self._parents: dict[str, str] = {}
+        self._stack_transform_callbacks: list[Any] = []
         self.stack = stack_config.environment
         self.project = stack_config.project
         self._config = stack_config
@@ -300,12 +327,142 @@ class CaptureMonitor(MockMonitor):
         self._record(reg)
         return reg
 
+    # -- the real provider, for what mocks cannot answer --------------------------------------------
+
+    def kubernetes(self) -> KubernetesProvider:
+        """The running kubernetes provider, started on first use.
+
+        Raises:
+            ProviderUnavailable: it is not built.
+        """
+        with self._provider_lock:
+            if self._provider is None:
+                binary = find_provider()
+                if binary is None:
+                    raise ProviderUnavailable(
+                        "the program calls the kubernetes provider (a Helm chart, YAML manifests), which "
+                        "the offline engine runs from the toolchain: run `mlops toolchain install`"
+                    )
+                self._provider = KubernetesProvider(
+                    binary,
+                    cwd=self._program_dir,
+                    config=dict(self._config.namespace(PROVIDER_PACKAGE)),
+                    monitor=self,
+                )
+            return self._provider
+
+    def close(self) -> None:
+        """Stop the provider, if one was started."""
+        with self._provider_lock:
+            if self._provider is not None:
+                self._provider.close()
+                self._provider = None
+
+    def Invoke(self, request: Any) -> resource_pb2.ResourceInvokeResponse:
+        package = package_of(request.tok)
+        if package == PROVIDER_PACKAGE:
+            answer = self.kubernetes().invoke(request.tok, request.args)
+            response = resource_pb2.ResourceInvokeResponse()
+            getattr(response, "return").CopyFrom(getattr(answer, "return"))
+            for failure in answer.failures:
+                response.failures.add(property=failure.property, reason=failure.reason)
+            return response
+        if package == "pulumi":
+            return super().Invoke(request)
+        raise UnanswerableCall(request.tok, None)
+
+    def _construct(self, request: Any, urn: str) -> resource_pb2.RegisterResourceResponse:
+        """A multi-language component: built by its provider, whose children register here."""
+        if package_of(request.type) != PROVIDER_PACKAGE:
+            raise UnanswerableCall(request.type, position_of(request, self.root), what="component")
+        reg = self._component(urn, request.type, request.name, request.parent, request, synthetic=False)
+        reg.source = source_position(request)
+        with self._lock:
+            self._constructed.add(urn)
+        self._record(reg)
+        answer = self.kubernetes().construct(
+            request, project=self.project, stack=self.stack, config=dict(self._config.values)
+        )
+        return resource_pb2.RegisterResourceResponse(urn=answer.urn or urn, object=answer.state)
+
+    # -- transforms, as the engine runs them ---------------------------------------------------------
+
+    def RegisterStackTransform(self, request: Any) -> empty_pb2.Empty:
+        with self._lock:
+            self._stack_transform_callbacks.append(request)
+        return super().RegisterStackTransform(request)
+
+    def _transformed(self, request: Any, urn: str) -> Any:
+        """``request`` after its transforms, its ancestors' and the stack's, in the engine's order.
+
+        The engine calls each transform through the program's callback server (the SDK's
+        ``Callbacks`` service) with the resource's type, name, inputs and options, and registers what
+        the last one returns: the children a provider constructs are transformed too. Mocks run none.
+        """
+        with self._lock:
+            self._transforms[urn] = list(request.transforms)
+            self._parents[urn] = request.parent
+            callbacks = list(request.transforms)
+            ancestor = request.parent
+            while ancestor:
+                callbacks += self._transforms.get(ancestor, [])
+                ancestor = self._parents.get(ancestor, "")
+            callbacks += self._stack_transform_callbacks
+        if not callbacks:
+            return request
+        transformed = resource_pb2.RegisterResourceRequest()
+        transformed.CopyFrom(request)
+        for callback in callbacks:
+            options = resource_pb2.TransformResourceOptions(
+                depends_on=list(transformed.dependencies),
+                protect=transformed.protect,
+                ignore_changes=list(transformed.ignoreChanges),
+                replace_on_changes=list(transformed.replaceOnChanges),
+                version=transformed.version,
+                provider=transformed.provider,
+                retain_on_delete=transformed.retainOnDelete,
+                additional_secret_outputs=list(transformed.additionalSecretOutputs),
+            )
+            if transformed.deleteBeforeReplaceDefined:
+                options.delete_before_replace = transformed.deleteBeforeReplace
+            answer = invoke_transform(
+                callback,
+                resource_pb2.TransformRequest(
+                    type=transformed.type,
+                    name=transformed.name,
+                    custom=transformed.custom,
+                    parent=transformed.parent,
+                    properties=transformed.object,
+                    options=options,
+                ),
+            )
+            if answer.HasField("properties"):
+                transformed.object.Clear()
+                transformed.object.MergeFrom(answer.properties)
+            if answer.HasField("options"):
+                new = answer.options
+                transformed.protect = new.protect
+                del transformed.ignoreChanges[:]
+                transformed.ignoreChanges.extend(new.ignore_changes)
+                del transformed.additionalSecretOutputs[:]
+                transformed.additionalSecretOutputs.extend(new.additional_secret_outputs)
+                transformed.retainOnDelete = new.retain_on_delete
+                if new.provider:
+                    transformed.provider = new.provider
+        return transformed
+
     def RegisterResource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
         type_, name, parent, custom = request.type, request.name, request.parent, request.custom
         urn = self.make_urn(parent, type_, name)
         if type_ == ROOT_STACK_TYPE:
             self.root_urn = urn
             self._record(self._component(urn, type_, name, parent, request, synthetic=True))
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        if not (not custom and urn in self._constructed):
+            request = self._transformed(request, urn)
+        if request.remote:
+            return self._construct(request, urn)
+        if not custom and urn in self._constructed:  # the constructing provider registers it again
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
         provider_ref = request.provider
@@ -330,6 +487,7 @@ class CaptureMonitor(MockMonitor):
 
         reg = self._registration(urn, request, provider_urn, provider_ref, outputs)
         reg.provider = self.registrations.get(provider_urn) if provider_urn else None
+        reg.source = source_position(request)
         self._record(reg)
         resource_id = mock_id(name) if custom else ""
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, {})
@@ -485,6 +643,7 @@ def _to_captured(reg: Registration, secrets: set[str], plain: set[str]) -> Captu
         aliases=reg.aliases,
         custom_timeouts=dict(reg.custom_timeouts),
         additional_secret_outputs=reg.additional_secret_outputs,
+        source=reg.source,
     )
 
 
@@ -612,10 +771,15 @@ def capture_program(
     Raises:
         Exception: whatever the program raises (spec validation errors included), unchanged.
     """
-    monitor = CaptureMonitor(stack_config, on_resource)
+    program = program.resolve()
+    root = project_root_of(program)
+    monitor = CaptureMonitor(stack_config, on_resource, root=root, program_dir=program.parent)
     started = time.perf_counter()
-    with _RUN_LOCK, paused_gc():
-        _run_on_fresh_stack(_run, program.resolve(), stack_config, monitor)
+    try:
+        with _RUN_LOCK, paused_gc(), guarded_invokes(root):
+            _run_on_fresh_stack(_run, program, stack_config, monitor)
+    finally:
+        monitor.close()
     duration = time.perf_counter() - started
     config_secrets = set(stack_config.secret_values)
     secrets: set[str] = set(config_secrets)

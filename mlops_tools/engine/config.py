@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
-from mlops_platform.stacks.loader import read_stack_file
+from mlops_platform.stacks.loader import StackFile, read_stack_file
 from mlops_platform.stacks.yaml_source import SourceError, pulumi_config_text
 
 PROJECT = "mlops-platform"
@@ -108,6 +108,17 @@ def environment_name(env_file: Path) -> str:
     return name.removeprefix("Pulumi.").rsplit(".", 1)[0]
 
 
+def misshapen_stack_file(stack_file: StackFile) -> bool:
+    """Whether no program can run with this file: not a mapping, or a ``config:`` that is not one.
+
+    Its ``problems`` then say where (a file without ``config:`` is fine: a program without config).
+    """
+    data = stack_file.located.data
+    if data is not None and not isinstance(data, dict):
+        return True
+    return isinstance(data, dict) and data.get("config") is not None and not stack_file.has_config
+
+
 def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
     """Read a stack file into the runtime config the CLI would pass to the program.
 
@@ -131,7 +142,8 @@ def load_stack_config(env_file: Path, *, project: str = PROJECT) -> StackConfig:
     if data is not None and not isinstance(data, dict):
         raise StackConfigError(f"{env_file}: expected a mapping at the top level")
     if isinstance(data, dict) and data.get("config") is not None and not stack_file.has_config:
-        raise StackConfigError(f"{env_file}: `config` must be a mapping")
+        line = stack_file.located.lines.get(("config",))
+        raise StackConfigError(f"{env_file}{f':{line}' if line else ''}: `config` must be a mapping")
     if stack_file.has_config and stack_file.problems:  # duplicate keys, both forms of one key
         raise StackConfigError("\n".join(map(str, stack_file.problems)))
     values: dict[str, str] = {}

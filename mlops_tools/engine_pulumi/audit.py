@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from mlops_platform.tools.engine.analyzer import EngineServer, PackSession
-from mlops_platform.tools.engine.audit import _sorted_findings, _start_all, environment_policy_config
-from mlops_platform.tools.engine.config import environment_name, load_stack_config
+from mlops_platform.tools.engine.audit import (
+    NO_TIER,
+    _sorted_findings,
+    _start_all,
+    deployed_target,
+    environment_policy_config,
+    environment_profile,
+)
+from mlops_platform.tools.engine.config import PROJECT, environment_name, load_stack_config
 from mlops_platform.tools.engine.props import mask_secret_envelopes
 from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
 from mlops_platform.tools.engine_pulumi.launchers import write_launchers
@@ -36,7 +43,9 @@ from mlops_platform.tools.findings import (
 )
 from mlops_platform.tools.policy_config import (
     LEVEL_KEY,
+    UNDECLARED,
     PolicyConfig,
+    StackProfile,
     discover_packs,
     write_policy_config,
 )
@@ -60,13 +69,20 @@ class PackPlan:
 
 
 def environment_config(
-    env_file: Path, config_dir: Path | None, *, environment: str | None = None
+    env_file: Path,
+    config_dir: Path | None,
+    *,
+    environment: str | None = None,
+    project: str = PROJECT,
+    tier: str | None = None,
 ) -> PolicyConfig:
     """The policy config of the environment in ``env_file``: its tier's file and its own override.
 
-    ``environment`` names the override file when it is not the stack file's (a layer stack's).
+    ``environment`` names the override file when it is not the stack file's (a layer stack's);
+    ``project`` is the namespace of the stack's config; ``tier`` one already decided (a flag).
     """
-    return environment_policy_config(config_dir, load_stack_config(env_file), environment=environment)
+    stack_config = load_stack_config(env_file, project=project)
+    return environment_policy_config(config_dir, stack_config, environment=environment, tier=tier)
 
 
 def plan_packs(
@@ -207,6 +223,7 @@ def audit_with_engine(
     stack_name: str | None = None,
     refresh: bool = False,
     echo: Echo | None = None,
+    profile: StackProfile = UNDECLARED,
 ) -> AuditResult:
     """Audit one environment through a real ``pulumi preview`` with every pack; findings before waivers.
 
@@ -218,6 +235,7 @@ def audit_with_engine(
             ephemeral stack made from ``env_file`` alone.
         refresh: refresh the stack's state from the providers first (``pulumi preview --refresh``).
         echo: receives the engine's progress lines.
+        profile: the tier and target given on the command line (see ``environment_profile``).
 
     Raises:
         EngineUnavailable: no Pulumi CLI.
@@ -228,7 +246,9 @@ def audit_with_engine(
     environment = stack_name or environment_name(env_file)
     project = project_or_cwd(project)
     packs = discover_packs() if packs is None else packs
-    policy_config = environment_config(env_file, project.policy_config_dir)
+    stack_config = load_stack_config(env_file, project=project.name)
+    profile = environment_profile(project.policy_config_dir, stack_config, given=profile)
+    policy_config = environment_policy_config(project.policy_config_dir, stack_config, tier=profile.tier)
     metas: list[PolicyMeta] = []
     failures: list[BaseException] = []
 
@@ -249,19 +269,19 @@ def audit_with_engine(
         learner.join()
     if failures:
         raise failures[0]
-    spec_env = load_stack_config(env_file, project=project.name).object("environment")
-    spec_env = spec_env if isinstance(spec_env, dict) else {}
     result = audit_result(
         record,
         metas,
         environment=environment,
-        tier=str(spec_env.get("tier", "")),
-        target=str(spec_env.get("target", "")),
+        tier=profile.tier or NO_TIER,
+        target=profile.target or "",
         started_at=started_at,
         duration_s=time.perf_counter() - t0,
         redact=placeholders,
     )
     result.policy_config = list(policy_config.sources)
+    if not result.target:
+        result.target = deployed_target(result.resources)
     return result
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.tools.atomic_write import write_atomic
 from mlops_platform.tools.engine.config import environment_name, load_stack_config
 from mlops_platform.tools.engine_pulumi.audit import environment_config, plan_packs, run_operation
 from mlops_platform.tools.engine_pulumi.events import EngineRecord
@@ -77,7 +78,10 @@ def engine_run(
     """
     policy_config = (
         environment_config(
-            choice.env_file, choice.the_project.policy_config_dir, environment=choice.policy_environment
+            choice.env_file,
+            choice.the_project.policy_config_dir,
+            environment=choice.policy_environment,
+            project=choice.the_project.name,
         )
         if verb in {"preview", "up"}
         else None
@@ -210,7 +214,7 @@ def up_split(
             "config": {**(doc.get("config") or {}), f"{project.name}:{LAYER_KEY}": layer.value},
         }
         layer_file = files / f"Pulumi.{stack}.yaml"
-        layer_file.write_text(yaml.safe_dump(layer_doc, sort_keys=False), encoding="utf-8")
+        write_atomic(layer_file, yaml.safe_dump(layer_doc, sort_keys=False))
         choice = StackChoice(
             layer_file,
             local_state=local_state,

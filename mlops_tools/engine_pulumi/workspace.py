@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from mlops_platform.stacks.credentials_config import CREDENTIAL_SEED_KEY, credential_seed_placeholder
+from mlops_platform.tools.atomic_write import absent, write_atomic
 from mlops_platform.tools.engine.config import environment_name, secret_placeholder
 from mlops_platform.tools.project import Project, project_or_cwd
 
@@ -216,6 +217,21 @@ def open_stack(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _link_project_files(root: Path, work_dir: Path) -> None:
+    """Link the project's own files into the ephemeral copy, which the engine runs providers from.
+
+    A plugin's working directory is the project directory the engine runs in (the copy): a chart
+    path (``./chart``) or a manifest (``manifests/api.yaml``) the provider reads is relative to it, as
+    in the project itself. The copy's project file and stack files stay its own.
+    """
+    for entry in root.iterdir():
+        if entry.name in {"Pulumi.yaml", "Pulumi.yml", "stacks"} or entry.name.startswith("Pulumi."):
+            continue
+        link = work_dir / entry.name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(entry)
+
+
 def _ephemeral(
     env_file: Path,
     project: Project,
@@ -234,15 +250,17 @@ def _ephemeral(
     for directory in (work_dir / "stacks", state, home):
         directory.mkdir(parents=True, exist_ok=True)
     passphrase_file = base / "passphrase"
-    if not passphrase_file.exists():
-        passphrase_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        passphrase_file.chmod(0o600)
+    if not passphrase_file.exists():  # whole or absent: a kept stack's secrets depend on it
+        write_atomic(
+            passphrase_file, secrets.token_urlsafe(24), expect=absent(passphrase_file), new_mode=0o600
+        )
     env = _engine_env(tools, home, f"file://{state}", passphrase_file.read_text(encoding="utf-8"))
     env.update(extra_env)
     settings = yaml.safe_load(_project_settings(project, tools.kubernetes_provider_dir))
     settings["stackConfigDir"] = "stacks"  # the copy's layout, whatever the project's own
     settings.pop("main", None)  # the program runs inline, from the project itself
-    (work_dir / "Pulumi.yaml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    write_atomic(work_dir / "Pulumi.yaml", yaml.safe_dump(settings, sort_keys=False))
+    _link_project_files(project.root, work_dir)
     text = env_file.read_text(encoding="utf-8")
     doc = yaml.safe_load(text) or {}
     target = work_dir / "stacks" / f"Pulumi.{name}.yaml"
@@ -253,7 +271,8 @@ def _ephemeral(
         if target.exists()
         else None
     )
-    target.write_text(text if salt is None else f"encryptionsalt: {salt}\n{text}", encoding="utf-8")
+    # Atomic: a kill mid-write of a kept stack's file would lose the salt, and with it its secrets.
+    write_atomic(target, text if salt is None else f"encryptionsalt: {salt}\n{text}")
     opts = auto.LocalWorkspaceOptions(
         work_dir=str(work_dir),
         pulumi_home=str(home),

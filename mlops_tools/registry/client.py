@@ -10,8 +10,14 @@ Endpoints as MLflow 3.x serves them (``mlflow/server/handlers.py``): ``registere
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import http.client
 import json
+import math
 import socket
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,8 +25,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from mlops_platform.tools.registry.records import version_number
+
 API = "/api/2.0/mlflow"
-MAX_VERSIONS = 200  # model-versions/search page size: MLflow caps max_results at 200 000, 200 is plenty
+MAX_VERSIONS = 200  # model-versions/search page size; next_page_token fetches the rest
+MAX_PAGES = 500  # 100,000 versions of one model: beyond that, an answer that never ends
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # 32 MiB; a 200-version page with tags is about 0.2 MiB
 
 
 class ErrorKind(StrEnum):
@@ -60,8 +70,120 @@ class Credentials:
         return f"Credentials({kind})"
 
 
+class _DeadlineConnection:
+    """Mixed into http.client's connections: the socket is shut at the request's deadline.
+
+    A socket timeout bounds each read only: a server sending one byte a second never trips it. The
+    timer ends the whole exchange (headers, body, a proxy's CONNECT) at ``deadline``.
+    """
+
+    deadline: float
+    sock: socket.socket | None
+    _timer: threading.Timer | None = None
+    _deadline_sock: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        # urllib's do_open sets ``self.sock = None`` once the response has its own file object
+        # over the same socket: keep a reference that the timer can still shut.
+        self._deadline_sock = self.sock
+        timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
+        timer.daemon = True
+        timer.start()
+        self._timer = timer
+
+    def _expire(self) -> None:
+        sock = self._deadline_sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        super().close()  # type: ignore[misc]
+
+
+class _HTTPConnection(_DeadlineConnection, http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+
+class _HTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPConnection, deadline=self.deadline), req)  # type: ignore[arg-type]
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(  # type: ignore[arg-type]
+            functools.partial(_HTTPSConnection, deadline=self.deadline),
+            req,
+            context=self._context,  # type: ignore[attr-defined]
+        )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect within the registry's origin; credentials never go anywhere else.
+
+    urllib copies every ``add_header`` header to the redirected request, ``Authorization`` included,
+    whatever the new host or scheme: the token is sent as ``add_unredirected_header`` instead (never
+    copied), and added back here only when the new URL has the same scheme, host and port.
+    """
+
+    def __init__(self, auth: str | None) -> None:
+        super().__init__()
+        self.auth = auth
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is None:
+            return None
+        same_origin = _origin(newurl) == _origin(req.full_url)
+        if self.auth is not None:
+            if not same_origin:
+                raise _CrossOriginRedirect(newurl)
+            new.add_unredirected_header("Authorization", self.auth)
+        return new
+
+
+class _CrossOriginRedirect(Exception):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
 class MlflowRestClient:
-    """GET requests against one tracking server, each with ``timeout_s``."""
+    """GET requests against one tracking server, each within ``timeout_s`` and :data:`MAX_RESPONSE_BYTES`."""
 
     def __init__(self, tracking_uri: str, *, credentials: Credentials | None = None, timeout_s: float = 10.0):
         self.tracking_uri = tracking_uri.rstrip("/")
@@ -72,28 +194,50 @@ class MlflowRestClient:
         url = f"{self.tracking_uri}{API}/{endpoint}?{urllib.parse.urlencode(params)}"
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         if self._auth:
-            request.add_header("Authorization", self._auth)
+            request.add_unredirected_header("Authorization", self._auth)
         where = f"MLflow registry {self.tracking_uri}"
+        deadline = time.monotonic() + self.timeout_s
+        opener = urllib.request.build_opener(
+            _HTTPHandler(deadline), _HTTPSHandler(deadline), _RedirectHandler(self._auth)
+        )
+        late = RegistryError(ErrorKind.TIMEOUT, f"{where}: no answer within {self.timeout_s:g} s for {what}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                body = response.read()
+            with opener.open(request, timeout=self.timeout_s) as response:
+                body = response.read(MAX_RESPONSE_BYTES + 1)
+                declared = response.headers.get("Content-Length")
+                # read(n) returns what came before the peer closed, without IncompleteRead.
+                short = declared is not None and declared.isdigit() and len(body) < int(declared)
+                if short and len(body) <= MAX_RESPONSE_BYTES:
+                    raise http.client.IncompleteRead(body, int(str(declared)) - len(body))
+        except _CrossOriginRedirect as exc:
+            raise RegistryError(
+                ErrorKind.BAD_RESPONSE,
+                f"{where}: {what}: redirected to {_origin_text(exc.url)}, another origin or plain http; the "
+                "credentials are not sent there (set tracking_uri to the server that answers)",
+            ) from None
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, where, what) from None
         except TimeoutError:
-            raise RegistryError(
-                ErrorKind.TIMEOUT, f"{where}: no answer within {self.timeout_s:g} s for {what}"
-            ) from None
+            raise late from None
         except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError | socket.timeout):
-                raise RegistryError(
-                    ErrorKind.TIMEOUT, f"{where}: no answer within {self.timeout_s:g} s for {what}"
-                ) from None
+            if isinstance(exc.reason, TimeoutError | socket.timeout) or time.monotonic() >= deadline:
+                raise late from None
             raise RegistryError(ErrorKind.UNREACHABLE, f"{where} is unreachable: {exc.reason}") from None
-        except OSError as exc:  # connection reset mid-answer and the like
-            raise RegistryError(ErrorKind.UNREACHABLE, f"{where} is unreachable: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:  # reset or cut short mid-answer
+            if time.monotonic() >= deadline:
+                raise late from None
+            reason = "the answer was cut short" if isinstance(exc, http.client.IncompleteRead) else str(exc)
+            raise RegistryError(ErrorKind.BAD_RESPONSE, f"{where}: {what}: {reason[:200]}") from None
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise RegistryError(
+                ErrorKind.BAD_RESPONSE,
+                f"{where}: {what}: the answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB",
+            )
+        if time.monotonic() >= deadline:  # the timer shut the socket: what was read may be cut
+            raise late
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RegistryError(ErrorKind.BAD_RESPONSE, f"{where}: {what}: the answer is not JSON") from None
         if not isinstance(data, dict):
             raise RegistryError(ErrorKind.BAD_RESPONSE, f"{where}: {what}: the answer is not a JSON object")
@@ -114,26 +258,47 @@ class MlflowRestClient:
         return _field(data, "model_version", self.tracking_uri)
 
     def versions(self, name: str) -> list[dict[str, Any]]:
-        """Every version of model ``name`` (``model-versions/search``), newest first."""
+        """Every version of model ``name`` (``model-versions/search``, every page), newest first."""
         escaped = name.replace("'", "\\'")
-        data = self._get(
-            "model-versions/search",
-            f'versions of model "{name}"',
-            filter=f"name='{escaped}'",
-            max_results=str(MAX_VERSIONS),
-        )
-        found = [v for v in data.get("model_versions", []) if isinstance(v, dict)]
-        return sorted(found, key=lambda v: int(v.get("version", 0)), reverse=True)
+        what = f'versions of model "{name}"'
+        found: list[dict[str, Any]] = []
+        token, seen = "", set()
+        for _page in range(MAX_PAGES):
+            params = {"filter": f"name='{escaped}'", "max_results": str(MAX_VERSIONS)}
+            if token:
+                params["page_token"] = token
+            data = self._get("model-versions/search", what, **params)
+            found += [v for v in data.get("model_versions", []) if isinstance(v, dict)]
+            token = data.get("next_page_token") or ""
+            if not isinstance(token, str) or token in seen:
+                raise RegistryError(
+                    ErrorKind.BAD_RESPONSE,
+                    f"MLflow registry {self.tracking_uri}: {what}: bad next_page_token",
+                )
+            if not token:
+                break
+            seen.add(token)
+        else:
+            raise RegistryError(
+                ErrorKind.BAD_RESPONSE,
+                f"MLflow registry {self.tracking_uri}: {what}: more than {MAX_PAGES} pages of {MAX_VERSIONS}",
+            )
+        return sorted(found, key=_version_key, reverse=True)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias -> version of model ``name`` (``registered-models/get``; search results carry none)."""
         data = self._get("registered-models/get", f'model "{name}"', name=name)
         model = _field(data, "registered_model", self.tracking_uri)
-        return {
-            str(a["alias"]): int(a["version"])
-            for a in model.get("aliases", [])
-            if isinstance(a, dict) and "alias" in a and str(a.get("version", "")).isdigit()
-        }
+        aliases = {}
+        for entry in model.get("aliases", []):
+            if isinstance(entry, dict) and "alias" in entry:
+                try:
+                    aliases[str(entry["alias"])] = version_number(entry.get("version"))
+                except ValueError as exc:
+                    raise RegistryError(
+                        ErrorKind.BAD_RESPONSE, f"MLflow registry {self.tracking_uri}: model {name!r}: {exc}"
+                    ) from None
+        return aliases
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         """The latest value of every metric of run ``run_id`` (``runs/get``)."""
@@ -142,8 +307,24 @@ class MlflowRestClient:
         return {
             str(m["key"]): float(m["value"])
             for m in metrics
-            if isinstance(m, dict) and "key" in m and isinstance(m.get("value"), int | float)
+            if isinstance(m, dict)
+            and "key" in m
+            and isinstance(m.get("value"), int | float)
+            and not isinstance(m.get("value"), bool)
+            and math.isfinite(m["value"])
         }
+
+
+def _version_key(version: dict[str, Any]) -> int:
+    try:
+        return version_number(version.get("version"))
+    except ValueError:
+        return 0  # record_from_mlflow refuses it with its reason
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"
 
 
 def _field(data: dict[str, Any], key: str, uri: str) -> dict[str, Any]:

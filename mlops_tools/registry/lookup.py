@@ -17,11 +17,12 @@ from mlops_platform.tools.registry.client import (
     MlflowRestClient,
     RegistryError,
 )
-from mlops_platform.tools.registry.records import VersionRecord, record_from_mlflow
+from mlops_platform.tools.registry.records import VersionRecord, record_from_mlflow, version_number
 
 SNAPSHOT_ENV = "MLOPS_REGISTRY_SNAPSHOT"
 """When set, the program resolves from this snapshot file instead of the live registry."""
 SNAPSHOT_FORMAT = "mlops-registry-snapshot/1"
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024  # 64 MiB; 10,000 versions with metrics take about 6 MiB
 SecretText = Callable[[str], str | None]
 """Reads a secret config key as plain text (None when unset)."""
 
@@ -51,7 +52,12 @@ class LiveLookup:
             except RegistryError as exc:
                 if exc.kind is not ErrorKind.NOT_FOUND:  # a deleted run: the version keeps no metrics
                     raise
-        return record_from_mlflow(version, metrics)
+        try:
+            return record_from_mlflow(version, metrics)
+        except ValueError as exc:
+            raise RegistryError(
+                ErrorKind.BAD_RESPONSE, f"MLflow registry {self.where}: a model version's answer: {exc}"
+            ) from None
 
     def by_alias(self, model: str, alias: str) -> VersionRecord:
         return self._record(self.client.version_by_alias(model, alias))
@@ -93,7 +99,7 @@ class SnapshotLookup:
             raise RegistryError(
                 ErrorKind.NOT_FOUND, f'{self.where}: alias "{alias}" of model "{model}" does not exist'
             )
-        return self.by_version(model, int(aliases[alias]))
+        return self.by_version(model, version_number(aliases[alias]))
 
     def by_version(self, model: str, version: int) -> VersionRecord:
         versions = self._model(model).get("versions", {})
@@ -173,13 +179,21 @@ def read_snapshot(path: Path) -> dict[str, Any]:
         RegistryError: the file is missing, not JSON or not a snapshot (one line naming the file).
     """
     try:
-        data = json.loads(path.read_text())
+        with path.open("rb") as handle:  # bounded: /dev/zero or a FIFO must not fill the memory
+            raw = handle.read(MAX_SNAPSHOT_BYTES + 1)
     except OSError as exc:
         raise RegistryError(
-            ErrorKind.UNREACHABLE, f"snapshot {path}: cannot read it ({exc.strerror})"
+            ErrorKind.UNREACHABLE, f"snapshot {path}: cannot read it ({exc.strerror or exc})"
         ) from None
-    except ValueError as exc:
-        raise RegistryError(ErrorKind.BAD_RESPONSE, f"snapshot {path}: not JSON ({exc})") from None
+    if len(raw) > MAX_SNAPSHOT_BYTES:
+        raise RegistryError(
+            ErrorKind.BAD_RESPONSE,
+            f"snapshot {path}: larger than {MAX_SNAPSHOT_BYTES // (1024 * 1024)} MiB (a snapshot's limit)",
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise RegistryError(ErrorKind.BAD_RESPONSE, f"snapshot {path}: not JSON ({str(exc)[:200]})") from None
     if (
         not isinstance(data, dict)
         or data.get("format") != SNAPSHOT_FORMAT
@@ -188,17 +202,20 @@ def read_snapshot(path: Path) -> dict[str, Any]:
         raise RegistryError(
             ErrorKind.BAD_RESPONSE, f"snapshot {path}: not a {SNAPSHOT_FORMAT} file (mlops registry snapshot)"
         )
-    try:
-        for name, entry in data["models"].items():
+    for name, entry in data["models"].items():
+        where = f'snapshot {path}: model "{str(name)[:80]}"'
+        try:
             for key, record in dict(entry.get("versions", {})).items():
-                VersionRecord.from_json(record)
-                int(key)
+                number = VersionRecord.from_json(record).version
+                if version_number(key) != number:
+                    raise ValueError(f"version {str(key)[:40]!r} holds the record of version {number}")
             for alias, version in dict(entry.get("aliases", {})).items():
-                int(version)
+                version_number(version)
                 del alias
-            del name
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise RegistryError(ErrorKind.BAD_RESPONSE, f"snapshot {path}: malformed entry ({exc})") from None
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise RegistryError(
+                ErrorKind.BAD_RESPONSE, f"{where}: malformed entry ({str(exc)[:200]})"
+            ) from None
     return data
 
 

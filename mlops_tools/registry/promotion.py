@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_platform.stacks.registry_spec import RegistrySource
 from mlops_platform.stacks.schema import EnvironmentSpec, ModelEndpoint
-from mlops_platform.tools.registry.client import RegistryError
+from mlops_platform.tools.registry.client import ErrorKind, RegistryError
 from mlops_platform.tools.registry.lookup import SNAPSHOT_ENV, Lookup, SnapshotLookup, lookup_for
 from mlops_platform.tools.registry.resolve import Resolution, resolve_ref, snapshot
+
+if TYPE_CHECKING:
+    from mlops_platform.tools.project import Project
 
 TOKEN_ENV, PASSWORD_ENV = "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"
 """Where the CLI reads registry credentials (MLflow's own variables); the program reads Pulumi secrets."""
@@ -85,6 +88,31 @@ def served_version(resolution: Resolution) -> int:
     return int(resolution.ref.removeprefix("version:"))
 
 
+def canary_conflict(spec: EnvironmentSpec, model: str, version: int, lookup: Lookup | None) -> None:
+    """Refuse to pin the stable track of ``model`` to the version its canary serves.
+
+    The spec check compares what is written (``version: 4`` with a canary ``version: 4``); a canary by
+    alias is compared here, resolved: the serving component refuses two tracks of one version.
+
+    Raises:
+        PromotionError: the canary serves ``version``.
+    """
+    canary = endpoint(spec, model).canary
+    name = endpoint(spec, model).model.name
+    if canary is None or name is None:
+        return
+    serves = canary.version
+    if canary.alias is not None and lookup is not None:
+        resolution = resolve_ref(lookup, name, alias=canary.alias)
+        serves = resolution.version
+    if serves == version:
+        how = f"alias {canary.alias!r}" if canary.alias is not None else "its version"
+        raise PromotionError(
+            f"environment {spec.environment.name}: the canary of {model!r} serves version {version} ({how}): "
+            "the stable track cannot serve the same version; end the canary (remove canary:) or move it first"
+        )
+
+
 def previous_version(lookup: Lookup, model: str, current: int) -> int:
     """The newest registered version of ``model`` older than ``current``.
 
@@ -123,10 +151,60 @@ def _snapshot_env(path: Path) -> Iterator[None]:
             os.environ[SNAPSHOT_ENV] = saved
 
 
-def registry_gate(env_name: str, text: str, spec: EnvironmentSpec, model: str, lookup: Lookup) -> GateResult:
-    """Audit ``text`` (a rewritten stack file of ``env_name``) offline and keep the registry rules' verdict.
+def same_artifact(
+    resolution: Resolution,
+    source_lookup: Lookup | None,
+    target: EnvironmentSpec,
+    model: str,
+    version: int,
+    target_lookup: Lookup,
+) -> None:
+    """Refuse to pin ``version`` in ``target`` when its registry holds another artifact under that number.
 
-    The registry is frozen into a snapshot first, so the audit judges exactly what ``lookup`` answers.
+    Version numbers are per registry and per registered model: "version 2" in another tracking server,
+    or of another registered name, is another run's model unless its run and source say otherwise.
+
+    Raises:
+        PromotionError: the target's version ``version`` has another run id or artifact source.
+    """
+    theirs = resolution.record
+    name = endpoint(target, model).model.name
+    if theirs is None or source_lookup is None or name is None:
+        return  # the source names a bare version: there is no artifact to compare
+    if source_lookup.where == target_lookup.where and resolution.model == name:
+        return
+    try:
+        ours = target_lookup.by_version(name, version)
+    except RegistryError as exc:
+        if exc.kind is ErrorKind.NOT_FOUND:
+            return  # the target tier's registry rules judge a version its registry lacks
+        raise PromotionError(str(exc)) from None
+    differs = [
+        f"{what} {a!r} there, {b!r} in {source_lookup.where}"
+        for what, a, b in (("run", ours.run_id, theirs.run_id), ("source", ours.source, theirs.source))
+        if a and b and a != b
+    ]
+    if differs:
+        raise PromotionError(
+            f'version {version} of "{name}" in {target_lookup.where} is another artifact than version '
+            f'{version} of "{resolution.model}" ({"; ".join(differs)}): register that model in the '
+            "target's registry and pin the version it gets there"
+        )
+
+
+def registry_gate(
+    stack_file: Path,
+    spec: EnvironmentSpec,
+    model: str,
+    lookup: Lookup,
+    scratch: Path,
+    *,
+    project: Project | None = None,
+) -> GateResult:
+    """Audit ``stack_file`` (a rewritten stack file) offline and keep the registry rules' verdict.
+
+    The registry is frozen into a snapshot in ``scratch`` first, so the audit judges exactly what
+    ``lookup`` answers.
     """
     from mlops_platform.policies.catalogue import RULES
     from mlops_platform.policies.rules import registry as rules
@@ -137,13 +215,10 @@ def registry_gate(env_name: str, text: str, spec: EnvironmentSpec, model: str, l
         document = snapshot(spec, lookup)
     except RegistryError as exc:
         raise PromotionError(str(exc)) from None
-    with tempfile.TemporaryDirectory(prefix="mlops-promote-") as tmp:
-        stack_file = Path(tmp) / f"Pulumi.{env_name}.yaml"
-        stack_file.write_text(text, encoding="utf-8")
-        snapshot_file = Path(tmp) / "registry-snapshot.json"
-        snapshot_file.write_text(json.dumps(document), encoding="utf-8")
-        with _snapshot_env(snapshot_file):
-            result = audit_environment(stack_file)
+    snapshot_file = scratch / "registry-snapshot.json"
+    snapshot_file.write_text(json.dumps(document), encoding="utf-8")
+    with _snapshot_env(snapshot_file):
+        result = audit_environment(stack_file, project=project)
     # The model's workloads are the children of its ModelEndpoint component, ``serving-<model>``.
     endpoint_suffix = f"$mlops:serving:ModelEndpoint::serving-{model}"
     parents = {r.urn: r.parent or "" for r in result.resources}

@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 TOOL_NAME = "mlops-audit"
+SRCROOT = "%SRCROOT%"  # every artifact URI is relative to the project's root, which this base names
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 LEVELS = {"mandatory": "error", "advisory": "warning", "remediate": "warning", "disabled": "none"}
@@ -28,7 +31,7 @@ def _split_source(source: str) -> tuple[str, int | None]:
 
 
 def _physical(uri: str, line: int | None = None) -> dict[str, Any]:
-    location: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
+    location: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}}
     if line is not None:
         location["region"] = {"startLine": line}
     return location
@@ -36,7 +39,7 @@ def _physical(uri: str, line: int | None = None) -> dict[str, Any]:
 
 def _message(f: dict[str, Any]) -> str:
     text = f["message"] or f["policy"]
-    if f["spec"]:
+    if f["spec"] and f["spec"]["path"]:
         text += f" (at {f['spec']['path']})"
     return text + (f" Fix: {f['remediation']}" if f["remediation"] else "")
 
@@ -71,9 +74,10 @@ def _result(view: dict[str, Any], f: dict[str, Any], rule_id: str, index: int) -
     location: dict[str, Any] = {}
     if f["subject_waiver"]:
         location["physicalLocation"] = _physical(*_split_source(f["subject_waiver"]))
-    elif f["spec"]:  # the spec line that produced it: code scanning annotates the stack file
+    elif f["spec"]:  # the spec (or program) line that produced it: code scanning annotates it
         location["physicalLocation"] = _physical(f["spec"]["file"], f["spec"]["line"])
-        location["message"] = {"text": f["spec"]["path"]}
+        if f["spec"]["path"]:
+            location["message"] = {"text": f["spec"]["path"]}
     else:
         location["physicalLocation"] = _physical(view["stack_file"])
     if f["urn"]:
@@ -160,7 +164,27 @@ def _run(view: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_sarif(report: dict[str, Any]) -> str:
+def _rooted(node: Any, root: Path) -> Any:
+    """``node`` with every artifact URI relative to ``root`` (waiver files are named from the cwd)."""
+    if isinstance(node, list):
+        return [_rooted(item, root) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _rooted(value, root) for key, value in node.items()}
+    location = out.get("artifactLocation")
+    if isinstance(location, dict) and isinstance(location.get("uri"), str):
+        path = Path(location["uri"])
+        with suppress(ValueError):  # outside the project: left as it is
+            location["uri"] = (
+                (path if path.is_absolute() else Path.cwd() / path).resolve().relative_to(root).as_posix()
+            )
+    return out
+
+
+def render_sarif(report: dict[str, Any], root: Path | None = None) -> str:
     runs = [_run(v, report["provenance"]) for v in report["environments"]]
+    if root is not None:  # the base every artifact URI is relative to (a directory URI ends in "/")
+        base = {SRCROOT: {"uri": root.resolve().as_uri().rstrip("/") + "/"}}
+        runs = [{**_rooted(run, root.resolve()), "originalUriBaseIds": base} for run in runs]
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

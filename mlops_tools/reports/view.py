@@ -16,14 +16,14 @@ from typing import Any
 from mlops_platform.policies.controls import FRAMEWORKS, applies_to, control_title
 from mlops_platform.tools.findings import (
     AuditResult,
-    CapturedResource,
     Enforcement,
     Finding,
+    Observed,
     PolicyMeta,
     Severity,
     Waiver,
 )
-from mlops_platform.tools.reports.evidence import observe
+from mlops_platform.tools.reports.evidence import evidence_of, judged_units
 from mlops_platform.tools.reports.inventory import GOVERNANCE_PACK, Declaration, model_rows
 from mlops_platform.tools.reports.outcomes import OUTCOMES, worst
 from mlops_platform.tools.reports.redact import Redactor
@@ -121,6 +121,7 @@ def _spec_dict(f: Finding) -> dict[str, Any] | None:
         "line": spec.line,
         "path": spec.path,
         "default": spec.default,
+        "program": spec.program,
         "text": str(spec),
     }
 
@@ -143,47 +144,35 @@ def _policy_dict(p: PolicyMeta) -> dict[str, Any]:
     }
 
 
-def _evidence_row(
-    urn: str, outcome_: str, captured: CapturedResource | None, policy: str, *, via_stack: bool
-) -> dict[str, Any]:
+def _evidence_row(urn: str, outcome_: str, found: Observed, *, via_stack: bool) -> dict[str, Any]:
     """One resource a policy judged (``via_stack``: read by a stack policy that judged the stack)."""
-    observed, more = observe(captured, policy) if captured is not None else ([], 0)
     return {
         "urn": urn,
         "resource_name": resource_name(urn) if urn else "stack",
         "outcome": outcome_,
         "via_stack": via_stack,
-        "observed": observed,
-        "more_observed": more,
+        "observed": [{"path": path, "value": value} for path, value in found.values],
+        "more_observed": found.more,
     }
 
 
 def _policy_units(
-    p: PolicyMeta,
-    checked: set[str],
-    not_applicable: set[str],
-    own: list[dict[str, Any]],
+    checked: set[str], not_applicable: set[str], own: list[dict[str, Any]]
 ) -> tuple[dict[str, str], bool]:
-    """Outcome per unit judged by ``p`` (a URN, ``""`` for the stack), and whether the stack was checked.
+    """Outcome per unit judged by a policy (a URN, ``""`` for the stack), and whether the stack was checked.
 
-    A stack policy checks ``""`` and reports findings on resources: when it flags any, those
-    resources are the units it judged (counting the stack as passed beside them would mislead).
-    Resources the rule declared not applicable are ``not-applicable`` unless also judged.
+    The units are :func:`judged_units` (the evidence gathered lists the same ones). Resources the rule
+    declared not applicable are ``not-applicable`` unless also judged.
     """
-    units: dict[str, str] = {urn: "pass" for urn in checked}
     by_unit: dict[str, list[str]] = defaultdict(list)
     for f in own:
         if f["kind"] == "waiver":  # a problem of the waiver file, not an evaluation of a resource
             continue
         by_unit[f["urn"]].append(f["outcome"])
-    stack_checked = "" in checked
-    if stack_checked and any(u for u in by_unit if u not in checked):
-        units.pop("", None)
-    for unit, outcomes in by_unit.items():
-        units[unit] = worst(outcomes)
+    units = {urn: worst(by_unit[urn]) if urn in by_unit else "pass" for urn in judged_units(checked, by_unit)}
     for urn in not_applicable:
         units.setdefault(urn, "not-applicable")
-    return units, stack_checked
+    return units, "" in checked
 
 
 def _counts(units: Iterable[str]) -> dict[str, int]:
@@ -205,7 +194,7 @@ def environment_view(
     """The redacted, sorted view of one environment's audit (plain JSON-able data)."""
     policies = {(p.pack, p.name): p for p in result.policies}
     by_name = {p.name: p for p in result.policies}
-    resources = {r.urn: r for r in result.resources}
+    gathered = evidence_of(result)
 
     def policy_of(f: Finding) -> PolicyMeta | None:
         return policies.get((f.pack, f.policy)) or by_name.get(f.policy) or WAIVER_RULES.get(f.policy)
@@ -249,24 +238,27 @@ def environment_view(
     for p in ordered_policies:
         key = (p.pack, p.name)
         own = findings_by_policy.get(key, [])
-        units, stack_checked = _policy_units(p, checks_by_policy.get(key, set()), na_by_policy[key], own)
+        units, stack_checked = _policy_units(checks_by_policy.get(key, set()), na_by_policy[key], own)
         units_by_policy[key] = units
         counts = _counts(units.values())
         if p.enforcement is Enforcement.DISABLED and not own:
             status = "disabled"
         else:
             status = worst(units.values(), "not-applicable")
+        # Every unit the rule did not pass has its evidence (a KeyError here is a gathering bug);
+        # passing ones are listed as gathered: a sample by default, all with --evidence full.
         evidence = [
-            _evidence_row(urn, units[urn], resources.get(urn), p.name, via_stack=False)
-            for urn in units
-            if units[urn] != "not-applicable"
+            _evidence_row(urn, outcome_, gathered.observed[(p.pack, p.name, urn)], via_stack=False)
+            for urn, outcome_ in units.items()
+            if outcome_ not in ("pass", "not-applicable") or (p.pack, p.name, urn) in gathered.observed
         ]
+        left_out = sum(
+            1 for urn, o in units.items() if o == "pass" and (p.pack, p.name, urn) not in gathered.observed
+        )
         if "" in units:  # a stack policy reads the whole stack: show what it read, resource by resource
             evidence += [
-                row
-                for urn, captured in resources.items()
-                if urn not in units
-                and (row := _evidence_row(urn, units[""], captured, p.name, via_stack=True))["observed"]
+                _evidence_row(urn, units[""], gathered.observed[(p.pack, p.name, urn)], via_stack=True)
+                for urn in gathered.stack_reads.get(key, ())
             ]
         evidence.sort(
             key=lambda e: (OUTCOMES.index(e["outcome"]), e["via_stack"], e["resource_name"], e["urn"])
@@ -277,6 +269,8 @@ def environment_view(
             "status": status,
             "counts": counts,
             "resources": evidence,
+            "passes_left_out": left_out,
+            "stack_reads_sampled": key in gathered.stack_reads_cut,
             "findings": own,
         }
         if p.pack == GOVERNANCE_PACK:
@@ -381,8 +375,9 @@ def environment_view(
         "environment": result.environment,
         "tier": result.tier,
         "target": result.target,
-        "stack_file": f"stacks/Pulumi.{result.environment}.yaml",
+        "stack_file": result.stack_file or f"stacks/Pulumi.{result.environment}.yaml",
         "passed": result.passed,
+        "evidence": str(gathered.mode),
         "summary": summary,
         "classification_ceiling": declaration.ceiling if declaration is not None else None,
         "models": models,

@@ -268,6 +268,15 @@ def _binary_names(component: Component) -> tuple[str, ...]:
     return ()
 
 
+def kubernetes_provider_binary() -> Path | None:
+    """The built ``pulumi-resource-kubernetes`` alone (the offline audit's provider calls), or None."""
+    hit = _lookup(cache.cache_root(), BY_NAME["kubernetes-provider"], go_version())
+    if hit is None:
+        return None
+    binary = hit[0] / "bin" / "pulumi-resource-kubernetes"
+    return binary if binary.is_file() else None
+
+
 def status() -> list[ComponentStatus]:
     """Every pinned component with its key, directory, size and whether it is built."""
     root = cache.cache_root()

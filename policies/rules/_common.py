@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from detect_secrets.plugins.keyword import DENYLIST as KEYWORD_DENYLIST
+
 from mlops_platform import vocabulary as L
-from mlops_platform.policies.rules import _docker, _k8s
+from mlops_platform.policies.rules import _docker, _inference, _k8s
 from mlops_platform.policies.rules._model import Res, Unknown, as_dict, get, is_unknown
 from mlops_platform.policies.rules._secrets import credential_kind
 
 # Env var / key names that conventionally hold credentials. ``_FILE``/``_PATH`` variants point at a
 # mounted file instead and are fine (``POSTGRES_PASSWORD_FILE``).
+# detect-secrets' keyword plugin's names (``account_?key``, ``client_?key``, ``db_?pass``...), but for
+# ``pwd``: the shell's working directory (``PWD=/app``), not a password.
+_KEYWORD_NAMES = "|".join(word.upper() for word in KEYWORD_DENYLIST if word != "pwd")
 _SECRET_NAME_RE = re.compile(
     r"(^|_)(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|SECRET_?KEY|PRIVATE_?KEY|"
-    r"CREDENTIALS?|AUTH_?KEY|WEBHOOK_?URL|DSN)(_|$)"
+    rf"CREDENTIALS?|AUTH_?KEY|WEBHOOK_?URL|DSN|{_KEYWORD_NAMES})(_|$)"
 )
 _REFERENCE_SUFFIX_RE = re.compile(r"_(FILE|PATH|REF|NAME|ID_FILE)$")
 
@@ -41,6 +46,27 @@ def secret_name(name: str) -> bool:
     """Whether an env var or key name looks like it holds a credential."""
     norm = re.sub(r"[^A-Za-z0-9]+", "_", name.rsplit("/", 1)[-1]).upper()
     return bool(_SECRET_NAME_RE.search(norm)) and not _REFERENCE_SUFFIX_RE.search(norm)
+
+
+# A Kubernetes object name (DNS-1123 subdomain) with a separator: how a Secret is named, never how a
+# password looks (tailscale's TS_KUBE_SECRET=tailscale-state names the Secret it keeps its state in).
+_OBJECT_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def names_a_secret(name: str, value: str) -> bool:
+    """Whether env var ``name`` (``*_SECRET``) holds the name of a Kubernetes Secret, not a credential.
+
+    Only ``SECRET`` itself says so (a ``*_PASSWORD`` or ``*_TOKEN`` holds the credential), and the
+    value must be an object name with a ``-`` or ``.`` in it, at most 253 characters.
+    """
+    norm = re.sub(r"[^A-Za-z0-9]+", "_", name.rsplit("/", 1)[-1]).upper()
+    words = {m.group(2) for m in _SECRET_NAME_RE.finditer(norm)}
+    return (
+        words == {"SECRET"}
+        and len(value) <= 253
+        and ("-" in value or "." in value)
+        and _OBJECT_NAME_RE.match(value) is not None
+    )
 
 
 def secret_value_kind(value: str, config_file: bool = False) -> str | None:
@@ -95,10 +121,23 @@ def is_component(res: Res, *names: str) -> bool:
 
 
 def is_serving(res: Res) -> bool:
-    """A model-serving workload: k8s workload or Docker container with APP_COMPONENT=model-server."""
-    return (_k8s.is_workload(res) or res.type == _docker.CONTAINER) and is_component(
-        res, L.COMPONENT_MODEL_SERVER
-    )
+    """A model-serving workload, however deployed (``_inference``).
+
+    Ours (a k8s workload or Docker container labelled ``component: model-server``), one opted in
+    (``mlops.dev/model-workload: "true"`` on the object or its pods), a serving custom resource
+    (KServe, Seldon), or a workload running a known inference server (vLLM, TGI, Triton, ...).
+    """
+    if _inference.is_serving_resource(res):
+        return True
+    if not (_k8s.is_workload(res) or res.type == _docker.CONTAINER):
+        return False
+    if is_component(res, L.COMPONENT_MODEL_SERVER):
+        return True
+    if _inference.opted_in(object_labels(res)) or (
+        _k8s.is_workload(res) and _inference.opted_in(_k8s.pod_labels(res))
+    ):
+        return True
+    return _inference.inference_server(res) is not None
 
 
 def labelable(res: Res) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from mlops_platform import vocabulary as L
-from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules import _common, _docker, _inference, _k8s
 from mlops_platform.policies.rules._model import (
     Config,
     Res,
@@ -119,6 +119,14 @@ def model_registry_source(res: Res, cfg: Config) -> list[str]:
     if source == "registry-alias" and ref not in aliases:
         out.append(f'model alias "{ref}" is not approved ({", ".join(aliases) or "none configured"})')
     return out
+
+
+def model_artifact_pinned(res: Res, cfg: Config) -> list[str]:
+    """A model a server pulls from a hub at start must be pinned to a revision (else it can change)."""
+    return [
+        f'{where} pulls model "{name}" from a hub at start without a revision (--revision or REVISION)'
+        for where, name in _inference.unpinned_models(res)
+    ]
 
 
 def model_high_risk_documentation(res: Res, cfg: Config) -> list[str]:

@@ -53,6 +53,10 @@ def _k8s_resources(res: Res, section: str) -> list[str]:
             continue
         for key in ("cpu", "memory"):
             value = get(block, key)
+            if section == "requests" and value is None:
+                # Kubernetes copies a limit into a request left unset (core/v1 ResourceRequirements:
+                # "If Requests is omitted for a container, it defaults to Limits"): a limit is a request.
+                value = get(c.spec, "resources", "limits", key)
             if is_unknown(value):
                 out.append(unknown_message(f"{c.path}.resources.{section}.{key}"))
             elif not _positive(value):

@@ -405,6 +405,14 @@ def _image_checks(res: Res, check: Any) -> list[str]:
     return out
 
 
+# Tags that registries move by convention: a branch head (main, master, develop), a channel (stable,
+# edge, nightly, canary, dev, beta, rolling), or latest itself. An image under one is a different image
+# tomorrow.
+MUTABLE_TAGS = frozenset(
+    {"latest", "main", "master", "develop", "dev", "stable", "edge", "nightly", "canary", "beta", "rolling"}
+)
+
+
 def image_no_latest_tag(res: Res, cfg: Config) -> list[str]:
     def check(where: str, ref: str) -> str | None:
         image = parse_image(ref)
@@ -412,8 +420,8 @@ def image_no_latest_tag(res: Res, cfg: Config) -> list[str]:
             return None
         if image.tag is None:
             return f'{where} image "{ref}" has no tag (resolves to "latest")'
-        if image.tag == "latest":
-            return f'{where} image "{ref}" uses the mutable "latest" tag'
+        if image.tag in MUTABLE_TAGS:
+            return f'{where} image "{ref}" uses the mutable "{image.tag}" tag'
         return None
 
     return _image_checks(res, check)
@@ -479,7 +487,7 @@ def secret_no_plaintext_env(res: Res, cfg: Config) -> list[str]:
             if not isinstance(name, str) or value is None or is_unknown(value):
                 continue
             text = value if isinstance(value, str) else str(value)
-            if secret_name(name) and text:
+            if secret_name(name) and text and not _common.names_a_secret(name, text):
                 out.append(
                     f'container "{c.name}" sets secret-looking env var {name} from a literal value; '
                     "use valueFrom.secretKeyRef"

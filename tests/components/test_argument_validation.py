@@ -16,12 +16,16 @@ import pytest
 from mlops_platform.components.arg_checks import ComponentArgumentError
 from mlops_platform.components.args import (
     CredentialArgs,
+    DriftArgs,
+    DriftStoreArgs,
     ImageRegistryArgs,
     ModelRegistryArgs,
+    ModelSlo,
     ModelSource,
     MonitoringArgs,
     ReceiverArgs,
     RegistryArgs,
+    ScrapeTarget,
     ServingArgs,
     VolumeArgs,
 )
@@ -175,6 +179,7 @@ def test_monitoring_checks_receivers(spec: Any) -> None:
         prometheus_image="docker.io/prom/prometheus:v2.54.1",
         alertmanager_image="docker.io/prom/alertmanager:v0.27.0",
         grafana_image="docker.io/grafana/grafana",
+        pushgateway_image="docker.io/prom/pushgateway:v1.9.0",
         retention_days=15,
         receivers=[ReceiverArgs(name="oncall", kind="pager"), ReceiverArgs(name="mail", kind="email")],
     )
@@ -184,6 +189,39 @@ def test_monitoring_checks_receivers(spec: Any) -> None:
         "MonitoringStack 'monitoring': receivers[0].kind: must be one of 'email', 'webhook', 'slack' "
         "(got 'pager')",
         "MonitoringStack 'monitoring': receivers[1].email: an email receiver needs email",
+    ]
+
+
+def test_monitoring_refuses_drift_checks_without_a_store(spec: Any) -> None:
+    target = ScrapeTarget(
+        model="scorer",
+        host="scorer",
+        port=8080,
+        slo=ModelSlo(p99_latency_ms=300, error_rate=0.01),
+        drift=DriftArgs(schedule="0 * * * *"),
+        image="ghcr.io/acme/scorer:1.0.0",
+    )
+    args = MonitoringArgs(
+        target=composition.Target.KUBERNETES,
+        ownership=composition.ownership(spec),
+        namespace="mlops-prod",
+        credentials=CREDENTIALS,
+        prometheus_image="docker.io/prom/prometheus:v2.54.1",
+        alertmanager_image="docker.io/prom/alertmanager:v0.27.0",
+        grafana_image="docker.io/grafana/grafana:11.2.0",
+        pushgateway_image="docker.io/prom/pushgateway:v1.9.0",
+        retention_days=15,
+        receivers=[ReceiverArgs(name="mail", kind="email", email="oncall@acme.example")],
+        scrape_targets=[target],
+    )
+    assert str(_refused(lambda: MonitoringStack("monitoring", args))).splitlines() == [
+        "MonitoringStack 'monitoring': drift_store: drift checks of scorer need drift_store",
+    ]
+    store = DriftStoreArgs(endpoint="http://minio:9000", access_key="a", secret_key="b", bucket="Bad_Bucket")
+    with_store = dataclasses.replace(args, drift_store=store)
+    assert str(_refused(lambda: MonitoringStack("monitoring", with_store))).splitlines() == [
+        "MonitoringStack 'monitoring': drift_store.bucket: must be a bucket name: 3-63 lowercase letters, "
+        "digits, '.' or '-' (got 'Bad_Bucket')",
     ]
 
 

@@ -73,7 +73,9 @@ def test_main_builds_prod_from_its_stack_config(prod_main: Recording) -> None:
         "mlops:serving:ServingStack",
         "mlops:monitoring:MonitoringStack",
     } <= types
-    assert len(prod_main.resources) == 78  # includes the MLflow PDB (2 registry replicas in prod)
+    # Includes the MLflow PDB (2 registry replicas in prod) and the Pushgateway's Deployment, Service,
+    # NetworkPolicy and ServiceMonitor, and the drift jobs' credentials Secret.
+    assert len(prod_main.resources) == 83
     exports = {k: prod_main.resolve(v) for k, v in prod_main.result.items()}
     assert exports["namespace"] == "mlops-prod"
     assert sorted(exports["modelEndpoints"]) == ["churn-predictor", "fraud-scorer", "recommender"]

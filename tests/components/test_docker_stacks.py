@@ -76,13 +76,14 @@ def test_dev_resource_set_per_layer(dev: Run) -> None:
         "storage": {NETWORK: 1, VOLUME: 3, IMAGE: 2, CONTAINER: 4},
         "registry": {IMAGE: 2, VOLUME: 1, CONTAINER: 2},
         "serving": {"mlops:serving:ModelEndpoint": 2, IMAGE: 2, CONTAINER: 2},
-        "monitoring": {IMAGE: 5, VOLUME: 3, CONTAINER: 5},
+        "monitoring": {IMAGE: 6, VOLUME: 3, CONTAINER: 6},  # + the Pushgateway
     }
     assert sorted(c.name for c in dev.containers()) == [
         "monitoring-alertmanager",
         "monitoring-fraud-scorer-drift",
         "monitoring-grafana",
         "monitoring-prometheus",
+        "monitoring-pushgateway",
         "monitoring-sentiment-experiment-drift",
         "registry-image-registry",
         "registry-mlflow",
@@ -394,13 +395,17 @@ def test_drift_checks_run_as_scheduled_jobs_per_model(dev: Run) -> None:
         job = dev.named(f"monitoring-{model}-drift")
         labels = labels_of(job)
         assert labels[L.APP_COMPONENT] == L.COMPONENT_DRIFT_CHECK and labels[L.MODEL] == model
-        assert job.inputs["command"] == ["drift-check"]
+        assert job.inputs["command"] == ["python", "-m", "mlops_platform.drift"]
         envs = envs_of(job)
         assert (envs["MODEL_NAME"], envs["PSI_THRESHOLD"], envs["FEATURE_SHARE_THRESHOLD"]) == (
             model,
             "0.2",
             "0.3",
         )
-        assert envs["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+        assert envs["AWS_ENDPOINT_URL"] == "http://object-store:9000"
+        assert envs["AWS_ACCESS_KEY_ID"] and envs["AWS_SECRET_ACCESS_KEY"] and is_secret(job.inputs["envs"])
+        assert (envs["DRIFT_BUCKET"], envs["DRIFT_PREFIX"]) == ("datasets", "drift")
+        assert envs["PUSHGATEWAY_URL"] == "http://pushgateway:9091"
+        assert "MLFLOW_TRACKING_URI" not in envs  # the drift job reads the object store, not the registry
         assert "SCHEDULE='0 * * * *'" in job.inputs["entrypoints"][2]
         assert job.inputs["healthcheck"]["tests"][0] == "CMD-SHELL"

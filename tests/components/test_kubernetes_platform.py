@@ -143,13 +143,13 @@ def expected_layers(spec: EnvironmentSpec) -> dict[str, Counter[str]]:
             f"{K}rbac.authorization.k8s.io/v1:RoleBinding": 1,
             f"{K}monitoring.coreos.com/v1:Prometheus": 1,
             f"{K}monitoring.coreos.com/v1:Alertmanager": 1,
-            f"{K}monitoring.coreos.com/v1:ServiceMonitor": len(models),
+            f"{K}monitoring.coreos.com/v1:ServiceMonitor": len(models) + 1,  # + the Pushgateway's
             f"{K}monitoring.coreos.com/v1:PrometheusRule": len(models),
-            SECRET: 2,  # alertmanager config, grafana admin
+            SECRET: 2 + int(drift > 0),  # alertmanager config, grafana admin, drift jobs' store keys
             CM: 1 + dashboards,  # datasources
-            DEP: 1,
-            SVC: 1,
-            NP: 3,
+            DEP: 2,  # grafana, pushgateway
+            SVC: 2,
+            NP: 4,
             CRON: drift,
         }
     )
@@ -223,10 +223,13 @@ def test_custom_resources_have_the_structure_their_crds_require(
         obj = monitor.k8s_object()
         selector = obj["spec"]["selector"]["matchLabels"]
         matched = [n for n, s in services.items() if selector.items() <= s["metadata"]["labels"].items()]
+        (endpoint,) = obj["spec"]["endpoints"]
+        if L.SCRAPE_TARGET not in obj["metadata"]["labels"]:  # the Pushgateway's: keeps pushed labels
+            assert matched == ["monitoring-pushgateway"] and endpoint["honorLabels"] is True, monitor.urn
+            continue
         model = obj["metadata"]["labels"][L.SCRAPE_TARGET]
         canary = next(m for m in spec.serving.models if m.name == model).canary is not None
         assert len(matched) == 1 + canary, f"{monitor.urn} selects {matched}"
-        (endpoint,) = obj["spec"]["endpoints"]
         assert endpoint["port"] in {p["name"] for p in services[matched[0]]["spec"]["ports"]}
     for rule in rec.of_type(f"{K}monitoring.coreos.com/v1:PrometheusRule"):
         obj = rule.k8s_object()
@@ -593,3 +596,71 @@ def test_the_image_registry_htpasswd_verifies_the_generated_login(
     login = rec.resolve(rec.result.registry.outputs.image_registry_password)
     assert (user, login) == ("mlops", credential("registry-images-password"))
     assert bcrypt.checkpw(login.encode(), hashed.encode())
+
+
+# --- drift jobs and the Pushgateway ------------------------------------------------------------
+
+
+def test_drift_jobs_run_the_platform_module_with_the_store_and_the_pushgateway(
+    env: tuple[EnvironmentSpec, Recording],
+) -> None:
+    spec, rec = env
+    ns = spec.environment.namespace
+    drifting = [m for m in spec.serving.models if spec.drift_for(m).enabled]
+    assert drifting
+    for model in drifting:
+        job = rec.named(f"monitoring-{model.name}-drift").k8s_object()["spec"]["jobTemplate"]["spec"]
+        (container,) = job["template"]["spec"]["containers"]
+        assert container["command"] == ["python", "-m", "mlops_platform.drift"] and "args" not in container
+        assert container["image"] == (spec.monitoring.drift_image or model.image)
+        env_vars = {e["name"]: e for e in container["env"]}
+        plain = {name: e.get("value") for name, e in env_vars.items()}
+        assert plain["MODEL_NAME"] == model.name
+        assert plain["PSI_THRESHOLD"] == repr(spec.drift_for(model).psi_threshold)
+        assert plain["AWS_ENDPOINT_URL"] == f"http://storage-minio.{ns}.svc.cluster.local:9000"
+        assert (plain["DRIFT_BUCKET"], plain["DRIFT_PREFIX"]) == (spec.monitoring.drift_bucket, "drift")
+        assert plain["PUSHGATEWAY_URL"] == f"http://monitoring-pushgateway.{ns}.svc.cluster.local:9091"
+        for name, key in (("AWS_ACCESS_KEY_ID", "accessKey"), ("AWS_SECRET_ACCESS_KEY", "secretKey")):
+            assert env_vars[name]["valueFrom"]["secretKeyRef"] == {
+                "name": "monitoring-drift-credentials",
+                "key": key,
+            }
+        assert "MLFLOW_TRACKING_URI" not in env_vars  # the job reads the object store, not the registry
+    secret = rec.named("monitoring-drift-credentials")
+    minio = rec.named("storage-minio-credentials")
+    assert set(secret.plain["stringData"]) == {"accessKey", "secretKey"}
+    assert set(secret.plain["stringData"].values()) <= set(minio.plain["stringData"].values())
+
+
+def test_the_pushgateway_admits_drift_jobs_and_monitoring_only(
+    env: tuple[EnvironmentSpec, Recording],
+) -> None:
+    _, rec = env
+    gateway = rec.named("monitoring-pushgateway").k8s_object()
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 9091, "protocol": "TCP"}]
+    policy = rec.named("monitoring-pushgateway-ingress").k8s_object()["spec"]
+    (rule,) = policy["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchExpressions"] == [
+        {
+            "key": L.APP_COMPONENT,
+            "operator": "In",
+            "values": [L.COMPONENT_DRIFT_CHECK, L.COMPONENT_MONITORING],
+        }
+    ]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9091}]
+
+
+def test_prometheus_may_reach_what_it_scrapes_and_alerts(env: tuple[EnvironmentSpec, Recording]) -> None:
+    """Its egress admits the model servers (any port), the Pushgateway and Alertmanager, the API server."""
+    _, rec = env
+    egress = rec.named("monitoring-prometheus-network").k8s_object()["spec"]["egress"]
+    selectors = [
+        peer["podSelector"]["matchExpressions"][0]["values"] for rule in egress for peer in rule.get("to", [])
+    ]
+    assert selectors == [[L.COMPONENT_MODEL_SERVER], [L.COMPONENT_MONITORING]]
+    ports = [[p["port"] for p in rule.get("ports", [])] for rule in egress]
+    assert ports == [[443, 6443], [], [9091, 9093]]
+    model_pods = [r.k8s_object()["spec"]["template"]["metadata"]["labels"] for r in rec.of_type(DEP)]
+    assert any(labels[L.APP_COMPONENT] == L.COMPONENT_MODEL_SERVER for labels in model_pods)

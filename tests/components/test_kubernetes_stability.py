@@ -141,5 +141,9 @@ def test_rotating_one_credential_changes_only_what_holds_it(
     after = snapshot(build(spec, rotations={"storage-minio-secret-key": 1}))
     assert set(after) == set(first)
     changed = {urn.rsplit("::", 1)[1] for urn in first if first[urn] != after[urn]}
-    # the object store's Secret, and MLflow's, which holds the key for its S3 client
-    assert changed == {"storage-minio-credentials", "registry-mlflow-credentials"}
+    # the object store's Secret, and MLflow's and the drift jobs', which hold the key for their S3 clients
+    assert changed == {
+        "storage-minio-credentials",
+        "registry-mlflow-credentials",
+        "monitoring-drift-credentials",
+    }

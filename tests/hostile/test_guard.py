@@ -67,13 +67,23 @@ def test_debug_shows_the_traceback(args: tuple[str, ...], env: dict[str, str]) -
         ("/proc/no-such-dir/schema.json", "No such file or directory"),
         ("/dev/full", "No space left on device"),
         ("README.md/schema.json", "Not a directory (README.md is a file)"),
-        ("/proc/version", "Input/output error"),
+        ("/proc/version", "already exists (pass --force to overwrite it)"),
     ],
 )
 def test_an_unwritable_output_is_exit_2_one_line(output: str, reason: str) -> None:
     result = mlops("schema", "-o", output)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"mlops: --output: cannot write {output}: {reason}"]
+
+
+def test_an_output_on_a_file_system_without_temporary_files_is_exit_2() -> None:
+    """A file is replaced by renaming a temporary file over it: where none can be made, nothing is written."""
+    result = mlops("schema", "-o", "/proc/version", "--force")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mlops: --output: cannot write /proc/version: cannot make a temporary file in /proc "
+        "(No such file or directory)"
+    ]
 
 
 def test_an_unwritable_audit_output_directory_is_exit_2(tmp_path: Path) -> None:

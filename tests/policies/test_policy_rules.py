@@ -116,6 +116,21 @@ def relabel(res: R, **changes: Any) -> R:
 
 UNKNOWN_SUFFIX = " is unknown during preview; it cannot be verified"
 
+
+def llm_server(
+    argv: list[str], *, image: str = "ghcr.io/acme/llm:1.0", env: dict[str, str] | None = None
+) -> R:
+    """A Deployment running an inference server with none of our labels (a team's own program)."""
+    container: dict[str, Any] = {"name": "llm", "image": image, "command": argv[:1], "args": argv[1:]}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    spec = {
+        "selector": {"matchLabels": {"app": "llm"}},
+        "template": {"metadata": {"labels": {"app": "llm"}}, "spec": {"containers": [container]}},
+    }
+    return R("kubernetes:apps/v1:Deployment", "llm", {"metadata": {"name": "llm"}, "spec": spec})
+
+
 # (rule, case id, resource, expected messages)
 CASES: list[tuple[str, str, R, list[str]]] = [
     # --- workload-no-privileged
@@ -359,6 +374,58 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         m(container(), ("securityOpts", ["no-new-privileges:true", "seccomp=unconfined"])),
         ['securityOpts disables the default seccomp profile ("seccomp=unconfined")'],
     ),
+    # --- model-artifact-pinned: inference servers deployed without our labels
+    (
+        "model-artifact-pinned",
+        "vllm-positional",
+        llm_server(["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"]),
+        [
+            'container "llm" pulls model "meta-llama/Llama-3.1-8B-Instruct" from a hub at start without '
+            "a revision (--revision or REVISION)"
+        ],
+    ),
+    (
+        "model-artifact-pinned",
+        "vllm-revision",
+        llm_server(["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--revision", "0e9e39f2"]),
+        [],
+    ),
+    (
+        "model-artifact-pinned",
+        "llama-cpp-hf",
+        llm_server(["llama-server", "-hf", "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M", "--port", "8080"]),
+        [
+            'container "llm" pulls model "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M" from a hub at start without '
+            "a revision (--revision or REVISION)"
+        ],
+    ),
+    (
+        "model-artifact-pinned",
+        "tgi-env",
+        llm_server(
+            [], image="ghcr.io/huggingface/text-generation-inference:3.0.1", env={"MODEL_ID": "org/m"}
+        ),
+        [
+            'container "llm" pulls model "org/m" from a hub at start without a revision '
+            "(--revision or REVISION)"
+        ],
+    ),
+    (
+        "model-artifact-pinned",
+        "tgi-env-revision",
+        llm_server(
+            [],
+            image="ghcr.io/huggingface/text-generation-inference:3.0.1",
+            env={"MODEL_ID": "org/m", "REVISION": "a1b2"},
+        ),
+        [],
+    ),
+    (
+        "model-artifact-pinned",
+        "local-path",
+        llm_server(["vllm", "serve", "/models/llama"]),
+        [],
+    ),
     # --- image-no-latest-tag
     (
         "image-no-latest-tag",
@@ -385,6 +452,19 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         [],
     ),
     ("image-no-latest-tag", "docker-image-id", m(container(), ("image", DIGEST)), []),
+    (
+        "image-no-latest-tag",
+        "branch-tag",
+        m(deployment(), (f"{C0}.image", "ghcr.io/acme/web:main")),
+        ['container "server" image "ghcr.io/acme/web:main" uses the mutable "main" tag'],
+    ),
+    (
+        "image-no-latest-tag",
+        "channel-tag",
+        m(container(), ("image", "caddy:nightly")),
+        ['image image "caddy:nightly" uses the mutable "nightly" tag'],
+    ),
+    ("image-no-latest-tag", "version-tag", m(container(), ("image", "caddy:2.8.4")), []),
     (
         "image-no-latest-tag",
         "remote-image",
@@ -464,6 +544,70 @@ CASES: list[tuple[str, str, R, list[str]]] = [
         [
             'container "server" env var MLFLOW_BACKEND holds a value that looks like a credential '
             "(Basic Auth Credentials)"
+        ],
+    ),
+    (  # detect-secrets' keyword names: an Azure Batch account key by its name
+        "secret-no-plaintext-env",
+        "k8s-azure-batch-key-name",
+        m(deployment(), (f"{C0}.env.0", {"name": "AZURE_BATCH_ACCOUNT_KEY", "value": "c2VjcmV0"})),
+        [
+            'container "server" sets secret-looking env var AZURE_BATCH_ACCOUNT_KEY from a literal '
+            "value; use valueFrom.secretKeyRef"
+        ],
+    ),
+    (  # ... and by its value: detect-secrets' Azure key plugin reads the connection string
+        "secret-no-plaintext-env",
+        "k8s-azure-batch-connection",
+        m(
+            deployment(),
+            (
+                f"{C0}.env.0",
+                {"name": "BATCH_CONNECTION", "value": f"BatchAccountName=acme;BatchAccountKey={'A1b2' * 22}"},
+            ),
+        ),
+        [
+            'container "server" env var BATCH_CONNECTION holds a value that looks like a credential '
+            "(Azure Storage Account access key)"
+        ],
+    ),
+    (  # the OCI CLI's key content: a PEM private key (detect-secrets' private key plugin)
+        "secret-no-plaintext-env",
+        "k8s-oci-cli-key",
+        m(
+            deployment(),
+            (
+                f"{C0}.env.0",
+                {
+                    "name": "OCI_CLI_KEY_CONTENT",
+                    "value": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n"
+                    "OCI_API_KEY",
+                },
+            ),
+        ),
+        [
+            'container "server" env var OCI_CLI_KEY_CONTENT holds a value that looks like a credential '
+            "(Private Key)"
+        ],
+    ),
+    (
+        "secret-no-plaintext-env",
+        "k8s-pwd",
+        m(deployment(), (f"{C0}.env.0", {"name": "PWD", "value": "/app"})),
+        [],
+    ),
+    (  # the name of a Secret (tailscale's state Secret), not a credential
+        "secret-no-plaintext-env",
+        "k8s-secret-name",
+        m(deployment(), (f"{C0}.env.0", {"name": "TS_KUBE_SECRET", "value": "tailscale-state"})),
+        [],
+    ),
+    (
+        "secret-no-plaintext-env",
+        "k8s-secret-literal",
+        m(deployment(), (f"{C0}.env.0", {"name": "CLIENT_SECRET", "value": "Zq8xv2Lk"})),
+        [
+            'container "server" sets secret-looking env var CLIENT_SECRET from a literal value; use '
+            "valueFrom.secretKeyRef"
         ],
     ),
     (
@@ -624,8 +768,20 @@ CASES: list[tuple[str, str, R, list[str]]] = [
     # --- workload-resource-requests / limits
     (
         "workload-resource-requests",
-        "k8s",
-        m(deployment(), (f"{C0}.resources.requests", {"cpu": "500m"})),
+        "k8s",  # no memory request and no memory limit for Kubernetes to copy into it
+        m(deployment(), (f"{C0}.resources", {"requests": {"cpu": "500m"}, "limits": {"cpu": "1"}})),
+        ['container "server" has no memory request (resources.requests.memory)'],
+    ),
+    (  # Kubernetes copies limits into unset requests: limits alone are requests
+        "workload-resource-requests",
+        "k8s-limits-only",
+        m(deployment(), (f"{C0}.resources", {"limits": {"cpu": "1", "memory": "1Gi"}})),
+        [],
+    ),
+    (
+        "workload-resource-requests",
+        "k8s-neither",
+        m(deployment(), (f"{C0}.resources", {"limits": {"cpu": "1"}})),
         ['container "server" has no memory request (resources.requests.memory)'],
     ),
     (
@@ -965,3 +1121,38 @@ def test_rule_error_fails_closed() -> None:
         "internal error while evaluating workload-no-privileged (ValueError: bad input); treated as a "
         "violation"
     ]
+
+
+@pytest.mark.parametrize(
+    ("case", "res"),
+    [
+        ("vllm-image", llm_server([], image="vllm/vllm-openai:v0.6.3")),
+        ("vllm-command", llm_server(["python3", "-m", "vllm.entrypoints.openai.api_server"])),
+        ("triton", llm_server(["tritonserver", "--model-repository=/models"])),
+        ("torchserve", llm_server([], image="pytorch/torchserve:0.12.0-cpu")),
+        ("ollama", llm_server([], image="ollama/ollama:0.5.7")),
+        ("bentoml", llm_server(["bentoml", "serve", "service:Svc"])),
+        ("mlflow", llm_server(["mlflow", "models", "serve", "-m", "models:/fraud/3"])),
+        ("llama-cpp", llm_server([], image="ghcr.io/ggml-org/llama.cpp:server")),
+        ("opt-in", llm_server([]).mutate(("metadata", "labels"), {L.MODEL_WORKLOAD: "true"})),
+        (
+            "kserve",
+            R(
+                "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+                "fraud",
+                {"metadata": {"name": "fraud"}, "spec": {"predictor": {"model": {"storageUri": "s3://m"}}}},
+            ),
+        ),
+    ],
+)
+def test_model_workloads_are_recognised_without_our_labels(case: str, res: R) -> None:
+    """The governance rules judge inference servers however deployed: the labels rule finds them."""
+    outcome = run_rule("model-serving-labels", res, env_config("prod", "model-serving-labels"))
+    assert not isinstance(outcome, NotApplicable) and f'metadata.labels lack "{L.MODEL}"' in outcome, outcome
+
+
+def test_a_web_server_is_not_a_model_workload() -> None:
+    outcome = run_rule(
+        "model-serving-labels", llm_server([], image="nginx:1.27"), env_config("prod", "model-serving-labels")
+    )
+    assert isinstance(outcome, NotApplicable), outcome

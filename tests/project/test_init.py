@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops_platform.policies.catalogue import config_document
 from tests.cli_runner import mlops
@@ -21,6 +22,7 @@ EXPECTED_FILES = [
     "stacks/Pulumi.dev.yaml",
     "stacks/Pulumi.prod.yaml",
     "stacks/Pulumi.staging.yaml",
+    "stacks/stack-file.schema.json",
 ]
 
 
@@ -44,6 +46,25 @@ def test_init_writes_a_whole_project(project: Path) -> None:
     # The policy config is the catalogue's, not a copy of some other project's.
     prod = project / "policies" / "config" / "tiers" / "prod.json"
     assert json.loads(prod.read_text()) == config_document("prod")
+
+
+def test_its_stack_files_name_a_schema_of_its_own_namespace(project: Path) -> None:
+    """Each stack file's modeline names the scaffold's schema, whose keys are the project's."""
+    import jsonschema
+
+    schema = json.loads((project / "stacks" / "stack-file.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for tier in ("dev", "staging", "prod"):
+        text = (project / "stacks" / f"Pulumi.{tier}.yaml").read_text()
+        assert "# yaml-language-server: $schema=stack-file.schema.json\n" in text
+        assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    assert "team-a:serving" in schema["properties"]["config"]["properties"]
+    assert "mlops-platform:serving" not in schema["properties"]["config"]["properties"]
+    # The same schema as the command prints for the project.
+    printed = mlops("--project", str(project), "schema", "--stack-file")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == schema
 
 
 def test_the_new_project_validates_from_its_directory_and_by_option(project: Path, tmp_path: Path) -> None:

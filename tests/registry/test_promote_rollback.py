@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,50 @@ def test_promote_errors_are_one_line(registry: Registry, tmp_path: Path) -> None
         "error: environment staging names no registry_source: cannot tell which version alias "
         "'challenger' of 'fraud-scorer' points to"
     )
+
+
+def test_snapshot_and_rollback_read_every_page_of_a_model_with_over_200_versions(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """Over 200 versions of recommender, one deleted: main kept the first page of 200 in the snapshot."""
+    seed(registry)
+    made = registry.run(
+        *({"op": "version", "model": "recommender", "tags": approved("MRM-2026-030")} for _ in range(202))
+    )
+    numbers = sorted({1, *(int(r["version"]) for r in made)})
+    champion, deleted = numbers[-1], numbers[-2]
+    registry.alias("recommender", "champion", champion)
+    registry.delete_version("recommender", deleted)
+    kept = [n for n in numbers if n != deleted]
+    assert len(kept) > 200
+    _staging, prod = envs(registry, tmp_path)
+    snapshot = tmp_path / "registry.json"
+    written = mlops("registry", "snapshot", str(prod), "-o", str(snapshot))
+    assert written.returncode == 0, written.stderr
+    versions = json.loads(snapshot.read_text())["models"]["recommender"]["versions"]
+    assert sorted(map(int, versions)) == kept
+    rolled = mlops("rollback", "recommender", str(prod))
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"serves version {champion} (alias:champion); rolling back to {kept[-2]}" in rolled.stdout
+
+
+def test_a_snapshot_never_replaces_its_input_or_an_existing_file(registry: Registry, tmp_path: Path) -> None:
+    seed(registry)
+    _staging, prod = envs(registry, tmp_path)
+    original = prod.read_text()
+    itself = mlops("registry", "snapshot", str(prod), "-o", str(prod), "--force")
+    assert itself.returncode == 2
+    assert itself.stderr.strip() == (
+        f"mlops: --output: cannot write {prod}: is an input of this command (--output must name another file)"
+    )
+    assert prod.read_text() == original
+    existing = tmp_path / "registry.json"
+    existing.write_text("{}\n")
+    refused = mlops("registry", "snapshot", str(prod), "-o", str(existing))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"mlops: --output: cannot write {existing}: already exists (pass --force to overwrite it)"
+    )
+    assert existing.read_text() == "{}\n"
+    assert mlops("registry", "snapshot", str(prod), "-o", str(existing), "--force").returncode == 0
+    assert json.loads(existing.read_text())["format"] == "mlops-registry-snapshot/1"

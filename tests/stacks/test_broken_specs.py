@@ -410,6 +410,14 @@ CASES = [
         ),
     ),
     Case(
+        "drift-bucket-not-a-bucket",
+        mutate("  mlops-platform:monitoring:\n", "  mlops-platform:monitoring:\n    drift_bucket: samples\n"),
+        (
+            "{file}:30: monitoring.drift_bucket: "
+            "'samples' is not a bucket of storage.object_store (datasets, mlflow-artifacts)",
+        ),
+    ),
+    Case(
         "receiver-kind-mismatch",
         mutate("        kind: email\n", "        kind: slack\n"),
         ("{file}:31: monitoring.receivers[0]: a slack receiver needs url_secret and no email",),

@@ -1,0 +1,302 @@
+"""A recipe becomes an OCI image layout: the shared base layer, one layer of its own, its config.
+
+Each image is a cache entry ``image-<name>-<key>`` (``build_cache.ensure``) whose key covers the
+recipe, the base layer's key, its Go binaries' keys, the files it ships and, for the platform's own
+image, the project's source. Its directory holds ``oci/`` (an OCI image layout tagged with the
+recipe's tag) and a manifest recording the image's digest. Before publishing, every check of the
+recipe runs in the image's root filesystem as the image's user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mlops_platform.tools import build_cache
+from mlops_platform.tools.images import gobuild, rootfs, wheel
+from mlops_platform.tools.images.recipes import RECIPES, VENV, ImageRecipe, recipe
+from mlops_platform.tools.toolchain.commands import Progress, ToolchainError, step
+
+ROOT_ENV = "MLOPS_IMAGES_CACHE"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+FILES = "files"
+
+
+def images_root() -> Path:
+    """``$MLOPS_IMAGES_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/mlops-platform/images``."""
+    explicit = os.environ.get(ROOT_ENV)
+    return Path(explicit).expanduser().resolve() if explicit else build_cache.cache_home() / "images"
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltImage:
+    """A published image layout."""
+
+    recipe: ImageRecipe
+    layout: Path
+    """The OCI image layout (``<entry>/oci``), tagged ``recipe.tag``."""
+    digest: str
+    """The image manifest's digest (``sha256:...``)."""
+    manifest: dict[str, Any]
+    built_now: bool
+
+    @property
+    def oci_ref(self) -> str:
+        """``oci:<layout>:<tag>``: the image as skopeo names it."""
+        return f"oci:{self.layout}:{self.recipe.tag}"
+
+
+def package_file(name: str) -> bytes:
+    """A file shipped in ``mlops_platform/tools/images/files``."""
+    return resources.files("mlops_platform.tools.images").joinpath(FILES, name).read_bytes()
+
+
+def image_env(image: ImageRecipe) -> dict[str, str]:
+    """The image's environment (``PATH`` always set, as container runtimes expect)."""
+    env = dict(image.env)
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
+def image_key(image: ImageRecipe, *, source_digest: str | None) -> str:
+    """Everything that determines the image (Debian's and PyPI's current answers aside)."""
+    fields = dataclasses.asdict(image)
+    fields.pop("closeness")  # README's words change no byte of the image
+    fields.pop("software")
+    return build_cache.cache_key(
+        {
+            "recipe": fields,
+            "base": rootfs.base_key(),
+            "binaries": [gobuild.binary_key(b) for b in image.go_binaries],
+            "files": {f.source: hashlib.sha256(package_file(f.source)).hexdigest() for f in image.files},
+            "source": source_digest,
+        }
+    )
+
+
+def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltImage:
+    """The image's layout, built first (with its base layer and binaries) when missing.
+
+    Raises:
+        build_cache.BuildCacheError: a step or a check failed; nothing was published.
+        ToolchainError: a build tool is missing.
+    """
+    start = time.monotonic()
+    source_root = wheel.project_root() if image.project_extra else None
+    source_digest = wheel.source_digest(source_root) if source_root is not None else None
+    key = image_key(image, source_digest=source_digest)
+    found = build_cache.lookup(root, f"image-{image.name}", key)
+    if found is not None:
+        progress(
+            f"image {image.name}: cached ({found.manifest['digest']}) ... {time.monotonic() - start:.1f} s"
+        )
+        return _built(image, found)
+    rootfs.require_tools()
+
+    def build(work: Path) -> dict[str, Any]:
+        start_layout, start_tag = rootfs.ensure_base(root, progress).path / "oci", rootfs.BASE_TAG
+        binaries = [gobuild.ensure_binary(b, root, progress) for b in image.go_binaries]
+        label = f"image {image.name}"
+        layout = work / "oci"
+        rootfs.copy_layout(start_layout, layout)
+        bundle = work / ".bundle"
+        with step(progress, f"{label}: unpack the base"):
+            rootfs.umoci(["unpack", "--image", f"{layout}:{start_tag}", str(bundle)])
+        tree = bundle / "rootfs"
+        script = _script(image)
+        if script:
+            wheel_path = None
+            if source_root is not None:
+                with step(progress, f"{label}: build the project's wheel"):
+                    wheel_path = wheel.build_wheel(source_root, work / ".wheel")
+                wheels = tree / "tmp" / "wheels"
+                wheels.mkdir(parents=True)
+                shutil.copy2(wheel_path, wheels / wheel_path.name)
+                script = script.replace("@WHEEL@", f"/tmp/wheels/{wheel_path.name}")
+            with step(progress, f"{label}: install {_what(image)}"):
+                rootfs.run_in_rootfs(tree, script, log=work / ".logs" / "install.log", binds=_caches(root))
+        for binary, built in zip(image.go_binaries, binaries, strict=True):
+            _place(tree, binary.path, built.read_bytes(), 0o755)
+        for file in image.files:
+            _place(tree, file.path, package_file(file.source), file.mode)
+        for directory, uid in image.directories:
+            path = tree / directory.lstrip("/")
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, uid, uid)
+            path.chmod(0o755 if uid == 0 else 0o700 if directory.startswith("/var/lib/postgresql") else 0o775)
+        outputs = {}
+        with step(progress, f"{label}: run its checks as uid {image.user}"):
+            for check in image.checks:
+                output = rootfs.run_as(tree, image.user, check.argv, image_env(image))
+                if check.expect not in output:
+                    raise ToolchainError(
+                        f"{shlex.join(check.argv)} printed {output!r}; expected {check.expect!r}"
+                    )
+                outputs[shlex.join(check.argv)] = output.splitlines()[-1]
+        with step(progress, f"{label}: OCI layer and config"):
+            target = f"{layout}:{image.tag}"
+            created_by = f"mlops-platform image recipe {image.name}: {_what(image)}"
+            rootfs.umoci(["repack", "--image", target, "--history.created_by", created_by, str(bundle)])
+            rootfs.umoci(["config", "--image", target, *_config_flags(image)])
+            rootfs.umoci(["rm", "--image", f"{layout}:{start_tag}"])
+            rootfs.umoci(["gc", "--layout", str(layout)])
+        shutil.rmtree(bundle)
+        shutil.rmtree(work / ".wheel", ignore_errors=True)
+        shutil.rmtree(work / ".logs", ignore_errors=True)
+        return {**describe_layout(layout, image.tag), "checks": outputs, "upstream": image.upstream}
+
+    def verify(work: Path) -> None:
+        verify_layout(work / "oci", image.tag)
+
+    entry = build_cache.ensure(root, f"image-{image.name}", key, build, verify=verify, progress=progress)
+    progress(f"image {image.name}: {entry.manifest['digest']} ... {time.monotonic() - start:.1f} s")
+    return _built(image, entry)
+
+
+def build_images(
+    names: Sequence[str] = (), *, root: Path | None = None, progress: Progress
+) -> list[BuiltImage]:
+    """Build (or find) the named images, every recipe when ``names`` is empty, in the table's order."""
+    chosen = [recipe(name) for name in names] if names else list(RECIPES)
+    target = root if root is not None else images_root()
+    return [build_image(image, root=target, progress=progress) for image in chosen]
+
+
+def _built(image: ImageRecipe, entry: build_cache.Entry) -> BuiltImage:
+    return BuiltImage(image, entry.path / "oci", entry.manifest["digest"], entry.manifest, entry.built_now)
+
+
+def _what(image: ImageRecipe) -> str:
+    parts = [*image.apt_packages, *image.pip_requirements, *(Path(b.path).name for b in image.go_binaries)]
+    if image.project_extra:
+        parts.append(f"mlops-platform[{image.project_extra}]")
+    return " ".join(parts) or "files"
+
+
+def _caches(root: Path) -> dict[str, Path]:
+    """Debian's download caches, shared by every image build (mounted for the build only, never in a layer).
+
+    No pip cache: pip 23 in the image's virtualenv left a mounted ``/root/.cache/pip`` empty.
+    """
+    return {
+        "/var/cache/apt/archives": root / "downloads" / "apt-archives",
+        "/var/lib/apt/lists": root / "downloads" / "apt-lists",
+    }
+
+
+def _script(image: ImageRecipe) -> str:
+    """The shell lines run as root in the image; empty when it only receives files."""
+    lines: list[str] = []
+    for account in image.accounts:
+        lines += [
+            f"groupadd --system --gid {account.uid} {account.name}",
+            f"useradd --system --uid {account.uid} --gid {account.uid} --home-dir {account.home} "
+            f"--no-create-home --shell /usr/sbin/nologin {account.name}",
+        ]
+    lines += image.setup
+    if image.apt_packages:
+        lines += [
+            # No service may start inside a build (invoke-rc.d asks policy-rc.d; 101: action forbidden).
+            "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d",
+            "apt-get update -qq",
+            "apt-get install -y -qq --no-install-recommends " + " ".join(image.apt_packages),
+            "rm -f /usr/sbin/policy-rc.d",
+        ]
+    if image.pip_requirements or image.project_extra:
+        pip = f"{VENV}/bin/pip install -q --disable-pip-version-check --root-user-action=ignore"
+        lines.append(f"python3 -m venv {VENV}")
+        if image.pip_requirements:
+            lines.append(f"{pip} " + " ".join(shlex.quote(r) for r in image.pip_requirements))
+        if image.project_extra:
+            lines += [f"{pip} '@WHEEL@[{image.project_extra}]'", "rm -rf /tmp/wheels"]
+    if not lines:
+        return ""
+    # What a build leaves that no image needs (the apt caches are mounts, never written here).
+    lines.append(
+        "rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/debconf/*-old /tmp/*"
+    )
+    return "\n".join(lines)
+
+
+def _place(tree: Path, path: str, content: bytes, mode: int) -> None:
+    target = tree / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    target.chmod(mode)
+
+
+def _config_flags(image: ImageRecipe) -> list[str]:
+    flags = [
+        "--clear=config.entrypoint",
+        "--clear=config.cmd",
+        "--clear=config.env",
+        "--clear=config.exposedports",
+    ]
+    flags += [f"--config.entrypoint={arg}" for arg in image.entrypoint]
+    flags += [f"--config.cmd={arg}" for arg in image.cmd]
+    flags += [f"--config.env={name}={value}" for name, value in image_env(image).items()]
+    flags += [f"--config.exposedports={port}/tcp" for port in image.ports]
+    flags += [f"--config.user={image.user}", f"--config.workingdir={image.workdir}"]
+    labels = {
+        "org.opencontainers.image.title": image.name,
+        "org.opencontainers.image.version": image.tag,
+        "org.opencontainers.image.description": image.software,
+    }
+    if image.upstream:
+        labels["io.mlops-platform.stands-for"] = image.upstream
+    flags += [f"--config.label={name}={value}" for name, value in labels.items()]
+    return flags
+
+
+def read_blob(layout: Path, digest: str) -> bytes:
+    """A blob of the layout, checked against its digest."""
+    algorithm, _, hexdigest = digest.partition(":")
+    data = (layout / "blobs" / algorithm / hexdigest).read_bytes()
+    if hashlib.new(algorithm, data).hexdigest() != hexdigest:
+        raise ToolchainError(f"blob {digest} in {layout} does not match its digest")
+    return data
+
+
+def tagged_manifest(layout: Path, tag: str) -> dict[str, Any]:
+    """The index entry (descriptor) of ``tag`` in the layout."""
+    index = json.loads((layout / "index.json").read_text(encoding="utf-8"))
+    for descriptor in index.get("manifests", []):
+        if descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+            return dict(descriptor)
+    raise ToolchainError(f"{layout} has no image tagged {tag}")
+
+
+def image_config(layout: Path, tag: str) -> dict[str, Any]:
+    """The image configuration (``config`` holds Entrypoint, Cmd, User, Env, ExposedPorts, WorkingDir)."""
+    manifest = json.loads(read_blob(layout, tagged_manifest(layout, tag)["digest"]))
+    return dict(json.loads(read_blob(layout, manifest["config"]["digest"])))
+
+
+def describe_layout(layout: Path, tag: str) -> dict[str, Any]:
+    """Manifest fields of a built image: its digest and its layers."""
+    descriptor = tagged_manifest(layout, tag)
+    manifest = json.loads(read_blob(layout, descriptor["digest"]))
+    return {
+        "tag": tag,
+        "digest": descriptor["digest"],
+        "config_digest": manifest["config"]["digest"],
+        "layers": [{"digest": layer["digest"], "size": layer["size"]} for layer in manifest["layers"]],
+    }
+
+
+def verify_layout(layout: Path, tag: str) -> None:
+    """Every blob the tagged image references is present and matches its digest."""
+    descriptor = tagged_manifest(layout, tag)
+    manifest = json.loads(read_blob(layout, descriptor["digest"]))
+    for blob in [manifest["config"], *manifest["layers"]]:
+        read_blob(layout, blob["digest"])

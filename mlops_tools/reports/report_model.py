@@ -1,0 +1,183 @@
+"""The JSON report read back: typed models of the document ``json_report`` writes, and its loader.
+
+One reader for every consumer of a written report (the bench, tests, tools that compare two
+audits), so that a change of shape breaks them all at once, loudly, instead of each one reading
+stale keys. The models forbid unknown keys where they describe the document fully; the parts a
+reader only passes along (the model inventory, provenance details, waivers) stay plain JSON. The
+JSON Schema shipped beside the writer remains the published contract (tested against the writer,
+and these models against the same documents).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops_platform.tools.reports.json_report import SCHEMA_VERSION
+
+Outcome = Literal["error", "fail", "warn", "waived", "pass", "not-applicable", "disabled"]
+FindingOutcome = Literal["error", "fail", "warn", "waived"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Counts(_Strict):
+    """Per-outcome counts of the units (resources, or the stack) a rule or control judged."""
+
+    in_scope: int
+    passed: int = Field(alias="pass")  # ``pass`` is a keyword
+    fail: int
+    warn: int
+    waived: int
+    error: int
+    not_applicable: int
+
+
+class Summary(_Strict):
+    resources: int
+    policies: int
+    checks: int  # applicable evaluations only
+    not_applicable: int  # rule x resource pairs a rule declared out of scope
+    mandatory: int
+    advisory: int
+    waived: int
+    errors: int
+    blocking: int
+
+
+class Violation(_Strict):
+    policy: str
+    pack: str
+    kind: Literal["violation", "policy-error", "waiver"]
+    outcome: FindingOutcome
+    enforcement: str
+    severity: str
+    urn: str
+    resource_type: str
+    message: str
+    frameworks: list[str]
+    waiver: dict[str, Any] | None
+    spec: dict[str, Any] | None
+    remediation: str
+
+
+class ControlEvidence(_Strict):
+    policy: str
+    pack: str
+    status: Outcome
+    counts: Counts
+
+
+class Control(_Strict):
+    framework: str
+    id: str
+    title: str
+    status: Outcome
+    applicable: bool
+    not_applicable_reason: str
+    counts: Counts
+    evidence: list[ControlEvidence]
+
+
+class Observation(_Strict):
+    path: str
+    value: str
+
+
+class EvidenceRow(_Strict):
+    urn: str
+    resource_name: str
+    outcome: Outcome
+    via_stack: bool
+    observed: list[Observation]
+    more_observed: int
+
+
+class PolicyResult(_Strict):
+    policy: str
+    pack: str
+    status: Outcome
+    counts: Counts
+    resources: list[EvidenceRow]
+    passes_left_out: int  # passes counted, not listed (0 with --evidence full)
+    stack_reads_sampled: bool
+
+
+class EnvironmentReport(_Strict):
+    environment: str
+    tier: str
+    target: str
+    stack_file: str
+    passed: bool
+    evidence: Literal["sample", "full"]
+    summary: Summary
+    classification_ceiling: str | None
+    models: list[dict[str, Any]]
+    controls: list[Control]
+    policy_results: list[PolicyResult]
+    violations: list[Violation]
+    waivers: list[dict[str, Any]]
+    policy_config: list[dict[str, Any]]
+
+
+class AuditReport(_Strict):
+    """A whole JSON report: one or more environments and what they share."""
+
+    schema_version: int
+    passed: bool
+    provenance: dict[str, Any]
+    frameworks: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    coverage: list[dict[str, Any]]
+    environments: list[EnvironmentReport]
+
+    def environment(self, name: str) -> EnvironmentReport:
+        """The report of environment ``name``.
+
+        Raises:
+            KeyError: the report holds no such environment.
+        """
+        for env in self.environments:
+            if env.environment == name:
+                return env
+        raise KeyError(f"the report holds no environment {name!r}")
+
+
+class ReportError(Exception):
+    """A file is not an audit report this version can read (located: the file, the key)."""
+
+
+def parse_report(text: str | bytes, *, source: str = "<report>") -> AuditReport:
+    """Parse a JSON report written by ``mlops audit --format json``.
+
+    Raises:
+        ReportError: the text is not JSON, is of another schema version, or does not have the shape.
+    """
+    try:
+        report = AuditReport.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(document)"
+        raise ReportError(f"{source}: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+    if report.schema_version != SCHEMA_VERSION:
+        raise ReportError(
+            f"{source}: schema_version: {report.schema_version}, this version reads {SCHEMA_VERSION}"
+        )
+    return report
+
+
+def load_report(path: Path) -> AuditReport:
+    """Read and parse the JSON report at ``path`` (see :func:`parse_report`).
+
+    Raises:
+        ReportError: unreadable, or not a report of this schema version.
+    """
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"{path}: {exc.strerror or exc}") from None
+    return parse_report(text, source=str(path))
