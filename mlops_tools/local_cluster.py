@@ -58,6 +58,8 @@ class LocalCluster:
     started_s: float = 0.0  # seconds from the first process start to /readyz
     sandbox: Sandbox | None = None
     """The node's namespaces and cgroups, when the cluster has a node (``mlops_platform.tools.node``)."""
+    registry: str | None = None
+    """``host:port`` of the node's image registry (push there; pods pull it as ``mlops.local:5000``)."""
 
     def env(self) -> dict[str, str]:
         """Environment that points the kubernetes provider (and kubectl) at this cluster."""
@@ -223,6 +225,9 @@ def start(
                 f"--token-auth-file={tokens}",
                 "--authorization-mode=RBAC",
                 "--service-cluster-ip-range=10.96.0.0/16",  # addresses handed to Services, never routed
+                # Logs, exec and port-forward reach the kubelet at the node's address (its name
+                # resolves nowhere: no DNS outside the node).
+                "--kubelet-preferred-address-types=InternalIP",
             ],
         )
         deadline = t0 + timeout_s

@@ -26,6 +26,7 @@ REPOSITORY_PREFIX = "mlops"  # images are pushed as <host:port>/mlops/<name>:<ta
 
 _PROMETHEUS = GoModule("github.com/prometheus/prometheus", "v0.54.1")  # Go module v0.54.1 = Prometheus 2.54.1
 _ALERTMANAGER = GoModule("github.com/prometheus/alertmanager", "v0.27.0")
+_PUSHGATEWAY = GoModule("github.com/prometheus/pushgateway", "v1.9.0")
 _OPERATOR = GoModule("github.com/prometheus-operator/prometheus-operator", "v0.85.0")
 # MinIO left semantic versions behind: the module proxy serves the server by pseudo-version only, and
 # here only the repository's last commit (2026-02-12); RELEASE.2024-08-17T01-24-54Z (commit
@@ -321,6 +322,27 @@ RECIPES: tuple[ImageRecipe, ...] = (
         checks=(Check(("/bin/alertmanager", "--version"), "alertmanager, version 0.27.0"),),
     ),
     ImageRecipe(
+        name="pushgateway",
+        tag="v1.9.0",
+        upstream="docker.io/prom/pushgateway:v1.9.0",
+        software="Pushgateway 1.9.0 (Go module github.com/prometheus/pushgateway v1.9.0)",
+        closeness="same version, entrypoint /bin/pushgateway, user nobody, port 9091, workdir /pushgateway",
+        entrypoint=("/bin/pushgateway",),
+        user=NOBODY,
+        ports=(9091,),
+        workdir="/pushgateway",
+        go_binaries=(
+            GoBinary(
+                _PUSHGATEWAY,
+                "github.com/prometheus/pushgateway",
+                "/bin/pushgateway",
+                _prometheus_version_flags("1.9.0", _PUSHGATEWAY.version),
+            ),
+        ),
+        directories=(("/pushgateway", NOBODY),),
+        checks=(Check(("/bin/pushgateway", "--version"), "pushgateway, version 1.9.0"),),
+    ),
+    ImageRecipe(
         name="prometheus-config-reloader",
         tag="v0.85.0",
         upstream="quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0",
@@ -356,7 +378,9 @@ RECIPES: tuple[ImageRecipe, ...] = (
             "job (mlops_platform.drift)"
         ),
         entrypoint=(),
-        cmd=("python",),
+        # A model's serving image by default (the platform's Deployments set only its environment);
+        # the drift jobs name their own command (python -m mlops_platform.drift).
+        cmd=("python", "-m", "mlops_platform.serving_runtime"),
         user=1000,
         ports=(8080,),
         env=(("PATH", VENV_PATH), ("HOME", "/tmp")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any
 import yaml
 
 from mlops_platform.tools import local_cluster as lc
-from mlops_platform.tools.node import configs, images
+from mlops_platform.tools.node import configs, images, mirror
 from mlops_platform.tools.node.sandbox import POD_CIDR, Sandbox, SandboxError
 
 Progress = Callable[[str], None]
@@ -125,7 +126,16 @@ def _local_path_files(directory: Path) -> tuple[Path, Path]:
         "kind": "Pod",
         "metadata": {"name": "helper-pod"},
         "spec": {
-            "containers": [{"name": "helper-pod", "image": images.BUSYBOX, "imagePullPolicy": "Never"}],
+            "containers": [
+                {
+                    "name": "helper-pod",
+                    "image": images.BUSYBOX,
+                    "imagePullPolicy": "Never",
+                    # It makes and removes the volumes' directories on the node (upstream's busybox
+                    # runs as root; ours defaults to nobody).
+                    "securityContext": {"runAsUser": 0},
+                }
+            ],
         },
     }
     return directory, _write(directory / "helperPod.yaml", yaml.safe_dump(helper))
@@ -138,7 +148,7 @@ def start(
     *,
     crds: list[Path] | None = None,
     config_reloader_image: str | None = None,
-    registry: str | None = None,
+    image_store: Path | None = None,
     progress: Progress = print,
 ) -> lc.LocalCluster:
     """Start a cluster with one node in ``directory``; the caller must ``stop()`` it.
@@ -149,14 +159,16 @@ def start(
         node: The node's binaries.
         crds: CRD files applied before the operators start (default: the toolchain's).
         config_reloader_image: The Prometheus Operator's ``--prometheus-config-reloader`` image.
-        registry: ``host:port`` of a plain-HTTP registry on the node's address that containerd
-            may pull from (the local mirror of the platform's images), if any.
+        image_store: Where a local image registry keeps its blobs, if the node should have one:
+            Debian's ``docker-registry`` then runs inside the node on ``<node address>:5000`` and
+            containerd pulls ``mlops.local:5000/...`` references from it (``mirror.MIRROR``), the
+            way an air-gapped organisation mirrors images; push there with ``mirror.publish``.
         progress: Receives one line per step with the time since the start.
 
     Raises:
         lc.ClusterError: A step failed or timed out (the message carries the log's last lines).
     """
-    from mlops_platform.tools.cluster_prereqs import api_client, install_crds, read_crds
+    from mlops_platform.tools.cluster_prereqs import api_client, crd_only_files, install_crds, read_crds
 
     t0 = time.monotonic()
     directory = directory.resolve()
@@ -173,9 +185,11 @@ def start(
         node_dir = directory / "node"
         root = node_dir / "containerd"
         hosts_dir = node_dir / "certs.d"
-        if registry is not None:
-            _write(hosts_dir / registry / "hosts.toml", configs.registry_hosts(registry))
         hosts_dir.mkdir(parents=True, exist_ok=True)
+        if image_store is not None:
+            cluster.registry = _start_registry(cluster, sandbox, node_dir, image_store)
+            _write(hosts_dir / mirror.MIRROR / "hosts.toml", configs.registry_hosts(cluster.registry))
+            _step(progress, f"image registry on {cluster.registry} (pulled as {mirror.MIRROR})", t0)
         _write(node_dir / "cni" / "10-mlops.conflist", configs.cni_config(node_dir / "ipam", POD_CIDR))
         config = _write(node_dir / "containerd.toml", configs.containerd_config(root, hosts_dir))
         lc.spawn(cluster, "containerd", [str(node.containerd), f"--config={config}"])
@@ -238,10 +252,13 @@ def start(
             from mlops_platform.tools.toolchain import crd_files
 
             crds = [path for paths in crd_files().values() for path in paths]
-        installed = install_crds(api, read_crds([str(p) for p in crds]))
+        installed = install_crds(api, read_crds(crd_only_files(crds)))
         _step(progress, f"add-ons applied (DNS Service, StorageClass, {len(installed)} CRDs)", t0)
 
         lp_dir, helper = _local_path_files(node_dir / "local-path")
+        # The helper pods mount the setup and teardown scripts from this ConfigMap (upstream's
+        # deployment ships it alongside the provisioner).
+        _apply(api, [_local_path_configmap(lp_dir)])
         lc.spawn(
             cluster,
             "local-path-provisioner",
@@ -278,6 +295,31 @@ def start(
             cluster.stop()
         sandbox.stop()
         raise
+
+
+def _local_path_configmap(directory: Path) -> dict[str, Any]:
+    files = ("config.json", "setup", "teardown", "helperPod.yaml")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "local-path-config", "namespace": "kube-system"},
+        "data": {name: (directory / name).read_text(encoding="utf-8") for name in files},
+    }
+
+
+def _start_registry(cluster: lc.LocalCluster, sandbox: Sandbox, node_dir: Path, store: Path) -> str:
+    """Debian's docker-registry inside the node on ``<node address>:5000``; returns that address."""
+    from mlops_platform.tools.images.registry import registry_config
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        raise lc.ClusterError("docker-registry is not installed (apt-get install docker-registry)")
+    address = f"{sandbox.node_address}:{mirror.REGISTRY_PORT}"
+    store.mkdir(parents=True, exist_ok=True)
+    config = _write(node_dir / "registry.yml", json.dumps(registry_config(address, store.resolve())))
+    lc.spawn(cluster, "image-registry", [binary, "serve", str(config)])
+    _wait("the image registry", lambda: mirror.answers(address), SOCKET_TIMEOUT_S, cluster, "image-registry")
+    return address
 
 
 @contextlib.contextmanager

@@ -66,7 +66,8 @@ def containerd_config(root: Path, registry_hosts_dir: Path) -> str:
 
 
 def registry_hosts(registry: str) -> str:
-    """``hosts.toml`` for a plain-HTTP registry on the node's own address (never leaves the node)."""
+    """``hosts.toml`` sending pulls to a plain-HTTP registry on the node's own address (never leaves
+    the node); written in the directory of the name pods use (``mirror.MIRROR``)."""
     return (
         f'server = "http://{registry}"\n\n[host."http://{registry}"]\n  capabilities = ["pull", "resolve"]\n'
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def _archive(work: Path, name: str, entrypoint: list[str]) -> None:
     _run(["umoci", "unpack", "--image", image, str(bundle)])
     rootfs = bundle / "rootfs"
     (rootfs / "bin").mkdir(parents=True, exist_ok=True)
-    (rootfs / "tmp").mkdir(mode=0o1777, exist_ok=True)
+    (rootfs / "tmp").mkdir(exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)  # mkdir's mode passes through the umask
     shutil.copy2(BUSYBOX_BINARY, rootfs / "bin" / "busybox")
     _run([str(rootfs / "bin" / "busybox"), "--install", "-s", str(rootfs / "bin")])
     for link in (rootfs / "bin").iterdir():  # --install writes absolute links: /bin/busybox inside
@@ -75,11 +77,13 @@ def node_images(progress: Progress = print) -> list[tuple[Path, str]]:
         ("pause", PAUSE_IMAGE, ["/bin/sh", "-c", PAUSE_SCRIPT]),
         ("busybox", BUSYBOX, ["/bin/sh"]),
     ):
-        key = build_cache.cache_key({"busybox": version, "entrypoint": entrypoint, "layout": 1})
+        key = build_cache.cache_key({"busybox": version, "entrypoint": entrypoint, "layout": 2})
 
         def build(work: Path, name: str = name, entrypoint: list[str] = entrypoint) -> dict[str, str]:
-            progress(f"node: building the {name} image from busybox-static {version}")
+            started = time.monotonic()
             _archive(work, name, entrypoint)
+            elapsed = time.monotonic() - started
+            progress(f"node: {name} image built from busybox-static {version} ... {elapsed:.1f} s")
             return {"busybox": version}
 
         entry = build_cache.ensure(

@@ -244,10 +244,13 @@ class Sandbox:
     def _kill_everything(self) -> None:
         state = self.freezer / "freezer.state"
         deadline = time.monotonic() + KILL_WAIT_S
+        killed: set[int] = set()
         while time.monotonic() < deadline:
             pids = self._pids()
             if not pids:
+                self._wait_reaped(killed, deadline)
                 return
+            killed.update(pids)
             # Frozen, nothing can fork while the list is being killed; SIGKILL reaches frozen tasks.
             with contextlib.suppress(OSError):
                 state.write_text("FROZEN", encoding="utf-8")
@@ -258,6 +261,18 @@ class Sandbox:
                 state.write_text("THAWED", encoding="utf-8")
             time.sleep(0.2)
         raise SandboxError(f"processes of {self.name} survived SIGKILL: {self._pids()}")
+
+    def _wait_reaped(self, pids: set[int], deadline: float) -> None:
+        """Wait until the killed processes are gone from the process table, not only from their
+        cgroups: an orphan (containerd's shim) leaves its cgroup at death but stays a zombie until
+        PID 1 reaps it; the processes started here are reaped here."""
+        own = [process for _, process in self.processes] + ([self.holder] if self.holder else [])
+        while time.monotonic() < deadline:
+            for process in own:
+                process.poll()
+            if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+                return
+            time.sleep(0.1)
 
     @staticmethod
     def _remove_cgroup_tree(top: Path) -> None:

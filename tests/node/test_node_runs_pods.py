@@ -92,7 +92,7 @@ def test_the_api_server_is_reachable_from_pods_through_the_kubernetes_service(no
         NS,
         "apiserver",
         "nslookup kubernetes.default.svc.cluster.local"
-        " && nc -z -w 5 kubernetes.default 443 && echo reachable",
+        " && nc -w 5 kubernetes.default 443 </dev/null && echo reachable",
     )
     assert "10.96.0.1" in log and "reachable" in log, log
 
