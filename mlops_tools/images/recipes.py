@@ -123,6 +123,9 @@ class ImageRecipe:
     apt_packages: tuple[str, ...] = ()
     pip_requirements: tuple[str, ...] = ()
     """Installed into the virtualenv ``/opt/venv`` (whose ``bin`` is first on PATH)."""
+    pip_lock: str | None = None
+    """A file of ``files/`` pinning every package of ``pip_requirements`` and their dependencies with
+    hashes: installed instead of them (``--require-hashes --no-deps``), so nothing floats."""
     project_extra: str | None = None
     """Install this project's wheel with that extra into ``/opt/venv`` (the platform's own images)."""
     go_binaries: tuple[GoBinary, ...] = ()
@@ -240,12 +243,24 @@ RECIPES: tuple[ImageRecipe, ...] = (
         env=(("PATH", VENV_PATH), ("HOME", "/tmp")),
         apt_packages=("python3", "python3-venv"),
         pip_requirements=MLFLOW_SERVER_REQUIREMENTS,
+        pip_lock="mlflow-server.lock",
         accounts=(Account("mlflow", 1000, "/home/mlflow"),),
         checks=(
             Check(("mlflow", "--version"), "version 2.16.2"),
             Check(
                 ("python", "-c", "import psycopg2, boto3, mlflow; print('drivers', mlflow.__version__)"),
                 "drivers 2.16.2",
+            ),
+            # The backend store the server opens at start (SQLAlchemy and Alembic migrations), on
+            # SQLite: an import alone missed SQLAlchemy 2.1 breaking MLflow 2.16.2.
+            Check(
+                (
+                    "python",
+                    "-c",
+                    "import tempfile; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; "
+                    "d = tempfile.mkdtemp(); SqlAlchemyStore(f'sqlite:///{d}/m.db', d); print('store ready')",
+                ),
+                "store ready",
             ),
         ),
     ),

@@ -278,8 +278,9 @@ def start(
             ],
         )
         operator = [
+            "env",
+            f"KUBECONFIG={kubeconfig}",  # the operator has no --kubeconfig flag
             str(node.prometheus_operator),
-            f"--kubeconfig={kubeconfig}",
             "--web.listen-address=127.0.0.1:8080",
             "--kubelet-service=",
         ]
@@ -287,6 +288,9 @@ def start(
             operator.append(f"--prometheus-config-reloader={config_reloader_image}")
         lc.spawn(cluster, "prometheus-operator", operator)
         _wait("node Ready", lambda: _node_ready(api), NODE_READY_TIMEOUT_S, cluster, "kubelet")
+        for name, process in sandbox.processes:  # one that exited at once (a bad flag) fails the start
+            if process.poll() is not None:
+                raise lc.fail(cluster, name, f"exited with {process.returncode}")
         cluster.started_s = time.monotonic() - t0
         _step(progress, f"node {configs.NODE_NAME} Ready", t0)
         return cluster

@@ -119,3 +119,33 @@ def test_a_claim_binds_and_its_data_outlives_the_pod(node: LocalCluster) -> None
     assert claim.status.phase == "Bound", claim.status
     log = run_pod(node, NS, "reader", "cat /data/file", container=mount, **volume, **non_root)
     assert log.strip() == "kept"
+
+
+def test_the_prometheus_operator_turns_an_alertmanager_into_a_statefulset(node: LocalCluster) -> None:
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    ensure_namespace(node, NS)
+    client.CustomObjectsApi(api(node)).create_namespaced_custom_object(
+        "monitoring.coreos.com",
+        "v1",
+        NS,
+        "alertmanagers",
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "Alertmanager",
+            "metadata": {"name": "probe"},
+            "spec": {"replicas": 1, "image": images.BUSYBOX},
+        },
+    )
+    apps = client.AppsV1Api(api(node))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            statefulset = apps.read_namespaced_stateful_set("alertmanager-probe", NS)
+            break
+        except ApiException as exc:
+            assert exc.status == 404, exc
+            assert time.monotonic() < deadline, "the operator made no StatefulSet for the Alertmanager"
+            time.sleep(0.5)
+    assert statefulset.spec.template.spec.containers[0].image == images.BUSYBOX
