@@ -150,7 +150,9 @@ POSTGRES_PATH = (
     f"/usr/lib/postgresql/{POSTGRES_MAJOR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 # Pins of the MLflow server image; MLflow's official image ships neither driver (mlflow/mlflow#9513).
-MLFLOW_SERVER_REQUIREMENTS = ("mlflow==2.16.2", "psycopg2-binary==2.9.10", "boto3==1.35.99")
+# MLflow 3: the clients teams install today (3.x, and the platform's own runtime) log models through
+# the logged-models API, which a 2.x server answers 404; the same version as the runtime's client.
+MLFLOW_SERVER_REQUIREMENTS = ("mlflow==3.17.2", "psycopg2-binary==2.9.13", "boto3==1.44.18")
 
 RECIPES: tuple[ImageRecipe, ...] = (
     ImageRecipe(
@@ -226,13 +228,13 @@ RECIPES: tuple[ImageRecipe, ...] = (
     ),
     ImageRecipe(
         name="mlflow",
-        tag="2.16.2",
+        tag="3.17.2",
         # The tier default: an organisation's build of this recipe (the official ghcr.io/mlflow/mlflow
         # image has no PostgreSQL driver, and the spec refuses it: mlflow_server_image).
-        upstream="ghcr.io/acme-ml/mlflow-server:2.16.2",
-        software="MLflow 2.16.2 with psycopg2-binary 2.9.10 and boto3 1.35.99 on Debian's Python 3.11",
+        upstream="ghcr.io/acme-ml/mlflow-server:3.17.2",
+        software="MLflow 3.17.2 with psycopg2-binary 2.9.13 and boto3 1.44.18 on Debian's Python 3.11",
         closeness=(
-            "same MLflow version as ghcr.io/mlflow/mlflow:v2.16.2 and `mlflow` on PATH, no entrypoint as "
+            "same MLflow version as ghcr.io/mlflow/mlflow:v3.17.2 and `mlflow` on PATH, no entrypoint as "
             "upstream; adds the PostgreSQL and S3 drivers upstream lacks (mlflow/mlflow#9513); Python 3.11 "
             "(upstream: 3.10)"
         ),
@@ -246,13 +248,13 @@ RECIPES: tuple[ImageRecipe, ...] = (
         pip_lock="mlflow-server.lock",
         accounts=(Account("mlflow", 1000, "/home/mlflow"),),
         checks=(
-            Check(("mlflow", "--version"), "version 2.16.2"),
+            Check(("mlflow", "--version"), "version 3.17.2"),
             Check(
                 ("python", "-c", "import psycopg2, boto3, mlflow; print('drivers', mlflow.__version__)"),
-                "drivers 2.16.2",
+                "drivers 3.17.2",
             ),
             # The backend store the server opens at start (SQLAlchemy and Alembic migrations), on
-            # SQLite: an import alone missed SQLAlchemy 2.1 breaking MLflow 2.16.2.
+            # SQLite: an import alone missed SQLAlchemy 2.1 breaking MLflow 2.16.2, once the default.
             Check(
                 (
                     "python",

@@ -63,7 +63,7 @@ def test_postgres_tag_never_says_alpine() -> None:
 def test_overrides_map_each_upstream_to_its_local_repository() -> None:
     overrides = image_overrides("127.0.0.1:5000")
     assert overrides["docker.io/prom/prometheus:v2.54.1"] == "127.0.0.1:5000/mlops/prometheus:v2.54.1"
-    assert overrides["ghcr.io/acme-ml/mlflow-server:2.16.2"] == "127.0.0.1:5000/mlops/mlflow:2.16.2"
+    assert overrides["ghcr.io/acme-ml/mlflow-server:3.17.2"] == "127.0.0.1:5000/mlops/mlflow:3.17.2"
     assert set(overrides) == {r.upstream for r in RECIPES if r.upstream is not None}
     assert all(value.startswith("127.0.0.1:5000/mlops/") for value in overrides.values())
 
