@@ -14,7 +14,8 @@ Grafana: with ``grafana_image``, the layer's own Grafana provisioned with the Pr
 the dashboards. Without it (a central Grafana, such as kube-prometheus-stack's), no Grafana object at
 all, and each dashboard ConfigMap carries ``grafana_dashboard: "1"``, the label the Grafana chart's
 dashboard sidecar loads (kube-prometheus-stack's ``grafana.sidecar.dashboards.label``/``labelValue``);
-that sidecar must search the environment's namespace (``searchNamespace``).
+that sidecar must search the environment's namespace (``searchNamespace``). Their uid, title and file
+name hold the environment's name, so environments serving the same model do not overwrite each other.
 """
 
 from __future__ import annotations
@@ -273,9 +274,15 @@ def _alertmanager(component: pulumi.Resource, name: str, args: MonitoringArgs) -
 
 
 def _dashboards(
-    component: pulumi.Resource, name: str, args: MonitoringArgs, labels: dict[str, str]
+    component: pulumi.Resource,
+    name: str,
+    args: MonitoringArgs,
+    labels: dict[str, str],
+    environment: str | None = None,
 ) -> list[pulumi.Output[str]]:
-    """One ConfigMap per model holding its dashboard, labelled ``labels`` and the model; their names."""
+    """One ConfigMap per model holding its dashboard, labelled ``labels`` and the model; their names.
+    With ``environment``, dashboards made for a Grafana other environments share
+    (``rendering.grafana_dashboard``)."""
     names = []
     for target in sorted(args.scrape_targets, key=lambda t: t.model):
         dashboard = k8s.core.v1.ConfigMap(
@@ -285,7 +292,11 @@ def _dashboards(
                 args.namespace,
                 {**labels, L.MODEL: md.label_value(target.model)},
             ),
-            data={rendering.dashboard_file_name(target.model): rendering.render_grafana_dashboard(target)},
+            data={
+                rendering.dashboard_file_name(target.model, environment): rendering.render_grafana_dashboard(
+                    target, environment
+                )
+            },
             opts=w.child(component),
         )
         names.append(dashboard.metadata.apply(lambda m: m.name))
@@ -303,7 +314,8 @@ def _sidecar_dashboards(component: pulumi.Resource, name: str, args: MonitoringA
         ),
         SIDECAR_DASHBOARD_LABEL: SIDECAR_DASHBOARD_VALUE,
     }
-    _dashboards(component, name, args, labels)
+    # One Grafana, many environments: each one's dashboard of a model keeps its own uid, title and file.
+    _dashboards(component, name, args, labels, environment=args.ownership.environment)
 
 
 def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs, image: str) -> pulumi.Output[str]:

@@ -98,10 +98,31 @@ def test_dashboards_stay_as_sidecar_config_maps_in_the_namespace(
         assert labels[L.APP_COMPONENT] == L.COMPONENT_MONITORING
         assert set(APP_LABELS) | set(OWNERSHIP) <= set(labels), model
         assert obj["metadata"]["namespace"] == spec.environment.namespace
-        # the same dashboard the environment's own Grafana would have loaded
-        same = bundled.named(f"monitoring-dashboard-{model}").k8s_object()
-        assert obj["data"] == same["data"]
-        assert json.loads(obj["data"][f"model-{model}.json"])["title"] == f"Model {model}"
+        # the dashboard the environment's own Grafana would have loaded, named for a shared Grafana
+        env = spec.environment.name
+        (own,) = bundled.named(f"monitoring-dashboard-{model}").k8s_object()["data"].values()
+        ((key, text),) = obj["data"].items()
+        assert key == f"{env}-model-{model}.json"
+        shared, own_dashboard = json.loads(text), json.loads(own)
+        assert (shared["uid"], shared["title"]) == (f"{env}-{model}", f"Model {model} ({env})")
+        assert shared["tags"] == [*own_dashboard["tags"], env]
+        renamed = ("uid", "title", "tags")
+        assert {k: v for k, v in shared.items() if k not in renamed} == {
+            k: v for k, v in own_dashboard.items() if k not in renamed
+        }
+
+
+def test_environments_sharing_a_grafana_do_not_overwrite_each_others_dashboards(tmp_path: Path) -> None:
+    """staging and prod both serve fraud-scorer: a central Grafana keeps both dashboards."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for env in ("staging", "prod"):
+        (tmp_path / env).mkdir()
+        rec = build(_without_grafana(env, tmp_path / env))
+        ((key, text),) = rec.named("monitoring-dashboard-fraud-scorer").k8s_object()["data"].items()
+        dashboard = json.loads(text)
+        seen[env] = (key, dashboard["uid"], dashboard["title"])
+    for a, b in zip(seen["staging"], seen["prod"], strict=True):
+        assert a != b
 
 
 def test_the_bundled_environment_keeps_its_grafana_and_unlabelled_dashboards(
