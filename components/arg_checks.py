@@ -251,7 +251,8 @@ def check_monitoring(name: str, args: MonitoringArgs) -> None:
     _ownership(p, args.ownership)
     p.check("namespace", v.dns_label, args.namespace)
     for field in ("prometheus_image", "alertmanager_image", "grafana_image", "pushgateway_image"):
-        p.check(field, v.image_ref, getattr(args, field))
+        if field != "grafana_image" or args.grafana_image is not None:  # None: no Grafana of its own
+            p.check(field, v.image_ref, getattr(args, field))
     if args.drift_image is not None:
         p.check("drift_image", v.image_ref, args.drift_image)
     if args.drift_store is not None:

@@ -441,7 +441,9 @@ class MonitoringArgs:
     """Seed of the Grafana admin password."""
     prometheus_image: str
     alertmanager_image: str
-    grafana_image: str
+    grafana_image: str | None
+    """The environment's own Grafana. None: no Grafana (nor its Service, Secret, datasource or volume);
+    the dashboards are left to a central Grafana (``dashboards``)."""
     pushgateway_image: str
     """The Pushgateway the drift jobs push their figures to (Prometheus scrapes it, ``honor_labels``)."""
     retention_days: int
@@ -449,7 +451,9 @@ class MonitoringArgs:
     scrape_targets: Sequence[ScrapeTarget] = ()
     scrape_interval_seconds: int = 30
     dashboards: bool = True
-    """One provisioned Grafana dashboard per model."""
+    """One Grafana dashboard per model, provisioned into the layer's Grafana. Without ``grafana_image``:
+    on Kubernetes, one ConfigMap per model labelled ``grafana_dashboard: "1"`` for a central Grafana's
+    dashboard sidecar (kube-prometheus-stack's convention); on Docker, none (nothing could load them)."""
     drift_image: str | None = None
     """Image of the drift jobs, which run ``python -m mlops_platform.drift``: the platform's runtime image.
     None: each model's serving image, which is that image when the model runs the platform's server
@@ -464,10 +468,12 @@ class MonitoringArgs:
 class MonitoringOutputs:
     prometheus_url: pulumi.Output[str]
     alertmanager_url: pulumi.Output[str]
-    grafana_url: pulumi.Output[str]
+    grafana_url: pulumi.Output[str] | None
+    """None without ``grafana_image``."""
     pushgateway_url: pulumi.Output[str]
     """The Pushgateway the drift jobs push to (``http://host:9091``)."""
-    grafana_admin_password: pulumi.Output[str]
-    """Secret."""
+    grafana_admin_password: pulumi.Output[str] | None
+    """Secret; None without ``grafana_image``."""
     dashboards: Sequence[str]
-    """Model names with a provisioned dashboard."""
+    """Model names with a dashboard: provisioned into the layer's Grafana, or (Kubernetes, no Grafana)
+    shipped as a sidecar ConfigMap."""

@@ -17,8 +17,8 @@ class MonitoringStack(pulumi.ComponentResource):
     """Prometheus inside the namespace / network."""
     alertmanager_url: pulumi.Output[str]
     """Alertmanager inside the namespace / network."""
-    grafana_url: pulumi.Output[str]
-    """Grafana inside the namespace / network."""
+    grafana_url: pulumi.Output[str] | None
+    """Grafana inside the namespace / network; None when the layer has no Grafana (``grafana_image``)."""
     pushgateway_url: pulumi.Output[str]
     """The Pushgateway the drift jobs push to, inside the namespace / network."""
     outputs: MonitoringOutputs
@@ -33,11 +33,11 @@ class MonitoringStack(pulumi.ComponentResource):
         self.alertmanager_url = self.outputs.alertmanager_url
         self.grafana_url = self.outputs.grafana_url
         self.pushgateway_url = self.outputs.pushgateway_url
-        self.register_outputs(
-            {
-                "prometheus_url": self.prometheus_url,
-                "alertmanager_url": self.alertmanager_url,
-                "grafana_url": self.grafana_url,
-                "pushgateway_url": self.pushgateway_url,
-            }
-        )
+        outputs: dict[str, pulumi.Output[str]] = {
+            "prometheus_url": self.prometheus_url,
+            "alertmanager_url": self.alertmanager_url,
+            "pushgateway_url": self.pushgateway_url,
+        }
+        if self.grafana_url is not None:
+            outputs["grafana_url"] = self.grafana_url
+        self.register_outputs(outputs)

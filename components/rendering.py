@@ -11,6 +11,7 @@ models in the spec never changes a rendered file (and so never a resource's inpu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -219,12 +220,34 @@ def render_grafana_dashboard_provider(dashboards_path: str = DASHBOARDS_PATH, fo
     return _render("grafana_dashboards.yml.j2", dashboards_path=dashboards_path, folder=folder)
 
 
-def dashboard_file_name(model: str) -> str:
-    return f"model-{model}.json"
+UID_MAX = 40  # Grafana caps dashboard uids at 40 characters
 
 
-def grafana_dashboard(target: ScrapeTarget) -> dict[str, Any]:
-    """The dashboard of one model as data: traffic, p99 latency and 5xx ratio against the SLO, drift."""
+def dashboard_file_name(model: str, environment: str | None = None) -> str:
+    """The dashboard's file (ConfigMap key); with ``environment``, one that others' cannot overwrite."""
+    return f"model-{model}.json" if environment is None else f"{environment}-model-{model}.json"
+
+
+def dashboard_uid(model: str, environment: str | None = None) -> str:
+    """``model-<model>`` (the environment's own Grafana), or ``<environment>-<model>`` for a Grafana
+    shared by environments, where two environments serving one model must not share a uid; a longer one
+    keeps at most 31 characters and a hash of the whole (distinct uids stay distinct)."""
+    if environment is None:
+        return f"model-{model}"[:UID_MAX]
+    uid = f"{environment}-{model}"
+    if len(uid) <= UID_MAX:
+        return uid
+    return f"{uid[: UID_MAX - 9].rstrip('-')}-{hashlib.sha256(uid.encode()).hexdigest()[:8]}"
+
+
+def grafana_dashboard(target: ScrapeTarget, environment: str | None = None) -> dict[str, Any]:
+    """The dashboard of one model as data: traffic, p99 latency and 5xx ratio against the SLO, drift.
+
+    Args:
+        target: The model, its SLOs and drift check.
+        environment: For a Grafana shared by environments: in the uid, the title and the tags, so each
+            environment's dashboard of one model is its own. None: the environment's own Grafana.
+    """
     selector = f'model="{target.model}"'
     window = RATE_WINDOW
     panels = [
@@ -268,8 +291,9 @@ def grafana_dashboard(target: ScrapeTarget) -> dict[str, Any]:
         )
     text = _render(
         "grafana_dashboard.json.j2",
-        uid=f"model-{target.model}"[:40],  # Grafana caps dashboard uids at 40 characters
+        uid=dashboard_uid(target.model, environment),
         model=target.model,
+        environment=environment,
         datasource_uid=DATASOURCE_UID,
         panels=panels,
     )
@@ -277,9 +301,9 @@ def grafana_dashboard(target: ScrapeTarget) -> dict[str, Any]:
     return dashboard
 
 
-def render_grafana_dashboard(target: ScrapeTarget) -> str:
+def render_grafana_dashboard(target: ScrapeTarget, environment: str | None = None) -> str:
     """``grafana_dashboard`` as canonical JSON text (sorted keys, trailing newline)."""
-    return json.dumps(grafana_dashboard(target), indent=2, sort_keys=True) + "\n"
+    return json.dumps(grafana_dashboard(target, environment), indent=2, sort_keys=True) + "\n"
 
 
 # --- nginx canary split -----------------------------------------------------------------------

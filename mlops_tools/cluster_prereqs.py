@@ -237,6 +237,19 @@ def read_crds(sources: Sequence[str]) -> list[dict[str, Any]]:
     return documents
 
 
+def crd_only_files(files: Iterable[Path]) -> list[str]:
+    """Of ``files``, those holding only CRDs (gateway-api's standard set also ships a
+    ValidatingAdmissionPolicy, which ``--install-crds`` does not apply), sorted."""
+    kept = []
+    for file in sorted(set(files)):
+        try:
+            read_crds([str(file)])
+        except PrerequisiteError:
+            continue
+        kept.append(str(file))
+    return kept
+
+
 def install_crds(
     api: Any, crds: Sequence[dict[str, Any]], *, field_manager: str = "mlops-platform"
 ) -> list[str]:

@@ -14,6 +14,7 @@ People can run one by hand: ``python -m mlops_platform.tools.local_cluster DIR``
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import ssl
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from mlops_platform.tools.node.sandbox import Sandbox
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
@@ -53,13 +56,28 @@ class LocalCluster:
     kubeconfig: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     started_s: float = 0.0  # seconds from the first process start to /readyz
+    sandbox: Sandbox | None = None
+    """The node's namespaces and cgroups, when the cluster has a node (``mlops_platform.tools.node``)."""
+    registry: str | None = None
+    """``host:port`` of the node's image registry (push there; pods pull it as ``mlops.local:5000``)."""
 
     def env(self) -> dict[str, str]:
         """Environment that points the kubernetes provider (and kubectl) at this cluster."""
         return {"KUBECONFIG": str(self.kubeconfig)}
 
     def stop(self) -> None:
-        """Stop every process started for this cluster, newest first; kill what does not stop."""
+        """Stop every process started for this cluster, newest first; kill what does not stop.
+
+        With a node, the sandbox ends every process in its cgroups and removes its namespaces.
+        """
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.processes.clear()
+            # What the node wrote on disk (containerd's images and snapshots, configs, etcd's data);
+            # the logs, the kubeconfig and the keys stay for the caller.
+            for state in ("node", "etcd"):
+                shutil.rmtree(self.directory / state, ignore_errors=True)
+            return
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -117,33 +135,52 @@ def _ready(server: str) -> bool:
         return False
 
 
-def _spawn(cluster: LocalCluster, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-    log = (cluster.directory / f"{name}.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+def spawn(cluster: LocalCluster, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    """Start one process of the cluster (inside the node's namespaces when it has a node)."""
+    log_path = cluster.directory / f"{name}.log"
+    if cluster.sandbox is not None:
+        process = cluster.sandbox.spawn(name, command, log_path)
+    else:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     cluster.processes.append(process)
     return process
 
 
-def _fail(cluster: LocalCluster, name: str, why: str) -> ClusterError:
+def fail(cluster: LocalCluster, name: str, why: str) -> ClusterError:
     log = cluster.directory / f"{name}.log"
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
     return ClusterError(f"{name} {why}; last lines of {log}:\n{tail}")
 
 
 def start(
-    directory: Path, binaries: ControlPlaneBinaries, *, timeout_s: float = READY_TIMEOUT_S
+    directory: Path,
+    binaries: ControlPlaneBinaries,
+    *,
+    timeout_s: float = READY_TIMEOUT_S,
+    sandbox: Sandbox | None = None,
 ) -> LocalCluster:
     """Start etcd, the API server and the controller manager in ``directory``; wait for ``/readyz``.
 
     The caller owns the result and must ``stop()`` it (or use :func:`running`).
 
+    Args:
+        directory: Where every file of the cluster goes.
+        binaries: The control plane's binaries.
+        timeout_s: How long the API server may take to be ready.
+        sandbox: The node's namespaces: the control plane runs inside them, on the node's address
+            (reachable from the host through its veth pair), so that Services reach the API server.
+
     Raises:
         ClusterError: a process exited or the server was not ready within ``timeout_s``.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
-    server = f"https://127.0.0.1:{api_port}"
-    cluster = LocalCluster(directory, server, directory / "kubeconfig")
+    if sandbox is None:
+        address, (etcd_port, peer_port, api_port) = "127.0.0.1", (_free_port(), _free_port(), _free_port())
+    else:  # the node's network namespace has every port to itself
+        address, (etcd_port, peer_port, api_port) = sandbox.node_address, (2379, 2380, 6443)
+    server = f"https://{address}:{api_port}"
+    cluster = LocalCluster(directory, server, directory / "kubeconfig", sandbox=sandbox)
     t0 = time.monotonic()
     try:
         private, public = _service_account_keys(directory)
@@ -153,7 +190,7 @@ def start(
         _kubeconfig(cluster.kubeconfig, server)
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
-        etcd = _spawn(
+        etcd = spawn(
             cluster,
             "etcd",
             [
@@ -169,7 +206,7 @@ def start(
             ],
         )
         certs = directory / "certs"
-        apiserver = _spawn(
+        apiserver = spawn(
             cluster,
             "kube-apiserver",
             [
@@ -180,23 +217,28 @@ def start(
                 f"--service-account-signing-key-file={private}",
                 f"--cert-dir={certs}",
                 f"--secure-port={api_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                "--endpoint-reconciler-type=none",  # a loopback advertise address is refused otherwise
+                f"--bind-address={address}",
+                f"--advertise-address={address}",
+                # A loopback advertise address is refused by the lease reconciler; with a node, the
+                # `kubernetes` Service's endpoint is the node's address, which pods reach.
+                f"--endpoint-reconciler-type={'none' if sandbox is None else 'lease'}",
                 f"--token-auth-file={tokens}",
                 "--authorization-mode=RBAC",
                 "--service-cluster-ip-range=10.96.0.0/16",  # addresses handed to Services, never routed
+                # Logs, exec and port-forward reach the kubelet at the node's address (its name
+                # resolves nowhere: no DNS outside the node).
+                "--kubelet-preferred-address-types=InternalIP",
             ],
         )
         deadline = t0 + timeout_s
         while not _ready(server):
             for name, process in (("etcd", etcd), ("kube-apiserver", apiserver)):
                 if process.poll() is not None:
-                    raise _fail(cluster, name, f"exited with {process.returncode}")
+                    raise fail(cluster, name, f"exited with {process.returncode}")
             if time.monotonic() > deadline:
-                raise _fail(cluster, "kube-apiserver", f"was not ready within {timeout_s:.0f} s")
+                raise fail(cluster, "kube-apiserver", f"was not ready within {timeout_s:.0f} s")
             time.sleep(0.25)
-        manager = _spawn(
+        manager = spawn(
             cluster,
             "kube-controller-manager",
             [
@@ -212,7 +254,7 @@ def start(
         )
         time.sleep(0.5)
         if manager.poll() is not None:
-            raise _fail(cluster, "kube-controller-manager", f"exited with {manager.returncode}")
+            raise fail(cluster, "kube-controller-manager", f"exited with {manager.returncode}")
         cluster.started_s = time.monotonic() - t0
         return cluster
     except BaseException:
@@ -242,15 +284,35 @@ def toolchain_binaries() -> ControlPlaneBinaries | None:
 
 
 def main(argv: list[str]) -> int:  # pragma: no cover - an interactive helper for people
-    if len(argv) != 1:
-        print("usage: python -m mlops_platform.tools.local_cluster DIR", file=sys.stderr)
-        return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops_platform.tools.local_cluster",
+        description="Start a local Kubernetes cluster in DIR and keep it until Ctrl-C.",
+    )
+    parser.add_argument("directory", type=Path, help="where the cluster's files and logs go")
+    parser.add_argument(
+        "--node",
+        action="store_true",
+        help="also run a node (kubelet, containerd, CNI, kube-proxy, CoreDNS, volumes): pods run (root)",
+    )
+    args = parser.parse_args(argv)
     binaries = toolchain_binaries()
     if binaries is None:
         print("the control plane is not built: run `mlops toolchain install`", file=sys.stderr)
         return 2
     try:
-        with running(Path(argv[0]).resolve(), binaries) as cluster:
+        if args.node:
+            from mlops_platform.tools.node import cluster as node_cluster
+
+            node = node_cluster.toolchain_node_binaries()
+            if node is None:
+                print("the node is not built: run `mlops toolchain install`", file=sys.stderr)
+                return 2
+            started = node_cluster.running(args.directory.resolve(), binaries, node)
+        else:
+            started = running(args.directory.resolve(), binaries)
+        with started as cluster:
             print(f"ready in {cluster.started_s:.1f} s: export KUBECONFIG={cluster.kubeconfig}", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 signal.sigwait({signal.SIGINT, signal.SIGTERM})

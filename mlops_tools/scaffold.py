@@ -93,7 +93,7 @@ def stack_document(name: str, tier: str, org: Organisation) -> dict[str, Any]:
     }
     if tier == "prod":  # prod pins every image by digest; the tier default of this one is a tag
         config[f"{ns}registry"] = {
-            "model_registry": {"image": f"ghcr.io/acme-ml/mlflow-server:2.16.2@{_EXAMPLE_DIGEST}"}
+            "model_registry": {"image": f"ghcr.io/acme-ml/mlflow-server:3.17.2@{_EXAMPLE_DIGEST}"}
         }
     return {"config": config}
 

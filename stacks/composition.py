@@ -469,6 +469,18 @@ def serving_exports(
     }
 
 
+def monitoring_exports(monitoring: MonitoringStack) -> dict[str, pulumi.Output[str]]:
+    """The monitoring layer's endpoints; ``grafanaUrl`` only when the environment has its own Grafana."""
+    result: dict[str, pulumi.Output[str]] = {
+        "prometheusUrl": monitoring.prometheus_url,
+        "alertmanagerUrl": monitoring.alertmanager_url,
+    }
+    if monitoring.grafana_url is not None:
+        result["grafanaUrl"] = monitoring.grafana_url
+    result["pushgatewayUrl"] = monitoring.pushgateway_url
+    return result
+
+
 def scrape_targets_from(spec: schema.EnvironmentSpec, served: pulumi.Output[Any]) -> list[ScrapeTarget]:
     """The monitoring layer's targets: what to monitor from the spec, where it runs from the serving stack.
 
@@ -553,8 +565,7 @@ def build_layer(
         storage_ref = upstream(Layer.STORAGE)
         store = {key: _upstream(storage_ref, Layer.STORAGE, key) for key in DRIFT_STORE_EXPORTS}
     monitoring = _monitoring(spec, credential_args(secret), opts, secret, values, targets, store)
-    return {"prometheusUrl": monitoring.prometheus_url, "alertmanagerUrl": monitoring.alertmanager_url,
-            "grafanaUrl": monitoring.grafana_url, "pushgatewayUrl": monitoring.pushgateway_url}  # fmt: skip
+    return monitoring_exports(monitoring)
 
 
 def build_platform(
@@ -600,8 +611,5 @@ def exports(platform: Platform) -> Mapping[str, pulumi.Input[object]]:
         "modelRegistryUri": platform.registry.model_registry_uri,
         "imageRegistryHost": platform.registry.image_registry_host,
         "modelEndpoints": platform.serving.urls,
-        "prometheusUrl": platform.monitoring.prometheus_url,
-        "alertmanagerUrl": platform.monitoring.alertmanager_url,
-        "grafanaUrl": platform.monitoring.grafana_url,
-        "pushgatewayUrl": platform.monitoring.pushgateway_url,
+        **monitoring_exports(platform.monitoring),
     }

@@ -421,7 +421,10 @@ class Receiver(Strict):
 class Monitoring(Strict):
     prometheus_image: ImageRef
     alertmanager_image: ImageRef
-    grafana_image: ImageRef
+    grafana_image: ImageRef | None
+    """Image of the environment's own Grafana. ``null``: none; the dashboards (``dashboards``) are left to
+    a central Grafana: on Kubernetes, ConfigMaps labelled ``grafana_dashboard: "1"`` for its sidecar; on
+    Docker, none."""
     pushgateway_image: ImageRef
     """The Pushgateway the drift jobs push their figures to."""
     drift_image: ImageRef | None = None
@@ -434,6 +437,8 @@ class Monitoring(Strict):
     scrape_interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     receivers: Annotated[list[Receiver], Field(min_length=1)]
     dashboards: bool = True
+    """One Grafana dashboard per model: provisioned into the environment's Grafana, or (no
+    ``grafana_image``, Kubernetes) ConfigMaps for a central Grafana's sidecar."""
     drift: DriftCheck = DriftCheck()
     """Drift checks for every model unless a model overrides them."""
 

@@ -3,9 +3,12 @@
 Prometheus scrapes every endpoint as the job ``model-<model>`` (static targets on the platform
 network) and loads one alert group ``model-<model>`` per model from ``/etc/prometheus/rules/models.yml``.
 Alertmanager's config is a secret upload when a receiver has a webhook URL. Grafana is provisioned
-with the Prometheus datasource and one dashboard per model. A model with drift checks gets a scheduled
-container running ``python -m mlops_platform.drift`` in the platform's drift image, which pushes to the
-layer's Pushgateway; Prometheus scrapes that as the job ``pushgateway`` with ``honor_labels``.
+with the Prometheus datasource and one dashboard per model. Without ``grafana_image`` there is no
+Grafana container, and no dashboard either: Docker has nothing a central Grafana could discover them
+by (Kubernetes ships them as sidecar ConfigMaps), and files nobody loads would only look provisioned.
+A model with drift checks gets a scheduled container running ``python -m mlops_platform.drift`` in the
+platform's drift image, which pushes to the layer's Pushgateway; Prometheus scrapes that as the job
+``pushgateway`` with ``honor_labels``.
 """
 
 from __future__ import annotations
@@ -198,50 +201,16 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
         pulumi.ResourceOptions(parent=component, depends_on=[alertmanager, pushgateway]),
     )
 
-    # --- Grafana -------------------------------------------------------------------------------
-    grafana_labels = _labels(own, "grafana", f"{name}-grafana", args.grafana_image)
-    admin_password = password(args.credentials, f"{name}-grafana-admin-password")
-    uploads: dict[str, pulumi.Input[str]] = {
-        "/etc/grafana/provisioning/datasources/prometheus.yml": render_grafana_datasource(
-            f"http://{PROMETHEUS_HOST}:{PROMETHEUS_PORT}", args.scrape_interval_seconds
-        ),
-    }
-    dashboards = [t.model for t in targets] if args.dashboards else []
-    if dashboards:
-        uploads["/etc/grafana/provisioning/dashboards/models.yml"] = render_grafana_dashboard_provider()
-        for target in targets:
-            uploads[f"{DASHBOARDS_PATH}/{dashboard_file_name(target.model)}"] = render_grafana_dashboard(
-                target
-            )
-    grafana = hardened_container(
-        f"{name}-grafana",
-        pulumi.Output.concat(network, f"-{GRAFANA_HOST}"),
-        ContainerSpec(
-            image=remote_image(f"{name}-grafana-image", args.grafana_image, component).name,
-            network=network,
-            hostname=GRAFANA_HOST,
-            labels=grafana_labels,
-            resources=SMALL_RESOURCES,
-            user=GRAFANA_USER,
-            envs=[
-                env("GF_SECURITY_ADMIN_USER", "admin"),
-                secret_env("GF_SECURITY_ADMIN_PASSWORD", admin_password.result),
-                env("GF_USERS_ALLOW_SIGN_UP", "false"),
-                env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
-                env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
-                env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
-                env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
-                env("GF_LOG_MODE", "console"),  # no log files: stdout is collected by Docker
-            ],
-            health=healthcheck(http_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
-            ports=[(GRAFANA_PORT, GRAFANA_PORT)],
-            volumes={
-                "/var/lib/grafana": data_volume("grafana-data", grafana_labels).name,
-            },
-            uploads=uploads,
-        ),
-        pulumi.ResourceOptions(parent=component, depends_on=[prometheus]),
-    )
+    # --- Grafana: only with an image; without, no dashboards either ---------------------------
+    dashboards: list[str] = []
+    admin_password: pulumi.Output[str] | None = None
+    grafana_url: pulumi.Output[str] | None = None
+    if args.grafana_image is not None:
+        dashboards = [t.model for t in targets] if args.dashboards else []
+        grafana, admin_password = _grafana(
+            component, name, args, args.grafana_image, network, targets, prometheus
+        )
+        grafana_url = _url(grafana, GRAFANA_HOST, GRAFANA_PORT)
 
     # --- drift checks: a scheduled container job per model with drift on -----------------------
     for target in targets:
@@ -288,14 +257,75 @@ def build(component: pulumi.ComponentResource, name: str, args: MonitoringArgs) 
             opts=pulumi.ResourceOptions(parent=component, depends_on=[pushgateway]),
         )
 
-    def url(container: docker.Container, default_host: str, port: int) -> pulumi.Output[str]:
-        return container.hostname.apply(lambda h: f"http://{h or default_host}:{port}")
-
     return MonitoringOutputs(
-        prometheus_url=url(prometheus, PROMETHEUS_HOST, PROMETHEUS_PORT),
-        alertmanager_url=url(alertmanager, ALERTMANAGER_HOST, ALERTMANAGER_PORT),
-        grafana_url=url(grafana, GRAFANA_HOST, GRAFANA_PORT),
-        pushgateway_url=url(pushgateway, PUSHGATEWAY_HOST, PUSHGATEWAY_PORT),
-        grafana_admin_password=pulumi.Output.secret(admin_password.result),
+        prometheus_url=_url(prometheus, PROMETHEUS_HOST, PROMETHEUS_PORT),
+        alertmanager_url=_url(alertmanager, ALERTMANAGER_HOST, ALERTMANAGER_PORT),
+        grafana_url=grafana_url,
+        pushgateway_url=_url(pushgateway, PUSHGATEWAY_HOST, PUSHGATEWAY_PORT),
+        grafana_admin_password=admin_password,
         dashboards=dashboards,
     )
+
+
+def _url(container: docker.Container, default_host: str, port: int) -> pulumi.Output[str]:
+    return container.hostname.apply(lambda h: f"http://{h or default_host}:{port}")
+
+
+def _grafana(
+    component: pulumi.ComponentResource,
+    name: str,
+    args: MonitoringArgs,
+    image: str,
+    network: pulumi.Output[str],
+    targets: list[ScrapeTarget],
+    prometheus: docker.Container,
+) -> tuple[docker.Container, pulumi.Output[str]]:
+    """Grafana provisioned with the Prometheus datasource and (``dashboards``) one dashboard per model;
+    the container and its admin password (secret)."""
+    grafana_labels = _labels(args.ownership, "grafana", f"{name}-grafana", image)
+    admin_password = password(args.credentials, f"{name}-grafana-admin-password")
+    uploads: dict[str, pulumi.Input[str]] = {
+        "/etc/grafana/provisioning/datasources/prometheus.yml": render_grafana_datasource(
+            f"http://{PROMETHEUS_HOST}:{PROMETHEUS_PORT}", args.scrape_interval_seconds
+        ),
+    }
+    if args.dashboards and targets:
+        uploads["/etc/grafana/provisioning/dashboards/models.yml"] = render_grafana_dashboard_provider()
+        for target in targets:
+            uploads[f"{DASHBOARDS_PATH}/{dashboard_file_name(target.model)}"] = render_grafana_dashboard(
+                target
+            )
+    data = docker.Volume(
+        f"{name}-grafana-data",
+        name=pulumi.Output.concat(network, "-grafana-data"),
+        labels=volume_labels(grafana_labels),
+        opts=pulumi.ResourceOptions(parent=component),
+    )
+    grafana = hardened_container(
+        f"{name}-grafana",
+        pulumi.Output.concat(network, f"-{GRAFANA_HOST}"),
+        ContainerSpec(
+            image=remote_image(f"{name}-grafana-image", image, component).name,
+            network=network,
+            hostname=GRAFANA_HOST,
+            labels=grafana_labels,
+            resources=SMALL_RESOURCES,
+            user=GRAFANA_USER,
+            envs=[
+                env("GF_SECURITY_ADMIN_USER", "admin"),
+                secret_env("GF_SECURITY_ADMIN_PASSWORD", admin_password.result),
+                env("GF_USERS_ALLOW_SIGN_UP", "false"),
+                env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
+                env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+                env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+                env("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+                env("GF_LOG_MODE", "console"),  # no log files: stdout is collected by Docker
+            ],
+            health=healthcheck(http_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
+            ports=[(GRAFANA_PORT, GRAFANA_PORT)],
+            volumes={"/var/lib/grafana": data.name},
+            uploads=uploads,
+        ),
+        pulumi.ResourceOptions(parent=component, depends_on=[prometheus]),
+    )
+    return grafana, pulumi.Output.secret(admin_password.result)

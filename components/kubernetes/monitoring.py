@@ -3,12 +3,19 @@
 Needs the Prometheus Operator CRDs (``monitoring.coreos.com/v1``) in the cluster. Per model: a
 ``ServiceMonitor`` (selecting both tracks' Services by model label, adding ``model`` and ``track``
 labels to the series), a ``PrometheusRule`` holding the group ``model-<model>`` rendered by
-``mlops_platform.components.rendering``, a provisioned Grafana dashboard ConfigMap when dashboards are on,
+``mlops_platform.components.rendering``, a Grafana dashboard ConfigMap when dashboards are on,
 and a drift CronJob when drift is enabled: ``python -m mlops_platform.drift`` in the platform's drift
 image, reading the model's samples from the object store and pushing its figures to the layer's
 Pushgateway, which Prometheus scrapes with ``honorLabels`` (the pushed ``model`` label is kept). One
 ``Prometheus`` and one ``Alertmanager`` instance select them; the Alertmanager configuration is a Secret
 (receiver webhook URLs are secrets), and so are the drift jobs' object-store credentials.
+
+Grafana: with ``grafana_image``, the layer's own Grafana provisioned with the Prometheus datasource and
+the dashboards. Without it (a central Grafana, such as kube-prometheus-stack's), no Grafana object at
+all, and each dashboard ConfigMap carries ``grafana_dashboard: "1"``, the label the Grafana chart's
+dashboard sidecar loads (kube-prometheus-stack's ``grafana.sidecar.dashboards.label``/``labelValue``);
+that sidecar must search the environment's namespace (``searchNamespace``). Their uid, title and file
+name hold the environment's name, so environments serving the same model do not overwrite each other.
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ PROMETHEUS_SERVICE = "prometheus-operated"  # governing Service the operator cre
 ALERTMANAGER_SERVICE = "alertmanager-operated"
 ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"  # key the operator reads from ``configSecret``
 PROVISIONING = "/etc/grafana/provisioning"
+# The label the Grafana Helm chart's dashboard sidecar (k8s-sidecar) selects ConfigMaps by, with the
+# value kube-prometheus-stack sets (grafana.sidecar.dashboards.label / labelValue).
+SIDECAR_DASHBOARD_LABEL = "grafana_dashboard"
+SIDECAR_DASHBOARD_VALUE = "1"
 OPERATOR_SECURITY_CONTEXT = {
     "runAsNonRoot": True,
     "runAsUser": PROMETHEUS_USER,
@@ -262,7 +273,52 @@ def _alertmanager(component: pulumi.Resource, name: str, args: MonitoringArgs) -
     )
 
 
-def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pulumi.Output[str]:
+def _dashboards(
+    component: pulumi.Resource,
+    name: str,
+    args: MonitoringArgs,
+    labels: dict[str, str],
+    environment: str | None = None,
+) -> list[pulumi.Output[str]]:
+    """One ConfigMap per model holding its dashboard, labelled ``labels`` and the model; their names.
+    With ``environment``, dashboards made for a Grafana other environments share
+    (``rendering.grafana_dashboard``)."""
+    names = []
+    for target in sorted(args.scrape_targets, key=lambda t: t.model):
+        dashboard = k8s.core.v1.ConfigMap(
+            f"{name}-dashboard-{target.model}",
+            metadata=w.metadata(
+                f"{name}-dashboard-{target.model}",
+                args.namespace,
+                {**labels, L.MODEL: md.label_value(target.model)},
+            ),
+            data={
+                rendering.dashboard_file_name(target.model, environment): rendering.render_grafana_dashboard(
+                    target, environment
+                )
+            },
+            opts=w.child(component),
+        )
+        names.append(dashboard.metadata.apply(lambda m: m.name))
+    return names
+
+
+def _sidecar_dashboards(component: pulumi.Resource, name: str, args: MonitoringArgs) -> None:
+    """Without a Grafana of the layer's own: the dashboards for a central Grafana's sidecar."""
+    labels = {
+        **md.common_labels(
+            args.ownership,
+            app="grafana-dashboards",
+            instance=f"{name}-dashboards",
+            component=L.COMPONENT_MONITORING,
+        ),
+        SIDECAR_DASHBOARD_LABEL: SIDECAR_DASHBOARD_VALUE,
+    }
+    # One Grafana, many environments: each one's dashboard of a model keeps its own uid, title and file.
+    _dashboards(component, name, args, labels, environment=args.ownership.environment)
+
+
+def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs, image: str) -> pulumi.Output[str]:
     own, ns = args.ownership, args.namespace
     app_name = f"{name}-grafana"
     labels = md.common_labels(
@@ -270,7 +326,7 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         app="grafana",
         instance=app_name,
         component=L.COMPONENT_MONITORING,
-        version=md.image_version(args.grafana_image),
+        version=md.image_version(image),
     )
     selector = md.selector_labels("grafana", app_name)
     admin_password = password(args.credentials, f"{name}-grafana-admin-password")
@@ -307,19 +363,7 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
             data={"models.yml": rendering.render_grafana_dashboard_provider()},
             opts=w.child(component),
         )
-        sources = []
-        for target in sorted(args.scrape_targets, key=lambda t: t.model):
-            dashboard = k8s.core.v1.ConfigMap(
-                f"{name}-dashboard-{target.model}",
-                metadata=w.metadata(
-                    f"{name}-dashboard-{target.model}", ns, {**labels, L.MODEL: md.label_value(target.model)}
-                ),
-                data={
-                    rendering.dashboard_file_name(target.model): rendering.render_grafana_dashboard(target)
-                },
-                opts=w.child(component),
-            )
-            sources.append({"configMap": {"name": dashboard.metadata.apply(lambda m: m.name)}})
+        sources = [{"configMap": {"name": n}} for n in _dashboards(component, name, args, labels)]
         mounts += [
             {"name": "dashboard-provider", "mountPath": f"{PROVISIONING}/dashboards", "readOnly": True},
             {"name": "dashboards", "mountPath": rendering.DASHBOARDS_PATH, "readOnly": True},
@@ -330,7 +374,7 @@ def _grafana(component: pulumi.Resource, name: str, args: MonitoringArgs) -> pul
         ]
     grafana = w.container(
         "grafana",
-        args.grafana_image,
+        image,
         compute=ComputeResources(memory_request_mib=256, memory_limit_mib=512),
         ports={"http": rendering.GRAFANA_PORT},
         env_vars=[
@@ -518,7 +562,11 @@ def _model(
 def build(component: pulumi.Resource, name: str, args: MonitoringArgs) -> MonitoringOutputs:
     _prometheus(component, name, args)
     _alertmanager(component, name, args)
-    admin_password = _grafana(component, name, args)
+    admin_password = None
+    if args.grafana_image is not None:
+        admin_password = _grafana(component, name, args, args.grafana_image)
+    elif args.dashboards:
+        _sidecar_dashboards(component, name, args)
     targets = sorted(args.scrape_targets, key=lambda t: t.model)
     pushgateway_url = _pushgateway(component, name, args)
     drift = None
@@ -534,7 +582,7 @@ def build(component: pulumi.Resource, name: str, args: MonitoringArgs) -> Monito
     return MonitoringOutputs(
         prometheus_url=url(PROMETHEUS_SERVICE, rendering.PROMETHEUS_PORT),
         alertmanager_url=url(ALERTMANAGER_SERVICE, rendering.ALERTMANAGER_PORT),
-        grafana_url=url(f"{name}-grafana", rendering.GRAFANA_PORT),
+        grafana_url=None if admin_password is None else url(f"{name}-grafana", rendering.GRAFANA_PORT),
         pushgateway_url=pushgateway_url,
         grafana_admin_password=admin_password,
         dashboards=[t.model for t in targets] if args.dashboards else [],

@@ -30,6 +30,7 @@ from mlops_platform.tools.toolchain.commands import Progress, ToolchainError, st
 ROOT_ENV = "MLOPS_IMAGES_CACHE"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FILES = "files"
+LOCK_PATH = "/tmp/requirements.lock"  # removed with the rest of /tmp at the end of the install
 
 
 def images_root() -> Path:
@@ -78,7 +79,10 @@ def image_key(image: ImageRecipe, *, source_digest: str | None) -> str:
             "recipe": fields,
             "base": rootfs.base_key(),
             "binaries": [gobuild.binary_key(b) for b in image.go_binaries],
-            "files": {f.source: hashlib.sha256(package_file(f.source)).hexdigest() for f in image.files},
+            "files": {
+                name: hashlib.sha256(package_file(name)).hexdigest()
+                for name in [*(f.source for f in image.files), *([image.pip_lock] if image.pip_lock else [])]
+            },
             "source": source_digest,
         }
     )
@@ -123,6 +127,8 @@ def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltI
                 wheels.mkdir(parents=True)
                 shutil.copy2(wheel_path, wheels / wheel_path.name)
                 script = script.replace("@WHEEL@", f"/tmp/wheels/{wheel_path.name}")
+            if image.pip_lock:
+                _place(tree, LOCK_PATH, package_file(image.pip_lock), 0o644)
             with step(progress, f"{label}: install {_what(image)}"):
                 rootfs.run_in_rootfs(tree, script, log=work / ".logs" / "install.log", binds=_caches(root))
         for binary, built in zip(image.go_binaries, binaries, strict=True):
@@ -215,7 +221,9 @@ def _script(image: ImageRecipe) -> str:
     if image.pip_requirements or image.project_extra:
         pip = f"{VENV}/bin/pip install -q --disable-pip-version-check --root-user-action=ignore"
         lines.append(f"python3 -m venv {VENV}")
-        if image.pip_requirements:
+        if image.pip_lock:
+            lines.append(f"{pip} --require-hashes --no-deps -r {LOCK_PATH}")
+        elif image.pip_requirements:
             lines.append(f"{pip} " + " ".join(shlex.quote(r) for r in image.pip_requirements))
         if image.project_extra:
             lines += [f"{pip} '@WHEEL@[{image.project_extra}]'", "rm -rf /tmp/wheels"]

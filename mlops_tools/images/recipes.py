@@ -26,6 +26,7 @@ REPOSITORY_PREFIX = "mlops"  # images are pushed as <host:port>/mlops/<name>:<ta
 
 _PROMETHEUS = GoModule("github.com/prometheus/prometheus", "v0.54.1")  # Go module v0.54.1 = Prometheus 2.54.1
 _ALERTMANAGER = GoModule("github.com/prometheus/alertmanager", "v0.27.0")
+_PUSHGATEWAY = GoModule("github.com/prometheus/pushgateway", "v1.9.0")
 _OPERATOR = GoModule("github.com/prometheus-operator/prometheus-operator", "v0.85.0")
 # MinIO left semantic versions behind: the module proxy serves the server by pseudo-version only, and
 # here only the repository's last commit (2026-02-12); RELEASE.2024-08-17T01-24-54Z (commit
@@ -122,6 +123,9 @@ class ImageRecipe:
     apt_packages: tuple[str, ...] = ()
     pip_requirements: tuple[str, ...] = ()
     """Installed into the virtualenv ``/opt/venv`` (whose ``bin`` is first on PATH)."""
+    pip_lock: str | None = None
+    """A file of ``files/`` pinning every package of ``pip_requirements`` and their dependencies with
+    hashes: installed instead of them (``--require-hashes --no-deps``), so nothing floats."""
     project_extra: str | None = None
     """Install this project's wheel with that extra into ``/opt/venv`` (the platform's own images)."""
     go_binaries: tuple[GoBinary, ...] = ()
@@ -146,7 +150,9 @@ POSTGRES_PATH = (
     f"/usr/lib/postgresql/{POSTGRES_MAJOR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 # Pins of the MLflow server image; MLflow's official image ships neither driver (mlflow/mlflow#9513).
-MLFLOW_SERVER_REQUIREMENTS = ("mlflow==2.16.2", "psycopg2-binary==2.9.10", "boto3==1.35.99")
+# MLflow 3: the clients teams install today (3.x, and the platform's own runtime) log models through
+# the logged-models API, which a 2.x server answers 404; the same version as the runtime's client.
+MLFLOW_SERVER_REQUIREMENTS = ("mlflow==3.17.2", "psycopg2-binary==2.9.13", "boto3==1.44.18")
 
 RECIPES: tuple[ImageRecipe, ...] = (
     ImageRecipe(
@@ -222,13 +228,13 @@ RECIPES: tuple[ImageRecipe, ...] = (
     ),
     ImageRecipe(
         name="mlflow",
-        tag="2.16.2",
+        tag="3.17.2",
         # The tier default: an organisation's build of this recipe (the official ghcr.io/mlflow/mlflow
         # image has no PostgreSQL driver, and the spec refuses it: mlflow_server_image).
-        upstream="ghcr.io/acme-ml/mlflow-server:2.16.2",
-        software="MLflow 2.16.2 with psycopg2-binary 2.9.10 and boto3 1.35.99 on Debian's Python 3.11",
+        upstream="ghcr.io/acme-ml/mlflow-server:3.17.2",
+        software="MLflow 3.17.2 with psycopg2-binary 2.9.13 and boto3 1.44.18 on Debian's Python 3.11",
         closeness=(
-            "same MLflow version as ghcr.io/mlflow/mlflow:v2.16.2 and `mlflow` on PATH, no entrypoint as "
+            "same MLflow version as ghcr.io/mlflow/mlflow:v3.17.2 and `mlflow` on PATH, no entrypoint as "
             "upstream; adds the PostgreSQL and S3 drivers upstream lacks (mlflow/mlflow#9513); Python 3.11 "
             "(upstream: 3.10)"
         ),
@@ -239,12 +245,24 @@ RECIPES: tuple[ImageRecipe, ...] = (
         env=(("PATH", VENV_PATH), ("HOME", "/tmp")),
         apt_packages=("python3", "python3-venv"),
         pip_requirements=MLFLOW_SERVER_REQUIREMENTS,
+        pip_lock="mlflow-server.lock",
         accounts=(Account("mlflow", 1000, "/home/mlflow"),),
         checks=(
-            Check(("mlflow", "--version"), "version 2.16.2"),
+            Check(("mlflow", "--version"), "version 3.17.2"),
             Check(
                 ("python", "-c", "import psycopg2, boto3, mlflow; print('drivers', mlflow.__version__)"),
-                "drivers 2.16.2",
+                "drivers 3.17.2",
+            ),
+            # The backend store the server opens at start (SQLAlchemy and Alembic migrations), on
+            # SQLite: an import alone missed SQLAlchemy 2.1 breaking MLflow 2.16.2, once the default.
+            Check(
+                (
+                    "python",
+                    "-c",
+                    "import tempfile; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; "
+                    "d = tempfile.mkdtemp(); SqlAlchemyStore(f'sqlite:///{d}/m.db', d); print('store ready')",
+                ),
+                "store ready",
             ),
         ),
     ),
@@ -321,6 +339,27 @@ RECIPES: tuple[ImageRecipe, ...] = (
         checks=(Check(("/bin/alertmanager", "--version"), "alertmanager, version 0.27.0"),),
     ),
     ImageRecipe(
+        name="pushgateway",
+        tag="v1.9.0",
+        upstream="docker.io/prom/pushgateway:v1.9.0",
+        software="Pushgateway 1.9.0 (Go module github.com/prometheus/pushgateway v1.9.0)",
+        closeness="same version, entrypoint /bin/pushgateway, user nobody, port 9091, workdir /pushgateway",
+        entrypoint=("/bin/pushgateway",),
+        user=NOBODY,
+        ports=(9091,),
+        workdir="/pushgateway",
+        go_binaries=(
+            GoBinary(
+                _PUSHGATEWAY,
+                "github.com/prometheus/pushgateway",
+                "/bin/pushgateway",
+                _prometheus_version_flags("1.9.0", _PUSHGATEWAY.version),
+            ),
+        ),
+        directories=(("/pushgateway", NOBODY),),
+        checks=(Check(("/bin/pushgateway", "--version"), "pushgateway, version 1.9.0"),),
+    ),
+    ImageRecipe(
         name="prometheus-config-reloader",
         tag="v0.85.0",
         upstream="quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0",
@@ -356,7 +395,9 @@ RECIPES: tuple[ImageRecipe, ...] = (
             "job (mlops_platform.drift)"
         ),
         entrypoint=(),
-        cmd=("python",),
+        # A model's serving image by default (the platform's Deployments set only its environment);
+        # the drift jobs name their own command (python -m mlops_platform.drift).
+        cmd=("python", "-m", "mlops_platform.serving_runtime"),
         user=1000,
         ports=(8080,),
         env=(("PATH", VENV_PATH), ("HOME", "/tmp")),

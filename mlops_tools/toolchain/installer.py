@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,10 @@ from mlops_platform.tools.toolchain.pins import (
     BY_NAME,
     COMPONENTS,
     CORE,
+    AptPackage,
     Component,
     ModuleFiles,
+    ProviderBuild,
     WrapperBuild,
 )
 from mlops_platform.tools.toolchain.recipes import BuildContext, build, wrapper_files
@@ -60,6 +62,8 @@ class Toolchain:
     """The cache root."""
     crds_dir: Path | None = None
     """The directory holding one subdirectory of CRD manifests per source, when installed."""
+    binaries: dict[str, Path] = field(default_factory=dict)
+    """Every installed binary by name (``kubelet``, ``coredns``, ...), for the parts without a field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +235,12 @@ def installed(components: Sequence[str] | None = None) -> Toolchain | None:
             found[component.name] = hit[0]
         elif component.name in required:
             return None
+    binaries = {
+        Path(binary).name: found[c.name] / "bin" / Path(binary).name
+        for c in COMPONENTS
+        if c.name in found
+        for binary in _binary_names(c)
+    }
     provider_dir = found["kubernetes-provider"] / "bin"
     kube = found.get("kube-apiserver")
     etcd = found.get("etcd")
@@ -243,7 +253,19 @@ def installed(components: Sequence[str] | None = None) -> Toolchain | None:
         etcd=etcd / "bin" / "etcd" if etcd else None,
         root=root,
         crds_dir=found.get("crds"),
+        binaries=binaries,
     )
+
+
+def _binary_names(component: Component) -> tuple[str, ...]:
+    recipe = component.recipe
+    if isinstance(recipe, WrapperBuild):
+        return recipe.binaries
+    if isinstance(recipe, ProviderBuild):
+        return (recipe.binary,)
+    if isinstance(recipe, AptPackage):
+        return (Path(recipe.binary).name,)
+    return ()
 
 
 def kubernetes_provider_binary() -> Path | None:

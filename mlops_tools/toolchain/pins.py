@@ -17,6 +17,8 @@ STAGING_VERSION = "v0.37.2"  # k8s.io/kubernetes' staging modules (k8s.io/api, .
 KUBERNETES_PROVIDER_MODULE_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 KUBERNETES_PROVIDER_VERSION = "4.24.0+f47bc2d6f199"
 KUBERNETES_PROVIDER_SDK_VERSION = "v4.24.0"
+COREDNS_VERSION = "1.15.0"
+LOCAL_PATH_PROVISIONER_VERSION = "0.0.30"  # the newest the Go module proxy lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,23 @@ class Component:
 
 
 _PROMETHEUS_OPERATOR = GoModule("github.com/prometheus-operator/prometheus-operator", "v0.85.0")
+_KUBERNETES = GoModule("k8s.io/kubernetes", KUBERNETES_VERSION)
+# What hack/lib/version.sh sets (less gitCommit and buildDate, which a module zip lacks and which
+# would make the build differ per day); unset, --version says v0.0.0-master.
+_KUBERNETES_LDFLAGS = (
+    "-s",
+    "-w",
+    *(
+        f"-X k8s.io/{pkg}.{var}={value}"
+        for pkg in ("component-base/version", "client-go/pkg/version")
+        for var, value in (
+            ("gitVersion", KUBERNETES_VERSION),
+            ("gitMajor", KUBERNETES_VERSION[1:].split(".")[0]),
+            ("gitMinor", KUBERNETES_VERSION.split(".")[1]),
+            ("gitTreeState", "clean"),
+        )
+    ),
+)
 _GATEWAY_API = GoModule("sigs.k8s.io/gateway-api", "v1.6.3")
 
 COMPONENTS: tuple[Component, ...] = (
@@ -157,7 +176,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         name="kube-apiserver",
         version=KUBERNETES_VERSION,
-        modules=(GoModule("k8s.io/kubernetes", KUBERNETES_VERSION),),
+        modules=(_KUBERNETES,),
         recipe=WrapperBuild(
             wrapper="kubernetes",
             packages=(
@@ -165,22 +184,7 @@ COMPONENTS: tuple[Component, ...] = (
                 "k8s.io/kubernetes/cmd/kube-controller-manager",
             ),
             binaries=("kube-apiserver", "kube-controller-manager"),
-            # What hack/lib/version.sh sets (less gitCommit and buildDate, which a module zip lacks
-            # and which would make the build differ per day); unset, --version says v0.0.0-master.
-            ldflags=(
-                "-s",
-                "-w",
-                *(
-                    f"-X k8s.io/{pkg}.{var}={value}"
-                    for pkg in ("component-base/version", "client-go/pkg/version")
-                    for var, value in (
-                        ("gitVersion", KUBERNETES_VERSION),
-                        ("gitMajor", KUBERNETES_VERSION[1:].split(".")[0]),
-                        ("gitMinor", KUBERNETES_VERSION.split(".")[1]),
-                        ("gitTreeState", "clean"),
-                    )
-                ),
-            ),
+            ldflags=_KUBERNETES_LDFLAGS,
             version_args=("--version",),
         ),
     ),
@@ -199,6 +203,63 @@ COMPONENTS: tuple[Component, ...] = (
                 FileSet("prometheus-operator", _PROMETHEUS_OPERATOR, "example/prometheus-operator-crd"),
                 FileSet("gateway-api", _GATEWAY_API, "config/crd/standard"),
             )
+        ),
+    ),
+    # The local cluster's node (mlops_platform.tools.node): what runs pods beside the control plane.
+    Component(
+        name="kube-node",
+        version=KUBERNETES_VERSION,
+        modules=(_KUBERNETES,),
+        recipe=WrapperBuild(
+            wrapper="kubernetes-node",
+            packages=(
+                "k8s.io/kubernetes/cmd/kubelet",
+                "k8s.io/kubernetes/cmd/kube-scheduler",
+                "k8s.io/kubernetes/cmd/kube-proxy",
+            ),
+            binaries=("kubelet", "kube-scheduler", "kube-proxy"),
+            ldflags=_KUBERNETES_LDFLAGS,
+            version_args=("--version",),
+        ),
+    ),
+    Component(
+        name="coredns",
+        version=COREDNS_VERSION,
+        modules=(GoModule("github.com/coredns/coredns", f"v{COREDNS_VERSION}"),),
+        recipe=WrapperBuild(
+            wrapper="coredns",
+            packages=("github.com/coredns/coredns",),
+            binaries=("coredns",),
+            version_args=("-version",),
+        ),
+    ),
+    Component(
+        name="local-path-provisioner",
+        version=LOCAL_PATH_PROVISIONER_VERSION,
+        modules=(
+            GoModule("github.com/rancher/local-path-provisioner", f"v{LOCAL_PATH_PROVISIONER_VERSION}"),
+        ),
+        recipe=WrapperBuild(
+            wrapper="local-path-provisioner",
+            packages=("github.com/rancher/local-path-provisioner",),
+            binaries=("local-path-provisioner",),
+        ),
+    ),
+    Component(
+        name="prometheus-operator",
+        version=_PROMETHEUS_OPERATOR.version.removeprefix("v"),
+        modules=(_PROMETHEUS_OPERATOR,),
+        recipe=WrapperBuild(
+            wrapper="prometheus-operator",
+            packages=("github.com/prometheus-operator/prometheus-operator/cmd/operator",),
+            binaries=("operator",),
+            ldflags=(
+                "-s",
+                "-w",
+                "-X github.com/prometheus/common/version.Version="
+                + _PROMETHEUS_OPERATOR.version.removeprefix("v"),
+            ),
+            version_args=("--version",),
         ),
     ),
 )

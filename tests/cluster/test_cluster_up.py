@@ -115,19 +115,11 @@ def _changed(record: EngineRecord) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def crd_dirs() -> list[str]:
-    """The CRD files the operators' Go modules ship (gateway-api's standard set also holds a
-    ValidatingAdmissionPolicy, which is not a CRD: left out)."""
-    from mlops_platform.tools.cluster_prereqs import PrerequisiteError, read_crds
+    """The CRD files the operators' Go modules ship, CRDs only."""
+    from mlops_platform.tools.cluster_prereqs import crd_only_files
     from mlops_platform.tools.toolchain import crd_files
 
-    files = []
-    for file in sorted({f for group in crd_files().values() for f in group}):
-        try:
-            read_crds([str(file)])
-        except PrerequisiteError:
-            continue
-        files.append(str(file))
-    return files
+    return crd_only_files(f for group in crd_files().values() for f in group)
 
 
 @pytest.fixture(scope="module")

@@ -131,6 +131,22 @@ def test_grafana_dashboard_per_model_shows_slos_and_drift() -> None:
     assert json.loads(rendering.render_grafana_dashboard(FRAUD)) == fraud
 
 
+def test_a_dashboard_for_a_shared_grafana_names_its_environment() -> None:
+    own = rendering.grafana_dashboard(FRAUD)
+    shared = rendering.grafana_dashboard(FRAUD, "staging")
+    assert (shared["uid"], shared["title"]) == ("staging-fraud-scorer", "Model fraud-scorer (staging)")
+    assert shared["tags"] == ["mlops", "model", "fraud-scorer", "staging"]
+    assert shared["panels"] == own["panels"]
+    assert rendering.dashboard_file_name("fraud-scorer", "staging") == "staging-model-fraud-scorer.json"
+    assert rendering.dashboard_file_name("fraud-scorer") == "model-fraud-scorer.json"
+    # Grafana's 40-character cap: long names keep a prefix and a hash of the whole, so they stay apart
+    long_env, model = "e" * 25, "m" * 20
+    uids = {rendering.dashboard_uid(model + tail, long_env) for tail in ("-a", "-b")}
+    assert len(uids) == 2
+    assert all(len(u) == rendering.UID_MAX and u.startswith(f"{long_env}-mmmmm-") for u in uids), uids
+    assert rendering.dashboard_uid("fraud-scorer", "e" * 27) == "e" * 27 + "-fraud-scorer"  # 40: kept
+
+
 def test_grafana_provisioning_files() -> None:
     datasource = yaml.safe_load(rendering.render_grafana_datasource("http://prometheus:9090", 60))
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"

@@ -22,6 +22,20 @@ def mutate(old: str, new: str, base: str = MINIMAL_STACK) -> str:
     return base.replace(old, new)
 
 
+MONITORING_SECTION = "  mlops-platform:monitoring:\n"
+
+
+def without_grafana(env: str, directory: Path) -> Path:
+    """The bundled ``env`` stack file with ``monitoring.grafana_image: null``, written to ``directory``
+    under its stack file name (so its stack name and tier policies stay those of ``env``)."""
+    text = (STACKS / f"Pulumi.{env}.yaml").read_text(encoding="utf-8")
+    path = directory / f"Pulumi.{env}.yaml"
+    path.write_text(
+        mutate(MONITORING_SECTION, f"{MONITORING_SECTION}    grafana_image: null\n", text), encoding="utf-8"
+    )
+    return path
+
+
 def run_cli(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
