@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 WORKERS = 2
-"""Server processes (``--workers``): MLflow 3's uvicorn starts 4 by default, which outgrew the tiers'
-1 GiB limit (OOMKilled on a real node); 2.x's gunicorn takes the same flag."""
+"""Server processes (``--workers``): MLflow 3's uvicorn starts 4 by default, each near 400 MiB
+(OOMKilled on a real node); 2.x's gunicorn takes the same flag."""
 
 PRIVATE_HOSTS = ("localhost:*", "127.0.0.1:*", "10.*", *(f"172.{i}.*" for i in range(16, 32)), "192.168.*")
 """MLflow 3's own default ``Host`` allow-list (loopback and private addresses: a kubelet probes the

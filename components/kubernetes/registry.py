@@ -24,7 +24,6 @@ REGISTRY_USERNAME = "mlops"
 HTPASSWD_DIR = "/auth"
 
 
-
 def _service_hosts(app_name: str, namespace: str, port: int) -> str:
     """The Service's names as pods call it, for MLflow's Host allow-list."""
     names = [app_name, f"{app_name}.{namespace}", f"{app_name}.{namespace}.svc"]
