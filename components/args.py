@@ -25,6 +25,12 @@ MANAGED_BY = "pulumi"
 """Value of ``app.kubernetes.io/managed-by`` on every resource."""
 
 
+DATABASE_URL_SCHEME = "postgresql+psycopg2://"
+"""The metadata database URL's scheme, its driver named: SQLAlchemy 2.1 (which MLflow 3 installs)
+reads a bare ``postgresql://`` as psycopg 3, which MLflow server images do not ship (ours, and the
+drivers teams add to the official one, carry psycopg2): the registry crash-looped on it."""
+
+
 class Target(StrEnum):
     """Where a layer's resources run."""
 
@@ -178,7 +184,7 @@ class StorageOutputs:
     database_password: pulumi.Output[str]
     """Secret."""
     database_url: pulumi.Output[str]
-    """Secret: ``postgresql://user:password@host:port/db``."""
+    """Secret: ``postgresql+psycopg2://user:password@host:port/db``."""
     database_workload: pulumi.Output[str]
     """Name of the database StatefulSet / container."""
     object_store_endpoint: pulumi.Output[str]

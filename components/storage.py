@@ -16,7 +16,7 @@ class StorageStack(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     """Namespace (Kubernetes) or network (Docker) the other layers deploy into."""
     database_url: pulumi.Output[str]
-    """Secret: ``postgresql://user:password@host:port/db``."""
+    """Secret: ``postgresql+psycopg2://user:password@host:port/db``."""
     object_store_endpoint: pulumi.Output[str]
     """``http://host:9000`` inside the namespace / network."""
     object_store_access_key: pulumi.Output[str]

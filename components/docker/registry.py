@@ -12,7 +12,7 @@ import pulumi
 import pulumi_docker as docker
 
 from mlops_platform import vocabulary as L
-from mlops_platform.components import metadata
+from mlops_platform.components import metadata, mlflow_server
 from mlops_platform.components.args import RegistryArgs, RegistryOutputs
 from mlops_platform.components.credentials import password
 from mlops_platform.components.docker._common import (
@@ -76,9 +76,15 @@ def build(component: pulumi.ComponentResource, name: str, args: RegistryArgs) ->
                 "--serve-artifacts",
                 "--artifacts-destination",
                 artifact_root,
+                "--workers",
+                str(mlflow_server.WORKERS),
             ],
             envs=[
                 env("HOME", "/tmp"),
+                env(
+                    mlflow_server.ALLOWED_HOSTS_VARIABLE,
+                    mlflow_server.allowed_hosts([MLFLOW_HOST], mlflow_spec.port),
+                ),
                 pulumi.Output.concat("MLFLOW_S3_ENDPOINT_URL=", args.object_store_endpoint),
                 secret_env("MLFLOW_BACKEND_STORE_URI", args.database_url),
                 secret_env("AWS_ACCESS_KEY_ID", args.object_store_access_key),

@@ -15,7 +15,7 @@ import pulumi_docker as docker
 
 from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata
-from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs
+from mlops_platform.components.args import DATABASE_URL_SCHEME, ComputeResources, StorageArgs, StorageOutputs
 from mlops_platform.components.credentials import password
 from mlops_platform.components.docker._common import (
     ContainerSpec,
@@ -241,7 +241,7 @@ def build(component: pulumi.ComponentResource, name: str, args: StorageArgs) -> 
     db_host = database.hostname.apply(lambda h: h or DB_HOST)  # depends on the container: ordering
     database_url: pulumi.Output[str] = pulumi.Output.secret(
         pulumi.Output.concat(
-            "postgresql://",
+            DATABASE_URL_SCHEME,
             db.username,
             ":",
             db_password.result,

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata as md
+from mlops_platform.components import mlflow_server
 from mlops_platform.components.args import RegistryArgs, RegistryOutputs
 from mlops_platform.components.credentials import password
 from mlops_platform.components.kubernetes import workload as w
@@ -21,6 +22,12 @@ MLFLOW_USER = 1000
 REGISTRY_USER = 1000
 REGISTRY_USERNAME = "mlops"
 HTPASSWD_DIR = "/auth"
+
+
+def _service_hosts(app_name: str, namespace: str, port: int) -> str:
+    """The Service's names as pods call it, for MLflow's Host allow-list."""
+    names = [app_name, f"{app_name}.{namespace}", f"{app_name}.{namespace}.svc"]
+    return mlflow_server.allowed_hosts([*names, f"{app_name}.{namespace}.svc.cluster.local"], port)
 
 
 def _mlflow(component: pulumi.Resource, name: str, args: RegistryArgs) -> pulumi.Output[str]:
@@ -57,6 +64,7 @@ def _mlflow(component: pulumi.Resource, name: str, args: RegistryArgs) -> pulumi
             "--backend-store-uri=$(MLFLOW_BACKEND_STORE_URI)",  # expanded by the kubelet from the Secret
             f"--artifacts-destination=s3://{spec.artifact_bucket}",
             "--serve-artifacts",
+            f"--workers={mlflow_server.WORKERS}",
         ],
         ports={"http": spec.port},
         env_vars=[
@@ -64,6 +72,10 @@ def _mlflow(component: pulumi.Resource, name: str, args: RegistryArgs) -> pulumi
             w.secret_env("AWS_ACCESS_KEY_ID", secret_name, "awsAccessKeyId"),
             w.secret_env("AWS_SECRET_ACCESS_KEY", secret_name, "awsSecretAccessKey"),
             w.env("MLFLOW_S3_ENDPOINT_URL", args.object_store_endpoint),
+            w.env(
+                mlflow_server.ALLOWED_HOSTS_VARIABLE,
+                pulumi.Output.from_input(ns).apply(lambda n: _service_hosts(app_name, n, spec.port)),
+            ),
             w.env("HOME", "/tmp"),
         ],
         probes=(w.http_probe("/health", "http", initial_delay_seconds=30), w.http_probe("/health", "http")),

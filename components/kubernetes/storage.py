@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata as md
-from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs
+from mlops_platform.components.args import DATABASE_URL_SCHEME, ComputeResources, StorageArgs, StorageOutputs
 from mlops_platform.components.credentials import password
 from mlops_platform.components.kubernetes import workload as w
 
@@ -444,7 +444,7 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
 
     database_url: pulumi.Output[str] = pulumi.Output.secret(
         pulumi.Output.concat(
-            "postgresql://",
+            DATABASE_URL_SCHEME,
             db.username,
             ":",
             db_password.result,

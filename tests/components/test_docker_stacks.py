@@ -236,7 +236,7 @@ def test_credentials_reach_containers_as_secret_env(dev: Run) -> None:
 def test_layers_are_wired_through_outputs(dev: Run) -> None:
     mlflow = envs_of(dev.named("registry-mlflow"))
     assert mlflow["MLFLOW_BACKEND_STORE_URI"] == (
-        f"postgresql://mlflow:{credential('storage-metadata-db-password')}@metadata-db:5432/mlflow"
+        f"postgresql+psycopg2://mlflow:{credential('storage-metadata-db-password')}@metadata-db:5432/mlflow"
     )
     assert mlflow["MLFLOW_S3_ENDPOINT_URL"] == "http://object-store:9000"
     assert mlflow["AWS_SECRET_ACCESS_KEY"] == credential("storage-object-store-password", length=40)

@@ -497,7 +497,7 @@ def test_registry_consumes_the_storage_outputs(env: tuple[EnvironmentSpec, Recor
     assert data == {
         "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
         "value": {
-            "backendStoreUri": f"postgresql://mlflow:{password}@storage-postgres.{namespace}.svc.cluster.local:5432/mlflow",
+            "backendStoreUri": f"postgresql+psycopg2://mlflow:{password}@storage-postgres.{namespace}.svc.cluster.local:5432/mlflow",
             "awsAccessKeyId": credential("storage-minio-access-key", length=20),
             "awsSecretAccessKey": credential("storage-minio-secret-key", length=40),
         },
