@@ -25,6 +25,7 @@ created for the tmpfs mounts, which are removed again when this module created t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import shlex
@@ -34,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")
@@ -50,6 +52,9 @@ PRIVATE_MOUNTS = (
 )
 TERM_WAIT_S = 10.0
 KILL_WAIT_S = 15.0
+LOCK_WAIT_S = 1800.0
+"""How long a node waits for another one on this machine to stop: two cannot route the same Service
+and pod ranges (another checkout's tests, a cluster someone started by hand)."""
 
 Progress = Callable[[str], None]
 
@@ -98,6 +103,8 @@ class Sandbox:
     cgroups: list[Path] = field(default_factory=list)
     made_netns_dir: bool = False
     """Whether ``ip netns add`` created ``/run/netns`` (it also bind-mounts it onto itself)."""
+    lock: Any = None
+    """The open machine-wide node lock (``_node_lock``), released by ``stop``."""
 
     @property
     def freezer(self) -> Path:
@@ -136,9 +143,10 @@ class Sandbox:
     @classmethod
     def make(cls, progress: Progress = print) -> Sandbox:
         """Create the namespaces, the veth pair, the host routes and the cgroup subtree."""
+        lock = _node_lock(progress)
         n = _free_subnet()
         name = f"mlops-{secrets.token_hex(3)}"
-        sandbox = cls(name, f"{ADDRESS_PREFIX}.{n}.1", f"{ADDRESS_PREFIX}.{n}.2")
+        sandbox = cls(name, f"{ADDRESS_PREFIX}.{n}.1", f"{ADDRESS_PREFIX}.{n}.2", lock=lock)
         try:
             sandbox._make_network()
             sandbox._make_cgroups()
@@ -240,6 +248,9 @@ class Sandbox:
         for path in reversed(self.made_dirs):
             with contextlib.suppress(OSError):
                 path.rmdir()
+        if self.lock is not None:
+            self.lock.close()  # closing the file releases the lock
+            self.lock = None
 
     def _kill_everything(self) -> None:
         state = self.freezer / "freezer.state"
@@ -298,3 +309,28 @@ def sandbox() -> Iterator[Sandbox]:
         yield made
     finally:
         made.stop()
+
+
+def _node_lock(progress: Progress) -> Any:
+    """Wait (bounded) until no other node runs on this machine; the open, locked file."""
+    from mlops_platform.tools.build_cache import cache_home
+
+    path = cache_home() / ".locks" / "node.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    deadline = time.monotonic() + LOCK_WAIT_S
+    noticed = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise SandboxError(
+                    f"another node kept this machine for {LOCK_WAIT_S:.0f} s ({path})"
+                ) from None
+            if not noticed:
+                progress("node: waiting for another node on this machine to stop")
+                noticed = True
+            time.sleep(0.5)

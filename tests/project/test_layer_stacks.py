@@ -55,8 +55,10 @@ def test_credentials_cross_stacks_as_secrets(prod_split: list[tuple[Capture, Aud
     storage, registry = prod_split[0][0], prod_split[1][0]
     assert storage.secret_outputs == {"databaseUrl", "objectStoreAccessKey", "objectStoreSecretKey"}
     url = storage.exported["databaseUrl"]
-    assert url.startswith("postgresql://") and url in registry.secret_values  # still a secret downstream
-    assert "postgresql://" not in str(storage.outputs)  # reports show the outputs redacted
+    assert (
+        url.startswith("postgresql+psycopg2://") and url in registry.secret_values
+    )  # still a secret downstream
+    assert "postgresql+psycopg2://" not in str(storage.outputs)  # reports show the outputs redacted
     for capture, _ in prod_split:
         assert all(url not in str(r.inputs) for r in capture.resources if "Secret" not in r.type)
 

@@ -19,6 +19,10 @@ STAND_IN_FILES = {
     "kube-apiserver": ["bin/kube-apiserver", "bin/kube-controller-manager"],
     "etcd": ["bin/etcd"],
     "crds": ["prometheus-operator/monitoring.coreos.com_prometheuses.yaml", "gateway-api/httproutes.yaml"],
+    "kube-node": ["bin/kubelet", "bin/kube-scheduler", "bin/kube-proxy"],
+    "coredns": ["bin/coredns"],
+    "local-path-provisioner": ["bin/local-path-provisioner"],
+    "prometheus-operator": ["bin/operator"],
 }
 
 Fill = Callable[[Iterable[str]], dict[str, Path]]

@@ -60,6 +60,10 @@ def test_status_lists_every_component_built_or_missing(root: Path, fill: Fill) -
         "kube-apiserver": False,
         "etcd": False,
         "crds": True,
+        "kube-node": False,
+        "coredns": False,
+        "local-path-provisioner": False,
+        "prometheus-operator": False,
     }
     assert rows["pulumi-cli"]["path"].endswith(f"pulumi-cli-{rows['pulumi-cli']['key']}")
     code, stdout, _ = _mlops("toolchain", "status")
