@@ -42,10 +42,12 @@ class AuditRequest:
     evidence: EvidenceMode = EvidenceMode.SAMPLE  # how much positive evidence the reports list
     tier: str | None = None  # over the spec's and the policy config's stacks.json
     target: str | None = None
+    verify_images: bool = False  # ask the image registries (supply chain); off: "not verified"
 
 
 def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
     """Audit every environment in ``request`` and write its reports; return the exit code."""
+    from mlops_platform.policies.catalogue import SUPPLY_CHAIN
     from mlops_platform.tools.reports import OUTPUT_FORMATS, SUFFIXES, build_report, render_report
     from mlops_platform.tools.reports.evidence import gather_evidence
     from mlops_platform.tools.waivers import WaiverError, load_waivers
@@ -78,11 +80,27 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         if result is None:
             return EXIT_BAD_INPUT
         from mlops_platform.tools.spec_locations import locate_findings
+        from mlops_platform.tools.supply_chain.verify import SupplyChainConfigError, with_supply_chain
+
+        try:
+            result = with_supply_chain(result, consult=request.verify_images)
+        except SupplyChainConfigError as exc:
+            err.print(f"{result.environment}: {exc}", markup=False)
+            return EXIT_BAD_INPUT
 
         # Right after its run: the spec trail is this one's (a split audit's: every layer's).
         result = locate_findings(result, env_file, trail if request.split else None, project=request.project)
         if result.evidence is None or result.evidence.mode is not request.evidence:
             evidence = gather_evidence(result.resources, result.findings, result.checks, request.evidence)
+            result = dataclasses.replace(result, evidence=evidence)
+        else:  # the engine's, gathered while the packs judged: add the audit's own checks
+            evidence = gather_evidence(
+                result.resources,
+                [f for f in result.findings if f.pack == SUPPLY_CHAIN],
+                [c for c in result.checks if c.pack == SUPPLY_CHAIN],
+                request.evidence,
+                into=result.evidence,
+            )
             result = dataclasses.replace(result, evidence=evidence)
         _warn_cluster_needs(result, err)
         from mlops_platform.tools.waivers import apply_waivers, over_limit

@@ -528,6 +528,14 @@ def audit(
             "(default: what the program deploys to)."
         ),
     ] = None,
+    verify_images: Annotated[
+        bool,
+        typer.Option(
+            "--verify-images/--no-verify-images",
+            help="Ask each image's registry that its pinned digest exists and, where the tier requires "
+            "it, that a trusted key signed it (default: off; the reports then say 'not verified').",
+        ),
+    ] = False,
 ) -> None:
     """Run ENV's program (the project's) and every policy pack offline, then report.
 
@@ -592,6 +600,7 @@ def audit(
         evidence=evidence,
         tier=tier,
         target=target,
+        verify_images=verify_images,
     )
     raise typer.Exit(run_audits(request, out, err))
 
@@ -633,6 +642,14 @@ def up(
             "--split", help="One stack per layer (storage, registry, serving, monitoring), up in order."
         ),
     ] = False,
+    verify_images: Annotated[
+        bool,
+        typer.Option(
+            "--verify-images/--no-verify-images",
+            help="In the offline audit, ask each image's registry that its pinned digest exists and, where "
+            "the tier requires it, that a trusted key signed it (default: on).",
+        ),
+    ] = True,
 ) -> None:
     """A real `pulumi up` of ENV with every policy pack; a mandatory violation stops it before any change.
 
@@ -649,7 +666,7 @@ def up(
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     if not skip_audit:
-        _audit_gate(env, waivers)
+        _audit_gate(env, waivers, verify_images=verify_images)
     config = {}
     if render_to is not None:
         from mlops_platform.tools.engine_pulumi.operations import render_config
@@ -683,21 +700,22 @@ def up(
     )
 
 
-def _audit_gate(env: str, waivers: Path) -> None:
+def _audit_gate(env: str, waivers: Path, *, verify_images: bool) -> None:
     """Run the offline audit of ``env``; exit 1 on a blocking finding, 2 when it cannot run."""
     from mlops_platform.tools.engine.audit import PackError, PolicyConfigError
     from mlops_platform.tools.engine.calls import program_failure
+    from mlops_platform.tools.supply_chain.verify import SupplyChainConfigError
     from mlops_platform.tools.up_gate import offline_gate
     from mlops_platform.tools.waivers import WaiverError
 
     path = _spec_file(env)
     project = _project(runs_program=True)
     try:
-        passed = offline_gate(path, waivers, err, project)
+        passed = offline_gate(path, waivers, err, project, verify_images=verify_images)
     except WaiverError as exc:
         _report_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (PolicyConfigError, PackError) as exc:
+    except (PolicyConfigError, PackError, SupplyChainConfigError) as exc:
         err.print(f"mlops up: the offline audit cannot run: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except Exception as exc:

@@ -215,6 +215,29 @@ class Evidence:
     stack_reads_cut: frozenset[tuple[str, str]] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """One image reference and what its registry answered (digest, signatures), for the reports."""
+
+    reference: str
+    registry: str
+    digest: str | None
+    exists: bool
+    error: str | None
+    signatures: int
+    verified_by: tuple[str, ...]
+    signature_checked: bool
+    """Signatures were read: the tier requires them for an image this environment runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyChainRecord:
+    """Whether the audit consulted the image registries, and what they answered."""
+
+    consulted: bool
+    images: tuple[ImageRecord, ...] = ()
+
+
 @dataclass(slots=True)
 class AuditResult:
     """Everything one environment's audit established; the single input of every report."""
@@ -238,6 +261,14 @@ class AuditResult:
     # What each rule read, gathered once (``reports.evidence.gather_evidence``); None: not gathered yet.
     evidence: Evidence | None = None
     stack_file: str = ""  # the environment's stack file, relative to the project's root
+    # The merged policy config the audit ran with (None: no config directory); the audit's own checks
+    # (``supply_chain``) read their levels and knobs from it, as the packs read theirs.
+    policy_document: dict[str, Any] | None = None
+    # Policy x resource pairs a rule applies to but could not judge without the network: the image
+    # registries were not consulted (``supply_chain``). Reported "not verified", never as checks.
+    not_verified: list[Check] = field(default_factory=list)
+    # What the image registries answered, when the audit consulted them (``supply_chain``).
+    supply_chain: SupplyChainRecord | None = None
 
     @property
     def blocking(self) -> list[Finding]:

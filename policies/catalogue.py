@@ -36,6 +36,7 @@ from mlops_platform.policies.rules import governance as gov
 from mlops_platform.policies.rules import registry as regy
 from mlops_platform.policies.rules import reliability as rel
 from mlops_platform.policies.rules import security as sec
+from mlops_platform.policies.rules import supply_chain as sc
 from mlops_platform.policies.rules._model import AppliesTo, Config, Res
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -2254,6 +2255,114 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_NAME = {r.name: r for r in RULES}
 
 
+# -- checks the audit runs itself ---------------------------------------------------------------------
+# A policy pack may not reach the network: these rules judge what the image registries answered,
+# asked by the audit (``mlops_platform.tools.supply_chain``) when it consults them (``mlops up`` by
+# default, ``mlops audit --verify-images``). Declared here like every rule: levels, knobs and controls
+# land in the tier configs, the README and the reports from this one place.
+
+SUPPLY_CHAIN = "supply-chain"
+SUPPLY_CHAIN_BLURB = (
+    "Checks the audit runs itself, because they ask each image's registry (OCI distribution API): no "
+    "policy pack may reach the network. They run when the audit consults the registries (`mlops up` "
+    "by default, `mlops audit --verify-images`); otherwise every report says *not verified*, never "
+    "*pass*. Signatures are cosign's key-based signatures (the simple-signing payload under the "
+    "`sha256-<digest>.sig` tag), verified with the `cryptography` library against the keys the tier's "
+    "config trusts; keyless (Fulcio certificate) identities and transparency-log (Rekor) inclusion "
+    "are not verified."
+)
+
+
+def _pins_digest(res: Res, cfg: Config) -> bool:
+    return any(sc.pins_digest(ref) for _, ref in sec.declared_images(res))
+
+
+DIGEST_PINNED_IMAGES = AppliesTo(
+    "Kubernetes pod-bearing kinds, Docker containers and remote images that name an image by digest",
+    IMAGES.types,
+    _pins_digest,
+)
+SIGNED_IMAGES = AppliesTo(
+    "Kubernetes pod-bearing kinds, Docker containers and remote images, where the tier's config sets "
+    "`requireSignature` (prod)",
+    IMAGES.types,
+    sc.signature_required,
+)
+_TRUSTED_KEYS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "publicKey"],
+        "properties": {"name": {"type": "string"}, "publicKey": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "default": [],
+}
+
+REGISTRY_RULES: tuple[Rule, ...] = (
+    Rule(
+        "image-digest-resolves",
+        SUPPLY_CHAIN,
+        "Every image pinned by digest must exist, by that digest, in its registry.",
+        sc.image_digest_resolves,
+        "high",
+        BOTH,
+        (
+            partial(
+                "nist-800-53:SI-7",
+                "each pinned digest names a manifest its registry serves, whose bytes hash to that digest",
+                "integrity verification at run time, and of who made the image (signatures: "
+                "image-signature-verified), is not shown by an existing digest",
+            ),
+            partial(
+                "nist-800-53:CM-8",
+                "the image digests the inventory names exist",
+                "an inventory kept up to date and reviewed: not checked",
+            ),
+        ),
+        "Pin the digest the registry serves for the image (`skopeo inspect --format '{{.Digest}}' "
+        "docker://REF` or `crane digest REF`), or push the image there first.",
+        "Software, firmware, and information integrity",
+        applies_to=DIGEST_PINNED_IMAGES,
+    ),
+    Rule(
+        "image-signature-verified",
+        SUPPLY_CHAIN,
+        "Where the tier requires it, every image must carry a signature over its digest from a key the "
+        "tier's policy config trusts.",
+        sc.image_signature_verified,
+        "high",
+        BOTH,
+        (
+            partial(
+                "nist-800-53:CM-14",
+                "before `mlops up` changes anything, each image's digest must carry a cosign signature "
+                "that verifies with a key the tier's policy config names",
+                "prevention where images are installed (a cluster admission check) for deployments "
+                "that bypass `mlops up`; certificate-based (keyless) identities and transparency-log "
+                "inclusion: not verified",
+            ),
+            partial(
+                "nist-800-53:SI-7(15)",
+                "each image is authenticated by a signature over its digest before deployment",
+                "authentication where the image is installed (the cluster's runtime or admission): not "
+                "checked",
+            ),
+        ),
+        "Sign the image's digest with a key the tier trusts (`cosign sign --key cosign.key "
+        "REGISTRY/REPO@sha256:...`) and add its public key to `image-signature-verified.trustedKeys` "
+        "(`name`, `publicKey` PEM) in the tier's policy config.",
+        "Signed Components",
+        schema={"requireSignature": {"type": "boolean", "default": False}, "trustedKeys": _TRUSTED_KEYS},
+        knobs=_tiered(requireSignature=(False, False, True)),
+        applies_to=SIGNED_IMAGES,
+    ),
+)
+REGISTRY_RULES_BY_NAME = {r.name: r for r in REGISTRY_RULES}
+ALL_RULES: tuple[Rule, ...] = (*RULES, *REGISTRY_RULES)
+"""Every declared rule: the packs' and the audit's own (``REGISTRY_RULES``)."""
+
+
 def rules_for(pack: str) -> list[Rule]:
     return [r for r in RULES if r.pack == pack]
 
@@ -2262,8 +2371,8 @@ def rules_for(pack: str) -> list[Rule]:
 
 
 def config_document(env: str) -> dict[str, Any]:
-    """``policies/config/tiers/<env>.json``: one entry per rule of every pack, each with an explicit level."""
-    return {r.name: r.config_for(env) for r in RULES}
+    """``policies/config/tiers/<env>.json``: an entry per rule (packs' and the audit's), each with a level."""
+    return {r.name: r.config_for(env) for r in ALL_RULES}
 
 
 def _cell(text: str) -> str:
@@ -2276,7 +2385,8 @@ def render_readme() -> str:
         "",
         "<!-- Generated by `python -m mlops_platform.policies.catalogue`; do not edit by hand. -->",
         "",
-        f"{len(RULES)} rules in {len(PACKS)} CrossGuard packs. Run a pack with the config of the "
+        f"{len(RULES)} rules in {len(PACKS)} CrossGuard packs, and {len(REGISTRY_RULES)} the audit runs "
+        "itself (they ask the image registries: see *supply-chain*). Run a pack with the config of the "
         "environment's tier:",
         "",
         "```sh",
@@ -2340,16 +2450,16 @@ def render_readme() -> str:
         "| Rule | Pack | Severity | dev | staging | prod | Targets | Waivable |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in RULES:
+    for r in ALL_RULES:
         lv = r.levels
         lines.append(
             f"| [`{r.name}`](#{r.name}) | {r.pack} | {r.severity} | {lv['dev']} | {lv['staging']} | "
             f"{lv['prod']} "
             f"| {', '.join(r.targets)} | {'no' if r.non_waivable else 'yes'} |"
         )
-    for pack, blurb in PACKS.items():
+    for pack, blurb in [*PACKS.items(), (SUPPLY_CHAIN, SUPPLY_CHAIN_BLURB)]:
         lines += ["", f"## {pack}", "", blurb]
-        for r in rules_for(pack):
+        for r in [r for r in ALL_RULES if r.pack == pack]:
             name, version, ref = r.framework
             lines += [
                 "",
@@ -2393,7 +2503,7 @@ def render_readme() -> str:
 def control_coverage() -> dict[str, dict[Coverage, list[str]]]:
     """Per ``<framework>:<control>``, the rules covering it fully and partly, in catalogue order."""
     out: dict[str, dict[Coverage, list[str]]] = {}
-    for r in RULES:
+    for r in ALL_RULES:
         for m in r.mappings:
             out.setdefault(m.control, {Coverage.FULL: [], Coverage.PARTIAL: []})[m.coverage].append(r.name)
     return out
@@ -2429,7 +2539,9 @@ def _coverage_table() -> list[str]:
 
 def framework_counts() -> dict[str, int]:
     """How many rules map to at least one control of each framework."""
-    return {fid: sum(any(c.startswith(f"{fid}:") for c in r.controls) for r in RULES) for fid in FRAMEWORKS}
+    return {
+        fid: sum(any(c.startswith(f"{fid}:") for c in r.controls) for r in ALL_RULES) for fid in FRAMEWORKS
+    }
 
 
 def artefacts() -> dict[Path, str]:

@@ -222,6 +222,7 @@ CONTROL_TITLES: Final[dict[str, dict[str, str]]] = {
         "SC-39": "Process Isolation",
         "SI-4": "System Monitoring",
         "SI-7": "Software, Firmware, and Information Integrity",
+        "SI-7(15)": "Software, Firmware, and Information Integrity | Code Authentication",
         "SR-3": "Supply Chain Controls and Processes",
     },
     "iso-27001": {

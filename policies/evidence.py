@@ -96,6 +96,9 @@ RULE_EVIDENCE: Final[dict[str, tuple[str, ...]]] = {
     "image-no-latest-tag": _IMAGES,
     "image-digest-pinned": _IMAGES,
     "image-approved-registry": _IMAGES,
+    "image-digest-resolves": _IMAGES,  # the audit's own (catalogue.REGISTRY_RULES): the images it asked of
+    # their registries
+    "image-signature-verified": _IMAGES,
     "secret-no-plaintext-env": (
         *_containers("env[*].name", "env[*].valueFrom.secretKeyRef.name", "envFrom[*].secretRef.name"),
         "option:additional_secret_outputs",

@@ -380,6 +380,7 @@ def _audit_capture_and_packs(
         not_applicable=sorted(set(skipped), key=lambda c: (c.urn, c.pack, c.policy)),
         policy_config=list(policy_config.sources),
         evidence=evidence,
+        policy_document=policy_config.document,
     )
     return capture, audit_result
 
@@ -401,7 +402,11 @@ def _check_shared_config(sessions: list[PackSession], document: dict[str, Any] |
     """
     if document is None:
         return
+    from mlops_platform.policies.catalogue import REGISTRY_RULES
+
+    # The audit's own checks (supply chain) are configured in the same document, judged by no pack.
     known = {p.name for s in sessions for p in s.info_response.policies} | {"all"}
+    known |= {rule.name for rule in REGISTRY_RULES}
     if not {p.name for p in discover_packs()} <= {s.pack_dir.name for s in sessions}:
         from mlops_platform.policies.catalogue import RULES
 
@@ -565,6 +570,7 @@ def environment_result(environment: str, layers: list[AuditResult]) -> AuditResu
             {c for result in layers for c in result.not_applicable}, key=lambda c: (c.urn, c.pack, c.policy)
         ),
         policy_config=first.policy_config,
+        policy_document=first.policy_document,
     )
 
 

@@ -280,6 +280,7 @@ def audit_with_engine(
         redact=placeholders,
     )
     result.policy_config = list(policy_config.sources)
+    result.policy_document = policy_config.document
     if not result.target:
         result.target = deployed_target(result.resources)
     return result

@@ -149,12 +149,15 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
 
     urllib copies every ``add_header`` header to the redirected request, ``Authorization`` included,
     whatever the new host or scheme: the token is sent as ``add_unredirected_header`` instead (never
-    copied), and added back here only when the new URL has the same scheme, host and port.
+    copied), and added back here only when the new URL has the same scheme, host and port. A redirect
+    to another origin is refused when there are credentials, or (``drop_cross_origin``: an OCI
+    registry sending a blob to its CDN) followed without them.
     """
 
-    def __init__(self, auth: str | None) -> None:
+    def __init__(self, auth: str | None, *, drop_cross_origin: bool = False) -> None:
         super().__init__()
         self.auth = auth
+        self.drop_cross_origin = drop_cross_origin
 
     def redirect_request(
         self,
@@ -170,9 +173,10 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
             return None
         same_origin = _origin(newurl) == _origin(req.full_url)
         if self.auth is not None:
-            if not same_origin:
+            if same_origin:
+                new.add_unredirected_header("Authorization", self.auth)
+            elif not self.drop_cross_origin:
                 raise _CrossOriginRedirect(newurl)
-            new.add_unredirected_header("Authorization", self.auth)
         return new
 
 
@@ -180,6 +184,41 @@ class _CrossOriginRedirect(Exception):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
+
+
+CrossOriginRedirect = _CrossOriginRedirect
+"""Raised by :func:`bounded_opener`'s redirects: credentials would have gone to another origin."""
+
+
+def bounded_opener(
+    deadline: float, auth: str | None, *, drop_cross_origin: bool = False
+) -> urllib.request.OpenerDirector:
+    """An opener whose connections are shut at ``deadline`` (``time.monotonic()``) and whose redirects
+    keep ``auth`` within the request's origin (see :class:`_RedirectHandler`).
+
+    Send ``auth`` with ``Request.add_unredirected_header``: urllib copies ``add_header`` headers to
+    every redirect.
+    """
+    return urllib.request.build_opener(
+        _HTTPHandler(deadline),
+        _HTTPSHandler(deadline),
+        _RedirectHandler(auth, drop_cross_origin=drop_cross_origin),
+    )
+
+
+def read_bounded(response: Any, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``response`` (more than ``limit``: the caller refuses it).
+
+    Raises:
+        http.client.IncompleteRead: the body is shorter than its Content-Length (``read(n)`` returns
+            what came before the peer closed, without raising).
+    """
+    body: bytes = response.read(limit + 1)
+    declared = response.headers.get("Content-Length")
+    short = declared is not None and declared.isdigit() and len(body) < int(declared)
+    if short and len(body) <= limit:
+        raise http.client.IncompleteRead(body, int(str(declared)) - len(body))
+    return body
 
 
 class MlflowRestClient:
@@ -197,18 +236,11 @@ class MlflowRestClient:
             request.add_unredirected_header("Authorization", self._auth)
         where = f"MLflow registry {self.tracking_uri}"
         deadline = time.monotonic() + self.timeout_s
-        opener = urllib.request.build_opener(
-            _HTTPHandler(deadline), _HTTPSHandler(deadline), _RedirectHandler(self._auth)
-        )
+        opener = bounded_opener(deadline, self._auth)
         late = RegistryError(ErrorKind.TIMEOUT, f"{where}: no answer within {self.timeout_s:g} s for {what}")
         try:
             with opener.open(request, timeout=self.timeout_s) as response:
-                body = response.read(MAX_RESPONSE_BYTES + 1)
-                declared = response.headers.get("Content-Length")
-                # read(n) returns what came before the peer closed, without IncompleteRead.
-                short = declared is not None and declared.isdigit() and len(body) < int(declared)
-                if short and len(body) <= MAX_RESPONSE_BYTES:
-                    raise http.client.IncompleteRead(body, int(str(declared)) - len(body))
+                body = read_bounded(response, MAX_RESPONSE_BYTES)
         except _CrossOriginRedirect as exc:
             raise RegistryError(
                 ErrorKind.BAD_RESPONSE,

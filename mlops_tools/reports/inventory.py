@@ -101,6 +101,65 @@ def _labels(resource: CapturedResource) -> dict[str, Any]:
     return out
 
 
+def _annotations(resource: CapturedResource) -> dict[str, Any]:
+    """Object and pod-template annotations (k8s); Docker keeps them as labels."""
+    inputs = resource.inputs
+    out: dict[str, Any] = {}
+    spec = inputs.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    for meta in (inputs.get("metadata"), template.get("metadata") if isinstance(template, dict) else None):
+        if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+            out |= meta["annotations"]
+    return out
+
+
+def served_versions(resources: Iterable[CapturedResource]) -> list[dict[str, Any]]:
+    """Per serving workload (stable, canary) of a model: the exact version it serves, as deployed.
+
+    The version is the registry's answer where the program resolved the track (``registry-*``
+    annotations), else the version the spec pinned (``models:/<name>/<n>``); an alias nothing resolved
+    serves no known version (``version`` None). MLflow's registry records the version's artifact
+    source and run, not a digest of the artifact: ``artifact_digest`` stays None until a registry
+    gives one.
+    """
+    rows = []
+    for res in resources:
+        if not isinstance(res.inputs, dict):
+            continue
+        labels = _labels(res)
+        track = labels.get(L.TRACK)
+        if not isinstance(track, str):
+            continue
+        notes = {**labels, **_annotations(res)}
+        if L.MODEL_URI not in notes:  # the workload's Service, budget, autoscaler: it serves nothing itself
+            continue
+        uri = str(notes[L.MODEL_URI])
+        source = str(notes.get(L.MODEL_SOURCE, ""))
+        resolution = notes.get(L.REGISTRY_RESOLUTION)
+        version: int | None = None
+        text = str(notes.get(L.REGISTRY_VERSION, "")) if resolution == "resolved" else ""
+        if not text and source == "registry-version":
+            text = uri.rsplit("/", 1)[-1]
+        if text.isdigit():
+            version = int(text)
+        rows.append(
+            {
+                "track": track,
+                "resource": res.name,
+                "model_uri": uri,
+                "model_source": source,
+                "version": version,
+                "requested": str(notes.get(L.REGISTRY_REF, "")) or None,
+                "resolution": str(resolution) if resolution is not None else "not consulted",
+                "registry": str(notes.get(L.REGISTRY_URI, "")) or None,
+                "run_id": str(notes.get(L.REGISTRY_RUN_ID, "")) or None,
+                "artifact_source": str(notes.get(L.REGISTRY_SOURCE, "")) or None,
+                "artifact_digest": None,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["track"] != "stable", r["track"], r["resource"]))
+
+
 def model_resources(resources: Iterable[CapturedResource]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Per model: URNs of the resources that serve or check it, and of those that monitor it."""
     serving: dict[str, set[str]] = {}
@@ -134,6 +193,7 @@ def model_rows(
         resource_names: URN -> short resource name.
     """
     serving, monitoring = model_resources(resources)
+    by_urn = {r.urn: r for r in resources}
     rows = []
     for model in declaration.models:
         own = serving.get(model["name"], set())
@@ -150,6 +210,7 @@ def model_rows(
             {
                 **model,
                 "resources": sorted(resource_names.get(u, u) for u in own),
+                "served": served_versions(by_urn[u] for u in sorted(own) if u in by_urn),
                 "monitoring": {
                     "status": by_policy.get(MONITORING_POLICY, "not-applicable"),
                     "resources": sorted(resource_names.get(u, u) for u in watchers),

@@ -11,7 +11,8 @@ unwaived (policy errors apart), ``advisory`` = non-blocking unwaived ones, ``wai
 policies that raised. Each
 violation has ``spec`` (``{file, line, path, default, text}``: the stack file line, or the tier
 default's, that produced it; null for waiver problems) and a one-line ``remediation``;
-``policy_config`` lists the policy config files used, with their SHA-256. ``scope`` states what the
+``policy_config`` lists the policy config files used, with their SHA-256; ``supply_chain`` whether the
+image registries were consulted and what each image's registry answered. ``scope`` states what the
 audit verified and what it did not; ``digest`` is the SHA-256 of the document's RFC 8785 form without
 the digest (``mlops report sign`` / ``verify``).
 """
@@ -68,6 +69,7 @@ def environment_document(view: dict[str, Any]) -> dict[str, Any]:
         "violations": [{key: f[key] for key in _VIOLATION_KEYS} for f in view["findings"]],
         "waivers": view["waivers"],
         "policy_config": view["policy_config"],
+        "supply_chain": view["supply_chain"],
     }
 
 

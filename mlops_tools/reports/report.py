@@ -13,7 +13,7 @@ from typing import Any
 
 from mlops_platform.policies.controls import FRAMEWORKS
 from mlops_platform.tools.provenance import Provenance
-from mlops_platform.tools.reports.scope import SIGN_OFF_FIELDS, scope_statement
+from mlops_platform.tools.reports.scope import SIGN_OFF_FIELDS, scope_statement, supply_chain_status
 from mlops_platform.tools.reports.view import natural_key
 
 
@@ -62,7 +62,7 @@ def report_view(views: list[dict[str, Any]], provenance: Provenance, generated_a
     """Everything a report format renders: the environments and what they share."""
     return {
         "passed": all(v["passed"] for v in views),
-        "scope": scope_statement(),
+        "scope": scope_statement(supply_chain=supply_chain_status(views)),
         "sign_off_fields": list(SIGN_OFF_FIELDS),
         "provenance": provenance.as_dict() | {"generated_at": generated_at},
         "frameworks": _frameworks(views),

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops_platform.tools.reports.json_report import SCHEMA_VERSION
 
-Outcome = Literal["error", "fail", "warn", "waived", "partial", "pass", "not-applicable", "disabled"]
+Outcome = Literal[
+    "error", "fail", "warn", "waived", "partial", "not-verified", "pass", "not-applicable", "disabled"
+]
 FindingOutcome = Literal["error", "fail", "warn", "waived"]
 
 
@@ -109,6 +111,26 @@ class PolicyResult(_Strict):
     stack_reads_sampled: bool
 
 
+class ImageAnswer(_Strict):
+    """What an image's registry answered (``supply_chain.images``)."""
+
+    reference: str
+    registry: str
+    digest: str | None
+    exists: bool
+    error: str | None
+    signature_checked: bool
+    signatures: int
+    verified_by: list[str]
+
+
+class SupplyChain(_Strict):
+    """Whether the audit consulted the image registries, and their answers."""
+
+    consulted: bool
+    images: list[ImageAnswer]
+
+
 class EnvironmentReport(_Strict):
     environment: str
     tier: str
@@ -124,6 +146,7 @@ class EnvironmentReport(_Strict):
     violations: list[Violation]
     waivers: list[dict[str, Any]]
     policy_config: list[dict[str, Any]]
+    supply_chain: SupplyChain | None = None  # absent from reports written before it existed
 
 
 class Scope(_Strict):

@@ -9,7 +9,7 @@ the same code render identically.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from mlops_platform.policies.controls import (
@@ -162,12 +162,16 @@ def _evidence_row(urn: str, outcome_: str, found: Observed, *, via_stack: bool) 
 
 
 def _policy_units(
-    checked: set[str], not_applicable: set[str], own: list[dict[str, Any]]
+    checked: set[str],
+    not_applicable: set[str],
+    own: list[dict[str, Any]],
+    not_verified: Collection[str] = (),
 ) -> tuple[dict[str, str], bool]:
     """Outcome per unit judged by a policy (a URN, ``""`` for the stack), and whether the stack was checked.
 
     The units are :func:`judged_units` (the evidence gathered lists the same ones). Resources the rule
-    declared not applicable are ``not-applicable`` unless also judged.
+    declared not applicable are ``not-applicable`` unless also judged; those it applies to but could
+    not judge (the registries were not consulted) are ``not-verified``.
     """
     by_unit: dict[str, list[str]] = defaultdict(list)
     for f in own:
@@ -176,6 +180,8 @@ def _policy_units(
             continue
         by_unit[f["urn"]].append(f["outcome"])
     units = {urn: worst(by_unit[urn]) if urn in by_unit else "pass" for urn in judged_units(checked, by_unit)}
+    for urn in not_verified:
+        units.setdefault(urn, "not-verified")
     for urn in not_applicable:
         units.setdefault(urn, "not-applicable")
     return units, "" in checked
@@ -238,6 +244,9 @@ def environment_view(
     na_by_policy: dict[tuple[str, str], set[str]] = defaultdict(set)
     for check in result.not_applicable:
         na_by_policy[(check.pack, check.policy)].add(check.urn)
+    unverified_by_policy: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for check in result.not_verified:
+        unverified_by_policy[(check.pack, check.policy)].add(check.urn)
     findings_by_policy: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in findings:
         findings_by_policy[(row["pack"], row["policy"])].append(row)
@@ -249,7 +258,9 @@ def environment_view(
     for p in ordered_policies:
         key = (p.pack, p.name)
         own = findings_by_policy.get(key, [])
-        units, stack_checked = _policy_units(checks_by_policy.get(key, set()), na_by_policy[key], own)
+        units, stack_checked = _policy_units(
+            checks_by_policy.get(key, set()), na_by_policy[key], own, unverified_by_policy[key]
+        )
         units_by_policy[key] = units
         counts = _counts(units.values())
         if p.enforcement is Enforcement.DISABLED and not own:
@@ -261,7 +272,8 @@ def environment_view(
         evidence = [
             _evidence_row(urn, outcome_, gathered.observed[(p.pack, p.name, urn)], via_stack=False)
             for urn, outcome_ in units.items()
-            if outcome_ not in ("pass", "not-applicable") or (p.pack, p.name, urn) in gathered.observed
+            if outcome_ not in ("pass", "not-applicable", "not-verified")
+            or (p.pack, p.name, urn) in gathered.observed
         ]
         left_out = sum(
             1 for urn, o in units.items() if o == "pass" and (p.pack, p.name, urn) not in gathered.observed
@@ -314,6 +326,13 @@ def environment_view(
             if status == "pass":
                 missing = _missing(framework, control, keys, coverage, results_by_policy)
                 status = "partial" if missing else "pass"
+            elif status == "not-verified":
+                missing = [
+                    f"{name}: not verified: the audit did not consult the image registries (`mlops audit "
+                    "--verify-images`; `mlops up` consults them by default)"
+                    for pack, name in keys
+                    if results_by_policy[(pack, name)]["status"] == "not-verified"
+                ]
             elif status == "not-applicable" and (required := required_for(framework, risk_tiers)):
                 # as strict as the control's rules in this tier (required_controls makes the finding)
                 mandatory = (Enforcement.MANDATORY, Enforcement.REMEDIATE)
@@ -414,6 +433,7 @@ def environment_view(
         "classification_ceiling": declaration.ceiling if declaration is not None else None,
         "models": models,
         "images": list(declaration.images) if declaration is not None else [],
+        "supply_chain": _supply_chain(result),
         "findings": findings,
         "blocking": blocking,
         "controls": controls,
@@ -427,6 +447,29 @@ def environment_view(
         view["checks"] = sorted({(c.pack, c.policy, c.urn) for c in result.checks})
         view["not_applicable_by_pack"] = dict(Counter(c.pack for c in result.not_applicable))
     return Redactor(result.secret_fingerprints).deep(view)
+
+
+def _supply_chain(result: AuditResult) -> dict[str, Any]:
+    """Whether the audit consulted the image registries and, if it did, each image's answer."""
+    record = result.supply_chain
+    if record is None or not record.consulted:
+        return {"consulted": False, "images": []}
+    return {
+        "consulted": True,
+        "images": [
+            {
+                "reference": i.reference,
+                "registry": i.registry,
+                "digest": i.digest,
+                "exists": i.exists,
+                "error": i.error,
+                "signature_checked": i.signature_checked,
+                "signatures": i.signatures,
+                "verified_by": list(i.verified_by),
+            }
+            for i in record.images
+        ],
+    }
 
 
 def _missing(
@@ -449,10 +492,10 @@ def _missing(
 
 def _gap(pack: str, policy: str, control: str) -> str:
     """What a partial mapping leaves out, from the rule's declaration in the bundled catalogue."""
-    from mlops_platform.policies.catalogue import PACKS, RULES_BY_NAME
+    from mlops_platform.policies.catalogue import PACKS, REGISTRY_RULES_BY_NAME, RULES_BY_NAME, SUPPLY_CHAIN
 
-    rule = RULES_BY_NAME.get(policy)
-    if pack not in PACKS or rule is None:
+    rule = REGISTRY_RULES_BY_NAME.get(policy) if pack == SUPPLY_CHAIN else RULES_BY_NAME.get(policy)
+    if (pack not in PACKS and pack != SUPPLY_CHAIN) or rule is None:
         return "partial coverage (the pack does not say what is missing)"
     return next((m.missing for m in rule.mappings if m.control == control), "not mapped by the catalogue")
 

@@ -389,6 +389,19 @@ def _images(res: Res) -> Iterator[tuple[str, Any]]:
             yield f'container "{c.name}"', c.spec.get("image")
 
 
+def declared_images(res: Res) -> list[tuple[str, str]]:
+    """``(where, reference)`` of every image ``res`` names by a known, non-empty reference.
+
+    Unknown and missing references are the image rules' findings (``_image_checks``); a local image
+    ID names no registry.
+    """
+    out = []
+    for where, ref in _images(res):
+        if isinstance(ref, str) and ref.strip() and not _IMAGE_ID_RE.match(ref.strip()):
+            out.append((where, ref.strip()))
+    return out
+
+
 def _image_checks(res: Res, check: Any) -> list[str]:
     out = [] if res.type in (_docker.CONTAINER, _docker.REMOTE_IMAGE) else _pod_spec_unknown(res)
     for where, ref in _images(res):
