@@ -10,8 +10,8 @@ import jsonpath
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from mlops_platform.policies.catalogue import ALL_RULES as RULES
 from mlops_platform.policies.catalogue import FRAMEWORKS as CATALOGUE_FRAMEWORKS
-from mlops_platform.policies.catalogue import RULES
 from mlops_platform.policies.controls import CONTROL_TITLES, FRAMEWORKS, applies_to
 from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE
 from mlops_platform.stacks.loader import load_environment
