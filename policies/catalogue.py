@@ -2321,7 +2321,9 @@ REGISTRY_RULES: tuple[Rule, ...] = (
             ),
         ),
         "Pin the digest the registry serves for the image (`skopeo inspect --format '{{.Digest}}' "
-        "docker://REF` or `crane digest REF`), or push the image there first.",
+        "docker://REF` or `crane digest REF`), or push the image there first. A registry that did not "
+        "answer: make it reachable with credentials in `$REGISTRY_AUTH_FILE` or the Docker config, or "
+        "deploy unverified with `mlops up --no-verify-images`.",
         "Software, firmware, and information integrity",
         applies_to=DIGEST_PINNED_IMAGES,
     ),

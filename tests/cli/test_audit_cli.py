@@ -117,7 +117,10 @@ def test_preview_rejects_an_unknown_format() -> None:
 def test_up_without_any_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
     """No toolchain build (an empty cache) and no `pulumi` on PATH: exit 2 naming both ways out."""
     env = {"PATH": str(Path(sys.executable).parent), "MLOPS_TOOLCHAIN_CACHE": str(tmp_path / "empty")}
-    result = mlops("up", "prod", "--yes", "--local-state", str(tmp_path / "state"), env=env)
+    # --no-verify-images: no image registry is reachable here (tests/supply_chain shows the gate on)
+    result = mlops(
+        "up", "prod", "--yes", "--no-verify-images", "--local-state", str(tmp_path / "state"), env=env
+    )
     assert result.returncode == 2, result.stderr
     assert "no Pulumi CLI" in result.stderr
     assert "mlops toolchain install" in result.stderr
@@ -125,7 +128,7 @@ def test_up_without_any_pulumi_cli_says_what_to_install(tmp_path: Path) -> None:
 
 
 def test_up_without_a_terminal_asks_for_yes(tmp_path: Path) -> None:
-    result = mlops("up", "prod", "--local-state", str(tmp_path / "state"))
+    result = mlops("up", "prod", "--no-verify-images", "--local-state", str(tmp_path / "state"))
     assert result.returncode == 2
     assert "--yes" in result.stderr
     assert not (tmp_path / "state").exists(), "nothing may be set up before the confirmation"

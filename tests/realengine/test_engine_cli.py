@@ -81,7 +81,9 @@ def test_up_render_to_warns_about_plaintext_secrets_and_writes_manifests(
     engine_tools: EngineTools, tmp_path: Path
 ) -> None:
     render = tmp_path / "render"
-    args = ("up", "staging", "--yes", "--local-state", str(tmp_path / "state"), "--render-to", str(render))
+    # --no-verify-images: no image registry is reachable here (tests/supply_chain: the gate on)
+    args = ["up", "staging", "--yes", "--no-verify-images", "--local-state", str(tmp_path / "state")]
+    args += ["--render-to", str(render)]
     result = mlops(*args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Secrets are written to" in result.stderr and "plaintext" in result.stderr
