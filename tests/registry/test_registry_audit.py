@@ -234,3 +234,44 @@ def test_moving_champion_changes_exactly_that_models_resources(registry: Registr
     assert changed == [
         f"serving-fraud-scorer-{role}" for role in ("deployment", "hpa", "ingress", "pdb", "route", "service")
     ]
+
+
+def _served(result: AuditResult, env_file: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per model, the versions the report says each serving workload serves (issue 24, item 3)."""
+    from mlops_platform.stacks.loader import load_environment
+    from mlops_platform.tools.reports import build_report
+    from mlops_platform.tools.reports.inventory import declared_models
+    from tests.reports.report_fixtures import provenance
+
+    declaration = declared_models(load_environment(env_file))
+    report = build_report([result], provenance=provenance(), declarations={result.environment: declaration})
+    return {m["name"]: m["served"] for m in report["environments"][0]["models"]}
+
+
+def test_the_report_names_the_exact_version_each_endpoint_serves(registry: Registry, tmp_path: Path) -> None:
+    seed_compliant(registry)
+    env_file = registry_env(tmp_path, "prod", registry.uri)
+    served = _served(audit_environment(env_file), env_file)
+    fraud = {row["track"]: row for row in served["fraud-scorer"]}
+    assert set(fraud) == {"stable", "canary"}
+    assert (fraud["stable"]["version"], fraud["stable"]["requested"], fraud["stable"]["resolution"]) == (
+        2,
+        "alias:champion",
+        "resolved",
+    )
+    assert (fraud["canary"]["version"], fraud["canary"]["requested"]) == (3, "alias:challenger")
+    assert fraud["stable"]["model_uri"] == "models:/fraud-scorer/2"
+    assert fraud["stable"]["registry"] == registry.uri
+    assert fraud["stable"]["artifact_source"].endswith(fraud["stable"]["run_id"])
+    assert fraud["stable"]["artifact_digest"] is None  # MLflow records no digest of the artifact
+
+
+def test_an_alias_no_registry_resolved_serves_no_known_version(tmp_path: Path) -> None:
+    env_file = registry_env(tmp_path, "prod", f"http://127.0.0.1:{free_port()}")
+    served = _served(audit_environment(env_file), env_file)
+    stable = next(row for row in served["fraud-scorer"] if row["track"] == "stable")
+    assert (stable["version"], stable["resolution"], stable["model_uri"]) == (
+        None,
+        "unresolved",
+        "models:/fraud-scorer/champion",
+    )
