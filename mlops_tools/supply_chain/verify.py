@@ -38,6 +38,7 @@ from mlops_platform.tools.findings import (
     Severity,
     SupplyChainRecord,
 )
+from mlops_platform.tools.registry.client import ErrorKind
 from mlops_platform.tools.supply_chain.cosign import (
     TrustedKey,
     TrustedKeyError,
@@ -224,7 +225,9 @@ def consult_registries(
     """What each reference's registry answers: its digest, and for those in ``signed``, its signatures.
 
     One client per registry (its token reused); registries are asked in parallel, each one's
-    references in order.
+    references in order. A registry that did not answer in time or could not be reached is not asked
+    again in this call: its other references get the same reason, so a dead registry costs one
+    timeout, not one per image.
     """
     by_registry: dict[str, list[str]] = {}
     for ref in sorted(set(references)):
@@ -232,7 +235,16 @@ def consult_registries(
 
     def ask(registry: str) -> dict[str, ImageAnswer]:
         client = OciClient(registry, credentials=credentials_for(registry), timeout_s=timeout_s)
-        return {ref: answer_for(client, ref, ref in signed, keys) for ref in by_registry[registry]}
+        answers: dict[str, ImageAnswer] = {}
+        down: str | None = None
+        for ref in by_registry[registry]:
+            if down is not None:
+                answers[ref] = ImageAnswer(reference=ref, digest=parse_image(ref).digest, error=down)
+                continue
+            answers[ref], kind = _answer(client, ref, ref in signed, keys)
+            if kind in (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT):
+                down = f"{answers[ref].error} (not asked again)"
+        return answers
 
     answers: dict[str, ImageAnswer] = {}
     if not by_registry:
@@ -243,22 +255,25 @@ def consult_registries(
     return answers
 
 
-def answer_for(client: OciClient, ref: str, verify_signatures: bool, keys: list[TrustedKey]) -> ImageAnswer:
-    """Resolve ``ref`` (by its digest, else its tag) and, when asked, check its signatures."""
+def _answer(
+    client: OciClient, ref: str, verify_signatures: bool, keys: list[TrustedKey]
+) -> tuple[ImageAnswer, ErrorKind | None]:
+    """Resolve ``ref`` (by its digest, else its tag) and, when asked, check its signatures; the kind
+    of the registry's failure, if it failed."""
     image = parse_image(ref)
     if image.digest is not None and not image.digest_valid:
-        return ImageAnswer(reference=ref, error=f"{image.digest[:80]!r} is not a sha256 digest")
+        return ImageAnswer(reference=ref, error=f"{image.digest[:80]!r} is not a sha256 digest"), None
     reference = image.digest or image.tag or "latest"
     try:
         manifest = client.manifest(image.repository, reference)
         if manifest is None:
-            return ImageAnswer(reference=ref, digest=image.digest, exists=False)
+            return ImageAnswer(reference=ref, digest=image.digest, exists=False), None
         if not verify_signatures:
-            return ImageAnswer(reference=ref, digest=manifest.digest, exists=True)
+            return ImageAnswer(reference=ref, digest=manifest.digest, exists=True), None
         found = check_signatures(client, image.repository, manifest.digest, keys)
     except OciError as exc:
-        return ImageAnswer(reference=ref, digest=image.digest, error=str(exc))
-    return ImageAnswer(
+        return ImageAnswer(reference=ref, digest=image.digest, error=str(exc)), exc.kind
+    answer = ImageAnswer(
         reference=ref,
         digest=manifest.digest,
         exists=True,
@@ -266,3 +281,4 @@ def answer_for(client: OciClient, ref: str, verify_signatures: bool, keys: list[
         verified_by=found.verified_by,
         signature_problems=found.problems,
     )
+    return answer, None

@@ -188,3 +188,26 @@ def test_credentials_come_from_the_first_auth_file_found(
     assert found is not None and (found.username, found.password) == ("robot", "s3cr3t")
     assert credentials_for("quay.io") is None
     assert "s3cr3t" not in repr(found)
+
+
+def test_a_registry_that_times_out_is_asked_once_for_all_its_images(
+    serve: Callable[[Handler], _Server],
+) -> None:
+    import time
+
+    from mlops_platform.tools.supply_chain.verify import consult_registries
+
+    def stall(h: BaseHTTPRequestHandler) -> None:
+        time.sleep(2)
+        with contextlib.suppress(OSError):
+            _send(h, BODY)
+
+    registry = serve(stall)
+    refs = [f"{_host(registry)}/acme/app{i}:v1" for i in range(4)]
+    started = time.monotonic()
+    answers = consult_registries(refs, set(refs), [], timeout_s=0.5)
+    assert time.monotonic() - started < 1.5, "one timeout, not one per image"
+    first, *rest = (answers[ref] for ref in refs)
+    assert first.error is not None and "no answer within 0.5 s" in first.error
+    assert all(a.error == f"{first.error} (not asked again)" for a in rest)
+    assert len(registry.seen) == 1
