@@ -178,6 +178,12 @@ def test_an_unreachable_registry_fails_the_checks_that_needed_it(registry: Regis
     assert policies == ["image-digest-resolves", "image-signature-verified"]
     assert all("could not be verified: image registry 127.0.0.1:" in f.message for f in result.findings)
     assert all("is unreachable" in f.message for f in result.findings)
+    report = build_report([result], provenance=provenance(), generated_at="2026-06-01T00:00:00Z")
+    text, markdown = ("".join(render_report(report, fmt)) for fmt in ("text", "markdown"))
+    line = next(line for line in text.splitlines() if ref in line and "ERROR" in line)
+    assert "signed by" not in line, "an unanswered registry says nothing of signatures"
+    row = next(row for row in markdown.splitlines() if row.startswith(f"| `{ref}`"))
+    assert row.endswith("| NOT VERIFIED |")
 
 
 def test_a_tier_that_does_not_require_signatures_judges_digests_only(registry: Registry) -> None:
