@@ -39,6 +39,7 @@ from mlops_platform.tools.findings import (
     SupplyChainRecord,
 )
 from mlops_platform.tools.registry.client import ErrorKind
+from mlops_platform.tools.spec_locations import remediation_line
 from mlops_platform.tools.supply_chain.cosign import (
     TrustedKey,
     TrustedKeyError,
@@ -153,6 +154,7 @@ def with_supply_chain(
             if rule.applies_to.type_may_apply(r.type) and c.urn not in inside
         ]
     policies = [policy_meta(rule, configs[rule.name][0]) for rule in REGISTRY_RULES]
+    policies_by_name = {p.name: p for p in policies}
     updated = dataclasses.replace(
         result,
         policies=sorted([*result.policies, *policies], key=lambda m: (m.pack, m.name)),
@@ -173,12 +175,12 @@ def with_supply_chain(
         if signature_required(r, configs[SIGNATURE_RULE][1])
         for _, ref in declared_images(r)
     }
-    answers = consult_registries(wanted, signed if keys else set(), keys, timeout_s=timeout_s)
+    answers = consult_registries(wanted, signed, keys, timeout_s=timeout_s)
     findings: list[Finding] = []
     checks: list[Check] = []
     for rule in REGISTRY_RULES:
         enforcement, cfg = configs[rule.name]
-        remediation = " ".join(rule.remediation.split())
+        remediation = remediation_line(policies_by_name[rule.name])
         for captured, res in scoped[rule.name]:
             messages = rule.check(res, cfg, answers) or []
             checks.append(Check(rule.name, SUPPLY_CHAIN, captured.urn))
@@ -206,7 +208,7 @@ def with_supply_chain(
                 error=answer.error,
                 signatures=answer.signatures,
                 verified_by=answer.verified_by,
-                signature_checked=ref in signed and bool(keys),
+                signature_checked=ref in signed,
             )
             for ref, answer in sorted(answers.items())
         ),

@@ -214,6 +214,10 @@ def test_prod_without_a_trusted_key_cannot_pass_signatures(registry: Registry) -
             "(image-signature-verified.trustedKeys in the tier's policy config)",
         )
     }
+    # the signature was read and counted, and verified by no key: the report does not say "not required"
+    assert result.supply_chain is not None
+    (image,) = result.supply_chain.images
+    assert (image.signature_checked, image.signatures, image.verified_by) == (True, 1, ())
 
 
 @pytest.mark.parametrize(
