@@ -49,6 +49,27 @@ MAX_AUTH_FILE_BYTES = 1024 * 1024
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io's API answers (its index name is not a host)
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Names as the OCI distribution spec (v1.1, "Pulling manifests") defines them.
+_REPOSITORY_RE = re.compile(
+    r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"
+)
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+_HOST_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+)
+
+
+def invalid_name(registry: str, repository: str, reference: str) -> str | None:
+    """Why ``registry/repository`` at ``reference`` (a tag or digest) is not a name to ask, or None."""
+    if not _HOST_RE.match(registry):
+        return f"{registry[:80]!r} is not a registry host"
+    if len(repository) > 255 or not _REPOSITORY_RE.match(repository):
+        return f"{repository[:80]!r} is not a repository name"
+    if not (_DIGEST_RE.match(reference) or _TAG_RE.match(reference)):
+        return f"{reference[:80]!r} is neither a tag nor a sha256 digest"
+    return None
+
+
 _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 
 

@@ -46,7 +46,7 @@ from mlops_platform.tools.supply_chain.cosign import (
     check_signatures,
     trusted_keys,
 )
-from mlops_platform.tools.supply_chain.oci import OciClient, OciError, credentials_for
+from mlops_platform.tools.supply_chain.oci import OciClient, OciError, credentials_for, invalid_name
 
 SIGNATURE_RULE = "image-signature-verified"
 TIMEOUT_S = 10.0  # per request; a registry answers a manifest in well under a second
@@ -266,6 +266,9 @@ def _answer(
     if image.digest is not None and not image.digest_valid:
         return ImageAnswer(reference=ref, error=f"{image.digest[:80]!r} is not a sha256 digest"), None
     reference = image.digest or image.tag or "latest"
+    problem = invalid_name(image.registry, image.repository, reference)
+    if problem is not None:  # never sent: a name no registry can hold
+        return ImageAnswer(reference=ref, error=f"not an image reference a registry serves: {problem}"), None
     try:
         manifest = client.manifest(image.repository, reference)
         if manifest is None:

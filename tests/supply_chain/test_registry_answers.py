@@ -116,3 +116,14 @@ def test_a_trusted_key_that_is_no_key_is_refused_with_its_place(entries: object,
     with pytest.raises(TrustedKeyError) as raised:
         trusted_keys(entries)
     assert str(raised.value) == message
+
+
+def test_a_name_no_registry_can_hold_is_never_sent() -> None:
+    refs = {
+        f"127.0.0.1:{free_port()}/Acme/App:v1": "'Acme/App' is not a repository name",
+        f"127.0.0.1:{free_port()}/acme/app:1 bad": "'1 bad' is neither a tag nor a sha256 digest",
+    }
+    answers = consult_registries(refs, set(refs), [])
+    assert {ref: a.error for ref, a in answers.items()} == {
+        ref: f"not an image reference a registry serves: {why}" for ref, why in refs.items()
+    }
