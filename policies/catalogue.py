@@ -24,6 +24,7 @@ from typing import Any
 
 from mlops_platform import vocabulary as L
 from mlops_platform.policies.controls import (
+    FRAMEWORKS,
     ControlMapping,
     Coverage,
     control_title,
@@ -50,17 +51,6 @@ POLICIES_DIR = Path(__file__).resolve().parent
 README = POLICIES_DIR / "README.md"
 CONFIG_DIR = POLICIES_DIR / "config"
 NON_WAIVABLE = "non-waivable"
-
-# Framework id used in tags -> (name, version) for PolicyComplianceFramework and the docs.
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "cis-kubernetes": ("CIS Kubernetes Benchmark", "1.9.0"),
-    "cis-docker": ("CIS Docker Benchmark", "1.6.0"),
-    "nist-800-53": ("NIST SP 800-53", "Rev. 5"),
-    "iso-27001": ("ISO/IEC 27001:2022 Annex A", "2022"),
-    "soc2": ("SOC 2 Trust Services Criteria", "2017 (rev. 2022)"),
-    "eu-ai-act": ("EU AI Act (Regulation (EU) 2024/1689)", "2024"),
-    "nist-ai-rmf": ("NIST AI Risk Management Framework", "1.0"),
-}
 
 APPROVED_REGISTRIES = [
     "ghcr.io/acme-ml",
@@ -114,8 +104,8 @@ class Rule:
     def framework(self) -> tuple[str, str, str]:
         """(name, version, reference) of the primary framework: the first control listed."""
         fw, ref = self.controls[0].split(":", 1)
-        name, version = FRAMEWORKS[fw]
-        return name, version, ref
+        edition = FRAMEWORKS[fw]
+        return edition.name, edition.version, ref
 
     @property
     def tags(self) -> list[str]:
@@ -2317,7 +2307,7 @@ def render_readme() -> str:
         "| Framework id | Framework | Version |",
         "|---|---|---|",
     ]
-    lines += [f"| `{fid}` | {name} | {version} |" for fid, (name, version) in FRAMEWORKS.items()]
+    lines += [f"| `{fid}` | {fw.name} | {fw.version} |" for fid, fw in FRAMEWORKS.items()]
     lines += [
         "",
         "## Configuration",
