@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from mlops_platform.policies.catalogue import RULES
 from mlops_platform.policies.controls import CONTROL_TITLES, FRAMEWORKS, applies_to
-from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE
+from mlops_platform.policies.evidence import OPTION_PREFIX
 from mlops_platform.stacks.loader import load_environment
 from mlops_platform.tools.findings import SECRET_MARKER, AuditResult, CapturedResource, Check, Framework
 from mlops_platform.tools.reports import FORMATS, render
@@ -53,10 +53,9 @@ def test_cis_benchmarks_apply_only_to_their_target() -> None:
 
 
 def test_every_catalogue_rule_declares_the_properties_it_reads() -> None:
-    assert set(RULE_EVIDENCE) == {r.name for r in RULES}
-    for rule, paths in RULE_EVIDENCE.items():
-        assert paths, rule
-        for path in paths:
+    for rule in RULES:
+        assert rule.evidence.reads, rule.name
+        for path in (*rule.evidence.reads, *(rule.evidence.subjects or ())):
             if not path.startswith(OPTION_PREFIX):
                 jsonpath.compile(path)  # raises on a malformed query
 
