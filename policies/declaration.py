@@ -146,7 +146,6 @@ class Rule:
     mappings: tuple[ControlMapping, ...]
     """Each control the rule evidences, with its coverage (full or partial) and why; the first is the
     rule's ``PolicyComplianceFramework``."""
-    spec_title: str
     evidence: EvidenceSelector
     """The properties whose values the audit reports as what the rule judged."""
     remediation: str
@@ -173,7 +172,7 @@ class Rule:
             out.append("declare a ResourceRule or a StackRule")
         if not _NAME_RE.match(self.name):
             out.append("name must be <resource>-<check> in lowercase words joined by '-'")
-        for what in ("description", "remediation", "spec_title"):
+        for what in ("description", "remediation"):
             if not getattr(self, what).strip():
                 out.append(f"no {what}")
         if not isinstance(self.pack, Pack):
@@ -234,6 +233,12 @@ class Rule:
         fw, ref = self.controls[0].split(":", 1)
         edition = FRAMEWORKS[fw]
         return edition.name, edition.version, ref
+
+    @property
+    def spec_title(self) -> str:
+        """The primary control's own title (``PolicyComplianceFramework.specification``)."""
+        fw, ref = self.controls[0].split(":", 1)
+        return control_title(fw, ref)
 
     @property
     def tags(self) -> list[str]:

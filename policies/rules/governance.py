@@ -110,7 +110,6 @@ RESOURCE_OWNERSHIP_LABELS = ResourceRule(
             "checked",
         ),
     ),
-    spec_title="System component inventory",
     evidence=EvidenceSelector(reads=ev.label(*L.OWNERSHIP_LABELS)),
     schema={"requiredLabels": {**STRING_LIST, "default": []}},
     knobs=per_tier(requiredLabels=(list(L.OWNERSHIP_LABELS),) * 3),
@@ -147,7 +146,6 @@ RESOURCE_APP_LABELS = ResourceRule(
             missing="the inventory's upkeep and review: not checked",
         ),
     ),
-    spec_title="System component inventory",
     evidence=EvidenceSelector(
         reads=ev.label(L.APP_NAME, L.APP_INSTANCE, L.APP_COMPONENT, L.APP_PART_OF, L.APP_MANAGED_BY)
     ),
@@ -225,7 +223,6 @@ MODEL_SERVING_LABELS = ResourceRule(
             missing="its use to support internal control: not checked",
         ),
     ),
-    spec_title="Record-keeping",
     evidence=EvidenceSelector(reads=ev.label(*L.MODEL_LABELS, L.MODEL_URI)),
     remediation="Let the serving component set the model labels and annotations from the environment spec "
     "(`serving.models[].model` and `.governance`).",
@@ -304,7 +301,6 @@ MODEL_REGISTRY_SOURCE = ResourceRule(
             missing="authorisation and approval of changes: not checked",
         ),
     ),
-    spec_title="Quality management system",
     evidence=EvidenceSelector(reads=ev.label(L.MODEL_URI, L.MODEL_SOURCE)),
     schema={
         "allowedSources": {**STRING_LIST, "default": ["registry-version", "registry-alias"]},
@@ -399,7 +395,6 @@ MODEL_VERSION_PINNED = ResourceRule(
             "checked",
         ),
     ),
-    spec_title="Record-keeping",
     evidence=EvidenceSelector(
         reads=ev.label(L.RISK_TIER, L.MODEL_SOURCE, L.MODEL_URI, L.REGISTRY_RESOLUTION, L.REGISTRY_VERSION)
     ),
@@ -457,7 +452,6 @@ MODEL_ARTIFACT_PINNED = ResourceRule(
             missing="authorisation and approval of changes are not checked",
         ),
     ),
-    spec_title="Record-keeping",
     # What an inference server is told to pull at start (policies/rules/_inference.py).
     evidence=EvidenceSelector(
         reads=(
@@ -541,7 +535,6 @@ MODEL_HIGH_RISK_DOCUMENTATION = ResourceRule(
             missing="project management practices: not checked",
         ),
     ),
-    spec_title="Technical documentation",
     evidence=EvidenceSelector(reads=ev.label(L.RISK_TIER, L.MODEL_CARD_URL, L.APPROVAL_REF)),
     schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
     remediation="Set `governance.model_card_url` (https) and `governance.approval_ref` for the model in the "
@@ -690,7 +683,6 @@ MODEL_MONITORING_COVERAGE = StackRule(
             missing="analysis of anomalies as security events: not checked",
         ),
     ),
-    spec_title="Post-market monitoring",
     evidence=EvidenceSelector(
         reads=(
             *ev.label(L.MODEL, L.SCRAPE_TARGET, L.ALERT_RULES_FOR),
@@ -777,7 +769,6 @@ MODEL_DRIFT_CHECK = StackRule(
             missing="evaluation of anomalies and response: not checked",
         ),
     ),
-    spec_title="Accuracy, robustness and cybersecurity",
     evidence=EvidenceSelector(
         reads=(*ev.label(L.MODEL, L.RISK_TIER, L.DRIFT_CHECK), "$.spec.schedule", "$.spec.suspend"),
         subjects=(*ev.label(L.DRIFT_CHECK), *ev.component(L.COMPONENT_DRIFT_CHECK)),
@@ -881,7 +872,6 @@ MODEL_CLASSIFICATION_CEILING = StackRule(
             missing="identification and retention of confidential information: not checked",
         ),
     ),
-    spec_title="Data and data governance",
     evidence=EvidenceSelector(reads=ev.label(L.MODEL, L.DATA_CLASSIFICATION, L.CLASSIFICATION_CEILING)),
     remediation="Serve the model from an environment cleared for its data class, or raise "
     "`environment.data_classification_ceiling` after a data-protection review.",

@@ -135,7 +135,6 @@ MODEL_VERSION_RESOLVED = ResourceRule(
             missing="the inventory's upkeep and review: not checked",
         ),
     ),
-    spec_title="Record-keeping",
     evidence=EvidenceSelector(
         reads=ev.label(L.REGISTRY_RESOLUTION, L.REGISTRY_REF, L.REGISTRY_VERSION, L.REGISTRY_ERROR)
     ),
@@ -205,7 +204,6 @@ MODEL_VERSION_APPROVED = ResourceRule(
             missing="the authorisation decision itself: not checked",
         ),
     ),
-    spec_title="Human oversight",
     evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_TAGS, L.APPROVAL_REF)),
     schema={"riskTiers": {**STRING_LIST, "default": ["minimal", "limited", "high"]}},
     remediation=f"Tag the approved version `{L.TAG_APPROVAL_REF}=<governance.approval_ref>` in the registry "
@@ -270,7 +268,6 @@ MODEL_VERSION_VALIDATED = ResourceRule(
             missing="the test plan and its evidence: not checked",
         ),
     ),
-    spec_title="Accuracy, robustness and cybersecurity",
     evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_TAGS)),
     schema={"riskTiers": {**STRING_LIST, "default": ["minimal", "limited", "high"]}},
     remediation=f"Run the validation pipeline and tag the version `{L.TAG_VALIDATION_STATUS}=passed`, or "
@@ -340,7 +337,6 @@ MODEL_VERSION_METRICS = ResourceRule(
             missing="the test plan and its evidence: not checked",
         ),
     ),
-    spec_title="Accuracy, robustness and cybersecurity",
     evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_METRICS, L.METRIC_THRESHOLDS)),
     remediation="Serve a version whose run logged every metric of `governance.metric_thresholds` at the "
     "required level, or revise the thresholds through model-risk review.",
@@ -391,7 +387,6 @@ MODEL_VERSION_MODEL_CARD = ResourceRule(
             "checked",
         ),
     ),
-    spec_title="Technical documentation",
     evidence=EvidenceSelector(reads=ev.label(L.RISK_TIER, L.REGISTRY_VERSION, L.REGISTRY_MODEL_CARD)),
     schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
     remediation=f"Tag the version `{L.TAG_MODEL_CARD_URL}=https://...` with its model card.",
@@ -460,7 +455,6 @@ MODEL_CANARY_NEWER_VERSION = StackRule(
             missing="the change-control process (review, approval, records): not checked",
         ),
     ),
-    spec_title="Risk management system",
     evidence=EvidenceSelector(reads=ev.label(L.MODEL, L.TRACK, L.REGISTRY_VERSION)),
     remediation="Point the canary's alias at a version newer than the stable one, or promote the canary and "
     "remove it.",

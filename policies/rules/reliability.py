@@ -141,7 +141,6 @@ WORKLOAD_RESOURCE_REQUESTS = ResourceRule(
             missing="monitoring and evaluation of capacity and demand: not checked",
         ),
     ),
-    spec_title="Resource availability",
     evidence=EvidenceSelector(
         reads=(*ev.containers("resources.requests"), "$.cpuShares", "$.memoryReservation")
     ),
@@ -199,7 +198,6 @@ WORKLOAD_RESOURCE_LIMITS = ResourceRule(
             missing="monitoring and evaluation of capacity and demand: not checked",
         ),
     ),
-    spec_title="Ensure that the memory usage for containers is limited",
     evidence=EvidenceSelector(reads=(*ev.containers("resources.limits"), "$.memory", "$.cpus")),
     remediation="Set `resources.limits.cpu` and `.memory`; on Docker set `memory` and `cpus`.",
 )
@@ -264,7 +262,6 @@ WORKLOAD_HEALTH_CHECKS = ResourceRule(
             missing="backup and recovery infrastructure: not checked",
         ),
     ),
-    spec_title="Ensure that container health is checked at runtime",
     evidence=EvidenceSelector(
         reads=(
             *ev.containers("livenessProbe", "readinessProbe"),
@@ -335,7 +332,6 @@ WORKLOAD_RESTART_POLICY = ResourceRule(
             missing="backup and recovery infrastructure: not checked",
         ),
     ),
-    spec_title="Ensure that the 'on-failure' container restart policy is set to '5'",
     evidence=EvidenceSelector(reads=(*ev.pod("restartPolicy"), "$.restart", "$.maxRetryCount")),
     remediation="Run pods through a controller (Deployment/StatefulSet); on Docker set "
     '`restart="unless-stopped"` '
@@ -415,7 +411,6 @@ WORKLOAD_MIN_REPLICAS = StackRule(
             missing="backup and recovery infrastructure: not checked",
         ),
     ),
-    spec_title="System recovery and reconstitution",
     evidence=EvidenceSelector(
         reads=("$.spec.replicas", "$.spec.minReplicas", *ev.label(L.TRACK)),
         subjects=ev.component(L.COMPONENT_MODEL_SERVER),
@@ -525,7 +520,6 @@ WORKLOAD_DISRUPTION_BUDGET = StackRule(
             missing="backup and recovery infrastructure: not checked",
         ),
     ),
-    spec_title="System recovery and reconstitution",
     evidence=EvidenceSelector(reads=("$.spec.maxUnavailable", "$.spec.minAvailable", "$.spec.replicas")),
     remediation="Add a PodDisruptionBudget selecting the pod labels with `maxUnavailable: 1` (a budget "
     "allowing no disruption blocks node drains).",
@@ -596,7 +590,6 @@ AUTOSCALER_BOUNDS_SANE = ResourceRule(
             missing="monitoring and evaluation of capacity: not checked",
         ),
     ),
-    spec_title="Capacity planning",
     evidence=EvidenceSelector(
         reads=("$.spec.minReplicas", "$.spec.maxReplicas", "$.spec.scaleTargetRef.name")
     ),
@@ -657,7 +650,6 @@ STORAGE_PROTECTED = ResourceRule(
             missing="backup copies and their testing: not checked",
         ),
     ),
-    spec_title="System backup",
     evidence=EvidenceSelector(reads=("option:protect", "option:retain_on_delete")),
     schema={"requireProtect": {"type": "boolean", "default": True}},
     knobs=per_tier(requireProtect=(False, False, True)),
@@ -787,7 +779,6 @@ DATABASE_BACKUPS_SCHEDULED = StackRule(
             missing="that backups run and restore (testing): not checked",
         ),
     ),
-    spec_title="System backup",
     evidence=EvidenceSelector(
         reads=(
             "$.spec.schedule",
@@ -847,7 +838,6 @@ OBJECT_STORE_VERSIONING = ResourceRule(
             missing="backup copies apart and their testing: not checked",
         ),
     ),
-    spec_title="System backup",
     evidence=EvidenceSelector(reads=ev.label(L.BUCKET_VERSIONING)),
     remediation="Enable versioning on every bucket (`storage.object_store.buckets[].versioning: true`).",
 )
@@ -882,7 +872,6 @@ OBJECT_STORE_ENCRYPTION = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Protection of information at rest",
     evidence=EvidenceSelector(reads=ev.label(L.ENCRYPTION_AT_REST)),
     remediation="Enable server-side encryption (`storage.object_store.encryption: true`, MinIO KMS/KES).",
 )

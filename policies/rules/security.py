@@ -143,7 +143,6 @@ WORKLOAD_NO_PRIVILEGED = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of privileged containers",
     evidence=EvidenceSelector(reads=(*ev.security_context("privileged"), "$.privileged")),
     remediation="Remove `privileged: true` (k8s securityContext / Docker `privileged`); grant the single "
     "capability the process needs instead.",
@@ -199,7 +198,6 @@ WORKLOAD_NO_PRIVILEGE_ESCALATION = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of containers with allowPrivilegeEscalation",
     evidence=EvidenceSelector(reads=(*ev.security_context("allowPrivilegeEscalation"), "$.securityOpts")),
     remediation="Set `securityContext.allowPrivilegeEscalation: false` on every container; on Docker add "
     "`no-new-privileges:true` to `security_opts`.",
@@ -272,7 +270,6 @@ WORKLOAD_RUN_AS_NON_ROOT = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of root containers",
     evidence=EvidenceSelector(
         reads=(
             *ev.security_context("runAsNonRoot"),
@@ -332,7 +329,6 @@ WORKLOAD_READ_ONLY_ROOT_FILESYSTEM = ResourceRule(
             missing="CC6.8 also covers malware detection and change detection at run time: not checked",
         ),
     ),
-    spec_title="Ensure that the container's root filesystem is mounted as read only",
     evidence=EvidenceSelector(reads=(*ev.security_context("readOnlyRootFilesystem"), "$.readOnly")),
     remediation="Set `readOnlyRootFilesystem: true` (Docker `read_only=True`) and mount an `emptyDir`/tmpfs "
     "for the paths the process writes.",
@@ -400,7 +396,6 @@ WORKLOAD_DROP_ALL_CAPABILITIES = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of containers with capabilities assigned",
     evidence=EvidenceSelector(reads=(*ev.security_context("capabilities.drop"), "$.capabilities.drops")),
     remediation="Add `ALL` to `securityContext.capabilities.drop` (Docker `capabilities.drops`) and add "
     "back only what is allowed.",
@@ -469,7 +464,6 @@ WORKLOAD_NO_ADDED_CAPABILITIES = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of containers with added capabilities",
     evidence=EvidenceSelector(reads=(*ev.security_context("capabilities.add"), "$.capabilities.adds")),
     schema={"allowedCapabilities": {**STRING_LIST, "default": ["NET_BIND_SERVICE"]}},
     remediation="Remove capabilities from `capabilities.add`/`adds` that are not in `allowedCapabilities`.",
@@ -549,7 +543,6 @@ WORKLOAD_NO_HOST_NAMESPACES = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of containers wishing to share the host network namespace",
     evidence=EvidenceSelector(
         reads=(
             *ev.pod("hostNetwork", "hostPID", "hostIPC"),
@@ -637,7 +630,6 @@ WORKLOAD_NO_HOST_PATH_MOUNTS = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Minimize the admission of HostPath volumes",
     evidence=EvidenceSelector(reads=ev.HOST_MOUNTS),
     remediation="Replace `hostPath` volumes and Docker bind mounts with PersistentVolumeClaims / named "
     "volumes.",
@@ -699,7 +691,6 @@ WORKLOAD_NO_RUNTIME_SOCKET_MOUNT = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Ensure that the Docker socket is not mounted inside any containers",
     evidence=EvidenceSelector(reads=ev.HOST_MOUNTS),
     remediation="Never mount docker.sock/containerd.sock into a container: it is root on the host. Use the "
     "Kubernetes API or a rootless builder instead.",
@@ -761,7 +752,6 @@ WORKLOAD_SECCOMP_RUNTIME_DEFAULT = ResourceRule(
             missing="CC6.8 also covers malware detection and change detection at run time: not checked",
         ),
     ),
-    spec_title="Ensure that the seccomp profile is set to docker/default in your pod definitions",
     evidence=EvidenceSelector(reads=(*ev.security_context("seccompProfile.type"), "$.securityOpts")),
     remediation="Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; on Docker never pass "
     "`seccomp=unconfined`.",
@@ -833,7 +823,6 @@ WORKLOAD_NO_SERVICE_ACCOUNT_TOKEN = StackRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Ensure that Service Account Tokens are only mounted where necessary",
     evidence=EvidenceSelector(
         reads=(
             *ev.pod("automountServiceAccountToken"),
@@ -962,7 +951,6 @@ IMAGE_NO_LATEST_TAG = ResourceRule(
             missing="authorisation and approval of changes are not checked",
         ),
     ),
-    spec_title="Ensure that docker commands always make use of the latest version of their image",
     evidence=EvidenceSelector(reads=ev.IMAGES),
     remediation="Reference images as `registry/repo:<version>` (never untagged, `latest` or another tag "
     "registries move: `main`, `master`, `develop`, `dev`, `stable`, `edge`, `nightly`, `canary`, `beta`, "
@@ -1011,7 +999,6 @@ IMAGE_DIGEST_PINNED = ResourceRule(
             missing="authorisation and approval of changes are not checked",
         ),
     ),
-    spec_title="Software, firmware, and information integrity",
     evidence=EvidenceSelector(reads=ev.IMAGES),
     schema={"requireDigest": {"type": "boolean", "default": True}},
     knobs=per_tier(requireDigest=(False, False, True)),
@@ -1075,7 +1062,6 @@ IMAGE_APPROVED_REGISTRY = ResourceRule(
             missing="CC6.8 also covers malware detection and change detection at run time: not checked",
         ),
     ),
-    spec_title="Configure Image Provenance",
     evidence=EvidenceSelector(reads=ev.IMAGES),
     schema={"allowedRegistries": {**STRING_LIST, "default": []}},
     knobs=per_tier(allowedRegistries=(APPROVED_REGISTRIES, APPROVED_REGISTRIES, APPROVED_REGISTRIES)),
@@ -1172,7 +1158,6 @@ SECRET_NO_PLAINTEXT_ENV = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Prefer using secrets as files over secrets as environment variables",
     evidence=EvidenceSelector(
         reads=(
             *ev.containers("env[*].name", "env[*].valueFrom.secretKeyRef.name", "envFrom[*].secretRef.name"),
@@ -1251,7 +1236,6 @@ SECRET_NO_PLAINTEXT_CONFIG = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Protection of information at rest",
     evidence=EvidenceSelector(reads=("$.data.~", "$.uploads[*].file")),
     remediation="Move the value into a Kubernetes Secret (or a secret Docker upload) and reference it; "
     "rotate it.",
@@ -1322,7 +1306,6 @@ SECRET_NO_PLAINTEXT_METADATA = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    spec_title="Authenticator management: no embedded unencrypted static authenticators",
     evidence=EvidenceSelector(reads=("$.metadata.labels.~", "$.metadata.annotations.~", "$.labels[*].label")),
     remediation="Remove the credential from labels/annotations (they are readable by anyone who can list "
     "the object) and rotate it.",
@@ -1422,7 +1405,6 @@ NETWORK_NO_PUBLIC_EXPOSURE = ResourceRule(
             missing="threat protection at the boundary (firewalls, intrusion detection): not checked",
         ),
     ),
-    spec_title="Boundary protection",
     evidence=EvidenceSelector(
         reads=(
             "$.spec.type",
@@ -1494,7 +1476,6 @@ INGRESS_TLS_REQUIRED = ResourceRule(
             missing="other transmission and removal of information: not checked",
         ),
     ),
-    spec_title="Transmission confidentiality and integrity",
     evidence=EvidenceSelector(
         reads=("$.spec.rules[*].host", "$.spec.tls[*].hosts", "$.spec.tls[*].secretName")
     ),
@@ -1669,7 +1650,6 @@ NETWORK_POLICY_COVERAGE = StackRule(
             missing="threat protection at the boundary (firewalls, intrusion detection): not checked",
         ),
     ),
-    spec_title="Ensure that all Namespaces have NetworkPolicies defined",
     evidence=EvidenceSelector(
         reads=("$.spec.podSelector", "$.spec.policyTypes", "$.networksAdvanced[*].name")
     ),
@@ -1777,7 +1757,6 @@ NAMESPACE_NOT_DEFAULT = ResourceRule(
             missing="network segregation itself is network-policy-coverage's, and its design: not checked",
         ),
     ),
-    spec_title="The default namespace should not be used",
     evidence=EvidenceSelector(reads=("$.metadata.namespace",)),
     remediation="Set `metadata.namespace` to the environment's namespace explicitly.",
 )
