@@ -180,6 +180,7 @@ def _model(p: _Problems, field: str, m: ModelSpec) -> None:
         p.check(f"{field}.governance.model_card_url", v.matches, gov.model_card_url, v.HTTPS_URL_PATTERN)
     p.check(f"{field}.slo.p99_latency_ms", v.within, m.slo.p99_latency_ms, 1)
     p.check(f"{field}.slo.error_rate", v.fraction, m.slo.error_rate)
+    p.check(f"{field}.slo.alert_after_seconds", v.within, m.slo.alert_after_seconds, 0, v.ALERT_AFTER_MAX_S)
     _resources(p, f"{field}.resources", m.resources)
     if m.canary is not None:
         c = m.canary
@@ -193,6 +194,13 @@ def _model(p: _Problems, field: str, m: ModelSpec) -> None:
         p.check(f"{field}.drift.schedule", v.matches, m.drift.schedule, v.CRON_PATTERN)
         p.check(f"{field}.drift.psi_threshold", v.fraction, m.drift.psi_threshold)
         p.check(f"{field}.drift.feature_share_threshold", v.fraction, m.drift.feature_share_threshold)
+        p.check(
+            f"{field}.drift.alert_after_seconds",
+            v.within,
+            m.drift.alert_after_seconds,
+            0,
+            v.ALERT_AFTER_MAX_S,
+        )
 
 
 def _model_reference(p: _Problems, field: str, source: Any, uri: Any, label: Any) -> None:

@@ -269,6 +269,8 @@ class ModelSlo:
     p99_latency_ms: int
     error_rate: float
     """Acceptable ratio of 5xx responses, e.g. 0.01."""
+    alert_after_seconds: int = 300
+    """How long a breach must last before its alert fires (the rule's ``for``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,6 +280,8 @@ class DriftArgs:
     schedule: str
     psi_threshold: float = 0.2
     feature_share_threshold: float = 0.3
+    alert_after_seconds: int = 900
+    """How long a drift figure must stay above its threshold before its alert fires."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,8 +36,6 @@ DASHBOARDS_PATH = "/etc/grafana/dashboards"
 DATASOURCE_UID = "prometheus"
 
 RATE_WINDOW = "5m"  # rate() window of the SLO alerts: >= 4x the longest scrape interval we allow (60s)
-SLO_FOR = "5m"  # an SLO breach must last this long before it pages
-DRIFT_FOR = "15m"  # drift gauges change hourly; one bad evaluation is not a trend
 REPEAT_INTERVAL = "4h"
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: ~10x faster
 
@@ -51,6 +49,11 @@ _ENV = jinja2.Environment(
 
 def _render(template: str, **context: Any) -> str:
     return _ENV.get_template(template).render(**context)
+
+
+def _duration(seconds: int) -> str:
+    """``300`` -> ``5m``, ``45`` -> ``45s``: a Prometheus duration, in minutes when it is whole minutes."""
+    return f"{seconds // 60}m" if seconds and seconds % 60 == 0 else f"{seconds}s"
 
 
 def _seconds(milliseconds: int) -> str:
@@ -126,8 +129,6 @@ def render_alert_rules(models: Sequence[ScrapeTarget]) -> str:
     return _render(
         "alert_rules.yml.j2",
         window=RATE_WINDOW,
-        for_duration=SLO_FOR,
-        drift_for_duration=DRIFT_FOR,
         models=[
             {
                 "model": m.model,
@@ -135,7 +136,9 @@ def render_alert_rules(models: Sequence[ScrapeTarget]) -> str:
                 "p99_latency_ms": m.slo.p99_latency_ms,
                 "p99_latency_seconds": _seconds(m.slo.p99_latency_ms),
                 "error_rate": repr(float(m.slo.error_rate)),
+                "for_duration": _duration(m.slo.alert_after_seconds),
                 "drift": m.drift,
+                "drift_for_duration": _duration(m.drift.alert_after_seconds) if m.drift else None,
             }
             for m in ordered
         ],

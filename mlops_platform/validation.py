@@ -37,6 +37,7 @@ DNS_LABEL_MAX = 63
 ENDPOINT_NAME_MAX = 40
 """A model's name, the stem of its children's names (``<name>-canary-pdb``...): 63 less the longest suffix."""
 LABEL_VALUE_MAX = 63
+ALERT_AFTER_MAX_S = 86_400  # an alert's `for` of at most a day: longer hides the incident it exists for
 PORT_MIN, PORT_MAX = 1, 65535
 
 PATTERN_MESSAGES = {

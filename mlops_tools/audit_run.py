@@ -206,8 +206,8 @@ def _provenance(request: AuditRequest, results: list[AuditResult]):  # type: ign
         inputs.append(defaults)
     for result, env_file in zip(results, request.env_files, strict=True):
         inputs.append(input_file("spec", env_file, root, result.environment))
-        inputs += [  # a config file's path as the audit showed it (from the working directory): the root's
-            InputFile("policy-config", relative(Path(source.path), root), source.sha256, result.environment)
+        inputs += [  # a config file's path as the audit located it: relative to the project's root
+            InputFile("policy-config", relative(root / source.path, root), source.sha256, result.environment)
             for source in result.policy_config
         ]
     return collect_provenance(

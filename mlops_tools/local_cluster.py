@@ -296,26 +296,50 @@ def main(argv: list[str]) -> int:  # pragma: no cover - an interactive helper fo
         action="store_true",
         help="also run a node (kubelet, containerd, CNI, kube-proxy, CoreDNS, volumes): pods run (root)",
     )
+    parser.add_argument(
+        "--platform",
+        action="store_true",
+        help=(
+            "with --node: build the platform's images (cached), serve them from the node's registry, "
+            "write a project for the node in DIR/project (stack `local`), print each endpoint once ready"
+        ),
+    )
     args = parser.parse_args(argv)
+    if args.platform and not args.node:
+        print("--platform needs --node (pods must run)", file=sys.stderr)
+        return 2
     binaries = toolchain_binaries()
     if binaries is None:
         print("the control plane is not built: run `mlops toolchain install`", file=sys.stderr)
         return 2
+    directory = args.directory.resolve()
     try:
         if args.node:
             from mlops_platform.tools.node import cluster as node_cluster
+            from mlops_platform.tools.node import mirror
 
             node = node_cluster.toolchain_node_binaries()
             if node is None:
                 print("the node is not built: run `mlops toolchain install`", file=sys.stderr)
                 return 2
-            started = node_cluster.running(args.directory.resolve(), binaries, node)
+            extra = {}
+            if args.platform:
+                extra = {
+                    "image_store": directory / "images",
+                    "config_reloader_image": mirror.config_reloader_image(),
+                }
+            started = node_cluster.running(directory, binaries, node, **extra)
         else:
-            started = running(args.directory.resolve(), binaries)
+            started = running(directory, binaries)
         with started as cluster:
             print(f"ready in {cluster.started_s:.1f} s: export KUBECONFIG={cluster.kubeconfig}", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            if args.platform:
+                from mlops_platform.tools.node import tryout
+
+                return tryout.serve(cluster, directory)
+            else:
+                with contextlib.suppress(KeyboardInterrupt):
+                    signal.sigwait({signal.SIGINT, signal.SIGTERM})
     except ClusterError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -36,7 +36,7 @@ class Coverage(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ControlMapping:
-    """One rule -> control mapping, kept with the rule in the catalogue."""
+    """One rule -> control mapping, kept with the rule's declaration."""
 
     control: str
     """``<framework>:<control-id>``."""
@@ -59,12 +59,12 @@ class ControlMapping:
         return f"{COVERAGE_TAG}:{self.coverage}:{self.control}"
 
 
-def full(control: str, rationale: str) -> ControlMapping:
+def full(control: str, *, rationale: str) -> ControlMapping:
     """The rule checks what ``control`` asks of a declared configuration."""
     return ControlMapping(control, Coverage.FULL, rationale)
 
 
-def partial(control: str, rationale: str, missing: str) -> ControlMapping:
+def partial(control: str, *, rationale: str, missing: str) -> ControlMapping:
     """The rule checks part of ``control``; ``missing`` says what else the control asks."""
     return ControlMapping(control, Coverage.PARTIAL, rationale, missing)
 

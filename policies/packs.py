@@ -1,4 +1,4 @@
-"""Wire catalogue rules into ``pulumi_policy`` policies.
+"""Wire the declared rules into ``pulumi_policy`` policies.
 
 Importing this module constructs no ``PolicyPack`` (whose constructor serves gRPC and blocks); the
 pack directories' ``__main__.py`` do that with :func:`pack_arguments`, after
@@ -26,21 +26,20 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
-    Severity,
     StackValidationArgs,
     StackValidationPolicy,
 )
 from pulumi_policy.deserialize import SPECIAL_SIG_KEY
 
-from mlops_platform.policies.catalogue import PACKS, Rule, rules_for
+from mlops_platform.policies.catalogue import PACKS, rules_for
+from mlops_platform.policies.declaration import ResourceRule, Rule, StackRule
 from mlops_platform.policies.rules._model import _SENTINELS, Res, Unknown, plain
+from mlops_platform.validation import Tier
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from pulumi_policy.policy import _PolicyAnalyzerServicer
-
-_SEVERITY = {s.value: s for s in Severity}
 
 
 def _failure(rule: Rule, exc: Exception) -> str:
@@ -85,7 +84,7 @@ def not_applicable_reason(rule: Rule) -> str:
     return f"applies to {rule.applies_to.summary}"
 
 
-def resource_validation(rule: Rule):
+def resource_validation(rule: ResourceRule):
     scope, reason = rule.applies_to, not_applicable_reason(rule)
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -106,13 +105,13 @@ def resource_validation(rule: Rule):
     return validate
 
 
-def stack_validation(rule: Rule):
+def stack_validation(rule: StackRule):
     scope, reason = rule.applies_to, not_applicable_reason(rule)
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = _shared_stack_res(args)
         config = _config(rule, args.get_config())
-        findings: list[tuple[str | None, str]] | None
+        findings: Sequence[tuple[str | None, str]] | None
         try:
             in_scope = any(scope(r, config) for r in resources if scope.type_may_apply(r.type))
             findings = rule.check(resources, config) if in_scope else None
@@ -131,9 +130,11 @@ def build_policy(rule: Rule) -> Policy:
     common: dict[str, Any] = dict(
         name=rule.name,
         description=rule.description,
-        enforcement_level=EnforcementLevel(rule.levels["prod"]),
-        config_schema=PolicyConfigSchema(properties=rule.schema) if rule.schema else None,
-        severity=_SEVERITY[rule.severity],
+        enforcement_level=rule.levels[Tier.PROD],
+        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.schema.items()})
+        if rule.schema
+        else None,
+        severity=rule.severity,
         framework=PolicyComplianceFramework(
             name=name, version=version, reference=reference, specification=rule.spec_title
         ),
@@ -142,10 +143,12 @@ def build_policy(rule: Rule) -> Policy:
         url=rule.url,
     )
     policy: Policy
-    if rule.stack:
+    if isinstance(rule, StackRule):
         policy = StackValidationPolicy(validate=stack_validation(rule), **common)
-    else:
+    elif isinstance(rule, ResourceRule):
         policy = ResourceValidationPolicy(validate=resource_validation(rule), **common)
+    else:
+        raise TypeError(f"{rule.name}: a rule is a ResourceRule or a StackRule, not {type(rule).__name__}")
     # Its validation only reads ``args`` (through ``to_res``, into plain copies): it may share them.
     # A marker of ours on the SDK's object (read by ``_shares``), not an attribute its class declares.
     policy._mlops_reads_args_only = True  # type: ignore[union-attr]

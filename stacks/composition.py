@@ -212,7 +212,11 @@ def model_spec(
             model_card_url=gov.model_card_url,
             approval_ref=gov.approval_ref,
         ),
-        slo=ModelSlo(p99_latency_ms=model.slo.p99_latency_ms, error_rate=model.slo.error_rate),
+        slo=ModelSlo(
+            p99_latency_ms=model.slo.p99_latency_ms,
+            error_rate=model.slo.error_rate,
+            alert_after_seconds=model.slo.alert_after_seconds,
+        ),
         port=model.port,
         replicas_min=model.replicas.min,
         replicas_max=model.replicas.max,
@@ -224,6 +228,7 @@ def model_spec(
                 schedule=drift.schedule,
                 psi_threshold=drift.psi_threshold,
                 feature_share_threshold=drift.feature_share_threshold,
+                alert_after_seconds=drift.alert_after_seconds,
             )
             if drift.enabled
             else None

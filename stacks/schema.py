@@ -26,6 +26,7 @@ from mlops_platform.stacks.registry_spec import MetricThresholds, RegistrySource
 from mlops_platform.stacks.types import (
     BUCKET_PATTERN,
     AccessMode,
+    AlertAfterSeconds,
     BucketName,
     Cron,
     DataClassification,
@@ -341,6 +342,8 @@ class Slo(Strict):
     p99_latency_ms: Annotated[int, Field(ge=1, le=600_000)]
     error_rate: Fraction
     """Acceptable ratio of 5xx responses, e.g. 0.01."""
+    alert_after_seconds: AlertAfterSeconds = 300
+    """How long a breach of either SLO must last before its alert fires; 0 fires at the first evaluation."""
 
 
 class Governance(Strict):
@@ -361,6 +364,9 @@ class DriftCheck(Strict):
     """Population stability index above which the alert fires."""
     feature_share_threshold: Fraction = 0.3
     """Share of drifted features above which the alert fires."""
+    alert_after_seconds: AlertAfterSeconds = 900
+    """How long a drift figure must stay above its threshold before its alert fires (drift jobs run
+    hourly by default: one bad evaluation is not a trend)."""
 
 
 class Autoscaling(Strict):

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from pydantic.fields import FieldInfo
 
 from mlops_platform.validation import (
+    ALERT_AFTER_MAX_S,
     BUCKET_PATTERN,
     CRON_PATTERN,
     DNS_LABEL_MAX,
@@ -82,6 +83,8 @@ Port = Annotated[int, Field(ge=PORT_MIN, le=PORT_MAX)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 SizeGib = Annotated[int, Field(ge=1, le=65536)]
 Days = Annotated[int, Field(ge=1, le=3650)]
+AlertAfterSeconds = Annotated[int, Field(ge=0, le=ALERT_AFTER_MAX_S)]
+"""How long a condition must hold before its alert fires (the Prometheus rule's ``for``), in seconds."""
 
 
 def _accepts_bool(annotation: Any) -> bool:

@@ -1,6 +1,8 @@
 """Positive evidence: the observed values a rule judged, read from a resource's captured inputs.
 
-The paths come from :data:`mlops_platform.policies.evidence.RULE_EVIDENCE`. Output is bounded
+The paths are each rule's declared :class:`~mlops_platform.policies.evidence.EvidenceSelector` (read from
+the catalogue on first use: the declarations import pulumi-policy, which the reports do not
+otherwise need). Output is bounded
 (:data:`MAX_OBSERVATIONS` per policy and resource, :data:`MAX_VALUE_CHARS` per value) and never holds
 a secret: the engine already replaced secret inputs by ``SECRET_MARKER``, rendered here as
 ``[secret]``, and the report view redacts every string by fingerprint on top.
@@ -23,7 +25,7 @@ from typing import Any, Final
 
 import jsonpath
 
-from mlops_platform.policies.evidence import OPTION_PREFIX, RULE_EVIDENCE, RULE_SUBJECTS
+from mlops_platform.policies.evidence import OPTION_PREFIX, EvidenceSelector
 from mlops_platform.tools.engine.props import SECRET_SIG, SIG_KEY
 from mlops_platform.tools.findings import (
     SECRET_MARKER,
@@ -148,9 +150,18 @@ def _text(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
+@cache
+def _declared(policy: str) -> EvidenceSelector | None:
+    """What the bundled rule ``policy`` reads, as declared with it (``None``: no bundled rule)."""
+    from mlops_platform.policies.catalogue import evidence_of
+
+    return evidence_of(policy)
+
+
 def is_subject(inputs: Any, policy: str) -> bool:
-    """Whether a resource with ``inputs`` is one ``policy``'s evidence may list (``RULE_SUBJECTS``)."""
-    subjects = RULE_SUBJECTS.get(policy)
+    """Whether a resource with ``inputs`` is one ``policy``'s evidence may list (its ``subjects``)."""
+    declared = _declared(policy)
+    subjects = declared.subjects if declared is not None else None
     return subjects is None or any(
         _may_match(inputs, path) and next(iter(_compiled(path).finditer(inputs)), None) is not None
         for path in subjects
@@ -189,9 +200,10 @@ class _Observer:
         seen: set[str] = set()
         total = 0
         inputs = self._scrubbed(resource)
-        if not is_subject(inputs, policy):  # not what the rule's claim is about (``RULE_SUBJECTS``)
+        if not is_subject(inputs, policy):  # not what the rule's claim is about (its ``subjects``)
             return Observed((), 0)
-        for path in RULE_EVIDENCE.get(policy, ()):
+        declared = _declared(policy)
+        for path in declared.reads if declared is not None else ():
             if path.startswith(OPTION_PREFIX):
                 name = path.removeprefix(OPTION_PREFIX)
                 pairs = [(f"options.{name}", getattr(resource, name))] if name in _OPTIONS else []

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mlops_platform.policies.catalogue import FRAMEWORKS, REGISTRY_RULES, SUPPLY_CHAIN, Rule
+from mlops_platform.policies.catalogue import REGISTRY_RULES, SUPPLY_CHAIN
+from mlops_platform.policies.declaration import Rule
 from mlops_platform.policies.rules._images import parse_image
 from mlops_platform.policies.rules._model import Res
 from mlops_platform.policies.rules.security import declared_images
@@ -47,7 +48,10 @@ from mlops_platform.tools.supply_chain.cosign import (
     trusted_keys,
 )
 from mlops_platform.tools.supply_chain.oci import OciClient, OciError, credentials_for, invalid_name
+from mlops_platform.validation import Tier
 
+PACK: str = SUPPLY_CHAIN.value
+"""The pack name the audit's own checks carry in findings and reports (``supply-chain``)."""
 SIGNATURE_RULE = "image-signature-verified"
 TIMEOUT_S = 10.0  # per request; a registry answers a manifest in well under a second
 WORKERS = 4  # registries asked at once; requests to one registry go one after the other
@@ -65,7 +69,7 @@ def rule_config(rule: Rule, document: Mapping[str, Any] | None) -> tuple[Enforce
         SupplyChainConfigError: a level that is none, or a knob of the wrong type.
     """
     document = document or {}
-    level = rule.levels["prod"]
+    level: Any = rule.levels[Tier.PROD].value  # the pack default a pack would have
     knobs: dict[str, Any] = {}
     for name in ("all", rule.name):
         entry = document.get(name)
@@ -91,16 +95,15 @@ def rule_config(rule: Rule, document: Mapping[str, Any] | None) -> tuple[Enforce
 
 def policy_meta(rule: Rule, enforcement: Enforcement) -> PolicyMeta:
     """The rule as the reports know every policy (what ``GetAnalyzerInfo`` says of a pack's)."""
-    framework, control = rule.controls[0].split(":", 1)
-    name, version = FRAMEWORKS[framework]
+    name, version, control = rule.framework
     return PolicyMeta(
         name=rule.name,
-        pack=SUPPLY_CHAIN,
+        pack=PACK,
         pack_version="",
         display_name=rule.name,
         description=rule.description,
         enforcement=enforcement,
-        severity=Severity(rule.severity),
+        severity=Severity(rule.severity.value),
         framework=Framework(name, version, control, rule.spec_title),
         tags=tuple(rule.tags),
         remediation_steps=rule.remediation,
@@ -149,7 +152,7 @@ def with_supply_chain(
         scoped[rule.name] = [(c, r) for c, r in resources if rule.applies_to(r, cfg)]
         inside = {c.urn for c, _ in scoped[rule.name]}
         not_applicable += [
-            Check(rule.name, SUPPLY_CHAIN, c.urn)
+            Check(rule.name, PACK, c.urn)
             for c, r in resources
             if rule.applies_to.type_may_apply(r.type) and c.urn not in inside
         ]
@@ -161,9 +164,7 @@ def with_supply_chain(
         not_applicable=[*result.not_applicable, *not_applicable],
     )
     if not consult:
-        pending = [
-            Check(rule.name, SUPPLY_CHAIN, c.urn) for rule in REGISTRY_RULES for c, _ in scoped[rule.name]
-        ]
+        pending = [Check(rule.name, PACK, c.urn) for rule in REGISTRY_RULES for c, _ in scoped[rule.name]]
         return dataclasses.replace(
             updated, not_verified=[*result.not_verified, *pending], supply_chain=SupplyChainRecord(False)
         )
@@ -183,13 +184,13 @@ def with_supply_chain(
         remediation = remediation_line(policies_by_name[rule.name])
         for captured, res in scoped[rule.name]:
             messages = rule.check(res, cfg, answers) or []
-            checks.append(Check(rule.name, SUPPLY_CHAIN, captured.urn))
+            checks.append(Check(rule.name, PACK, captured.urn))
             findings += [
                 Finding(
                     policy=rule.name,
-                    pack=SUPPLY_CHAIN,
+                    pack=PACK,
                     enforcement=enforcement,
-                    severity=Severity(rule.severity),
+                    severity=Severity(rule.severity.value),
                     urn=captured.urn,
                     resource_type=captured.type,
                     message=message,

@@ -181,7 +181,7 @@ def hkey(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | Unknown) or value is None else repr(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AppliesTo:
     """Where a rule applies: the resource types it judges and, where the type alone does not tell, a
     predicate over the resource. Outside it the pack answers not-applicable instead of a pass.

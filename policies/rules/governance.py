@@ -8,7 +8,21 @@ from typing import Any
 import yaml
 
 from mlops_platform import vocabulary as L
+from mlops_platform.policies import evidence as ev
+from mlops_platform.policies.controls import partial
+from mlops_platform.policies.declaration import (
+    BOTH,
+    MANDATORY_IN_PROD,
+    STRING_LIST,
+    Pack,
+    ResourceRule,
+    Severity,
+    StackRule,
+    per_tier,
+)
+from mlops_platform.policies.evidence import EvidenceSelector
 from mlops_platform.policies.rules import _common, _docker, _inference, _k8s
+from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._model import (
     Config,
     Res,
@@ -64,10 +78,79 @@ def resource_ownership_labels(res: Res, cfg: Config) -> list[str]:
     return _require_labels(res, cfg_list(cfg, "requiredLabels"))
 
 
+RESOURCE_OWNERSHIP_LABELS = ResourceRule(
+    name="resource-ownership-labels",
+    pack=Pack.GOVERNANCE,
+    description="Every resource must carry the configured ownership labels (the platform's configs: owner, "
+    "team, cost-centre, environment).",
+    check=resource_ownership_labels,
+    applies_to=scope.OWNED,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        partial(
+            "nist-800-53:CM-8",
+            rationale="every declared resource names its owner, team and cost centre",
+            missing="an inventory kept up to date and reviewed: only the declared resources are seen",
+        ),
+        partial(
+            "iso-27001:A.5.9",
+            rationale="each asset declares its owner",
+            missing="the inventory's upkeep and review: not checked",
+        ),
+        partial(
+            "soc2:CC2.1",
+            rationale="ownership information exists for each resource",
+            missing="its use to support internal control: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:GOVERN-2.1",
+            rationale="an owning team is named for each resource",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(*L.OWNERSHIP_LABELS)),
+    schema={"requiredLabels": {**STRING_LIST, "default": []}},
+    knobs=per_tier(requiredLabels=(list(L.OWNERSHIP_LABELS),) * 3),
+    remediation="Pass the environment's ownership labels (mlops_platform.vocabulary.OWNERSHIP_LABELS) to "
+    "every resource and pod template. Without `requiredLabels` in the pack config the rule applies nowhere, "
+    "so a program of other conventions gets no ownership noise.",
+)
+
+
 def resource_app_labels(res: Res, cfg: Config) -> list[str]:
     if not _common.labelable(res):
         return []
     return _require_labels(res, APP_LABELS)
+
+
+RESOURCE_APP_LABELS = ResourceRule(
+    name="resource-app-labels",
+    pack=Pack.GOVERNANCE,
+    description="Every resource must carry the app.kubernetes.io recommended labels.",
+    check=resource_app_labels,
+    applies_to=scope.LABELABLE,
+    targets=BOTH,
+    severity=Severity.LOW,
+    levels=MANDATORY_IN_PROD,
+    mappings=(
+        partial(
+            "nist-800-53:CM-8",
+            rationale="every declared resource carries name, component and part-of labels",
+            missing="an inventory kept up to date and reviewed: only the declared resources are seen",
+        ),
+        partial(
+            "iso-27001:A.5.9",
+            rationale="each asset is identifiable",
+            missing="the inventory's upkeep and review: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=ev.label(L.APP_NAME, L.APP_INSTANCE, L.APP_COMPONENT, L.APP_PART_OF, L.APP_MANAGED_BY)
+    ),
+    remediation="Set app.kubernetes.io/name, instance, component, part-of and managed-by on every resource.",
+)
 
 
 def model_serving_labels(res: Res, cfg: Config) -> list[str]:
@@ -89,6 +172,61 @@ def model_serving_labels(res: Res, cfg: Config) -> list[str]:
         elif not isinstance(value, str) or not value.strip():
             out.append(f'annotation "{key}" is missing')
     return out
+
+
+MODEL_SERVING_LABELS = ResourceRule(
+    name="model-serving-labels",
+    pack=Pack.GOVERNANCE,
+    description="Serving workloads must declare model, version, risk tier, data classification and "
+    "provenance.",
+    check=model_serving_labels,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.12",
+            rationale="the served model and version are recorded on the workload",
+            missing="automatic logging of events over the system's lifetime: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.11",
+            rationale="model, risk tier and classification are declared",
+            missing="the article binds the provider's processes and documentation: only the declared "
+            "configuration is checked",
+        ),
+        partial(
+            "nist-ai-rmf:GOVERN-1.6",
+            rationale="each served model is inventoried with its metadata",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MAP-1.1",
+            rationale="risk tier and data classification are declared",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CM-8",
+            rationale="serving workloads name their model",
+            missing="an inventory kept up to date and reviewed: not checked",
+        ),
+        partial(
+            "iso-27001:A.5.12",
+            rationale="each model declares its data classification",
+            missing="the classification scheme and labelling procedure: not checked",
+        ),
+        partial(
+            "soc2:CC2.1",
+            rationale="model metadata exists for each endpoint",
+            missing="its use to support internal control: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(*L.MODEL_LABELS, L.MODEL_URI)),
+    remediation="Let the serving component set the model labels and annotations from the environment spec "
+    "(`serving.models[].model` and `.governance`).",
+)
 
 
 def model_registry_source(res: Res, cfg: Config) -> list[str]:
@@ -119,6 +257,70 @@ def model_registry_source(res: Res, cfg: Config) -> list[str]:
     if source == "registry-alias" and ref not in aliases:
         out.append(f'model alias "{ref}" is not approved ({", ".join(aliases) or "none configured"})')
     return out
+
+
+MODEL_REGISTRY_SOURCE = ResourceRule(
+    name="model-registry-source",
+    pack=Pack.GOVERNANCE,
+    description="Served models must come from the model registry by pinned version or an approved alias.",
+    check=model_registry_source,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.17",
+            rationale="models are served only from the registry",
+            missing="the article binds the provider's processes and documentation: only the declared "
+            "configuration is checked",
+        ),
+        partial(
+            "eu-ai-act:Art.12",
+            rationale="the registry reference served is recorded",
+            missing="automatic logging of events over the system's lifetime: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-1.3",
+            rationale="ad-hoc model sources are refused in the tier",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CM-3",
+            rationale="a model change goes through the registry",
+            missing="the change-control process (review, approval, records): not checked",
+        ),
+        partial(
+            "iso-27001:A.8.32",
+            rationale="model changes go through the registry",
+            missing="the change-management process: not checked",
+        ),
+        partial(
+            "soc2:CC8.1",
+            rationale="model changes go through the registry",
+            missing="authorisation and approval of changes: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.MODEL_URI, L.MODEL_SOURCE)),
+    schema={
+        "allowedSources": {**STRING_LIST, "default": ["registry-version", "registry-alias"]},
+        "approvedAliases": {**STRING_LIST, "default": ["champion", "challenger"]},
+    },
+    knobs=per_tier(
+        allowedSources=(
+            ["registry-version", "registry-alias", "uri"],
+            ["registry-version", "registry-alias"],
+            ["registry-version", "registry-alias"],
+        ),
+        approvedAliases=(
+            ["champion", "challenger", "staging"],
+            ["champion", "challenger"],
+            ["champion", "challenger"],
+        ),
+    ),
+    remediation="Register the model and serve `models:/<name>/<version>` or an approved alias (`champion`); "
+    "ad-hoc URIs are for dev only.",
+)
 
 
 def model_version_pinned(res: Res, cfg: Config) -> list[str]:
@@ -160,12 +362,107 @@ def model_version_pinned(res: Res, cfg: Config) -> list[str]:
     ]
 
 
+MODEL_VERSION_PINNED = ResourceRule(
+    name="model-version-pinned",
+    pack=Pack.GOVERNANCE,
+    description="A high-risk model must be served by an exact version: pinned in the spec, or an alias a "
+    "model registry resolved.",
+    check=model_version_pinned,
+    applies_to=scope.PINNED_VERSION,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.12",
+            rationale="the exact version each endpoint of a high-risk model serves is known and recorded",
+            missing="automatic logging of events over the system's lifetime: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.9",
+            rationale="a high-risk model's served version is identified, so its risks can be assessed",
+            missing="the provider's risk management system (identification, evaluation, measures): not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CM-8",
+            rationale="the inventory names the exact model version served",
+            missing="an inventory kept up to date and reviewed: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:GOVERN-1.6",
+            rationale="each high-risk endpoint is inventoried down to its version",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=ev.label(L.RISK_TIER, L.MODEL_SOURCE, L.MODEL_URI, L.REGISTRY_RESOLUTION, L.REGISTRY_VERSION)
+    ),
+    schema={
+        "requirePinnedVersion": {"type": "boolean", "default": True},
+        "riskTiers": {**STRING_LIST, "default": ["high"]},
+    },
+    knobs=per_tier(requirePinnedVersion=(True, True, True)),
+    remediation="Pin `serving.models[].model.version` (and `canary.version`) in the environment spec, or "
+    "name the model registry (`environment.registry_source`) so the alias is resolved to a version.",
+)
+
+
 def model_artifact_pinned(res: Res, cfg: Config) -> list[str]:
     """A model a server pulls from a hub at start must be pinned to a revision (else it can change)."""
     return [
         f'{where} pulls model "{name}" from a hub at start without a revision (--revision or REVISION)'
         for where, name in _inference.unpinned_models(res)
     ]
+
+
+MODEL_ARTIFACT_PINNED = ResourceRule(
+    name="model-artifact-pinned",
+    pack=Pack.GOVERNANCE,
+    description="A model an inference server pulls from a hub at start must be pinned to a revision.",
+    check=model_artifact_pinned,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.12",
+            rationale="the exact model revision a hub-pulling server loads is named in its configuration",
+            missing="automatic logging of events over the system's lifetime: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-1.3",
+            rationale="a model that its hub owner can change under the same name is refused in the tier",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CM-2",
+            rationale="the model in the baseline is named by a revision, not a moving hub name",
+            missing="a documented, reviewed baseline configuration: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.32",
+            rationale="a change of model revision is a change of configuration",
+            missing="the change-management process (approval, testing) is not checked",
+        ),
+        partial(
+            "soc2:CC8.1",
+            rationale="model changes show in the declared configuration",
+            missing="authorisation and approval of changes are not checked",
+        ),
+    ),
+    # What an inference server is told to pull at start (policies/rules/_inference.py).
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.containers("command", "args", "env[*].name", "env[*].value"),
+            "$.command",
+            "$.envs",
+        )
+    ),
+    remediation="Pin the model to a commit: `--revision <sha>` (vLLM, TGI) or a `REVISION` env var, or "
+    "serve it from the model registry instead of a hub name that its owner can change.",
+)
 
 
 def model_high_risk_documentation(res: Res, cfg: Config) -> list[str]:
@@ -189,6 +486,60 @@ def model_high_risk_documentation(res: Res, cfg: Config) -> list[str]:
     elif not isinstance(approval, str) or not approval.strip():
         out.append(f'{tier}-risk model has no approval reference in "{L.APPROVAL_REF}"')
     return out
+
+
+MODEL_HIGH_RISK_DOCUMENTATION = ResourceRule(
+    name="model-high-risk-documentation",
+    pack=Pack.GOVERNANCE,
+    description="High-risk models must link a model card and an approval reference.",
+    check=model_high_risk_documentation,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.11",
+            rationale="a high-risk model links a model card",
+            missing="the card's content (Annex IV) is not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.13",
+            rationale="a high-risk model links documentation for deployers",
+            missing="the instructions for use and their content: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.14",
+            rationale="a high-risk model names an approval reference",
+            missing="human oversight measures during use: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:GOVERN-1.4",
+            rationale="high-risk models are documented and approved",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MAP-3.5",
+            rationale="an approval (human oversight) is referenced",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CA-6",
+            rationale="an approval reference is declared",
+            missing="the authorisation decision itself and its official: not checked",
+        ),
+        partial(
+            "iso-27001:A.5.8",
+            rationale="documentation is part of the model's delivery",
+            missing="project management practices: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.RISK_TIER, L.MODEL_CARD_URL, L.APPROVAL_REF)),
+    schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
+    remediation="Set `governance.model_card_url` (https) and `governance.approval_ref` for the model in the "
+    "environment spec.",
+)
 
 
 # --- stack rules -------------------------------------------------------------------------------
@@ -285,6 +636,65 @@ def model_monitoring_coverage(resources: list[Res], cfg: Config) -> list[tuple[s
     return out
 
 
+MODEL_MONITORING_COVERAGE = StackRule(
+    name="model-monitoring-coverage",
+    pack=Pack.GOVERNANCE,
+    description="Every serving endpoint must have a scrape target and alert rules.",
+    check=model_monitoring_coverage,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.72",
+            rationale="every endpoint is scraped and has alert rules",
+            missing="the post-market monitoring plan and its data collection: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.15",
+            rationale="endpoints are monitored for errors and latency",
+            missing="accuracy, robustness and cybersecurity levels themselves: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.4",
+            rationale="production behaviour is monitored",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-4.1",
+            rationale="monitoring is deployed for every endpoint",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SI-4",
+            rationale="endpoints are monitored",
+            missing="monitoring for attacks and unauthorised use: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.16",
+            rationale="endpoints are monitored",
+            missing="evaluation of anomalies and response: not checked",
+        ),
+        partial(
+            "soc2:CC7.2",
+            rationale="endpoints are monitored for anomalies",
+            missing="analysis of anomalies as security events: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.label(L.MODEL, L.SCRAPE_TARGET, L.ALERT_RULES_FOR),
+            "$.spec.groups[*].name",
+        )
+    ),
+    remediation=f"Create a ServiceMonitor labelled `{L.SCRAPE_TARGET}` and a PrometheusRule labelled "
+    f"`{L.ALERT_RULES_FOR}` with a `model-<name>` group (Docker: a `model-<name>` scrape job and rule "
+    "group in the Prometheus uploads).",
+)
+
+
 def model_drift_check(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
     tiers = cfg_list(cfg, "riskTiers") or ["high"]
     checks: set[Any] = set()
@@ -315,6 +725,59 @@ def model_drift_check(resources: list[Res], cfg: Config) -> list[tuple[str, str]
         elif res.is_k8s and model not in checks:
             out.append((res.urn, f'{res.label}: no active drift-check CronJob labelled {L.MODEL}="{model}"'))
     return out
+
+
+MODEL_DRIFT_CHECK = StackRule(
+    name="model-drift-check",
+    pack=Pack.GOVERNANCE,
+    description="High-risk models must have an active drift check.",
+    check=model_drift_check,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.15",
+            rationale="a high-risk model's drift is checked on a schedule",
+            missing="accuracy levels declared and met over the lifecycle: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.72",
+            rationale="drift is monitored in production",
+            missing="the post-market monitoring plan: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.4",
+            rationale="production behaviour is checked for drift",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-4.1",
+            rationale="drift monitoring is deployed",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CA-7",
+            rationale="model drift is monitored continuously",
+            missing="the continuous monitoring strategy and its reporting: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.16",
+            rationale="model behaviour is monitored",
+            missing="evaluation of anomalies and response: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(*ev.label(L.MODEL, L.RISK_TIER, L.DRIFT_CHECK), "$.spec.schedule", "$.spec.suspend"),
+        subjects=(*ev.label(L.DRIFT_CHECK), *ev.component(L.COMPONENT_DRIFT_CHECK)),
+    ),
+    schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
+    remediation="Enable `monitoring.drift` so a drift-check CronJob labelled with the model runs (Docker: "
+    "the "
+    f"`{L.DRIFT_CHECK}` label is `enabled`).",
+)
 
 
 def _rank(value: Any) -> int | None:
@@ -365,3 +828,51 @@ def model_classification_ceiling(resources: list[Res], cfg: Config) -> list[tupl
                     (res.urn, f'{res.label}: serves "{cls}" data above the {where} ceiling "{ceiling}"')
                 )
     return out
+
+
+MODEL_CLASSIFICATION_CEILING = StackRule(
+    name="model-classification-ceiling",
+    pack=Pack.GOVERNANCE,
+    description="A model's data classification must not exceed its environment's classification ceiling.",
+    check=model_classification_ceiling,
+    applies_to=scope.SERVING,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.10",
+            rationale="no model handles data above its environment's clearance",
+            missing="data governance practices (quality, bias, provenance of training data): not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MAP-4.1",
+            rationale="data-classification risk is mapped per model",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:RA-2",
+            rationale="each model's data is categorised and kept within its environment's category",
+            missing="the categorisation process and its approval: not checked",
+        ),
+        partial(
+            "nist-800-53:AC-4",
+            rationale="classified data does not flow to an environment below its class",
+            missing="flows inside the environment: not checked",
+        ),
+        partial(
+            "iso-27001:A.5.12",
+            rationale="classification is enforced per environment",
+            missing="the classification scheme: not checked",
+        ),
+        partial(
+            "soc2:C1.1",
+            rationale="confidential data stays in environments cleared for it",
+            missing="identification and retention of confidential information: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.MODEL, L.DATA_CLASSIFICATION, L.CLASSIFICATION_CEILING)),
+    remediation="Serve the model from an environment cleared for its data class, or raise "
+    "`environment.data_classification_ceiling` after a data-protection review.",
+)

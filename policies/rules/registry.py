@@ -13,7 +13,20 @@ import json
 from typing import Any
 
 from mlops_platform import vocabulary as L
+from mlops_platform.policies import evidence as ev
+from mlops_platform.policies.controls import partial
+from mlops_platform.policies.declaration import (
+    BOTH,
+    MANDATORY_IN_PROD,
+    STRING_LIST,
+    Pack,
+    ResourceRule,
+    Severity,
+    StackRule,
+)
+from mlops_platform.policies.evidence import EvidenceSelector
 from mlops_platform.policies.rules import _common
+from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._model import (
     Config,
     Res,
@@ -84,6 +97,53 @@ def model_version_resolved(res: Res, cfg: Config) -> list[str]:
     return [f'{ref} of model "{_common.label(res, L.MODEL)}" is not resolved in the registry: {error}']
 
 
+MODEL_VERSION_RESOLVED = ResourceRule(
+    name="model-version-resolved",
+    pack=Pack.GOVERNANCE,
+    description="A served model's alias or version must resolve in the model registry the environment names.",
+    check=model_version_resolved,
+    applies_to=scope.REGISTRY_CONSULTED,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.12",
+            rationale="the exact registry version served is resolved and recorded",
+            missing="automatic logging of events over the system's lifetime: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.9",
+            rationale="what is served is a known registered version",
+            missing="the article binds the provider's processes and documentation: only the declared "
+            "configuration is checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-1.3",
+            rationale="the served version is traceable",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.1",
+            rationale="the served version links its registry record",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CM-8",
+            rationale="the model inventory names exact versions",
+            missing="the inventory's upkeep and review: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=ev.label(L.REGISTRY_RESOLUTION, L.REGISTRY_REF, L.REGISTRY_VERSION, L.REGISTRY_ERROR)
+    ),
+    remediation="Make the registry reachable with the configured credentials, or audit from a snapshot "
+    "(`mlops registry snapshot ENV -o FILE`, then `mlops audit ENV --registry-snapshot FILE`); register the "
+    "missing version or point the alias at one.",
+)
+
+
 def model_version_approved(res: Res, cfg: Config) -> list[str]:
     judged, out = _resolved(res, cfg_list(cfg, "riskTiers") or None)
     if not judged:
@@ -105,6 +165,52 @@ def model_version_approved(res: Res, cfg: Config) -> list[str]:
     return []
 
 
+MODEL_VERSION_APPROVED = ResourceRule(
+    name="model-version-approved",
+    pack=Pack.GOVERNANCE,
+    description="The served version must carry an approval tag equal to the spec's approval reference.",
+    check=model_version_approved,
+    applies_to=scope.REGISTRY_CONSULTED,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    levels=MANDATORY_IN_PROD,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.14",
+            rationale="the served version carries the approval tag the spec names",
+            missing="human oversight measures during use: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.9",
+            rationale="the served version was approved",
+            missing="the article binds the provider's processes and documentation: only the declared "
+            "configuration is checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-1.1",
+            rationale="a go decision is recorded for the served version",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:GOVERN-1.4",
+            rationale="approval is recorded in the registry",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CA-6",
+            rationale="an approval is recorded on the version",
+            missing="the authorisation decision itself: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_TAGS, L.APPROVAL_REF)),
+    schema={"riskTiers": {**STRING_LIST, "default": ["minimal", "limited", "high"]}},
+    remediation=f"Tag the approved version `{L.TAG_APPROVAL_REF}=<governance.approval_ref>` in the registry "
+    "(`MlflowClient().set_model_version_tag`) or serve the version the approval covers.",
+)
+
+
 def model_version_validated(res: Res, cfg: Config) -> list[str]:
     judged, out = _resolved(res, cfg_list(cfg, "riskTiers") or None)
     if not judged:
@@ -121,6 +227,52 @@ def model_version_validated(res: Res, cfg: Config) -> list[str]:
             f'expected "{PASSED}"'
         ]
     return []
+
+
+MODEL_VERSION_VALIDATED = ResourceRule(
+    name="model-version-validated",
+    pack=Pack.GOVERNANCE,
+    description="The served version's validation status must be passed.",
+    check=model_version_validated,
+    applies_to=scope.REGISTRY_CONSULTED,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    levels=MANDATORY_IN_PROD,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.15",
+            rationale="the served version passed validation",
+            missing="the validation's content and levels: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.9",
+            rationale="testing is part of what is served",
+            missing="the article binds the provider's processes and documentation: only the declared "
+            "configuration is checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.3",
+            rationale="validation passed for the served version",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-1.1",
+            rationale="deployment proceeds only after validation",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SA-11",
+            rationale="the version passed the developer's validation",
+            missing="the test plan and its evidence: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_TAGS)),
+    schema={"riskTiers": {**STRING_LIST, "default": ["minimal", "limited", "high"]}},
+    remediation=f"Run the validation pipeline and tag the version `{L.TAG_VALIDATION_STATUS}=passed`, or "
+    "serve a version that passed.",
+)
 
 
 def model_version_metrics(res: Res, cfg: Config) -> list[str]:
@@ -147,6 +299,50 @@ def model_version_metrics(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+MODEL_VERSION_METRICS = ResourceRule(
+    name="model-version-metrics",
+    pack=Pack.GOVERNANCE,
+    description="The served version's logged metrics must meet the thresholds the spec declares.",
+    check=model_version_metrics,
+    applies_to=scope.REGISTRY_CONSULTED,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    levels=MANDATORY_IN_PROD,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.15",
+            rationale="logged metrics meet the declared thresholds",
+            missing="the metrics' appropriateness and how they were measured: not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.10",
+            rationale="quality thresholds gate the served version",
+            missing="data governance practices for training data: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.3",
+            rationale="performance criteria are met for the served version",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.5",
+            rationale="validity is shown by logged metrics",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SA-11",
+            rationale="test results meet thresholds",
+            missing="the test plan and its evidence: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_METRICS, L.METRIC_THRESHOLDS)),
+    remediation="Serve a version whose run logged every metric of `governance.metric_thresholds` at the "
+    "required level, or revise the thresholds through model-risk review.",
+)
+
+
 def model_version_model_card(res: Res, cfg: Config) -> list[str]:
     judged, out = _resolved(res, cfg_list(cfg, "riskTiers") or ["high"])
     if not judged:
@@ -156,6 +352,45 @@ def model_version_model_card(res: Res, cfg: Config) -> list[str]:
         tier = _common.label(res, L.RISK_TIER)
         return [f'{tier}-risk {_who(res)} links no model card (https) in tag "{L.TAG_MODEL_CARD_URL}"']
     return []
+
+
+MODEL_VERSION_MODEL_CARD = ResourceRule(
+    name="model-version-model-card",
+    pack=Pack.GOVERNANCE,
+    description="A high-risk model's served version must link a model card in the registry.",
+    check=model_version_model_card,
+    applies_to=scope.REGISTRY_CONSULTED,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    levels=MANDATORY_IN_PROD,
+    mappings=(
+        partial(
+            "eu-ai-act:Art.11",
+            rationale="the served version links a model card",
+            missing="the card's content (Annex IV): not checked",
+        ),
+        partial(
+            "eu-ai-act:Art.13",
+            rationale="deployers can reach the model's documentation",
+            missing="the instructions for use and their content: not checked",
+        ),
+        partial(
+            "nist-ai-rmf:MEASURE-2.9",
+            rationale="the served version is documented",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-ai-rmf:GOVERN-1.4",
+            rationale="documentation is linked in the registry",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.RISK_TIER, L.REGISTRY_VERSION, L.REGISTRY_MODEL_CARD)),
+    schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
+    remediation=f"Tag the version `{L.TAG_MODEL_CARD_URL}=https://...` with its model card.",
+)
 
 
 def model_canary_newer_version(resources: list[Res], cfg: Config) -> list[tuple[str, str]]:
@@ -184,3 +419,43 @@ def model_canary_newer_version(resources: list[Res], cfg: Config) -> list[tuple[
                 )
             )
     return out
+
+
+MODEL_CANARY_NEWER_VERSION = StackRule(
+    name="model-canary-newer-version",
+    pack=Pack.GOVERNANCE,
+    description="A canary must serve a newer registry version than its model's stable track.",
+    check=model_canary_newer_version,
+    applies_to=scope.REGISTRY_CONSULTED,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    levels=MANDATORY_IN_PROD,
+    mappings=(
+        partial(
+            "nist-ai-rmf:MANAGE-2.4",
+            rationale="a canary can be rolled back to the older stable version",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "eu-ai-act:Art.9",
+            rationale="changes are rolled out as a canary of a newer version",
+            missing="the article binds the provider's processes and documentation: only the declared "
+            "configuration is checked",
+        ),
+        partial(
+            "nist-ai-rmf:MANAGE-4.1",
+            rationale="the rollout is monitored as a canary",
+            missing="the subcategory asks for documented processes and their outcomes: organisational, not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:CM-3",
+            rationale="a model change is rolled out stepwise",
+            missing="the change-control process (review, approval, records): not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.MODEL, L.TRACK, L.REGISTRY_VERSION)),
+    remediation="Point the canary's alias at a version newer than the stable one, or promote the canary and "
+    "remove it.",
+)

@@ -6,8 +6,23 @@ import re
 from typing import Any
 
 from mlops_platform import vocabulary as L
+from mlops_platform.policies import evidence as ev
+from mlops_platform.policies.controls import full, partial
+from mlops_platform.policies.declaration import (
+    BOTH,
+    K8S,
+    STRING_LIST,
+    Pack,
+    ResourceRule,
+    Severity,
+    StackRule,
+    per_tier,
+)
+from mlops_platform.policies.evidence import EvidenceSelector
 from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._model import (
+    AppliesTo,
     Config,
     Res,
     as_dict,
@@ -27,6 +42,26 @@ _CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 def is_job_like(res: Res) -> bool:
     return _common.is_component(res, *_JOB_COMPONENTS)
+
+
+def _long_running(res: Res, cfg: Config) -> bool:
+    return not is_job_like(res)
+
+
+def _restarted(res: Res, cfg: Config) -> bool:
+    return res.is_k8s or not is_job_like(res)
+
+
+HEALTH_CHECKED = AppliesTo(
+    summary="long-running Kubernetes kinds and Docker containers, except run-to-completion components",
+    types=_k8s.LONG_RUNNING_TYPES | scope.CONTAINERS,
+    when=_long_running,
+)
+RESTARTED = AppliesTo(
+    summary="long-running Kubernetes kinds and Docker containers, except run-to-completion Docker components",
+    types=_k8s.LONG_RUNNING_TYPES | scope.CONTAINERS,
+    when=_restarted,
+)
 
 
 def _positive(value: Any) -> bool:
@@ -77,6 +112,43 @@ def workload_resource_requests(res: Res, cfg: Config) -> list[str]:
     return _k8s_resources(res, "requests") if _k8s.is_workload(res) else []
 
 
+WORKLOAD_RESOURCE_REQUESTS = ResourceRule(
+    name="workload-resource-requests",
+    pack=Pack.RELIABILITY,
+    description="Containers must request CPU and memory.",
+    check=workload_resource_requests,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full(
+            "cis-docker:5.12",
+            rationale="every declared container sets its CPU shares (and a memory reservation)",
+        ),
+        partial(
+            "nist-800-53:SC-6",
+            rationale="each container requests the CPU and memory it needs",
+            missing="the allocation of resources by priority or quota at the cluster: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.6",
+            rationale="capacity each workload needs is declared",
+            missing="capacity monitoring and projection: not checked",
+        ),
+        partial(
+            "soc2:A1.1",
+            rationale="processing capacity is declared per workload",
+            missing="monitoring and evaluation of capacity and demand: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(*ev.containers("resources.requests"), "$.cpuShares", "$.memoryReservation")
+    ),
+    remediation="Set `resources.requests.cpu` and `.memory`; on Docker set `cpu_shares` and "
+    "`memory_reservation`.",
+)
+
+
 def workload_resource_limits(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         out = []
@@ -92,6 +164,43 @@ def workload_resource_limits(res: Res, cfg: Config) -> list[str]:
             out.append("no CPU limit (cpus or cpuQuota) is set")
         return out
     return _k8s_resources(res, "limits") if _k8s.is_workload(res) else []
+
+
+WORKLOAD_RESOURCE_LIMITS = ResourceRule(
+    name="workload-resource-limits",
+    pack=Pack.RELIABILITY,
+    description="Containers must have CPU and memory limits.",
+    check=workload_resource_limits,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full("cis-docker:5.11", rationale="every declared container has a memory limit (and a CPU limit)"),
+        partial(
+            "nist-800-53:SC-6",
+            rationale="no container can take more than its limit",
+            missing="the allocation of resources by priority or quota at the cluster: not checked",
+        ),
+        partial(
+            "nist-800-53:SC-5",
+            rationale="one container's runaway load cannot starve the others",
+            missing="protection against external denial-of-service (rate limits, upstream filtering): not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.6",
+            rationale="capacity per workload is bounded",
+            missing="capacity monitoring and projection: not checked",
+        ),
+        partial(
+            "soc2:A1.1",
+            rationale="capacity per workload is bounded",
+            missing="monitoring and evaluation of capacity and demand: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.containers("resources.limits"), "$.memory", "$.cpus")),
+    remediation="Set `resources.limits.cpu` and `.memory`; on Docker set `memory` and `cpus`.",
+)
 
 
 def workload_health_checks(res: Res, cfg: Config) -> list[str]:
@@ -122,6 +231,49 @@ def workload_health_checks(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+WORKLOAD_HEALTH_CHECKS = ResourceRule(
+    name="workload-health-checks",
+    pack=Pack.RELIABILITY,
+    description="Long-running containers must have liveness and readiness checks.",
+    check=workload_health_checks,
+    applies_to=HEALTH_CHECKED,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full("cis-docker:5.27", rationale="every long-running declared container has a health check"),
+        partial(
+            "nist-800-53:SI-4",
+            rationale="workload health is probed",
+            missing="system monitoring for attacks and unauthorised use: not checked",
+        ),
+        partial(
+            "nist-800-53:CP-10",
+            rationale="unhealthy workloads are detected so they can be restarted",
+            missing="recovery procedures and their testing: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.16",
+            rationale="workload health is monitored",
+            missing="monitoring for anomalous behaviour and its evaluation: not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="failed workloads are detected",
+            missing="backup and recovery infrastructure: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.containers("livenessProbe", "readinessProbe"),
+            "$.healthcheck.tests",
+            "$.healthcheck.interval",
+        )
+    ),
+    remediation="Add `livenessProbe` and `readinessProbe` to every app container; on Docker add a "
+    "`healthcheck`.",
+)
+
+
 def workload_restart_policy(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         if is_job_like(res):
@@ -147,6 +299,44 @@ def workload_restart_policy(res: Res, cfg: Config) -> list[str]:
         if policy not in (None, "Always"):
             return [f'restartPolicy is "{policy}"; long-running workloads must restart Always']
     return []
+
+
+WORKLOAD_RESTART_POLICY = ResourceRule(
+    name="workload-restart-policy",
+    pack=Pack.RELIABILITY,
+    description="Workloads must be restarted automatically when they fail.",
+    check=workload_restart_policy,
+    applies_to=RESTARTED,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        partial(
+            "cis-docker:5.15",
+            rationale="declared containers restart on failure",
+            missing="the control asks for `on-failure` with at most 5 retries; the rule also accepts "
+            "`unless-stopped`",
+        ),
+        partial(
+            "nist-800-53:CP-10",
+            rationale="failed workloads are restarted automatically",
+            missing="recovery procedures and their testing: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.14",
+            rationale="failed workloads are restarted",
+            missing="redundancy of processing facilities (replicas are workload-min-replicas'): not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="failed workloads are restarted",
+            missing="backup and recovery infrastructure: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.pod("restartPolicy"), "$.restart", "$.maxRetryCount")),
+    remediation="Run pods through a controller (Deployment/StatefulSet); on Docker set "
+    '`restart="unless-stopped"` '
+    "(or `on-failure` with `max_retry_count` <= 5).",
+)
 
 
 def _hpa_for(resources: list[Res]) -> dict[tuple[Any, str, Any], Res]:
@@ -189,6 +379,50 @@ def workload_min_replicas(resources: list[Res], cfg: Config) -> list[tuple[str, 
                 (res.urn, f"{res.label}: runs at least {replicas} replica(s); the tier minimum is {minimum}")
             )
     return out
+
+
+WORKLOAD_MIN_REPLICAS = StackRule(
+    name="workload-min-replicas",
+    pack=Pack.GOVERNANCE,
+    description="Serving workloads must run the tier's minimum number of replicas.",
+    check=workload_min_replicas,
+    applies_to=scope.MIN_REPLICAS,
+    targets=K8S,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "nist-800-53:CP-10",
+            rationale="serving runs enough replicas to survive a pod's loss",
+            missing="recovery procedures and their testing: not checked",
+        ),
+        partial(
+            "nist-800-53:SC-5",
+            rationale="serving runs several replicas",
+            missing="protection against denial-of-service attacks: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.14",
+            rationale="serving is redundant within the cluster",
+            missing="redundancy of the facilities (nodes, zones, regions): not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="serving is redundant",
+            missing="backup and recovery infrastructure: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=("$.spec.replicas", "$.spec.minReplicas", *ev.label(L.TRACK)),
+        subjects=ev.component(L.COMPONENT_MODEL_SERVER),
+    ),
+    schema={
+        "minReplicas": {"type": "integer", "minimum": 1, "default": 3},
+        "components": {**STRING_LIST, "default": [L.COMPONENT_MODEL_SERVER]},
+    },
+    knobs=per_tier(minReplicas=(1, 2, 3)),
+    remediation="Raise `spec.replicas` (or the HPA's `minReplicas`) to at least `minReplicas`. Canary "
+    "workloads are exempt: they are sized by traffic weight.",
+)
 
 
 def _pdb_allows_disruption(pdb: Res, replicas: int) -> bool | None:
@@ -260,6 +494,38 @@ def workload_disruption_budget(resources: list[Res], cfg: Config) -> list[tuple[
     return out
 
 
+WORKLOAD_DISRUPTION_BUDGET = StackRule(
+    name="workload-disruption-budget",
+    pack=Pack.RELIABILITY,
+    description="Multi-replica workloads must have a PodDisruptionBudget that still allows voluntary "
+    "disruption.",
+    check=workload_disruption_budget,
+    applies_to=scope.REPLICATED,
+    targets=K8S,
+    severity=Severity.MEDIUM,
+    mappings=(
+        partial(
+            "nist-800-53:CP-10",
+            rationale="voluntary disruptions leave replicas running",
+            missing="recovery procedures and their testing: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.14",
+            rationale="maintenance cannot take every replica down at once",
+            missing="redundancy of the facilities (nodes, zones, regions): not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="availability is kept through maintenance",
+            missing="backup and recovery infrastructure: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=("$.spec.maxUnavailable", "$.spec.minAvailable", "$.spec.replicas")),
+    remediation="Add a PodDisruptionBudget selecting the pod labels with `maxUnavailable: 1` (a budget "
+    "allowing no disruption blocks node drains).",
+)
+
+
 def autoscaler_bounds_sane(res: Res, cfg: Config) -> list[str]:
     if res.type not in _k8s.HPA_TYPES:
         return []
@@ -294,6 +560,49 @@ def autoscaler_bounds_sane(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+AUTOSCALER_BOUNDS_SANE = ResourceRule(
+    name="autoscaler-bounds-sane",
+    pack=Pack.RELIABILITY,
+    description="HorizontalPodAutoscaler bounds must be consistent with the tier.",
+    check=autoscaler_bounds_sane,
+    applies_to=scope.AUTOSCALERS,
+    targets=K8S,
+    severity=Severity.MEDIUM,
+    mappings=(
+        partial(
+            "nist-800-53:SC-5",
+            rationale="autoscaling is bounded and has a metric",
+            missing="protection against denial-of-service attacks: not checked",
+        ),
+        partial(
+            "nist-800-53:CP-2(2)",
+            rationale="capacity for serving scales within planned bounds",
+            missing="the capacity plan itself (projection of demand): not checked",
+        ),
+        partial(
+            "iso-27001:A.8.6",
+            rationale="capacity scales within bounds",
+            missing="capacity monitoring and projection: not checked",
+        ),
+        partial(
+            "soc2:A1.1",
+            rationale="capacity scales within bounds",
+            missing="monitoring and evaluation of capacity: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=("$.spec.minReplicas", "$.spec.maxReplicas", "$.spec.scaleTargetRef.name")
+    ),
+    schema={
+        "minReplicas": {"type": "integer", "minimum": 1, "default": 3},
+        "maxReplicas": {"type": "integer", "minimum": 1, "default": 50},
+    },
+    knobs=per_tier(minReplicas=(1, 2, 3), maxReplicas=(5, 20, 50)),
+    remediation="Set `minReplicas` >= the tier minimum, `maxReplicas` between `minReplicas` and the "
+    "ceiling, and at least one metric.",
+)
+
+
 _STATEFUL_COMPONENTS = (L.COMPONENT_METADATA_DATABASE, L.COMPONENT_OBJECT_STORE)
 
 
@@ -309,6 +618,44 @@ def storage_protected(res: Res, cfg: Config) -> list[str]:
     return [
         "stateful resource is not protected (protect=True); a replacement or destroy would delete its data"
     ]
+
+
+STORAGE_PROTECTED = ResourceRule(
+    name="storage-protected",
+    pack=Pack.RELIABILITY,
+    description="Stateful resources must be protected from deletion where the tier requires it.",
+    check=storage_protected,
+    applies_to=scope.STATEFUL,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "nist-800-53:CP-9",
+            rationale="stateful resources cannot be deleted by a deployment",
+            missing="backups themselves are database-backups-scheduled's; their testing is not checked",
+        ),
+        partial(
+            "nist-800-53:CM-3",
+            rationale="deleting stored data needs an explicit change to the program",
+            missing="the change-control process (review, approval, records): not checked",
+        ),
+        partial(
+            "iso-27001:A.8.13",
+            rationale="stored data survives a stack change",
+            missing="backup copies and their testing: not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="stored data survives a stack change",
+            missing="backup copies and their testing: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=("option:protect", "option:retain_on_delete")),
+    schema={"requireProtect": {"type": "boolean", "default": True}},
+    knobs=per_tier(requireProtect=(False, False, True)),
+    remediation="Create databases, object stores, PVCs and volumes with `ResourceOptions(protect=True)` "
+    "(and `retain_on_delete=True`).",
+)
 
 
 def _valid_cron(expr: Any) -> bool:
@@ -406,6 +753,48 @@ def database_backups_scheduled(resources: list[Res], cfg: Config) -> list[tuple[
     return out
 
 
+DATABASE_BACKUPS_SCHEDULED = StackRule(
+    name="database-backups-scheduled",
+    pack=Pack.GOVERNANCE,
+    description="Metadata databases must have scheduled backups with enough retention.",
+    check=database_backups_scheduled,
+    applies_to=scope.DATABASES,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "nist-800-53:CP-9",
+            rationale="the metadata database has a scheduled backup with enough retention",
+            missing="that backups run, are stored apart, and restore (testing): not checked; object-store "
+            "data is object-store-versioning's",
+        ),
+        partial(
+            "iso-27001:A.8.13",
+            rationale="the metadata database has a scheduled backup with enough retention",
+            missing="that backups run and restore (testing), off-site copies: not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="the metadata database is backed up on schedule",
+            missing="that backups run and restore (testing): not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            "$.spec.schedule",
+            *ev.label(L.BACKUP_OF, L.BACKUP_SCHEDULE, L.BACKUP_RETENTION_DAYS),
+        ),
+        subjects=ev.label(L.BACKUP_OF, L.BACKUP_SCHEDULE, L.BACKUP_RETENTION_DAYS),
+    ),
+    schema={"minRetentionDays": {"type": "integer", "minimum": 1, "default": 30}},
+    knobs=per_tier(minRetentionDays=(1, 7, 30)),
+    remediation="Enable `storage.database.backup` in the environment spec: a backup CronJob labelled "
+    f"`{L.BACKUP_OF}` "
+    f"(Docker: `{L.BACKUP_SCHEDULE}`/`{L.BACKUP_RETENTION_DAYS}` labels) with retention >= "
+    "`minRetentionDays`.",
+)
+
+
 def _object_store_flag(res: Res, key: str, what: str) -> list[str]:
     if not _common.is_component(res, L.COMPONENT_OBJECT_STORE):
         return []
@@ -424,5 +813,65 @@ def object_store_versioning(res: Res, cfg: Config) -> list[str]:
     return _object_store_flag(res, L.BUCKET_VERSIONING, "bucket versioning")
 
 
+OBJECT_STORE_VERSIONING = ResourceRule(
+    name="object-store-versioning",
+    pack=Pack.GOVERNANCE,
+    description="The object store must keep object versions.",
+    check=object_store_versioning,
+    applies_to=scope.OBJECT_STORES,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        partial(
+            "nist-800-53:CP-9",
+            rationale="every bucket keeps object versions",
+            missing="versions live in the same store: not a backup apart; restore testing not checked",
+        ),
+        partial(
+            "iso-27001:A.8.13",
+            rationale="overwritten artefacts can be recovered",
+            missing="backup copies apart and their testing: not checked",
+        ),
+        partial(
+            "soc2:A1.2",
+            rationale="overwritten artefacts can be recovered",
+            missing="backup copies apart and their testing: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.BUCKET_VERSIONING)),
+    remediation="Enable versioning on every bucket (`storage.object_store.buckets[].versioning: true`).",
+)
+
+
 def object_store_encryption(res: Res, cfg: Config) -> list[str]:
     return _object_store_flag(res, L.ENCRYPTION_AT_REST, "encryption at rest")
+
+
+OBJECT_STORE_ENCRYPTION = ResourceRule(
+    name="object-store-encryption",
+    pack=Pack.GOVERNANCE,
+    description="The object store must encrypt data at rest.",
+    check=object_store_encryption,
+    applies_to=scope.OBJECT_STORES,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "nist-800-53:SC-28",
+            rationale="the object store encrypts data at rest",
+            missing="the metadata database and volumes are not checked; nor key management",
+        ),
+        partial(
+            "iso-27001:A.8.24",
+            rationale="encryption at rest is configured for the object store",
+            missing="rules for cryptography and key management: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="stored artefacts are encrypted",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.label(L.ENCRYPTION_AT_REST)),
+    remediation="Enable server-side encryption (`storage.object_store.encryption: true`, MinIO KMS/KES).",
+)

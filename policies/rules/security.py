@@ -11,10 +11,25 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlops_platform import vocabulary as L
+from mlops_platform.policies import evidence as ev
+from mlops_platform.policies.controls import full, partial
+from mlops_platform.policies.declaration import (
+    BOTH,
+    K8S,
+    STRING_LIST,
+    Pack,
+    ResourceRule,
+    Severity,
+    StackRule,
+    per_tier,
+)
+from mlops_platform.policies.evidence import EvidenceSelector
 from mlops_platform.policies.rules import _common, _docker, _k8s
+from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._common import secret_name
 from mlops_platform.policies.rules._images import parse_image, registry_allowed
 from mlops_platform.policies.rules._model import (
+    AppliesTo,
     Config,
     Res,
     as_dict,
@@ -38,6 +53,15 @@ _RUNTIME_SOCKETS = (
     "/var/run/cri-dockerd.sock",
 )
 _IMAGE_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The registries the bundled tiers approve (``image-approved-registry``'s ``allowedRegistries``).
+APPROVED_REGISTRIES = [
+    "ghcr.io/acme-ml",
+    "ghcr.io/mlflow",
+    "docker.io/library",
+    "docker.io/prom",
+    "docker.io/grafana",
+    "quay.io/minio",
+]
 
 
 def _sc(container: _k8s.Container) -> Any:
@@ -85,6 +109,46 @@ def no_privileged(res: Res, cfg: Config) -> list[str]:
     )
 
 
+WORKLOAD_NO_PRIVILEGED = ResourceRule(
+    name="workload-no-privileged",
+    pack=Pack.SECURITY,
+    description="Containers must not run privileged.",
+    check=no_privileged,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.2",
+            rationale="no declared container runs privileged",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full("cis-docker:5.5", rationale="every declared container is checked for `privileged`"),
+        partial(
+            "nist-800-53:AC-6",
+            rationale="containers get no host privileges",
+            missing="least privilege also covers user and service accounts, roles and their review: not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.2",
+            rationale="containers get no privileged access to the host",
+            missing="A.8.2 is about allocating and reviewing privileged access rights of people: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="containers cannot reach the host through privilege",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.security_context("privileged"), "$.privileged")),
+    remediation="Remove `privileged: true` (k8s securityContext / Docker `privileged`); grant the single "
+    "capability the process needs instead.",
+)
+
+
 def no_privilege_escalation(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         opts = as_list(res.props.get("securityOpts"))
@@ -100,6 +164,44 @@ def no_privilege_escalation(res: Res, cfg: Config) -> list[str]:
         lambda value: value is not False,
         'container "{name}" does not set securityContext.allowPrivilegeEscalation=false',
     )
+
+
+WORKLOAD_NO_PRIVILEGE_ESCALATION = ResourceRule(
+    name="workload-no-privilege-escalation",
+    pack=Pack.SECURITY,
+    description="Containers must not allow privilege escalation.",
+    check=no_privilege_escalation,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.6",
+            rationale="no declared container allows privilege escalation",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full("cis-docker:5.26", rationale="every declared container is checked for `no-new-privileges`"),
+        partial(
+            "nist-800-53:AC-6(10)",
+            rationale="processes cannot gain privileges they were not started with",
+            missing="the control is about users executing privileged functions and auditing it: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.2",
+            rationale="containers cannot escalate to privileged access",
+            missing="A.8.2 is about allocating and reviewing privileged access rights of people: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="containers cannot escalate privileges",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.security_context("allowPrivilegeEscalation"), "$.securityOpts")),
+    remediation="Set `securityContext.allowPrivilegeEscalation: false` on every container; on Docker add "
+    "`no-new-privileges:true` to `security_opts`.",
+)
 
 
 def _root_user(user: str) -> bool:
@@ -136,6 +238,50 @@ def run_as_non_root(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+WORKLOAD_RUN_AS_NON_ROOT = ResourceRule(
+    name="workload-run-as-non-root",
+    pack=Pack.SECURITY,
+    description="Containers must run as a non-root user.",
+    check=run_as_non_root,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.7",
+            rationale="no declared container runs as root",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full("cis-docker:4.1", rationale="every declared container names a non-root user"),
+        partial(
+            "nist-800-53:AC-6(2)",
+            rationale="workloads run as a non-privileged account",
+            missing="the control covers people's accounts for nonsecurity functions: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.2",
+            rationale="containers run without root",
+            missing="A.8.2 is about allocating and reviewing privileged access rights of people: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="containers run without root",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.security_context("runAsNonRoot"),
+            *ev.security_context("runAsUser"),
+            "$.user",
+        )
+    ),
+    remediation="Set `runAsNonRoot: true` and a non-zero `runAsUser` (pod or container securityContext); on "
+    "Docker set `user` to a non-root UID such as `10001:10001`.",
+)
+
+
 def read_only_root_filesystem(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         value = res.props.get("readOnly")
@@ -148,6 +294,45 @@ def read_only_root_filesystem(res: Res, cfg: Config) -> list[str]:
         lambda value: value is not True,
         'container "{name}" does not set securityContext.readOnlyRootFilesystem=true',
     )
+
+
+WORKLOAD_READ_ONLY_ROOT_FILESYSTEM = ResourceRule(
+    name="workload-read-only-root-filesystem",
+    pack=Pack.SECURITY,
+    description="Containers must run with a read-only root filesystem.",
+    check=read_only_root_filesystem,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full("cis-docker:5.13", rationale="every declared container mounts its root filesystem read-only"),
+        partial(
+            "cis-kubernetes:5.7.3",
+            rationale="one securityContext setting (readOnlyRootFilesystem) on every pod",
+            missing="the control asks for a securityContext fitted to each workload; the other settings are "
+            "other rules' and a fit is a review, not checked",
+        ),
+        partial(
+            "nist-800-53:CM-7",
+            rationale="containers cannot change their own software",
+            missing="least functionality also covers ports, protocols and services in use and their review: "
+            "not checked",
+        ),
+        partial(
+            "iso-27001:A.8.9",
+            rationale="the running image cannot be altered in place",
+            missing="A.8.9 asks for documented, monitored and reviewed configurations: not checked",
+        ),
+        partial(
+            "soc2:CC6.8",
+            rationale="malicious software cannot be written into the image's filesystem",
+            missing="CC6.8 also covers malware detection and change detection at run time: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.security_context("readOnlyRootFilesystem"), "$.readOnly")),
+    remediation="Set `readOnlyRootFilesystem: true` (Docker `read_only=True`) and mount an `emptyDir`/tmpfs "
+    "for the paths the process writes.",
+)
 
 
 def _cap(name: Any) -> str:
@@ -172,6 +357,49 @@ def drop_all_capabilities(res: Res, cfg: Config) -> list[str]:
         elif "ALL" not in {_cap(d) for d in as_list(drops)}:
             out.append(f'container "{c.name}" does not drop ALL capabilities')
     return out
+
+
+WORKLOAD_DROP_ALL_CAPABILITIES = ResourceRule(
+    name="workload-drop-all-capabilities",
+    pack=Pack.SECURITY,
+    description="Containers must drop all Linux capabilities.",
+    check=drop_all_capabilities,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.10",
+            rationale="every declared container drops all capabilities",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full(
+            "cis-docker:5.4",
+            rationale="every declared container drops all capabilities (with workload-no-added-capabilities "
+            "for what is added back)",
+        ),
+        partial(
+            "nist-800-53:AC-6",
+            rationale="containers hold no kernel capabilities by default",
+            missing="least privilege also covers user and service accounts, roles and their review: not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.2",
+            rationale="containers hold no privileged kernel capabilities",
+            missing="A.8.2 is about allocating and reviewing privileged access rights of people: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="containers hold no kernel capabilities",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.security_context("capabilities.drop"), "$.capabilities.drops")),
+    remediation="Add `ALL` to `securityContext.capabilities.drop` (Docker `capabilities.drops`) and add "
+    "back only what is allowed.",
+)
 
 
 def no_added_capabilities(res: Res, cfg: Config) -> list[str]:
@@ -199,6 +427,49 @@ def no_added_capabilities(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+WORKLOAD_NO_ADDED_CAPABILITIES = ResourceRule(
+    name="workload-no-added-capabilities",
+    pack=Pack.SECURITY,
+    description="Containers may add only allow-listed Linux capabilities.",
+    check=no_added_capabilities,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.9",
+            rationale="declared containers add only allow-listed capabilities",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full(
+            "cis-docker:5.4",
+            rationale="every declared container adds back only allow-listed capabilities (with "
+            "workload-drop-all-capabilities)",
+        ),
+        partial(
+            "nist-800-53:AC-6",
+            rationale="capabilities are granted by exception only",
+            missing="least privilege also covers user and service accounts, roles and their review: not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.2",
+            rationale="privileged capabilities are allow-listed",
+            missing="A.8.2 is about allocating and reviewing privileged access rights of people: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="capabilities are allow-listed",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.security_context("capabilities.add"), "$.capabilities.adds")),
+    schema={"allowedCapabilities": {**STRING_LIST, "default": ["NET_BIND_SERVICE"]}},
+    remediation="Remove capabilities from `capabilities.add`/`adds` that are not in `allowedCapabilities`.",
+)
+
+
 def no_host_namespaces(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         out = []
@@ -223,6 +494,66 @@ def no_host_namespaces(res: Res, cfg: Config) -> list[str]:
         elif truthy(value):
             out.append(f"pod shares the host {ns} namespace ({key}=true)")
     return out
+
+
+WORKLOAD_NO_HOST_NAMESPACES = ResourceRule(
+    name="workload-no-host-namespaces",
+    pack=Pack.SECURITY,
+    description="Workloads must not share the host's network, PID or IPC namespace.",
+    check=no_host_namespaces,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.5",
+            rationale="no declared pod shares the host network",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        partial(
+            "cis-kubernetes:5.2.3",
+            rationale="no declared pod shares the host PID namespace",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        partial(
+            "cis-kubernetes:5.2.4",
+            rationale="no declared pod shares the host IPC namespace",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full("cis-docker:5.10", rationale="every declared container is checked for host network mode"),
+        full("cis-docker:5.16", rationale="every declared container is checked for host PID mode"),
+        full("cis-docker:5.17", rationale="every declared container is checked for host IPC mode"),
+        partial(
+            "nist-800-53:SC-39",
+            rationale="workloads keep their own process, network and IPC namespaces",
+            missing="process isolation also rests on the runtime and kernel, which are not checked",
+        ),
+        partial(
+            "iso-27001:A.8.22",
+            rationale="workloads are kept off the host's network",
+            missing="segregation of networks into domains and its review: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="workloads cannot see the host's processes or network",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.pod("hostNetwork", "hostPID", "hostIPC"),
+            "$.networkMode",
+            "$.pidMode",
+            "$.ipcMode",
+        )
+    ),
+    remediation="Remove `hostNetwork`/`hostPID`/`hostIPC`; on Docker do not use `network_mode`, `pid_mode` "
+    "or `ipc_mode` `host`.",
+)
 
 
 def _docker_host_mounts(res: Res) -> Iterator[tuple[str, Any]]:
@@ -265,6 +596,46 @@ def no_host_path_mounts(res: Res, cfg: Config) -> list[str]:
     ]
 
 
+WORKLOAD_NO_HOST_PATH_MOUNTS = ResourceRule(
+    name="workload-no-host-path-mounts",
+    pack=Pack.SECURITY,
+    description="Workloads must not mount host paths.",
+    check=no_host_path_mounts,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.2.12",
+            rationale="no declared pod mounts a hostPath",
+            missing="the control asks each namespace's admission policy (Pod Security Admission) to refuse "
+            "such pods; the cluster's admission configuration is not checked",
+        ),
+        full("cis-docker:5.6", rationale="no declared container bind-mounts a host directory"),
+        partial(
+            "nist-800-53:AC-6",
+            rationale="workloads cannot read the host's files",
+            missing="least privilege also covers user and service accounts, roles and their review: not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.3",
+            rationale="workloads cannot read the host's files",
+            missing="A.8.3 asks for access to information restricted by an access-control policy: not "
+            "checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="workloads cannot read the host's files",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.HOST_MOUNTS),
+    remediation="Replace `hostPath` volumes and Docker bind mounts with PersistentVolumeClaims / named "
+    "volumes.",
+)
+
+
 def no_runtime_socket_mount(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         mounts = list(_docker_host_mounts(res))
@@ -282,6 +653,48 @@ def no_runtime_socket_mount(res: Res, cfg: Config) -> list[str]:
         for where, path in _k8s_host_paths(res)
         if is_unknown(path) or _socket(path)
     ]
+
+
+WORKLOAD_NO_RUNTIME_SOCKET_MOUNT = ResourceRule(
+    name="workload-no-runtime-socket-mount",
+    pack=Pack.SECURITY,
+    description="Workloads must not mount the container runtime socket.",
+    check=no_runtime_socket_mount,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        full("cis-docker:5.32", rationale="no declared container mounts a container runtime socket"),
+        partial(
+            "cis-kubernetes:5.2.12",
+            rationale="no declared pod mounts the runtime socket (one kind of hostPath)",
+            missing="the rule looks only for runtime sockets, not every hostPath; and the control asks each "
+            "namespace's admission policy (Pod Security Admission) to refuse such pods; the cluster's "
+            "admission configuration is not checked",
+        ),
+        partial(
+            "nist-800-53:AC-6",
+            rationale="workloads cannot drive the container runtime",
+            missing="least privilege also covers user and service accounts, roles and their review: not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.18",
+            rationale="the runtime socket, a privileged utility, is out of workloads' reach",
+            missing="A.8.18 asks for the use of utility programs to be restricted and controlled overall: "
+            "not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="workloads cannot take over the host through the runtime",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.HOST_MOUNTS),
+    remediation="Never mount docker.sock/containerd.sock into a container: it is root on the host. Use the "
+    "Kubernetes API or a rootless builder instead.",
+)
 
 
 def seccomp_runtime_default(res: Res, cfg: Config) -> list[str]:
@@ -306,6 +719,43 @@ def seccomp_runtime_default(res: Res, cfg: Config) -> list[str]:
                 f'container "{c.name}" seccompProfile.type is {shown}; expected RuntimeDefault or Localhost'
             )
     return out
+
+
+WORKLOAD_SECCOMP_RUNTIME_DEFAULT = ResourceRule(
+    name="workload-seccomp-runtime-default",
+    pack=Pack.SECURITY,
+    description="Workloads must run under the RuntimeDefault seccomp profile.",
+    check=seccomp_runtime_default,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full(
+            "cis-kubernetes:5.7.2",
+            rationale="every declared pod runs under the RuntimeDefault seccomp profile",
+        ),
+        full("cis-docker:5.22", rationale="no declared container disables seccomp"),
+        partial(
+            "nist-800-53:CM-7",
+            rationale="system calls are restricted to the runtime's default set",
+            missing="least functionality also covers ports, protocols and services in use and their review: "
+            "not checked",
+        ),
+        partial(
+            "iso-27001:A.8.9",
+            rationale="a secure seccomp baseline is part of every workload's configuration",
+            missing="A.8.9 asks for documented, monitored and reviewed configurations: not checked",
+        ),
+        partial(
+            "soc2:CC6.8",
+            rationale="seccomp limits what malicious code can call",
+            missing="CC6.8 also covers malware detection and change detection at run time: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=(*ev.security_context("seccompProfile.type"), "$.securityOpts")),
+    remediation="Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; on Docker never pass "
+    "`seccomp=unconfined`.",
+)
 
 
 def _automount(res: Res) -> Any:
@@ -340,6 +790,49 @@ def no_service_account_token(resources: list[Res], cfg: Config) -> list[tuple[st
             if message:
                 out.append((res.urn, f"{res.label}: {message}"))
     return out
+
+
+WORKLOAD_NO_SERVICE_ACCOUNT_TOKEN = StackRule(
+    name="workload-no-service-account-token",
+    pack=Pack.SECURITY,
+    description="Pods must not automount a service-account token (the pod's setting, else its "
+    "ServiceAccount's).",
+    check=no_service_account_token,
+    applies_to=scope.SERVICE_ACCOUNT_TOKEN,
+    targets=K8S,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full(
+            "cis-kubernetes:5.1.6",
+            rationale="every declared pod, or its ServiceAccount, turns the token automount off",
+        ),
+        partial(
+            "nist-800-53:AC-6",
+            rationale="pods get no API credential they do not need",
+            missing="least privilege also covers user and service accounts, roles and their review: not "
+            "checked",
+        ),
+        partial(
+            "iso-27001:A.8.5",
+            rationale="API credentials are not handed to pods by default",
+            missing="secure authentication (methods, MFA, session handling) is not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="pods hold no API credential by default",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.pod("automountServiceAccountToken"),
+            "$.automountServiceAccountToken",
+        )
+    ),
+    remediation="Set `automountServiceAccountToken: false` on the pod spec and ServiceAccount; mount a "
+    "projected token only in pods that call the API. A pod that does not say inherits its ServiceAccount's "
+    "setting, and an account the stack does not declare (such as `default`) mounts the token.",
+)
 
 
 def _pod_token(res: Res, accounts: dict[tuple[Any, Any], Res]) -> str | None:
@@ -440,6 +933,44 @@ def image_no_latest_tag(res: Res, cfg: Config) -> list[str]:
     return _image_checks(res, check)
 
 
+IMAGE_NO_LATEST_TAG = ResourceRule(
+    name="image-no-latest-tag",
+    pack=Pack.SECURITY,
+    description="Images must carry an explicit, immutable tag or digest.",
+    check=image_no_latest_tag,
+    applies_to=scope.IMAGES,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "cis-docker:5.28",
+            rationale="images are named by an explicit tag or digest, never `latest`",
+            missing="the control asks that the current image be pulled rather than a stale local copy used: "
+            "a run-time practice, not checked",
+        ),
+        partial(
+            "nist-800-53:CM-2",
+            rationale="the image in the baseline is named, not a moving `latest`",
+            missing="a documented, reviewed baseline configuration: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.32",
+            rationale="a change of image is a change of configuration",
+            missing="the change-management process (approval, testing) is not checked",
+        ),
+        partial(
+            "soc2:CC8.1",
+            rationale="image changes show in the declared configuration",
+            missing="authorisation and approval of changes are not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.IMAGES),
+    remediation="Reference images as `registry/repo:<version>` (never untagged, `latest` or another tag "
+    "registries move: `main`, `master`, `develop`, `dev`, `stable`, `edge`, `nightly`, `canary`, `beta`, "
+    "`rolling`), or by digest.",
+)
+
+
 def image_digest_pinned(res: Res, cfg: Config) -> list[str]:
     if cfg.get("requireDigest") is False:
         return []
@@ -455,6 +986,40 @@ def image_digest_pinned(res: Res, cfg: Config) -> list[str]:
     return _image_checks(res, check)
 
 
+IMAGE_DIGEST_PINNED = ResourceRule(
+    name="image-digest-pinned",
+    pack=Pack.SECURITY,
+    description="Images must be pinned by digest where the tier requires it.",
+    check=image_digest_pinned,
+    applies_to=scope.IMAGES,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "nist-800-53:SI-7",
+            rationale="each image reference is pinned to a content digest",
+            missing="that the digest exists, and integrity verification of software (signatures, checks at "
+            "run time), is not shown by a pin",
+        ),
+        partial(
+            "iso-27001:A.8.19",
+            rationale="the software installed is the exact content named",
+            missing="procedures to control installation (approval, signed sources) are not checked",
+        ),
+        partial(
+            "soc2:CC8.1",
+            rationale="a change of image needs a change of the declared digest",
+            missing="authorisation and approval of changes are not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.IMAGES),
+    schema={"requireDigest": {"type": "boolean", "default": True}},
+    knobs=per_tier(requireDigest=(False, False, True)),
+    remediation="Append `@sha256:<digest>` to every image reference (resolve it with `crane digest` or "
+    "`docker buildx imagetools inspect`).",
+)
+
+
 def image_approved_registry(res: Res, cfg: Config) -> list[str]:
     allowed = cfg_list(cfg, "allowedRegistries")
 
@@ -466,6 +1031,57 @@ def image_approved_registry(res: Res, cfg: Config) -> list[str]:
         return f'{where} image "{ref}" is not from an approved registry ({approved})'
 
     return _image_checks(res, check)
+
+
+IMAGE_APPROVED_REGISTRY = ResourceRule(
+    name="image-approved-registry",
+    pack=Pack.SECURITY,
+    description="Images must come from an approved registry.",
+    check=image_approved_registry,
+    applies_to=scope.REGISTRIES,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.5.1",
+            rationale="a design-time allowlist of registries over the declared images",
+            missing="the control asks for the ImagePolicyWebhook admission controller on the cluster: not "
+            "checked",
+        ),
+        partial(
+            "cis-docker:4.2",
+            rationale="images come only from reviewed registries",
+            missing="the control asks that each base image be trusted (built, scanned, verified): not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SR-3",
+            rationale="image sources are restricted to approved suppliers",
+            missing="supply-chain processes and controls of the suppliers themselves: not checked",
+        ),
+        partial(
+            "nist-800-53:CM-7(5)",
+            rationale="only software from allow-listed registries is declared",
+            missing="the control allow-lists software programs and reviews the list: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.19",
+            rationale="software is installed only from approved sources",
+            missing="procedures controlling installation on operational systems: not checked",
+        ),
+        partial(
+            "soc2:CC6.8",
+            rationale="unapproved image sources are refused",
+            missing="CC6.8 also covers malware detection and change detection at run time: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=ev.IMAGES),
+    schema={"allowedRegistries": {**STRING_LIST, "default": []}},
+    knobs=per_tier(allowedRegistries=(APPROVED_REGISTRIES, APPROVED_REGISTRIES, APPROVED_REGISTRIES)),
+    remediation="Mirror the image into an approved registry, or add the registry (with its repository "
+    "prefix) to `allowedRegistries` after review. Without `allowedRegistries` in the pack config the rule "
+    "applies nowhere (the platform's configs name its registries).",
+)
 
 
 # --- secrets -----------------------------------------------------------------------------------
@@ -512,6 +1128,61 @@ def secret_no_plaintext_env(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+SECRET_NO_PLAINTEXT_ENV = ResourceRule(
+    name="secret-no-plaintext-env",
+    pack=Pack.SECURITY,
+    description="Secrets must not be passed as plaintext environment variables.",
+    check=secret_no_plaintext_env,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.4.1",
+            rationale="no credential is written in plain text into an environment variable",
+            missing="the control prefers secrets mounted as files over any environment variable, "
+            "secretKeyRef included, which this rule allows",
+        ),
+        partial(
+            "cis-docker:4.10",
+            rationale="no credential is passed in plain text through a container's environment",
+            missing="the control is about Dockerfiles (image build), which are not checked",
+        ),
+        partial(
+            "nist-800-53:IA-5(7)",
+            rationale="no static credential is embedded in environment variables",
+            missing="detection is by known credential patterns; other static storage (images, code) is not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SC-28",
+            rationale="credentials in environment variables are references to secrets",
+            missing="encryption at rest of the secrets store and of data: not checked",
+        ),
+        partial(
+            "iso-27001:A.5.17",
+            rationale="credentials are not handed out in plain text",
+            missing="allocation and management of authentication information: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="credentials are not exposed in workload definitions",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            *ev.containers("env[*].name", "env[*].valueFrom.secretKeyRef.name", "envFrom[*].secretRef.name"),
+            "option:additional_secret_outputs",
+        )
+    ),
+    remediation="On Kubernetes use `env[].valueFrom.secretKeyRef`; on Docker wrap the value in "
+    "`Output.secret` and set "
+    '`additional_secret_outputs=["envs"]`. Rotate any credential that was committed.',
+)
+
+
 def secret_no_plaintext_config(res: Res, cfg: Config) -> list[str]:
     out: list[str] = []
     if res.type == _k8s.CONFIG_MAP:
@@ -538,6 +1209,50 @@ def secret_no_plaintext_config(res: Res, cfg: Config) -> list[str]:
             if kind := _common.secret_value_kind(content, config_file=True):
                 out.append(f"{where} holds a value that looks like a credential ({kind})")
     return out
+
+
+SECRET_NO_PLAINTEXT_CONFIG = ResourceRule(
+    name="secret-no-plaintext-config",
+    pack=Pack.SECURITY,
+    description="ConfigMaps and uploaded config files must not contain secrets.",
+    check=secret_no_plaintext_config,
+    applies_to=scope.CONFIG_FILES,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        partial(
+            "cis-kubernetes:5.4.1",
+            rationale="ConfigMaps and uploaded config files hold no credential",
+            missing="the control is about how pods consume Secrets (files over environment variables): not "
+            "checked here",
+        ),
+        partial(
+            "nist-800-53:IA-5(7)",
+            rationale="no static credential is embedded in config files",
+            missing="detection is by known credential patterns; other static storage (images, code) is not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SC-28",
+            rationale="credentials stay out of unencrypted config objects",
+            missing="encryption at rest of the secrets store and of data: not checked",
+        ),
+        partial(
+            "iso-27001:A.5.17",
+            rationale="credentials are not stored in plain config",
+            missing="allocation and management of authentication information: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="credentials are not exposed in config objects",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=("$.data.~", "$.uploads[*].file")),
+    remediation="Move the value into a Kubernetes Secret (or a secret Docker upload) and reference it; "
+    "rotate it.",
+)
 
 
 def secret_no_plaintext_metadata(res: Res, cfg: Config) -> list[str]:
@@ -570,6 +1285,44 @@ def secret_no_plaintext_metadata(res: Res, cfg: Config) -> list[str]:
             elif kind := _common.secret_value_kind(value, config_file=True):
                 out.append(f'{what} "{key}" holds a value that looks like a credential ({kind})')
     return out
+
+
+SECRET_NO_PLAINTEXT_METADATA = ResourceRule(
+    name="secret-no-plaintext-metadata",
+    pack=Pack.SECURITY,
+    description="Labels and annotations must not contain secrets.",
+    check=secret_no_plaintext_metadata,
+    applies_to=scope.LABELABLE,
+    targets=BOTH,
+    severity=Severity.CRITICAL,
+    non_waivable=True,
+    mappings=(
+        partial(
+            "nist-800-53:IA-5(7)",
+            rationale="no static credential is embedded in labels or annotations",
+            missing="detection is by known credential patterns; other static storage (images, code) is not "
+            "checked",
+        ),
+        partial(
+            "nist-800-53:SC-28",
+            rationale="credentials stay out of metadata readable by anyone who lists objects",
+            missing="encryption at rest of the secrets store and of data: not checked",
+        ),
+        partial(
+            "iso-27001:A.5.17",
+            rationale="credentials are not stored in metadata",
+            missing="allocation and management of authentication information: not checked",
+        ),
+        partial(
+            "soc2:CC6.1",
+            rationale="credentials are not exposed in metadata",
+            missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=("$.metadata.labels.~", "$.metadata.annotations.~", "$.labels[*].label")),
+    remediation="Remove the credential from labels/annotations (they are readable by anyone who can list "
+    "the object) and rotate it.",
+)
 
 
 # --- network -----------------------------------------------------------------------------------
@@ -627,6 +1380,58 @@ def network_no_public_exposure(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+NETWORK_NO_PUBLIC_EXPOSURE = ResourceRule(
+    name="network-no-public-exposure",
+    pack=Pack.SECURITY,
+    description="Services and ports must not be exposed outside the cluster/host without an explicit "
+    "allowance.",
+    check=network_no_public_exposure,
+    applies_to=scope.EXPOSURE,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        full(
+            "cis-docker:5.14",
+            rationale="every published Docker port is bound to a specific (loopback) interface, or carries "
+            "a reviewed allowance",
+        ),
+        partial(
+            "cis-kubernetes:5.2.13",
+            rationale="no declared pod uses a hostPort without an allowance",
+            missing="the rule also allows reviewed exceptions; and the control asks each namespace's "
+            "admission policy (Pod Security Admission) to refuse such pods; the cluster's admission "
+            "configuration is not checked",
+        ),
+        partial(
+            "nist-800-53:SC-7",
+            rationale="nothing is exposed outside the cluster or host without an allowance",
+            missing="boundary devices, monitoring of communications at the boundary: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.20",
+            rationale="services are not exposed to outside networks by default",
+            missing="network management, controls on network devices: not checked",
+        ),
+        partial(
+            "soc2:CC6.6",
+            rationale="services are not reachable from outside the system boundary by default",
+            missing="threat protection at the boundary (firewalls, intrusion detection): not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=(
+            "$.spec.type",
+            "$.spec.ports[*].nodePort",
+            "$.ports[*].ip",
+            "$.ports[*].external",
+            *ev.label(L.EXPOSURE_ALLOWED),
+        )
+    ),
+    remediation=f"Use ClusterIP Services (and an Ingress with TLS), bind Docker ports to 127.0.0.1, or set "
+    f'`{L.EXPOSURE_ALLOWED}: "true"` after a security review.',
+)
+
+
 def as_int_str(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -659,76 +1464,43 @@ def ingress_tls_required(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+INGRESS_TLS_REQUIRED = ResourceRule(
+    name="ingress-tls-required",
+    pack=Pack.SECURITY,
+    description="Every Ingress host must be served over TLS.",
+    check=ingress_tls_required,
+    applies_to=scope.INGRESSES,
+    targets=K8S,
+    severity=Severity.HIGH,
+    mappings=(
+        partial(
+            "nist-800-53:SC-8",
+            rationale="every Ingress host is served over TLS",
+            missing="traffic inside the cluster (service to service, to the database) is not checked",
+        ),
+        partial(
+            "iso-27001:A.8.24",
+            rationale="TLS is configured for every Ingress host",
+            missing="rules for cryptography and key management: not checked",
+        ),
+        partial(
+            "soc2:CC6.7",
+            rationale="traffic entering through an Ingress is encrypted in transit",
+            missing="other transmission and removal of information: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=("$.spec.rules[*].host", "$.spec.tls[*].hosts", "$.spec.tls[*].secretName")
+    ),
+    remediation="Add a `spec.tls` entry with a `secretName` covering every `spec.rules[].host` "
+    "(cert-manager can issue it).",
+)
+
+
 def _wildcard_covers(host: str, covered: set[str]) -> bool:
     return any(
         c.startswith("*.") and host.endswith(c[1:]) and host.count(".") == c.count(".") for c in covered
     )
-
-
-_NAMESPACED_PREFIXES = (
-    "kubernetes:core/v1:",
-    "kubernetes:apps/",
-    "kubernetes:batch/",
-    "kubernetes:extensions/",
-    "kubernetes:autoscaling/",
-    "kubernetes:policy/",
-    "kubernetes:networking.k8s.io/",
-    "kubernetes:monitoring.coreos.com/v1:",
-    "kubernetes:gateway.networking.k8s.io/v1:",
-    "kubernetes:rbac.authorization.k8s.io/v1:Role",
-)
-_CLUSTER_SCOPED = {
-    "Namespace",
-    "PersistentVolume",
-    "Node",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "IngressClass",
-    "PodSecurityPolicy",
-}
-# Objects the control plane itself creates and keeps where they are: the ``kubernetes`` Service in
-# ``default`` (the API server's endpoint reconciler), and in every namespace the ``default``
-# ServiceAccount (the service-account controller) and the ``kube-root-ca.crt`` ConfigMap (the root CA
-# publisher). A program that declares one (to adopt or patch it) cannot choose its namespace.
-_KUBERNETES_OWNED = {
-    (_k8s.SERVICE, "kubernetes", "default"),
-    (_k8s.SERVICE_ACCOUNT, "default", None),
-    (_k8s.CONFIG_MAP, "kube-root-ca.crt", None),
-}
-
-
-def namespaced(res: Res, cfg: Config) -> bool:
-    """A namespaced Kubernetes object (not a list or patch) that a program places itself."""
-    if not res.type.startswith(_NAMESPACED_PREFIXES) or res.kind in _CLUSTER_SCOPED:
-        return False
-    if res.kind.endswith("List") or res.kind.endswith("Patch"):
-        return False
-    return not kubernetes_owned(res)
-
-
-def kubernetes_owned(res: Res) -> bool:
-    """One of the objects Kubernetes creates itself (see ``_KUBERNETES_OWNED``), by known name."""
-    name = get(res.props, "metadata", "name")
-    ns = get(res.props, "metadata", "namespace")
-    if not isinstance(name, str):
-        return False
-    return any(
-        res.type == kind and name == owned and (namespace is None or ns in (namespace, None))
-        for kind, owned, namespace in _KUBERNETES_OWNED
-    )
-
-
-def namespace_not_default(res: Res, cfg: Config) -> list[str]:
-    if not namespaced(res, cfg):
-        return []
-    ns = get(res.props, "metadata", "namespace")
-    if is_unknown(ns):
-        return [unknown_message("metadata.namespace")]
-    if ns is None:
-        return ["metadata.namespace is not set, so the object lands in the provider's default namespace"]
-    if ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-        return [f'object is in the reserved namespace "{ns}"']
-    return []
 
 
 _ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -851,3 +1623,153 @@ def network_policy_coverage(resources: list[Res], cfg: Config) -> list[tuple[str
                     )
                 )
     return out
+
+
+NETWORK_POLICY_COVERAGE = StackRule(
+    name="network-policy-coverage",
+    pack=Pack.SECURITY,
+    description="Every pod must be selected by a NetworkPolicy that restricts its ingress; Docker "
+    "containers must use a user-defined network.",
+    check=network_policy_coverage,
+    applies_to=scope.POD_OR_CONTAINER,
+    targets=BOTH,
+    severity=Severity.HIGH,
+    mappings=(
+        full(
+            "cis-kubernetes:5.3.2",
+            rationale="every declared pod is selected by a NetworkPolicy restricting ingress",
+        ),
+        full(
+            "cis-docker:5.30", rationale="every declared container joins a user-defined network, not docker0"
+        ),
+        partial(
+            "nist-800-53:SC-7",
+            rationale="ingress to every pod is restricted by policy",
+            missing="boundary devices, monitoring of communications at the boundary: not checked",
+        ),
+        partial(
+            "nist-800-53:AC-4",
+            rationale="ingress flows between pods are controlled by policy",
+            missing="egress and information-flow policy beyond pod ingress: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.22",
+            rationale="workloads are segregated by network policy",
+            missing="the segregation design (domains, trust levels) and its review: not checked",
+        ),
+        partial(
+            "soc2:CC6.6",
+            rationale="pods are not reachable from everywhere by default",
+            missing="threat protection at the boundary (firewalls, intrusion detection): not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(
+        reads=("$.spec.podSelector", "$.spec.policyTypes", "$.networksAdvanced[*].name")
+    ),
+    remediation="Add a default-deny NetworkPolicy (`podSelector: {}`) per namespace plus allow rules; on "
+    "Docker attach containers to the environment's network via `networks_advanced`. A policy restricts "
+    "ingress when `Ingress` is among its `policyTypes` (the default) and no rule admits every source on "
+    "every port (an empty rule, a `0.0.0.0/0` ipBlock without ports); egress is not required.",
+)
+
+
+_NAMESPACED_PREFIXES = (
+    "kubernetes:core/v1:",
+    "kubernetes:apps/",
+    "kubernetes:batch/",
+    "kubernetes:extensions/",
+    "kubernetes:autoscaling/",
+    "kubernetes:policy/",
+    "kubernetes:networking.k8s.io/",
+    "kubernetes:monitoring.coreos.com/v1:",
+    "kubernetes:gateway.networking.k8s.io/v1:",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+)
+_CLUSTER_SCOPED = {
+    "Namespace",
+    "PersistentVolume",
+    "Node",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "IngressClass",
+    "PodSecurityPolicy",
+}
+# Objects the control plane itself creates and keeps where they are: the ``kubernetes`` Service in
+# ``default`` (the API server's endpoint reconciler), and in every namespace the ``default``
+# ServiceAccount (the service-account controller) and the ``kube-root-ca.crt`` ConfigMap (the root CA
+# publisher). A program that declares one (to adopt or patch it) cannot choose its namespace.
+_KUBERNETES_OWNED = {
+    (_k8s.SERVICE, "kubernetes", "default"),
+    (_k8s.SERVICE_ACCOUNT, "default", None),
+    (_k8s.CONFIG_MAP, "kube-root-ca.crt", None),
+}
+
+
+def namespaced(res: Res, cfg: Config) -> bool:
+    """A namespaced Kubernetes object (not a list or patch) that a program places itself."""
+    if not res.type.startswith(_NAMESPACED_PREFIXES) or res.kind in _CLUSTER_SCOPED:
+        return False
+    if res.kind.endswith("List") or res.kind.endswith("Patch"):
+        return False
+    return not kubernetes_owned(res)
+
+
+NAMESPACED = AppliesTo(
+    summary="namespaced Kubernetes objects a program places itself (not those Kubernetes creates)",
+    types=None,
+    when=namespaced,
+)
+
+
+def kubernetes_owned(res: Res) -> bool:
+    """One of the objects Kubernetes creates itself (see ``_KUBERNETES_OWNED``), by known name."""
+    name = get(res.props, "metadata", "name")
+    ns = get(res.props, "metadata", "namespace")
+    if not isinstance(name, str):
+        return False
+    return any(
+        res.type == kind and name == owned and (namespace is None or ns in (namespace, None))
+        for kind, owned, namespace in _KUBERNETES_OWNED
+    )
+
+
+def namespace_not_default(res: Res, cfg: Config) -> list[str]:
+    if not namespaced(res, cfg):
+        return []
+    ns = get(res.props, "metadata", "namespace")
+    if is_unknown(ns):
+        return [unknown_message("metadata.namespace")]
+    if ns is None:
+        return ["metadata.namespace is not set, so the object lands in the provider's default namespace"]
+    if ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        return [f'object is in the reserved namespace "{ns}"']
+    return []
+
+
+NAMESPACE_NOT_DEFAULT = ResourceRule(
+    name="namespace-not-default",
+    pack=Pack.SECURITY,
+    description="Namespaced objects must live in a dedicated namespace.",
+    check=namespace_not_default,
+    applies_to=NAMESPACED,
+    targets=K8S,
+    severity=Severity.MEDIUM,
+    mappings=(
+        full(
+            "cis-kubernetes:5.7.4",
+            rationale="every declared namespaced object names a namespace other than default",
+        ),
+        partial(
+            "nist-800-53:SC-2",
+            rationale="platform objects live in their own namespace",
+            missing="separation of user functionality from system management functionality: not checked",
+        ),
+        partial(
+            "iso-27001:A.8.22",
+            rationale="the environment's objects are grouped in one namespace",
+            missing="network segregation itself is network-policy-coverage's, and its design: not checked",
+        ),
+    ),
+    evidence=EvidenceSelector(reads=("$.metadata.namespace",)),
+    remediation="Set `metadata.namespace` to the environment's namespace explicitly.",
+)

@@ -296,3 +296,41 @@ def test_alertmanager_routes_every_alert_to_every_receiver(tmp_path: Path) -> No
     )
 
     assert output.splitlines()[0].strip() == "oncall,slack-ml,pager"
+
+
+def test_alert_after_seconds_is_the_rules_pending_duration(tmp_path: Path) -> None:
+    """``slo.alert_after_seconds`` and ``drift.alert_after_seconds`` are each rule's ``for``: a breaching
+    model with 60 s fires at 3m (the defaults, 5m and 15m, do not: the test above)."""
+    promtool = _tool("promtool")
+    quick = ScrapeTarget(
+        model="slow",
+        host="model-slow",
+        port=8080,
+        slo=ModelSlo(p99_latency_ms=300, error_rate=0.01, alert_after_seconds=60),
+        drift=DriftArgs(
+            schedule="0 * * * *", psi_threshold=0.2, feature_share_threshold=0.3, alert_after_seconds=60
+        ),
+    )
+    (tmp_path / "models.yml").write_text(rendering.render_alert_rules([quick]))
+    groups = rendering.alert_rule_groups([quick])
+    assert {r["alert"]: r["for"] for r in groups[0]["rules"]} == dict.fromkeys(
+        [
+            "ModelLatencyP99AboveSlo",
+            "ModelErrorRateAboveSlo",
+            "ModelDriftPsiAboveThreshold",
+            "ModelDriftFeatureShareAboveThreshold",
+        ],
+        "1m",
+    )
+    alert_tests = [
+        {"eval_time": "3m", "alertname": name, "exp_alerts": expected}
+        for name, expected in EXPECTED_AT_20M.items()
+    ]
+    tests = {
+        "rule_files": ["models.yml"],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": _series(), "alert_rule_test": alert_tests}],
+    }
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+
+    assert "SUCCESS" in _run(promtool, "test", "rules", str(tmp_path / "tests.yml"))

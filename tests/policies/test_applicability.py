@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.policies.catalogue import REGISTRY_CONSULTED, RULES, Rule
+from mlops_platform.policies.catalogue import RULES
+from mlops_platform.policies.declaration import Rule
 from mlops_platform.policies.packs import _config
 from mlops_platform.policies.rules._model import Res
+from mlops_platform.policies.rules._scopes import REGISTRY_CONSULTED
 from mlops_platform.tools.engine.audit import capture_environment
 from tests.policies.policy_fixtures import ROOT, env_config
 

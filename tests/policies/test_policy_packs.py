@@ -9,14 +9,8 @@ import pytest
 from google.protobuf import json_format
 from pulumi.runtime.proto import analyzer_pb2
 
-from mlops_platform.policies.catalogue import (
-    ALL_RULES,
-    ENVIRONMENTS,
-    NON_WAIVABLE,
-    RULES,
-    RULES_BY_NAME,
-    rules_for,
-)
+from mlops_platform.policies.catalogue import ALL_RULES, ENVIRONMENTS, RULES, RULES_BY_NAME, rules_for
+from mlops_platform.policies.declaration import NON_WAIVABLE
 from tests.policies.conftest import LEVELS, PACKS, ROOT, Pack
 from tests.policies.policy_fixtures import (
     UNKNOWN_BOOLEAN_VALUE,
@@ -52,7 +46,8 @@ def test_analyzer_info_carries_all_metadata(packs: dict[str, Pack], pack_name: s
     for p in info.policies:
         rule = expected[p.name]
         assert p.severity != analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED, p.name
-        assert analyzer_pb2.PolicySeverity.Name(p.severity) == f"POLICY_SEVERITY_{rule.severity.upper()}"
+        severity = analyzer_pb2.PolicySeverity.Name(p.severity)
+        assert severity == f"POLICY_SEVERITY_{rule.severity.value.upper()}"
         assert p.framework.name and p.framework.version and p.framework.reference, p.name
         assert p.remediation_steps and p.url == f"policies/README.md#{p.name}"
         controls = [t for t in p.tags if t.startswith("control:")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mlops_platform import vocabulary as L
-from mlops_platform.policies.catalogue import REGISTRY_CONSULTED, RULES, RULES_BY_NAME
+from mlops_platform.policies.catalogue import RULES, RULES_BY_NAME
+from mlops_platform.policies.rules._scopes import REGISTRY_CONSULTED
 from tests.policies.policy_fixtures import (
     DELETE,
     PROM_CONFIG,

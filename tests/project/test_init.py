@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -138,3 +139,16 @@ def test_any_pulumi_project_name_gives_valid_namespaces(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "1Team_X.y:environment:" in (root / "stacks" / "Pulumi.prod.yaml").read_text()
     assert "namespace: team-x-y-prod\n" in (root / "stacks" / "Pulumi.prod.yaml").read_text()
+
+
+def test_provenance_names_the_projects_own_policy_config_from_any_directory(project: Path) -> None:
+    """With ``-C``, the report's inputs are the project's files, named from its root (the path was
+    resolved against the working directory: ``/work/policies/...`` for a project in ``/work/team-a``)."""
+    report = project.parent / "report.json"
+    done = mlops("-C", str(project), "audit", "staging", "-f", "json", "-o", str(report))
+    assert done.returncode == 0, done.stderr
+    inputs = json.loads(report.read_text())["provenance"]["inputs"]
+    configs = [i for i in inputs if i["role"] == "policy-config"]
+    assert [c["path"] for c in configs] == ["policies/config/tiers/staging.json"], configs
+    digest = hashlib.sha256((project / configs[0]["path"]).read_bytes()).hexdigest()
+    assert configs[0]["sha256"] == digest

@@ -2,7 +2,7 @@
 
 A resource rule's evidence is shown only on resources it judged (its applicability decides); a stack
 rule reads the whole stack, so its selector alone decides which resources a report lists as read
-(``RULE_SUBJECTS`` narrows the selectors that would match more than the claim: the backup rule must
+(a declaration's ``subjects`` narrow the selectors that would match more than the claim: the backup rule must
 not list the drift checks' CronJobs). One row per catalogue rule: baselines that must show evidence,
 and, for stack rules, baselines that must not.
 """
