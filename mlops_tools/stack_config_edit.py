@@ -107,9 +107,10 @@ def _step(root: yaml.Node | None) -> int:
     """The file's indentation step, from its ``config:`` keys; Pulumi's 2 when it shows none."""
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
-            if key.value == "config" and isinstance(value, yaml.MappingNode) and not value.flow_style:
+            block = isinstance(value, yaml.MappingNode) and not value.flow_style and value.value
+            if key.value == "config" and block:
                 step = int(value.value[0][0].start_mark.column) - int(key.start_mark.column)
-                if value.value and step > 0:
+                if step > 0:
                     return step
     return PULUMI_INDENT
 
