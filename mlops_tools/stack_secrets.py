@@ -90,15 +90,18 @@ PROVIDER_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 
 def _run(cli: Path, args: Sequence[str], cwd: Path, env: Mapping[str, str], stdin: str | None = None) -> str:
     """``pulumi ARGS --non-interactive``; its standard output, or a SecretsError with its error lines."""
-    done = subprocess.run(
-        [str(cli), *args, "--non-interactive"],
-        input=stdin,
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [str(cli), *args, "--non-interactive"],
+            input=stdin,
+            cwd=cwd,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:  # not there, not executable
+        raise SecretsError(f"cannot run the Pulumi CLI {cli}: {exc.strerror or exc}") from None
     if done.returncode != 0:
         raise SecretsError(f"pulumi {' '.join(args[:2])}: {_cli_message(done.stderr)}")
     return done.stdout

@@ -275,3 +275,15 @@ def test_secrets_killed_at_random_points_leaves_the_old_or_the_new_file(
     stack_file.write_bytes(old)
     assert subprocess.run(args, env=run_env, capture_output=True, check=False).returncode == 0
     assert sorted(p.name for p in stack_file.parent.iterdir() if TMP_MARK in p.name) == []
+
+
+def test_a_pulumi_cli_that_cannot_run_is_a_located_error(tmp_path: Path) -> None:
+    """main let the OSError through (exit 70 from the command)."""
+    stack_file = _scratch_project(tmp_path)
+    before = stack_file.read_bytes()
+    with pytest.raises(SecretsError) as info:
+        update_stack_secrets("qa", work_dir=tmp_path, cli=tmp_path / "no-such-pulumi")
+    missing = tmp_path / "no-such-pulumi"
+    assert str(info.value) == f"cannot run the Pulumi CLI {missing}: No such file or directory"
+    assert stack_file.read_bytes() == before
+    assert [p.name for p in stack_file.parent.iterdir()] == ["Pulumi.qa.yaml"]
