@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import signal
 import stat
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from mlops_platform.stacks.loader import load_environment
 from mlops_platform.tools.atomic_write import TMP_MARK
 from mlops_platform.tools.cli import app
 from mlops_platform.tools.stack_secrets import SecretsError, SeedChange, find_cli, update_stack_secrets
-from tests.cli_runner import mlops
+from tests.cli_runner import kill_tree, mlops
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = "mlops-platform:credentialSeed"
@@ -263,10 +262,11 @@ def test_secrets_killed_at_random_points_leaves_the_old_or_the_new_file(
     rng = random.Random(25)
     for _ in range(15):
         stack_file.write_bytes(old)
-        process = subprocess.Popen(args, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            args, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         time.sleep(rng.uniform(0.3, 1.2) * runtime)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_tree(process)  # and what it started
         data = stack_file.read_bytes()
         if data == old:
             seen["old"] += 1  # killed before its write (its CLI may still finish, in the scratch copy)

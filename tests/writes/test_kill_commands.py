@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 
 from mlops_platform.tools.atomic_write import TMP_MARK
-from tests.cli_runner import REPO
+from tests.cli_runner import REPO, kill_tree
 from tests.registry.envs import registry_env
 from tests.registry.snapshots import bundled_models
 
@@ -41,10 +40,12 @@ def _runtime(args: list[str]) -> float:
 
 
 def _kill_at(args: list[str], delay_s: float) -> None:
-    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Run ``args`` and SIGKILL it after ``delay_s``; then whatever it started (its process group)."""
+    process = subprocess.Popen(
+        args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     time.sleep(delay_s)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_tree(process)
 
 
 def test_schema_output_killed_is_old_or_new(tmp_path: Path) -> None:
