@@ -30,6 +30,7 @@ from mlops_platform.tools.toolchain.commands import Progress, ToolchainError, st
 ROOT_ENV = "MLOPS_IMAGES_CACHE"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FILES = "files"
+PROJECT_DISTRIBUTION = "mlops-platform"  # pyproject's [project].name, uninstalled from the lower layer
 LOCK_PATH = "/tmp/requirements.lock"  # removed with the rest of /tmp at the end of the install
 
 
@@ -91,82 +92,179 @@ def image_key(image: ImageRecipe, *, source_digest: str | None) -> str:
 def build_image(image: ImageRecipe, *, root: Path, progress: Progress) -> BuiltImage:
     """The image's layout, built first (with its base layer and binaries) when missing.
 
+    An image of the project's own code (``project_extra``) is two cache entries: its dependencies'
+    layer (``image-<name>-deps``, keyed by the project's dependency lists) and the project's wheel as a
+    layer above it (keyed by the code), so a code change rebuilds only the small top layer.
+
     Raises:
         build_cache.BuildCacheError: a step or a check failed; nothing was published.
         ToolchainError: a build tool is missing.
     """
     start = time.monotonic()
-    source_root = wheel.project_root() if image.project_extra else None
-    source_digest = wheel.source_digest(source_root) if source_root is not None else None
-    key = image_key(image, source_digest=source_digest)
-    found = build_cache.lookup(root, f"image-{image.name}", key)
-    if found is not None:
-        progress(
-            f"image {image.name}: cached ({found.manifest['digest']}) ... {time.monotonic() - start:.1f} s"
+    if image.project_extra:
+        entry = _project_image(image, root=root, progress=progress)
+    else:
+        key = image_key(image, source_digest=None)
+        found = build_cache.lookup(root, f"image-{image.name}", key)
+        if found is not None:
+            took = time.monotonic() - start
+            progress(f"image {image.name}: cached ({found.manifest['digest']}) ... {took:.1f} s")
+            return _built(image, found)
+        rootfs.require_tools()
+        entry = build_cache.ensure(
+            root,
+            f"image-{image.name}",
+            key,
+            lambda work: _assemble(image, root, work, progress, source_root=None),
+            verify=lambda work: verify_layout(work / "oci", image.tag),
+            progress=progress,
         )
-        return _built(image, found)
-    rootfs.require_tools()
-
-    def build(work: Path) -> dict[str, Any]:
-        start_layout, start_tag = rootfs.ensure_base(root, progress).path / "oci", rootfs.BASE_TAG
-        binaries = [gobuild.ensure_binary(b, root, progress) for b in image.go_binaries]
-        label = f"image {image.name}"
-        layout = work / "oci"
-        rootfs.copy_layout(start_layout, layout)
-        bundle = work / ".bundle"
-        with step(progress, f"{label}: unpack the base"):
-            rootfs.umoci(["unpack", "--image", f"{layout}:{start_tag}", str(bundle)])
-        tree = bundle / "rootfs"
-        script = _script(image)
-        if script:
-            wheel_path = None
-            if source_root is not None:
-                with step(progress, f"{label}: build the project's wheel"):
-                    wheel_path = wheel.build_wheel(source_root, work / ".wheel")
-                wheels = tree / "tmp" / "wheels"
-                wheels.mkdir(parents=True)
-                shutil.copy2(wheel_path, wheels / wheel_path.name)
-                script = script.replace("@WHEEL@", f"/tmp/wheels/{wheel_path.name}")
-            if image.pip_lock:
-                _place(tree, LOCK_PATH, package_file(image.pip_lock), 0o644)
-            with step(progress, f"{label}: install {_what(image)}"):
-                rootfs.run_in_rootfs(tree, script, log=work / ".logs" / "install.log", binds=_caches(root))
-        for binary, built in zip(image.go_binaries, binaries, strict=True):
-            _place(tree, binary.path, built.read_bytes(), 0o755)
-        for file in image.files:
-            _place(tree, file.path, package_file(file.source), file.mode)
-        for directory, uid in image.directories:
-            path = tree / directory.lstrip("/")
-            path.mkdir(parents=True, exist_ok=True)
-            os.chown(path, uid, uid)
-            path.chmod(0o755 if uid == 0 else 0o700 if directory.startswith("/var/lib/postgresql") else 0o775)
-        outputs = {}
-        with step(progress, f"{label}: run its checks as uid {image.user}"):
-            for check in image.checks:
-                output = rootfs.run_as(tree, image.user, check.argv, image_env(image))
-                if check.expect not in output:
-                    raise ToolchainError(
-                        f"{shlex.join(check.argv)} printed {output!r}; expected {check.expect!r}"
-                    )
-                outputs[shlex.join(check.argv)] = output.splitlines()[-1]
-        with step(progress, f"{label}: OCI layer and config"):
-            target = f"{layout}:{image.tag}"
-            created_by = f"mlops-platform image recipe {image.name}: {_what(image)}"
-            rootfs.umoci(["repack", "--image", target, "--history.created_by", created_by, str(bundle)])
-            rootfs.umoci(["config", "--image", target, *_config_flags(image)])
-            rootfs.umoci(["rm", "--image", f"{layout}:{start_tag}"])
-            rootfs.umoci(["gc", "--layout", str(layout)])
-        shutil.rmtree(bundle)
-        shutil.rmtree(work / ".wheel", ignore_errors=True)
-        shutil.rmtree(work / ".logs", ignore_errors=True)
-        return {**describe_layout(layout, image.tag), "checks": outputs, "upstream": image.upstream}
-
-    def verify(work: Path) -> None:
-        verify_layout(work / "oci", image.tag)
-
-    entry = build_cache.ensure(root, f"image-{image.name}", key, build, verify=verify, progress=progress)
     progress(f"image {image.name}: {entry.manifest['digest']} ... {time.monotonic() - start:.1f} s")
     return _built(image, entry)
+
+
+def _project_image(image: ImageRecipe, *, root: Path, progress: Progress) -> build_cache.Entry:
+    """The dependencies' entry (built when missing), then the project's layer above it."""
+    assert image.project_extra is not None
+    source_root = wheel.project_root()
+    deps_key = image_key(image, source_digest=wheel.dependency_digest(source_root, image.project_extra))
+    key = build_cache.cache_key({"deps": deps_key, "source": wheel.source_digest(source_root)})
+    found = build_cache.lookup(root, f"image-{image.name}", key)
+    if found is not None:
+        progress(f"image {image.name}: cached ({found.manifest['digest']})")
+        return found
+    rootfs.require_tools()
+    deps = build_cache.lookup(root, f"image-{image.name}-deps", deps_key) or build_cache.ensure(
+        root,
+        f"image-{image.name}-deps",
+        deps_key,
+        lambda work: _assemble(image, root, work, progress, source_root=source_root, dependencies_only=True),
+        verify=lambda work: verify_layout(work / "oci", image.tag),
+        progress=progress,
+    )
+    return build_cache.ensure(
+        root,
+        f"image-{image.name}",
+        key,
+        lambda work: _project_layer(image, root, work, deps, source_root, progress),
+        verify=lambda work: verify_layout(work / "oci", image.tag),
+        progress=progress,
+    )
+
+
+def _assemble(
+    image: ImageRecipe,
+    root: Path,
+    work: Path,
+    progress: Progress,
+    *,
+    source_root: Path | None,
+    dependencies_only: bool = False,
+) -> dict[str, Any]:
+    """Build ``image`` into ``work/oci`` from the base layer: its one layer and its config.
+
+    With ``dependencies_only`` (a project image's lower layer) the project's wheel is installed for
+    its dependencies and removed again, and the checks (which import the project) are left to the
+    layer above.
+    """
+    start_layout, start_tag = rootfs.ensure_base(root, progress).path / "oci", rootfs.BASE_TAG
+    binaries = [gobuild.ensure_binary(b, root, progress) for b in image.go_binaries]
+    label = f"image {image.name}" + (" (dependencies)" if dependencies_only else "")
+    layout = work / "oci"
+    rootfs.copy_layout(start_layout, layout)
+    bundle = work / ".bundle"
+    with step(progress, f"{label}: unpack the base"):
+        rootfs.umoci(["unpack", "--image", f"{layout}:{start_tag}", str(bundle)])
+    tree = bundle / "rootfs"
+    script = _script(image)
+    if script:
+        if source_root is not None:
+            with step(progress, f"{label}: build the project's wheel"):
+                wheel_path = wheel.build_wheel(source_root, work / ".wheel")
+            wheels = tree / "tmp" / "wheels"
+            wheels.mkdir(parents=True)
+            shutil.copy2(wheel_path, wheels / wheel_path.name)
+            script = script.replace("@WHEEL@", f"/tmp/wheels/{wheel_path.name}")
+            if dependencies_only:
+                script += f"\n{VENV}/bin/pip uninstall -q -y --root-user-action=ignore {PROJECT_DISTRIBUTION}"
+        if image.pip_lock:
+            _place(tree, LOCK_PATH, package_file(image.pip_lock), 0o644)
+        with step(progress, f"{label}: install {_what(image)}"):
+            rootfs.run_in_rootfs(tree, script, log=work / ".logs" / "install.log", binds=_caches(root))
+    for binary, built in zip(image.go_binaries, binaries, strict=True):
+        _place(tree, binary.path, built.read_bytes(), 0o755)
+    for file in image.files:
+        _place(tree, file.path, package_file(file.source), file.mode)
+    for directory, uid in image.directories:
+        path = tree / directory.lstrip("/")
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, uid, uid)
+        path.chmod(0o755 if uid == 0 else 0o700 if directory.startswith("/var/lib/postgresql") else 0o775)
+    outputs = {} if dependencies_only else _checks(image, tree, progress, label)
+    with step(progress, f"{label}: OCI layer and config"):
+        target = f"{layout}:{image.tag}"
+        created_by = f"mlops-platform image recipe {image.name}: {_what(image)}"
+        rootfs.umoci(["repack", "--image", target, "--history.created_by", created_by, str(bundle)])
+        rootfs.umoci(["config", "--image", target, *_config_flags(image)])
+        rootfs.umoci(["rm", "--image", f"{layout}:{start_tag}"])
+        rootfs.umoci(["gc", "--layout", str(layout)])
+    shutil.rmtree(bundle)
+    shutil.rmtree(work / ".wheel", ignore_errors=True)
+    shutil.rmtree(work / ".logs", ignore_errors=True)
+    return {**describe_layout(layout, image.tag), "checks": outputs, "upstream": image.upstream}
+
+
+def _project_layer(
+    image: ImageRecipe,
+    root: Path,
+    work: Path,
+    deps: build_cache.Entry,
+    source_root: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    """The dependencies' image plus one layer: the project's wheel, installed without dependencies."""
+    label = f"image {image.name}"
+    layout = work / "oci"
+    rootfs.copy_layout(deps.path / "oci", layout)
+    bundle = work / ".bundle"
+    target = f"{layout}:{image.tag}"
+    with step(progress, f"{label}: unpack the dependencies' image"):
+        rootfs.umoci(["unpack", "--image", target, str(bundle)])
+    tree = bundle / "rootfs"
+    with step(progress, f"{label}: build the project's wheel"):
+        wheel_path = wheel.build_wheel(source_root, work / ".wheel")
+    wheels = tree / "tmp" / "wheels"
+    wheels.mkdir(parents=True)
+    shutil.copy2(wheel_path, wheels / wheel_path.name)
+    install = (
+        f"{VENV}/bin/pip install -q --no-deps --disable-pip-version-check --root-user-action=ignore "
+        f"/tmp/wheels/{wheel_path.name}\nrm -rf /tmp/wheels"
+    )
+    with step(progress, f"{label}: install the project's wheel"):
+        rootfs.run_in_rootfs(tree, install, log=work / ".logs" / "install.log", binds=_caches(root))
+    outputs = _checks(image, tree, progress, label)
+    with step(progress, f"{label}: OCI layer"):
+        created_by = f"mlops-platform image recipe {image.name}: the project's wheel"
+        rootfs.umoci(["repack", "--image", target, "--history.created_by", created_by, str(bundle)])
+        rootfs.umoci(["gc", "--layout", str(layout)])
+    shutil.rmtree(bundle)
+    shutil.rmtree(work / ".wheel", ignore_errors=True)
+    shutil.rmtree(work / ".logs", ignore_errors=True)
+    return {**describe_layout(layout, image.tag), "checks": outputs, "upstream": image.upstream}
+
+
+def _checks(image: ImageRecipe, tree: Path, progress: Progress, label: str) -> dict[str, str]:
+    """Run the recipe's checks in ``tree`` as the image's user; each one's last line of output."""
+    outputs = {}
+    with step(progress, f"{label}: run its checks as uid {image.user}"):
+        for check in image.checks:
+            output = rootfs.run_as(tree, image.user, check.argv, image_env(image))
+            if check.expect not in output:
+                raise ToolchainError(
+                    f"{shlex.join(check.argv)} printed {output!r}; expected {check.expect!r}"
+                )
+            outputs[shlex.join(check.argv)] = output.splitlines()[-1]
+    return outputs
 
 
 def build_images(

@@ -7,9 +7,11 @@ place (``build/lib``) and would pack files that moved away since the last build.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from mlops_platform.tools.toolchain.commands import ToolchainError, run_captured
@@ -66,6 +68,19 @@ def source_digest(root: Path) -> str:
         elif path.is_file():
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def dependency_digest(root: Path, extra: str) -> str:
+    """A digest of what the project's wheel with ``extra`` pulls in: ``[project].dependencies``, the
+    extra's list and ``requires-python``; the key of the image layer holding them (the code is a layer
+    of its own above it, so a code change rebuilds only that one)."""
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    fields = {
+        "dependencies": project.get("dependencies", []),
+        "extra": project.get("optional-dependencies", {}).get(extra, []),
+        "requires-python": project.get("requires-python"),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def build_wheel(root: Path, work: Path) -> Path:

@@ -10,13 +10,12 @@ Endpoints as MLflow 3.x serves them (``mlflow/server/handlers.py``): ``registere
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import http.client
+import io
 import json
 import math
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +30,7 @@ API = "/api/2.0/mlflow"
 MAX_VERSIONS = 200  # model-versions/search page size; next_page_token fetches the rest
 MAX_PAGES = 500  # 100,000 versions of one model: beyond that, an answer that never ends
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # 32 MiB; a 200-version page with tags is about 0.2 MiB
+MAX_ERROR_BYTES = 64 * 1024  # 64 KiB of an error answer: MLflow's {"error_code", "message"} is < 1 KiB
 
 
 class ErrorKind(StrEnum):
@@ -70,50 +70,90 @@ class Credentials:
         return f"Credentials({kind})"
 
 
-class _DeadlineConnection:
-    """Mixed into http.client's connections: the socket is shut at the request's deadline.
+def _remaining(deadline: float) -> float:
+    """Seconds left before ``deadline``; a :class:`TimeoutError` once none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the request's deadline passed")
+    return left
 
-    A socket timeout bounds each read only: a server sending one byte a second never trips it. The
-    timer ends the whole exchange (headers, body, a proxy's CONNECT) at ``deadline``.
+
+class _DeadlineReader(io.RawIOBase):
+    """A response's socket, read with a timeout of what is left of the request's time, on every read.
+
+    A socket timeout bounds one read only: a server sending one byte a second (or a header line a byte
+    at a time) never trips a fixed one. Set afresh before each ``recv`` from the deadline, it ends the
+    whole answer (status line, headers, body, chunks) at the deadline. A TLS socket reads each record
+    within its timeout too (CPython's ``_ssl`` read loop counts down from it).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(_remaining(self._deadline))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, reading through :class:`_DeadlineReader` instead of a plain socket file."""
+
+    deadline: float  # set on the subclass :func:`_response_class` makes for one request
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()  # the plain file over the same socket, never read from
+        self.fp = io.BufferedReader(_DeadlineReader(sock, self.deadline))
+
+
+def _response_class(deadline: float) -> type[http.client.HTTPResponse]:
+    """The ``response_class`` of one request's connection: http.client makes it with the socket only."""
+    return type("_DeadlineResponseOfRequest", (_DeadlineResponse,), {"deadline": deadline})
+
+
+class _DeadlineConnection:
+    """Mixed into http.client's connections: every step of one request ends at ``deadline``.
+
+    Connecting gets what is left of the time as its socket timeout; sending and every read after it
+    too, a read at a time (``response_class``), a proxy's CONNECT answer included. Limits: the TLS
+    handshake runs with the timeout the connect started with (http.client wraps the socket inside
+    ``connect``), so a slow connect then a slow handshake can take up to twice what was left; name
+    resolution has no timeout in the standard library (``getaddrinfo``), nor here.
     """
 
     deadline: float
+    timeout: float | None
     sock: socket.socket | None
-    _timer: threading.Timer | None = None
-    _deadline_sock: socket.socket | None = None
 
     def connect(self) -> None:
+        self.timeout = _remaining(self.deadline)
         super().connect()  # type: ignore[misc]
-        # urllib's do_open sets ``self.sock = None`` once the response has its own file object
-        # over the same socket: keep a reference that the timer can still shut.
-        self._deadline_sock = self.sock
-        timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
-        timer.daemon = True
-        timer.start()
-        self._timer = timer
-
-    def _expire(self) -> None:
-        sock = self._deadline_sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        super().close()  # type: ignore[misc]
+        if self.sock is not None:
+            self.sock.settimeout(_remaining(self.deadline))  # sending, after a slow connect
 
 
 class _HTTPConnection(_DeadlineConnection, http.client.HTTPConnection):
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
+        self.response_class = _response_class(deadline)
 
 
 class _HTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
+        self.response_class = _response_class(deadline)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -150,8 +190,10 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     urllib copies every ``add_header`` header to the redirected request, ``Authorization`` included,
     whatever the new host or scheme: the token is sent as ``add_unredirected_header`` instead (never
     copied), and added back here only when the new URL has the same scheme, host and port. A redirect
-    to another origin is refused when there are credentials, or (``drop_cross_origin``: an OCI
-    registry sending a blob to its CDN) followed without them.
+    from https to plain http is never followed, credentials or not: the answer, which decides what
+    version is served, would come unauthenticated and could be changed on the way. A redirect to
+    another origin is refused when there are credentials, or (``drop_cross_origin``: an OCI registry
+    sending a blob to its CDN, the blob checked against its digest) followed without them.
     """
 
     def __init__(self, auth: str | None, *, drop_cross_origin: bool = False) -> None:
@@ -171,30 +213,44 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is None:
             return None
-        same_origin = _origin(newurl) == _origin(req.full_url)
+        if _origin(req.full_url)[0] == "https" and _origin(newurl)[0] != "https":
+            raise _RefusedRedirect(newurl, downgrade=True)
         if self.auth is not None:
-            if same_origin:
+            if _origin(newurl) == _origin(req.full_url):
                 new.add_unredirected_header("Authorization", self.auth)
             elif not self.drop_cross_origin:
-                raise _CrossOriginRedirect(newurl)
+                raise _RefusedRedirect(newurl, downgrade=False)
         return new
 
 
-class _CrossOriginRedirect(Exception):
-    def __init__(self, url: str) -> None:
+class _RefusedRedirect(Exception):
+    def __init__(self, url: str, *, downgrade: bool) -> None:
         super().__init__(url)
         self.url = url
+        self.downgrade = downgrade
+
+    def reason(self) -> str:
+        if self.downgrade:
+            return (
+                f"redirected from https to plain http ({_origin_text(self.url)}); not followed: neither "
+                "the credentials nor the answer go without TLS (set tracking_uri to the https server that "
+                "answers)"
+            )
+        return (
+            f"redirected to {_origin_text(self.url)}, another origin; the credentials are not sent there "
+            "(set tracking_uri to the server that answers)"
+        )
 
 
-CrossOriginRedirect = _CrossOriginRedirect
-"""Raised by :func:`bounded_opener`'s redirects: credentials would have gone to another origin."""
+RefusedRedirect = _RefusedRedirect
+"""Raised by :func:`bounded_opener`'s redirects: to plain http from https, or credentials elsewhere."""
 
 
 def bounded_opener(
     deadline: float, auth: str | None, *, drop_cross_origin: bool = False
 ) -> urllib.request.OpenerDirector:
-    """An opener whose connections are shut at ``deadline`` (``time.monotonic()``) and whose redirects
-    keep ``auth`` within the request's origin (see :class:`_RedirectHandler`).
+    """An opener whose every step of a request ends at ``deadline`` (``time.monotonic()``) and whose
+    redirects keep ``auth`` within the request's origin and never leave https (:class:`_RedirectHandler`).
 
     Send ``auth`` with ``Request.add_unredirected_header``: urllib copies ``add_header`` headers to
     every redirect.
@@ -241,12 +297,8 @@ class MlflowRestClient:
         try:
             with opener.open(request, timeout=self.timeout_s) as response:
                 body = read_bounded(response, MAX_RESPONSE_BYTES)
-        except _CrossOriginRedirect as exc:
-            raise RegistryError(
-                ErrorKind.BAD_RESPONSE,
-                f"{where}: {what}: redirected to {_origin_text(exc.url)}, another origin or plain http; the "
-                "credentials are not sent there (set tracking_uri to the server that answers)",
-            ) from None
+        except _RefusedRedirect as exc:
+            raise RegistryError(ErrorKind.BAD_RESPONSE, f"{where}: {what}: {exc.reason()}") from None
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, where, what) from None
         except TimeoutError:
@@ -265,8 +317,6 @@ class MlflowRestClient:
                 ErrorKind.BAD_RESPONSE,
                 f"{where}: {what}: the answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB",
             )
-        if time.monotonic() >= deadline:  # the timer shut the socket: what was read may be cut
-            raise late
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):
@@ -367,9 +417,9 @@ def _field(data: dict[str, Any], key: str, uri: str) -> dict[str, Any]:
 
 
 def _http_error(exc: urllib.error.HTTPError, where: str, what: str) -> RegistryError:
-    try:
-        detail = json.loads(exc.read() or b"{}")
-    except ValueError:
+    try:  # an error's JSON is a line or two; its body is read within the request's time too
+        detail = json.loads(exc.read(MAX_ERROR_BYTES) or b"{}")
+    except (ValueError, RecursionError, OSError, http.client.HTTPException):
         detail = {}
     code = detail.get("error_code", "") if isinstance(detail, dict) else ""
     if exc.code in (401, 403):

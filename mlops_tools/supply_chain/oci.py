@@ -32,8 +32,8 @@ from typing import Any
 
 from mlops_platform.tools.registry.client import (
     Credentials,
-    CrossOriginRedirect,
     ErrorKind,
+    RefusedRedirect,
     bounded_opener,
     read_bounded,
 )
@@ -281,8 +281,8 @@ class OciClient:
                     ErrorKind.BAD_RESPONSE, f"{self._where()}: HTTP {exc.code} for {what}"
                 ) from None
             return exc.code, exc.headers, b""
-        except CrossOriginRedirect:  # pragma: no cover - drop_cross_origin never raises it
-            raise self._bad(f"{what}: redirected elsewhere") from None
+        except RefusedRedirect as exc:  # from https to plain http (credentials never go elsewhere)
+            raise self._bad(f"{what}: redirected from https to {exc.url[:120]}: not followed") from None
         except TimeoutError:
             raise late from None
         except urllib.error.URLError as exc:

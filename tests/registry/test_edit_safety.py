@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mlops_platform.tools.atomic_write import TMP_MARK
-from tests.cli_runner import REPO, mlops
+from tests.cli_runner import REPO, kill_tree, mlops
 from tests.registry.envs import registry_env
 from tests.registry.snapshots import bundled_models, record, write_snapshot
 
@@ -318,10 +318,11 @@ def test_rollback_killed_at_random_points_leaves_the_old_or_the_new_file(tmp_pat
     seen = {old: 0, new: 0}
     for _ in range(40):
         prod.write_bytes(old)
-        process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         time.sleep(rng.uniform(0.5, 1.1) * runtime)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_tree(process)  # and what it started
         data = prod.read_bytes()
         assert data in seen, f"{len(data)} bytes: neither the old file nor the new"
         seen[data] += 1
