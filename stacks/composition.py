@@ -36,8 +36,10 @@ from mlops_platform.components.args import (
     ScrapeTarget,
     ServingArgs,
     StorageArgs,
-    Target,
     VolumeArgs,
+)
+from mlops_platform.components.args import (
+    Target as Target,  # the spec's enum, passed through: tests and programs name it here
 )
 from mlops_platform.components.monitoring import MonitoringStack
 from mlops_platform.components.registry import RegistryStack
@@ -112,7 +114,7 @@ def storage_args(spec: schema.EnvironmentSpec, credentials: CredentialArgs) -> S
     env, storage = spec.environment, spec.storage
     store, db = storage.object_store, storage.database
     return StorageArgs(
-        target=Target(env.target.value),
+        target=env.target,
         ownership=ownership(spec),
         namespace=env.namespace,
         credentials=credentials,
@@ -321,7 +323,7 @@ def _registry(
     registry = RegistryStack(
         "registry",
         RegistryArgs(
-            target=Target(spec.environment.target.value),
+            target=spec.environment.target,
             ownership=ownership(spec),
             namespace=storage["namespace"],
             credentials=credentials,
@@ -360,7 +362,7 @@ def _serving(
     serving = ServingStack(
         "serving",
         ServingArgs(
-            target=Target(spec.environment.target.value),
+            target=spec.environment.target,
             ownership=ownership(spec),
             namespace=upstream["namespace"],
             registry_uri=upstream["modelRegistryUri"],
@@ -388,7 +390,7 @@ def _monitoring(
     monitoring = MonitoringStack(
         "monitoring",
         MonitoringArgs(
-            target=Target(spec.environment.target.value),
+            target=spec.environment.target,
             ownership=ownership(spec),
             namespace=upstream["namespace"],
             credentials=credentials,
