@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_platform.tools.findings import Enforcement
+
 _PATCH_LOCK = threading.Lock()
 
 
@@ -39,6 +41,9 @@ def raw_events() -> Iterator[None]:
             yield
         finally:
             _stack.EngineEvent = original  # type: ignore[misc]
+
+
+_BLOCKING = frozenset({Enforcement.MANDATORY, Enforcement.REMEDIATE})
 
 
 @dataclass(slots=True)
@@ -111,7 +116,7 @@ class EngineRecord:
             self.changes = dict(raw["summaryEvent"].get("resourceChanges") or {})
 
     def mandatory(self) -> list[PolicyViolation]:
-        return [v for v in self.violations if v.enforcement in {"mandatory", "remediate"}]
+        return [v for v in self.violations if v.enforcement in _BLOCKING]
 
 
 def _diagnostic_text(diagnostic: dict[str, Any]) -> str:
