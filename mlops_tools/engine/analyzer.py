@@ -34,9 +34,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
 from mlops_platform.tools.engine import children
-from mlops_platform.tools.engine.capture import Registration, duration_s, make_urn
+from mlops_platform.tools.engine.capture import Registration, duration_s, make_urn, registration_of
 from mlops_platform.tools.engine.config import PROJECT
-from mlops_platform.tools.engine.props import plain_to_wire
 from mlops_platform.tools.findings import (
     CapturedResource,
     Check,
@@ -227,41 +226,20 @@ def _configure_request(config: dict[str, ConfiguredPolicy]) -> Any:
 # -- requests ---------------------------------------------------------------------------------
 
 
-def _options(
-    *,
-    protect: bool,
-    ignore_changes: Sequence[str],
-    delete_before_replace: bool | None,
-    additional_secret_outputs: Sequence[str],
-    aliases: Sequence[str],
-    custom_timeouts: dict[str, str],
-    parent: str,
-) -> Any:
+def registration_options(reg: Registration) -> Any:
     return analyzer_pb2.AnalyzerResourceOptions(
-        protect=protect,
-        ignoreChanges=list(ignore_changes),
-        deleteBeforeReplace=bool(delete_before_replace),
-        deleteBeforeReplaceDefined=delete_before_replace is not None,
-        additionalSecretOutputs=list(additional_secret_outputs),
-        aliases=list(aliases),
+        protect=reg.protect,
+        ignoreChanges=list(reg.ignore_changes),
+        deleteBeforeReplace=bool(reg.delete_before_replace),
+        deleteBeforeReplaceDefined=reg.delete_before_replace is not None,
+        additionalSecretOutputs=list(reg.additional_secret_outputs),
+        aliases=list(reg.aliases),
         # The engine always sends custom timeouts (zero when unset), in seconds.
         customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(
-            create=duration_s(custom_timeouts.get("create", "")),
-            update=duration_s(custom_timeouts.get("update", "")),
-            delete=duration_s(custom_timeouts.get("delete", "")),
+            create=duration_s(reg.custom_timeouts.get("create", "")),
+            update=duration_s(reg.custom_timeouts.get("update", "")),
+            delete=duration_s(reg.custom_timeouts.get("delete", "")),
         ),
-        parent=parent,
-    )
-
-
-def registration_options(reg: Registration) -> Any:
-    return _options(
-        protect=reg.protect,
-        ignore_changes=reg.ignore_changes,
-        delete_before_replace=reg.delete_before_replace,
-        additional_secret_outputs=reg.additional_secret_outputs,
-        aliases=reg.aliases,
-        custom_timeouts=reg.custom_timeouts,
         parent=reg.parent,
     )
 
@@ -336,41 +314,11 @@ _TEST_SECRET = "mock-secret-value"
 
 def captured_request(resource: CapturedResource) -> Any:
     """An ``AnalyzeRequest`` for a hand-built or captured resource (secret markers become placeholders)."""
-    props = struct_pb2.Struct()
-    props.update(plain_to_wire(resource.inputs, _TEST_SECRET))
-    return analyzer_pb2.AnalyzeRequest(
-        type=resource.type,
-        properties=props,
-        urn=resource.urn,
-        name=resource.name,
-        options=_options(
-            protect=resource.protect,
-            ignore_changes=resource.ignore_changes,
-            delete_before_replace=resource.delete_before_replace,
-            additional_secret_outputs=resource.additional_secret_outputs,
-            aliases=resource.aliases,
-            custom_timeouts=resource.custom_timeouts,
-            parent=resource.parent or "",
-        ),
-    )
+    return analyze_request(registration_of(resource, _TEST_SECRET), None)
 
 
 def _captured_stack_resource(resource: CapturedResource) -> Any:
-    req = captured_request(resource)
-    return analyzer_pb2.AnalyzerResource(
-        type=req.type,
-        properties=req.properties,
-        urn=req.urn,
-        name=req.name,
-        options=req.options,
-        parent=resource.parent or "",
-        dependencies=list(resource.dependencies),
-        propertyDependencies={
-            k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
-            for k, v in resource.property_dependencies.items()
-            if v
-        },
-    )
+    return stack_resource(registration_of(resource, _TEST_SECRET), None)
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -893,11 +841,8 @@ class PackSession:
         """Analyze one resource now (a ``CapturedResource``, a ``Registration`` or an ``AnalyzeRequest``)."""
         self._wait_ready()
         if isinstance(resource, CapturedResource):
-            request = captured_request(resource)
-        elif isinstance(resource, Registration):
-            request = analyze_request(resource, None)
-        else:
-            request = resource
+            resource = registration_of(resource, _TEST_SECRET)
+        request = analyze_request(resource, None) if isinstance(resource, Registration) else resource
         try:
             response = self._stub.Analyze(request, timeout=CALL_TIMEOUT_S)
         except grpc.RpcError as exc:
@@ -910,7 +855,10 @@ class PackSession:
         self, resources: Sequence[CapturedResource | Any], *, type_of: dict[str, str] | None = None
     ) -> AnalysisResult:
         """Run ``AnalyzeStack`` once over ``resources`` (``CapturedResource`` or ``AnalyzerResource``)."""
-        items = [_captured_stack_resource(r) if isinstance(r, CapturedResource) else r for r in resources]
+        items = [
+            stack_resource(registration_of(r, _TEST_SECRET), None) if isinstance(r, CapturedResource) else r
+            for r in resources
+        ]
         types = dict(type_of or {})
         types.update({r.urn: r.type for r in items})
         request = analyzer_pb2.AnalyzeStackRequest(resources=items)
