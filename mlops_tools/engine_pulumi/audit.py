@@ -29,8 +29,9 @@ from mlops_platform.tools.engine.audit import (
 )
 from mlops_platform.tools.engine.config import PROJECT, environment_name, load_stack_config
 from mlops_platform.tools.engine.props import mask_secret_envelopes
-from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
+from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation
 from mlops_platform.tools.engine_pulumi.launchers import write_launchers
+from mlops_platform.tools.engine_pulumi.sdk_events import raw_events
 from mlops_platform.tools.engine_pulumi.workspace import StackHandle, open_stack, run_cli
 from mlops_platform.tools.findings import (
     AuditResult,
