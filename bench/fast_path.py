@@ -18,30 +18,26 @@ import argparse
 import gc
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # bench.run, when run as a script
+from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy import EnforcementLevel
+from pulumi_policy import policy as sdk
+from run import write_stack  # bench/run.py: a script's own directory is first on sys.path
 
-from pulumi.runtime.proto import analyzer_pb2  # noqa: E402
-from pulumi_policy import EnforcementLevel  # noqa: E402
-from pulumi_policy import policy as sdk  # noqa: E402
-
-from bench.run import write_stack  # noqa: E402
-from mlops_platform.policies.catalogue import PACKS  # noqa: E402
-from mlops_platform.policies.packs import pack_arguments  # noqa: E402
-from mlops_platform.policies.sdk_adapter import shared_analysis_servicer  # noqa: E402
-from mlops_platform.tools.engine.analyzer import (  # noqa: E402
+from mlops_platform.policies.catalogue import PACKS
+from mlops_platform.policies.packs import pack_arguments
+from mlops_platform.policies.sdk_adapter import shared_analysis_servicer
+from mlops_platform.tools.engine.analyzer import (
     _captured_stack_resource,
     captured_request,
     config_fits_environment,
 )
-from mlops_platform.tools.engine.audit import capture_environment  # noqa: E402
-from mlops_platform.tools.engine.config import PROJECT, load_stack_config  # noqa: E402
+from mlops_platform.tools.engine.audit import capture_environment
+from mlops_platform.tools.engine.config import PROJECT, load_stack_config
 
 
 def _servicer(cls: type, pack: str) -> Any:
@@ -82,7 +78,8 @@ def main() -> int:
         capture = capture_environment(env_file)
         with_config = _engine_env(env_file)
         if args.no_config:
-            with_config = bool(os.environ.pop("PULUMI_CONFIG", None)) and False
+            os.environ.pop("PULUMI_CONFIG", None)
+            with_config = False
     requests = [captured_request(r) for r in capture.resources]
     stack = analyzer_pb2.AnalyzeStackRequest(
         resources=[_captured_stack_resource(r) for r in capture.resources]
