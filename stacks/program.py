@@ -8,6 +8,7 @@ ways to run it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,13 +103,18 @@ def registry_resolutions(
 ) -> Resolutions:
     """Endpoint -> track -> what ``environment.registry_source`` answered (empty when none is named).
 
+    From the registry snapshot ``$MLOPS_REGISTRY_SNAPSHOT`` names when set (``mlops audit
+    --registry-snapshot`` sets it for the program it runs), else from the live registry.
+
     The program asks the registry, before the composition: the composition takes the answers as an
     input. Each unresolved track is logged as a warning (one line: where and why); the registry rules
     fail it.
     """
+    from mlops_platform.tools.registry.lookup import SNAPSHOT_ENV
     from mlops_platform.tools.registry.resolve import resolve_environment
 
-    resolutions = resolve_environment(spec, secret_text)
+    snapshot = os.environ.get(SNAPSHOT_ENV)  # the program's input, as any run of it may be given
+    resolutions = resolve_environment(spec, secret_text, Path(snapshot) if snapshot else None)
     for endpoint, tracks in resolutions.items():
         for track, resolution in tracks.items():
             if resolution.error is not None:
