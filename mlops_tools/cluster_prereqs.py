@@ -266,7 +266,7 @@ def kubeconfig_of(ref: ClusterRef) -> Any:
     except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
         raise PrerequisiteError(f"no usable kubeconfig ({ref.source}): {exc}") from None
     if ref.cluster is not None:
-        name = ref.context or _value(merged)["current-context"]
+        name = ref.context or _value(merged).get("current-context")
         for entry in _value(merged).get("contexts") or ():
             entry = _value(entry)
             if entry.get("name") == name and isinstance(entry.get("context"), dict):
