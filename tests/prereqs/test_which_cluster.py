@@ -120,7 +120,8 @@ def test_context_and_cluster_override(homes: dict[str, Path]) -> None:
 
 
 def test_no_kubeconfig_at_all_is_a_located_error(tmp_path: Path) -> None:
-    with pytest.raises(PrerequisiteError, match=r"no kubeconfig: none of .*gone\.yaml exists \(\$KUBECONFIG\)"):
+    expected = r"no kubeconfig: none of .*gone\.yaml exists \(\$KUBECONFIG\)"
+    with pytest.raises(PrerequisiteError, match=expected):
         api_client(provider_cluster({}, {"KUBECONFIG": str(tmp_path / "gone.yaml")}))
 
 
