@@ -19,6 +19,9 @@ from enum import StrEnum
 
 import pulumi
 
+# The spec's enum, not a second one: the composition hands ``environment.target`` through as it is.
+from mlops_platform.validation import Target as Target
+
 PART_OF = "mlops-platform"
 """Value of ``app.kubernetes.io/part-of`` on every resource."""
 MANAGED_BY = "pulumi"
@@ -31,11 +34,26 @@ reads a bare ``postgresql://`` as psycopg 3, which MLflow server images do not s
 drivers teams add to the official one, carry psycopg2): the registry crash-looped on it."""
 
 
-class Target(StrEnum):
-    """Where a layer's resources run."""
+def database_url(
+    *,
+    username: pulumi.Input[str],
+    password: pulumi.Input[str],
+    host: pulumi.Input[str],
+    port: int,
+    database: str,
+) -> pulumi.Output[str]:
+    """The metadata database's URL, as both targets' storage layers output it: a secret.
 
-    DOCKER = "docker"
-    KUBERNETES = "kubernetes"
+    Args:
+        username: the database role.
+        password: its password (a generated secret).
+        host: the host the registry reaches the database at.
+        port: the database's port.
+        database: the database's name.
+    """
+    return pulumi.Output.secret(
+        pulumi.Output.concat(DATABASE_URL_SCHEME, username, ":", password, "@", host, f":{port}/{database}")
+    )
 
 
 class ModelSource(StrEnum):

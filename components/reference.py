@@ -108,6 +108,7 @@ def render_reference() -> str:
         if obj.__module__ == args_module.__name__
     ]
     classes.sort(key=lambda c: inspect.getsourcelines(c)[1])
+    classes.insert(0, args_module.Target)  # the spec's enum, defined with it in mlops_platform.validation
     for cls in classes:
         lines += [f"### {cls.__name__}", ""]
         if (doc := _doc(cls)) and not doc.startswith(f"{cls.__name__}("):

@@ -54,6 +54,13 @@ PATTERN_MESSAGES = {
 """What each pattern means, for people: the spec's and the components' messages alike."""
 
 
+class Target(StrEnum):
+    """Where a layer's resources run: the spec's ``environment.target``, the components' ``target``."""
+
+    DOCKER = "docker"
+    KUBERNETES = "kubernetes"
+
+
 class Tier(StrEnum):
     DEV = "dev"
     STAGING = "staging"

@@ -766,11 +766,10 @@ def _split_up(env: str, local_state: Path, render_to: Path | None) -> int:
 
 
 def _cluster_configured(env: str) -> bool:
-    """A preview asks a cluster only when one is named (``KUBECONFIG`` or ``kubernetes:kubeconfig``)."""
-    from mlops_platform.tools.engine.config import load_stack_config
+    """A preview asks a cluster only when one is named (the stack's config or ``KUBECONFIG``)."""
+    from mlops_platform.tools.engine_pulumi.operations import StackChoice, stack_cluster
 
-    settings = load_stack_config(_spec_file(env), project=_project().name).namespace("kubernetes")
-    return bool(os.environ.get("KUBECONFIG") or settings)
+    return stack_cluster(StackChoice(_spec_file(env), project=_project())).named
 
 
 def _targets_kubernetes(env: str) -> bool:

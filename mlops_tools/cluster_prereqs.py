@@ -10,9 +10,10 @@ how to do without it. Optionally they install pinned CRD files the user names (s
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,20 +172,127 @@ def missing_message(environment: str, missing: Sequence[Kind]) -> str:
     return "\n".join(lines)
 
 
-def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any:
-    """A client for the cluster the kubernetes provider would use (``KUBECONFIG``, or ``~/.kube/config``).
+CLUSTER_KEYS = ("kubeconfig", "context", "cluster")
+"""The kubernetes provider's config keys (``kubernetes:<key>``) that point it at a cluster."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRef:
+    """Which cluster the kubernetes provider talks to, and where that was decided.
+
+    Built by :func:`provider_cluster` only: the one answer for the engine runs' prerequisite check,
+    the CLI's "is a cluster named" and any client made for a stack.
+    """
+
+    source: str
+    """Where the kubeconfig came from: ``kubernetes:kubeconfig``, ``$KUBECONFIG`` or ``~/.kube/config``."""
+    paths: tuple[str, ...] = ()
+    """Kubeconfig files, merged in order (missing ones skipped); empty when ``text`` holds it."""
+    text: str | None = None
+    """The kubeconfig's YAML, when ``kubernetes:kubeconfig`` holds it rather than a path."""
+    context: str | None = None
+    """``kubernetes:context``: the context instead of the kubeconfig's current one."""
+    cluster: str | None = None
+    """``kubernetes:cluster``: the cluster instead of the context's."""
+
+    @property
+    def named(self) -> bool:
+        """Whether the stack's config or ``$KUBECONFIG`` names a cluster (not only ``~/.kube/config``)."""
+        return self.source != DEFAULT_KUBECONFIG or self.context is not None or self.cluster is not None
+
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+def provider_cluster(settings: Mapping[str, str], env: Mapping[str, str]) -> ClusterRef:
+    """The cluster the kubernetes provider uses, resolved in the provider's precedence.
+
+    As pulumi-kubernetes' ``Configure`` (``provider/pkg/provider/provider.go``) resolves it: a
+    non-empty ``kubernetes:kubeconfig`` (a path, ``~`` expanded, when the file exists; else the
+    kubeconfig's text) wins; otherwise client-go's default loading rules, as kubectl's: the files of
+    ``$KUBECONFIG`` (a path list; empty counts as unset), else ``~/.kube/config``.
+    ``kubernetes:context`` and ``kubernetes:cluster`` override the current context and its cluster.
 
     Args:
-        kubeconfig: a kubeconfig path, or its YAML text (as ``kubernetes:kubeconfig`` may hold).
-        context: the kubeconfig context (``kubernetes:context``).
+        settings: the stack's ``kubernetes`` config namespace, keys without the prefix.
+        env: the environment the engine runs with.
+    """
+    context = settings.get("context") or None
+    cluster = settings.get("cluster") or None
+    given = settings.get("kubeconfig") or ""
+    if given:
+        path = Path(given).expanduser()
+        if path.is_file():
+            return ClusterRef("kubernetes:kubeconfig", (str(path),), None, context, cluster)
+        return ClusterRef("kubernetes:kubeconfig", (), given, context, cluster)
+    listed = env.get("KUBECONFIG") or ""
+    if listed:
+        paths = tuple(str(Path(p).expanduser()) for p in listed.split(os.pathsep) if p)
+        return ClusterRef("$KUBECONFIG", paths, None, context, cluster)
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return ClusterRef(DEFAULT_KUBECONFIG, (str(home / ".kube" / "config"),), None, context, cluster)
+
+
+def kubeconfig_of(ref: ClusterRef) -> Any:
+    """``ref``'s kubeconfig as kubectl would read it: its files merged, its overrides applied.
+
+    Files merge as client-go merges them: the first file to name a cluster, context or user keeps
+    it, and the first to set ``current-context`` decides it (the kubernetes client's own merger
+    keeps the last one's: another cluster than the provider's when two files set one).
+
+    Raises:
+        PrerequisiteError: no kubeconfig file exists, or one is not a kubeconfig.
+    """
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    try:
+        if ref.text is not None:
+            merged: Any = yaml.safe_load(ref.text)
+            if not isinstance(merged, dict):
+                raise PrerequisiteError("kubernetes:kubeconfig is neither a file nor a kubeconfig")
+        else:
+            merger = KubeConfigMerger(os.pathsep.join(ref.paths))
+            merged = merger.config
+            if merged is None:
+                raise PrerequisiteError(
+                    f"no kubeconfig: none of {', '.join(ref.paths)} exists ({ref.source})"
+                )
+            first = next(
+                (c.get("current-context") for c in merger.config_files.values() if c.get("current-context")),
+                None,
+            )
+            if first is not None:
+                merged.value["current-context"] = first
+    except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
+        raise PrerequisiteError(f"no usable kubeconfig ({ref.source}): {exc}") from None
+    if ref.cluster is not None:
+        name = ref.context or _value(merged).get("current-context")
+        for entry in _value(merged).get("contexts") or ():
+            entry = _value(entry)
+            if entry.get("name") == name and isinstance(entry.get("context"), dict):
+                entry["context"]["cluster"] = ref.cluster
+    return merged
+
+
+def _value(node: Any) -> Any:
+    """The plain value of a kubernetes client ``ConfigNode`` (or of a plain value)."""
+    return getattr(node, "value", node)
+
+
+def api_client(cluster: ClusterRef | str | None = None) -> Any:
+    """A client for the cluster the kubernetes provider would use.
+
+    Args:
+        cluster: a resolved :class:`ClusterRef`; a kubeconfig path or its YAML text (as
+            ``kubernetes:kubeconfig`` may hold); None: this process's ``$KUBECONFIG`` or
+            ``~/.kube/config``, as :func:`provider_cluster` resolves them.
     """
     from kubernetes import config
 
+    if not isinstance(cluster, ClusterRef):
+        cluster = provider_cluster({"kubeconfig": cluster} if cluster else {}, os.environ)
     try:
-        if kubeconfig is not None and not Path(kubeconfig).is_file():
-            api = config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
-        else:
-            api = config.new_client_from_config(config_file=kubeconfig, context=context)
+        api = config.new_client_from_config_dict(kubeconfig_of(cluster), context=cluster.context)
     except (config.ConfigException, OSError, yaml.YAMLError, TypeError) as exc:
         raise PrerequisiteError(f"no usable kubeconfig: {exc}") from None
     if not api.configuration.verify_ssl:

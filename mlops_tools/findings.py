@@ -18,6 +18,17 @@ SECRET_MARKER: dict[str, str] = {"<secret>": "redacted"}
 """Stands for a secret value: the plaintext never leaves the engine. Compare with ``==``, never mutate."""
 
 
+# Severity and enforcement, once for everything that reads an audit. The rules declare theirs with
+# pulumi_policy's enums (``policies/declaration.py``); those reach the audit only over the analyzer
+# protocol, as ``pulumirpc.EnforcementLevel`` / ``PolicySeverity`` numbers. These two enums are that
+# protocol's vocabulary without Pulumi (reports, waivers and their tests must not import it): member
+# names are the protocol's names (``POLICY_SEVERITY_`` dropped), values pulumi_policy's strings and
+# the policy config files' spelling. The one conversion is at the engine boundary
+# (``engine.analyzer``), derived from the protocol's enums by name, so a level or severity added
+# upstream fails there at import; ``tests/engine/test_engine_analyzer.py`` holds pulumi_policy's
+# values to these.
+
+
 class Enforcement(StrEnum):
     """Enforcement level of a policy, as the pack reports it after configuration."""
 
@@ -26,8 +37,15 @@ class Enforcement(StrEnum):
     REMEDIATE = "remediate"
     DISABLED = "disabled"
 
+    @property
+    def reported(self) -> Enforcement:
+        """The level a violation is reported at: the engine reports an unremediated one as mandatory."""
+        return Enforcement.MANDATORY if self is Enforcement.REMEDIATE else self
+
 
 class Severity(StrEnum):
+    """A policy's severity; ``UNSPECIFIED`` when its pack declares none (the protocol's zero value)."""
+
     UNSPECIFIED = "unspecified"
     LOW = "low"
     MEDIUM = "medium"

@@ -36,8 +36,10 @@ from mlops_platform.components.args import (
     ScrapeTarget,
     ServingArgs,
     StorageArgs,
-    Target,
     VolumeArgs,
+)
+from mlops_platform.components.args import (
+    Target as Target,  # the spec's enum, passed through: tests and programs name it here
 )
 from mlops_platform.components.monitoring import MonitoringStack
 from mlops_platform.components.registry import RegistryStack
@@ -53,13 +55,7 @@ from mlops_platform.stacks.credentials_config import (
 from mlops_platform.stacks.images import resolve_spec
 from mlops_platform.stacks.layers import Layer
 from mlops_platform.stacks.types import Tier
-from mlops_platform.tools.registry.resolve import (
-    CANARY,
-    STABLE,
-    Resolution,
-    pin_annotations,
-    resolve_environment,
-)
+from mlops_platform.tools.registry.resolve import CANARY, STABLE, Resolution, pin_annotations
 
 SecretLookup = Callable[[str], pulumi.Output[str]]
 """Reads a secret config key by name (``pulumi.Config().require_secret``)."""
@@ -112,7 +108,7 @@ def storage_args(spec: schema.EnvironmentSpec, credentials: CredentialArgs) -> S
     env, storage = spec.environment, spec.storage
     store, db = storage.object_store, storage.database
     return StorageArgs(
-        target=Target(env.target.value),
+        target=env.target,
         ownership=ownership(spec),
         namespace=env.namespace,
         credentials=credentials,
@@ -255,28 +251,20 @@ def _config_secret(key: str) -> pulumi.Output[str]:
     return pulumi.Config().require_secret(key)
 
 
-def _config_secret_text(key: str) -> str | None:
-    """A secret config value as plain text, for the registry client's credentials during the program.
-
-    ``Config.get`` returns a secret's plaintext (pulumi's Python SDK does not warn: pulumi/pulumi#7127);
-    it is used only for the request header, never exported or written into any resource.
-    """
-    return pulumi.Config().get(key)
+Resolutions = Mapping[str, Mapping[str, Resolution]]
+"""Endpoint -> track -> what the model registry answered (``tools.registry.resolve.Resolution``)."""
 
 
-def registry_resolutions(
-    spec: schema.EnvironmentSpec, secret_text: Callable[[str], str | None] = _config_secret_text
-) -> dict[str, dict[str, Resolution]]:
-    """Endpoint -> track -> what ``environment.registry_source`` answered (empty when none is named).
-
-    Each unresolved track is logged as a warning (one line: where and why); the registry rules fail it.
-    """
-    resolutions = resolve_environment(spec, secret_text)
-    for endpoint, tracks in resolutions.items():
-        for track, resolution in tracks.items():
-            if resolution.error is not None:
-                pulumi.log.warn(f"serving.models[{endpoint}] {track}: {resolution.error}")
-    return resolutions
+def _given(spec: schema.EnvironmentSpec, resolutions: Resolutions | None) -> Resolutions:
+    """``resolutions``, or none when the spec names no registry; refuses a registry left unasked."""
+    if resolutions is not None:
+        return resolutions
+    if spec.environment.registry_source is not None:
+        raise ValueError(
+            f"environment {spec.environment.name} names registry_source: pass what the registry "
+            "answered as resolutions= (mlops_platform.stacks.program.registry_resolutions asks it)"
+        )
+    return {}
 
 
 def credential_args(secret: SecretLookup = _config_secret) -> CredentialArgs:
@@ -321,7 +309,7 @@ def _registry(
     registry = RegistryStack(
         "registry",
         RegistryArgs(
-            target=Target(spec.environment.target.value),
+            target=spec.environment.target,
             ownership=ownership(spec),
             namespace=storage["namespace"],
             credentials=credentials,
@@ -360,7 +348,7 @@ def _serving(
     serving = ServingStack(
         "serving",
         ServingArgs(
-            target=Target(spec.environment.target.value),
+            target=spec.environment.target,
             ownership=ownership(spec),
             namespace=upstream["namespace"],
             registry_uri=upstream["modelRegistryUri"],
@@ -388,7 +376,7 @@ def _monitoring(
     monitoring = MonitoringStack(
         "monitoring",
         MonitoringArgs(
-            target=Target(spec.environment.target.value),
+            target=spec.environment.target,
             ownership=ownership(spec),
             namespace=upstream["namespace"],
             credentials=credentials,
@@ -540,6 +528,7 @@ def build_layer(
     opts: pulumi.ResourceOptions | None = None,
     *,
     secret: SecretLookup = _config_secret,
+    resolutions: Resolutions | None = None,
 ) -> Mapping[str, pulumi.Input[object]]:
     """Create one layer of ``spec``'s environment in its own stack; return that stack's exports.
 
@@ -550,6 +539,11 @@ def build_layer(
             storage layer too when a model has drift checks (its object-store exports).
         opts: Options of the layer component.
         secret: Reads a secret config key (the credential seed, receivers' webhook URLs).
+        resolutions: What the model registry answered, for the serving layer (see ``build_platform``).
+
+    Raises:
+        ValueError: the spec names ``environment.registry_source`` and the serving layer was given no
+            ``resolutions``.
     """
     _SPEC_TRAIL.clear()
     spec = resolve_spec(spec)
@@ -563,7 +557,7 @@ def build_layer(
         return registry_exports(registry, values["namespace"])
     values = {key: _upstream(ref, layer.upstream, key) for key in ("namespace", "modelRegistryUri")}
     if layer is Layer.SERVING:
-        return serving_exports(_serving(spec, opts, values, registry_resolutions(spec)), values)
+        return serving_exports(_serving(spec, opts, values, _given(spec, resolutions)), values)
     targets = scrape_targets_from(spec, _upstream(ref, layer.upstream, "scrapeTargets"))
     store = None
     if drifts(spec):  # the drift jobs read the object store: the storage layer's exports
@@ -578,7 +572,7 @@ def build_platform(
     opts: pulumi.ResourceOptions | None = None,
     *,
     secret: SecretLookup = _config_secret,
-    resolutions: Mapping[str, Mapping[str, Resolution]] | None = None,
+    resolutions: Resolutions | None = None,
 ) -> Platform:
     """Create the four layer components of ``spec``'s environment.
 
@@ -588,17 +582,18 @@ def build_platform(
         opts: Options of the four layer components (a provider, a parent...).
         secret: Reads a secret config key (a receiver's webhook URL, the credential seed); defaults to
             the stack's config.
-        resolutions: What the model registry answered per endpoint and track; None resolves through
-            ``environment.registry_source`` when the spec names one (``registry_resolutions``).
+        resolutions: What the model registry answered per endpoint and track, asked by the caller
+            (the program: ``mlops_platform.stacks.program.registry_resolutions``); the composition
+            never calls a registry. None: the spec names no ``environment.registry_source``.
 
     Raises:
         pulumi.RunError: the stack has no credential seed (``credential_args``).
+        ValueError: the spec names ``environment.registry_source`` and no ``resolutions`` were given.
     """
     _SPEC_TRAIL.clear()
     spec = resolve_spec(spec)
     credentials = credential_args(secret)
-    if resolutions is None:
-        resolutions = registry_resolutions(spec)
+    resolutions = _given(spec, resolutions)
     storage = _storage(spec, credentials, opts)
     registry = _registry(spec, credentials, opts, storage_exports(storage))
     upstream = {"namespace": storage.namespace, "modelRegistryUri": registry.model_registry_uri}

@@ -8,11 +8,13 @@ ways to run it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pulumi
 
-from mlops_platform.stacks.composition import build_layer, build_platform, exports
+from mlops_platform.stacks.composition import Resolutions, build_layer, build_platform, exports
 from mlops_platform.stacks.layers import (
     LAYER_KEY,
     LAYER_STACKS_KEY,
@@ -22,6 +24,7 @@ from mlops_platform.stacks.layers import (
     parse_layer_stacks,
 )
 from mlops_platform.stacks.loader import SpecError, spec_from_pulumi_config
+from mlops_platform.stacks.schema import EnvironmentSpec
 
 
 def stack_config_values() -> tuple[dict[str, str], set[str]]:
@@ -72,16 +75,51 @@ def platform_program(project_dir: Path | None = None) -> None:
     if spec.environment.target == "kubernetes" and not spec.environment.await_readiness:
         pulumi.runtime.register_stack_transformation(skip_readiness_awaits)
     if layer is None:  # the whole environment in this one stack
-        outputs = exports(build_platform(spec))
+        outputs = exports(build_platform(spec, resolutions=registry_resolutions(spec)))
     else:
 
         def upstream(of: Layer) -> pulumi.StackReference:
             name = layer_stack_name(spec.environment.name, of, layer_stacks)
             return pulumi.StackReference(f"{of.value}-layer", stack_name=name)
 
-        outputs = build_layer(spec, layer, upstream)
+        # The serving layer alone pins models to the registry's answers: only its stack asks the registry.
+        answered = registry_resolutions(spec) if layer is Layer.SERVING else None
+        outputs = build_layer(spec, layer, upstream, resolutions=answered)
     for key, value in outputs.items():
         pulumi.export(key, value)
+
+
+def _config_secret_text(key: str) -> str | None:
+    """A secret config value as plain text, for the registry client's credentials during the program.
+
+    ``Config.get`` returns a secret's plaintext (pulumi's Python SDK does not warn: pulumi/pulumi#7127);
+    it is used only for the request header, never exported or written into any resource.
+    """
+    return pulumi.Config().get(key)
+
+
+def registry_resolutions(
+    spec: EnvironmentSpec, secret_text: Callable[[str], str | None] = _config_secret_text
+) -> Resolutions:
+    """Endpoint -> track -> what ``environment.registry_source`` answered (empty when none is named).
+
+    From the registry snapshot ``$MLOPS_REGISTRY_SNAPSHOT`` names when set (``mlops audit
+    --registry-snapshot`` sets it for the program it runs), else from the live registry.
+
+    The program asks the registry, before the composition: the composition takes the answers as an
+    input. Each unresolved track is logged as a warning (one line: where and why); the registry rules
+    fail it.
+    """
+    from mlops_platform.tools.registry.lookup import SNAPSHOT_ENV
+    from mlops_platform.tools.registry.resolve import resolve_environment
+
+    snapshot = os.environ.get(SNAPSHOT_ENV)  # the program's input, as any run of it may be given
+    resolutions = resolve_environment(spec, secret_text, Path(snapshot) if snapshot else None)
+    for endpoint, tracks in resolutions.items():
+        for track, resolution in tracks.items():
+            if resolution.error is not None:
+                pulumi.log.warn(f"serving.models[{endpoint}] {track}: {resolution.error}")
+    return resolutions
 
 
 def _stacks_dir(project_dir: Path | None) -> Path | None:

@@ -7,7 +7,6 @@ components: here they become pydantic types for the config boundary.
 from __future__ import annotations
 
 import typing
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -34,6 +33,7 @@ from mlops_platform.validation import (
     ReceiverKind,
     RegistryAuth,
     RiskTier,
+    Target,
     Tier,
     bucket_name_rules,
     cron_in_range,
@@ -59,11 +59,6 @@ __all__ = [
     "Target",
     "Tier",
 ]
-
-
-class Target(StrEnum):
-    DOCKER = "docker"
-    KUBERNETES = "kubernetes"
 
 
 DnsLabel = Annotated[str, StringConstraints(max_length=DNS_LABEL_MAX, pattern=DNS_LABEL_PATTERN)]

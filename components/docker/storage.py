@@ -15,7 +15,7 @@ import pulumi_docker as docker
 
 from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata
-from mlops_platform.components.args import DATABASE_URL_SCHEME, ComputeResources, StorageArgs, StorageOutputs
+from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs, database_url
 from mlops_platform.components.credentials import password
 from mlops_platform.components.docker._common import (
     ContainerSpec,
@@ -239,16 +239,12 @@ def build(component: pulumi.ComponentResource, name: str, args: StorageArgs) -> 
     )
 
     db_host = database.hostname.apply(lambda h: h or DB_HOST)  # depends on the container: ordering
-    database_url: pulumi.Output[str] = pulumi.Output.secret(
-        pulumi.Output.concat(
-            DATABASE_URL_SCHEME,
-            db.username,
-            ":",
-            db_password.result,
-            "@",
-            db_host,
-            f":{DB_PORT}/{db.database_name}",
-        )
+    url = database_url(
+        username=db.username,
+        password=db_password.result,
+        host=db_host,
+        port=DB_PORT,
+        database=db.database_name,
     )
     return StorageOutputs(
         namespace=network.name,
@@ -257,7 +253,7 @@ def build(component: pulumi.ComponentResource, name: str, args: StorageArgs) -> 
         database_name=db.database_name,
         database_username=db.username,
         database_password=pulumi.Output.secret(db_password.result),
-        database_url=database_url,
+        database_url=url,
         database_workload=database.name,
         object_store_endpoint=object_store.hostname.apply(
             lambda h: f"http://{h or OBJECT_STORE_HOST}:{OBJECT_STORE_PORT}"

@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform import vocabulary as L
 from mlops_platform.components import metadata as md
-from mlops_platform.components.args import DATABASE_URL_SCHEME, ComputeResources, StorageArgs, StorageOutputs
+from mlops_platform.components.args import ComputeResources, StorageArgs, StorageOutputs, database_url
 from mlops_platform.components.credentials import password
 from mlops_platform.components.kubernetes import workload as w
 
@@ -442,19 +442,12 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         )
         claims[volume.name] = claim.metadata.apply(lambda m: m.name)
 
-    database_url: pulumi.Output[str] = pulumi.Output.secret(
-        pulumi.Output.concat(
-            DATABASE_URL_SCHEME,
-            db.username,
-            ":",
-            db_password.result,
-            "@",
-            db_host,
-            ":",
-            str(POSTGRES_PORT),
-            "/",
-            db.database_name,
-        )
+    url = database_url(
+        username=db.username,
+        password=db_password.result,
+        host=db_host,
+        port=POSTGRES_PORT,
+        database=db.database_name,
     )
     return StorageOutputs(
         namespace=ns,
@@ -463,7 +456,7 @@ def build(component: pulumi.Resource, name: str, args: StorageArgs) -> StorageOu
         database_name=db.database_name,
         database_username=db.username,
         database_password=pulumi.Output.secret(db_password.result),
-        database_url=database_url,
+        database_url=url,
         database_workload=database_workload,
         object_store_endpoint=store_endpoint,
         object_store_access_key=pulumi.Output.secret(access_key.result),

@@ -34,9 +34,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
 from mlops_platform.tools.engine import children
-from mlops_platform.tools.engine.capture import Registration, duration_s, make_urn
+from mlops_platform.tools.engine.capture import Registration, duration_s, make_urn, registration_of
 from mlops_platform.tools.engine.config import PROJECT
-from mlops_platform.tools.engine.props import plain_to_wire
 from mlops_platform.tools.findings import (
     CapturedResource,
     Check,
@@ -58,19 +57,12 @@ STARTUP_TIMEOUT_S = 60.0
 PACK_NICENESS = 0
 CALL_TIMEOUT_S = 600.0
 
-_LEVELS: dict[str, int] = {
-    "advisory": analyzer_pb2.ADVISORY,
-    "mandatory": analyzer_pb2.MANDATORY,
-    "remediate": analyzer_pb2.REMEDIATE,
-    "disabled": analyzer_pb2.DISABLED,
-}
-_LEVEL_NAMES = {v: k for k, v in _LEVELS.items()}
-_SEVERITIES = {
-    analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED: Severity.UNSPECIFIED,
-    analyzer_pb2.POLICY_SEVERITY_LOW: Severity.LOW,
-    analyzer_pb2.POLICY_SEVERITY_MEDIUM: Severity.MEDIUM,
-    analyzer_pb2.POLICY_SEVERITY_HIGH: Severity.HIGH,
-    analyzer_pb2.POLICY_SEVERITY_CRITICAL: Severity.CRITICAL,
+# The one conversion between the analyzer protocol's numbers and the audit's enums, by name: a level
+# or severity the protocol adds has no member here and fails at import (see ``findings``).
+_LEVELS: dict[Enforcement, int] = {Enforcement[name]: n for name, n in analyzer_pb2.EnforcementLevel.items()}
+_LEVEL_OF: dict[int, Enforcement] = {n: level for level, n in _LEVELS.items()}
+_SEVERITIES: dict[int, Severity] = {
+    n: Severity[name.removeprefix("POLICY_SEVERITY_")] for name, n in analyzer_pb2.PolicySeverity.items()
 }
 
 
@@ -127,14 +119,19 @@ class EngineServer:
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyConfig:
-    enforcement: str
+class ConfiguredPolicy:
+    """One policy's level and properties as ``Configure`` sends them (the protocol's ``PolicyConfig``).
+
+    Not ``policy_config.PolicyConfig``, the environment's config document this is reconciled from.
+    """
+
+    enforcement: Enforcement
     properties: dict[str, Any]
 
 
 def reconcile_config(
     info: Any, given: dict[str, Any] | None, *, strict: bool = True
-) -> dict[str, PolicyConfig]:
+) -> dict[str, ConfiguredPolicy]:
     """The config the engine sends in ``Configure``: defaults, then initial config, then ``given``.
 
     A policy's entry without ``enforcementLevel`` keeps its default level (the engine fills the level
@@ -148,14 +145,14 @@ def reconcile_config(
     Raises:
         PolicyConfigError: unknown policy (when strict) or enforcement level.
     """
-    result: dict[str, PolicyConfig] = {}
+    result: dict[str, ConfiguredPolicy] = {}
     for policy in info.policies:
         props: dict[str, Any] = {}
         schema = _struct_dict(policy.configSchema.properties)
         for key, prop_schema in schema.items():
             if isinstance(prop_schema, dict) and "default" in prop_schema:
                 props[key] = prop_schema["default"]
-        result[policy.name] = PolicyConfig(_LEVEL_NAMES[policy.enforcementLevel], props)
+        result[policy.name] = ConfiguredPolicy(_LEVEL_OF[policy.enforcementLevel], props)
 
     def apply(config: dict[str, Any], source: str) -> None:
         all_entry = config.get("all")
@@ -163,7 +160,7 @@ def reconcile_config(
             level = _entry_level(all_entry, "all", source)
             if level:
                 for name, current in result.items():
-                    result[name] = PolicyConfig(level, current.properties)
+                    result[name] = ConfiguredPolicy(level, current.properties)
         for name, entry in config.items():
             if name == "all":
                 continue
@@ -176,11 +173,11 @@ def reconcile_config(
             props = dict(current.properties)
             if isinstance(entry, dict):
                 props.update({k: v for k, v in entry.items() if k != "enforcementLevel"})
-            result[name] = PolicyConfig(level or current.enforcement, props)
+            result[name] = ConfiguredPolicy(level or current.enforcement, props)
 
     initial = {
         name: {
-            **({"enforcementLevel": _LEVEL_NAMES[c.enforcementLevel]} if c.enforcementLevel else {}),
+            **({"enforcementLevel": _LEVEL_OF[c.enforcementLevel].value} if c.enforcementLevel else {}),
             **_struct_dict(c.properties),
         }
         for name, c in info.initialConfig.items()
@@ -191,7 +188,7 @@ def reconcile_config(
     return result
 
 
-def _entry_level(entry: Any, name: str, source: str) -> str:
+def _entry_level(entry: Any, name: str, source: str) -> Enforcement | None:
     level = (
         entry
         if isinstance(entry, str)
@@ -202,12 +199,12 @@ def _entry_level(entry: Any, name: str, source: str) -> str:
     if entry is not None and not isinstance(entry, (str, dict)):
         raise PolicyConfigError(f"{source}: {name}: expected an enforcement level or an object")
     if level is None:
-        return ""
+        return None
     if level not in _LEVELS:
         raise PolicyConfigError(
-            f"{source}: {name}: invalid enforcementLevel {level!r} (expected one of {', '.join(_LEVELS)})"
+            f"{source}: {name}: invalid enforcementLevel {level!r} (expected one of {', '.join(Enforcement)})"
         )
-    return str(level)
+    return Enforcement(level)
 
 
 def _struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -216,7 +213,7 @@ def _struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(struct)
 
 
-def _configure_request(config: dict[str, PolicyConfig]) -> Any:
+def _configure_request(config: dict[str, ConfiguredPolicy]) -> Any:
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for name, entry in config.items():
         pc = request.policyConfig[name]
@@ -229,41 +226,20 @@ def _configure_request(config: dict[str, PolicyConfig]) -> Any:
 # -- requests ---------------------------------------------------------------------------------
 
 
-def _options(
-    *,
-    protect: bool,
-    ignore_changes: Sequence[str],
-    delete_before_replace: bool | None,
-    additional_secret_outputs: Sequence[str],
-    aliases: Sequence[str],
-    custom_timeouts: dict[str, str],
-    parent: str,
-) -> Any:
+def registration_options(reg: Registration) -> Any:
     return analyzer_pb2.AnalyzerResourceOptions(
-        protect=protect,
-        ignoreChanges=list(ignore_changes),
-        deleteBeforeReplace=bool(delete_before_replace),
-        deleteBeforeReplaceDefined=delete_before_replace is not None,
-        additionalSecretOutputs=list(additional_secret_outputs),
-        aliases=list(aliases),
+        protect=reg.protect,
+        ignoreChanges=list(reg.ignore_changes),
+        deleteBeforeReplace=bool(reg.delete_before_replace),
+        deleteBeforeReplaceDefined=reg.delete_before_replace is not None,
+        additionalSecretOutputs=list(reg.additional_secret_outputs),
+        aliases=list(reg.aliases),
         # The engine always sends custom timeouts (zero when unset), in seconds.
         customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(
-            create=duration_s(custom_timeouts.get("create", "")),
-            update=duration_s(custom_timeouts.get("update", "")),
-            delete=duration_s(custom_timeouts.get("delete", "")),
+            create=duration_s(reg.custom_timeouts.get("create", "")),
+            update=duration_s(reg.custom_timeouts.get("update", "")),
+            delete=duration_s(reg.custom_timeouts.get("delete", "")),
         ),
-        parent=parent,
-    )
-
-
-def registration_options(reg: Registration) -> Any:
-    return _options(
-        protect=reg.protect,
-        ignore_changes=reg.ignore_changes,
-        delete_before_replace=reg.delete_before_replace,
-        additional_secret_outputs=reg.additional_secret_outputs,
-        aliases=reg.aliases,
-        custom_timeouts=reg.custom_timeouts,
         parent=reg.parent,
     )
 
@@ -338,41 +314,11 @@ _TEST_SECRET = "mock-secret-value"
 
 def captured_request(resource: CapturedResource) -> Any:
     """An ``AnalyzeRequest`` for a hand-built or captured resource (secret markers become placeholders)."""
-    props = struct_pb2.Struct()
-    props.update(plain_to_wire(resource.inputs, _TEST_SECRET))
-    return analyzer_pb2.AnalyzeRequest(
-        type=resource.type,
-        properties=props,
-        urn=resource.urn,
-        name=resource.name,
-        options=_options(
-            protect=resource.protect,
-            ignore_changes=resource.ignore_changes,
-            delete_before_replace=resource.delete_before_replace,
-            additional_secret_outputs=resource.additional_secret_outputs,
-            aliases=resource.aliases,
-            custom_timeouts=resource.custom_timeouts,
-            parent=resource.parent or "",
-        ),
-    )
+    return analyze_request(registration_of(resource, _TEST_SECRET), None)
 
 
 def _captured_stack_resource(resource: CapturedResource) -> Any:
-    req = captured_request(resource)
-    return analyzer_pb2.AnalyzerResource(
-        type=req.type,
-        properties=req.properties,
-        urn=req.urn,
-        name=req.name,
-        options=req.options,
-        parent=resource.parent or "",
-        dependencies=list(resource.dependencies),
-        propertyDependencies={
-            k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
-            for k, v in resource.property_dependencies.items()
-            if v
-        },
-    )
+    return stack_resource(registration_of(resource, _TEST_SECRET), None)
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -626,7 +572,7 @@ class PackSession:
         self._fallback_lock = threading.Lock()
         self._raisers: set[str] = set()
         self.info_response: Any = None
-        self.config: dict[str, PolicyConfig] = {}
+        self.config: dict[str, ConfiguredPolicy] = {}
         self.name = self.pack_dir.name
         self.version = ""
 
@@ -697,7 +643,7 @@ class PackSession:
                     pack_version=self.version,
                     display_name=p.displayName,
                     description=p.description,
-                    enforcement=Enforcement(self.config[p.name].enforcement),
+                    enforcement=self.config[p.name].enforcement,
                     severity=_SEVERITIES.get(p.severity, Severity.UNSPECIFIED),
                     framework=Framework(fw.name, fw.version, fw.reference, fw.specification) if fw else None,
                     tags=tuple(p.tags),
@@ -786,14 +732,12 @@ class PackSession:
         return [
             p.name
             for p in self.info_response.policies
-            if p.policy_type == want and self.config[p.name].enforcement != "disabled"
+            if p.policy_type == want and self.config[p.name].enforcement is not Enforcement.DISABLED
         ]
 
     def _finding(self, diag: Any, urn: str, resource_type: str) -> Finding:
         meta = self._meta().get(diag.policyName)
-        level = _LEVEL_NAMES.get(diag.enforcementLevel, "advisory")
-        if level == "remediate":  # the engine reports an unremediated violation as mandatory
-            level = "mandatory"
+        level = _LEVEL_OF.get(diag.enforcementLevel, Enforcement.ADVISORY).reported
         severity = _SEVERITIES.get(diag.severity, Severity.UNSPECIFIED)
         if severity is Severity.UNSPECIFIED and meta is not None:
             severity = _SEVERITIES.get(meta.severity, Severity.UNSPECIFIED)
@@ -804,7 +748,7 @@ class PackSession:
         return Finding(
             policy=diag.policyName,
             pack=diag.policyPackName or self.name,
-            enforcement=Enforcement(level),
+            enforcement=level,
             severity=severity,
             urn=urn,
             resource_type=resource_type,
@@ -813,11 +757,11 @@ class PackSession:
 
     def _error_finding(self, policy: str, urn: str, resource_type: str, details: str) -> Finding:
         meta = self._meta().get(policy)
-        level = self.config[policy].enforcement if policy in self.config else "mandatory"
+        level = self.config[policy].enforcement if policy in self.config else Enforcement.MANDATORY
         return Finding(
             policy=policy,
             pack=self.name,
-            enforcement=Enforcement("mandatory" if level == "remediate" else level),
+            enforcement=level.reported,
             severity=_SEVERITIES.get(meta.severity, Severity.UNSPECIFIED) if meta else Severity.UNSPECIFIED,
             urn=urn,
             resource_type=resource_type,
@@ -897,11 +841,8 @@ class PackSession:
         """Analyze one resource now (a ``CapturedResource``, a ``Registration`` or an ``AnalyzeRequest``)."""
         self._wait_ready()
         if isinstance(resource, CapturedResource):
-            request = captured_request(resource)
-        elif isinstance(resource, Registration):
-            request = analyze_request(resource, None)
-        else:
-            request = resource
+            resource = registration_of(resource, _TEST_SECRET)
+        request = analyze_request(resource, None) if isinstance(resource, Registration) else resource
         try:
             response = self._stub.Analyze(request, timeout=CALL_TIMEOUT_S)
         except grpc.RpcError as exc:
@@ -914,7 +855,10 @@ class PackSession:
         self, resources: Sequence[CapturedResource | Any], *, type_of: dict[str, str] | None = None
     ) -> AnalysisResult:
         """Run ``AnalyzeStack`` once over ``resources`` (``CapturedResource`` or ``AnalyzerResource``)."""
-        items = [_captured_stack_resource(r) if isinstance(r, CapturedResource) else r for r in resources]
+        items = [
+            stack_resource(registration_of(r, _TEST_SECRET), None) if isinstance(r, CapturedResource) else r
+            for r in resources
+        ]
         types = dict(type_of or {})
         types.update({r.urn: r.type for r in items})
         request = analyzer_pb2.AnalyzeStackRequest(resources=items)
@@ -972,7 +916,9 @@ class PackSession:
         config = {}
         for name, entry in self.config.items():
             off = name in disabled or (only is not None and name not in only)
-            config[name] = PolicyConfig("disabled" if off else entry.enforcement, entry.properties)
+            config[name] = ConfiguredPolicy(
+                Enforcement.DISABLED if off else entry.enforcement, entry.properties
+            )
         session._stub.Configure(_configure_request(config), timeout=CALL_TIMEOUT_S)
         if isinstance(request, analyzer_pb2.AnalyzeStackRequest):
             return session._stub.AnalyzeStack(request, timeout=CALL_TIMEOUT_S)

@@ -49,6 +49,7 @@ from mlops_platform.tools.engine.props import (
     SIG_KEY,
     UNKNOWN,
     engine_properties,
+    plain_to_wire,
     struct_to_plain,
     wrap_secret_field,
 )
@@ -644,6 +645,40 @@ def _to_captured(reg: Registration, secrets: set[str], plain: set[str]) -> Captu
         custom_timeouts=dict(reg.custom_timeouts),
         additional_secret_outputs=reg.additional_secret_outputs,
         source=reg.source,
+    )
+
+
+def registration_of(resource: CapturedResource, secret_placeholder: str) -> Registration:
+    """A ``CapturedResource`` back in wire form, for the one request builder (``engine.analyzer``).
+
+    The inverse of the capture's conversion, for resources built by hand (policy tests) or read back
+    from a result: the same plain inputs are the Analyze inputs and the AnalyzeStack properties, and
+    secret markers become secrets holding ``secret_placeholder`` (the plaintext is gone).
+    """
+    props = struct_pb2.Struct()
+    props.update(plain_to_wire(resource.inputs, secret_placeholder))
+    return Registration(
+        seq=0,
+        urn=resource.urn,
+        type=resource.type,
+        name=resource.name,
+        custom=resource.custom,
+        parent=resource.parent or "",
+        provider_urn=resource.provider or "",
+        provider_ref="",
+        inputs=props,
+        outputs=props,
+        dependencies=resource.dependencies,
+        property_dependencies=dict(resource.property_dependencies),
+        protect=resource.protect,
+        retain_on_delete=resource.retain_on_delete,
+        delete_before_replace=resource.delete_before_replace,
+        ignore_changes=resource.ignore_changes,
+        aliases=resource.aliases,
+        custom_timeouts=dict(resource.custom_timeouts),
+        additional_secret_outputs=resource.additional_secret_outputs,
+        source=resource.source,
+        _engine_inputs=props,  # plain values hold no resource reference to downgrade
     )
 
 

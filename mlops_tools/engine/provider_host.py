@@ -38,11 +38,12 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
 )
 
+# CLUSTER_KEYS: provider settings the offline capture never passes on (each points it at a cluster).
+from mlops_platform.tools.cluster_prereqs import CLUSTER_KEYS
+
 PACKAGE = "kubernetes"
 BINARY = "pulumi-resource-kubernetes"
 START_TIMEOUT_S = 60.0  # a cold start of the Go binary reading its embedded schema takes ~1 s
-# Provider config the offline capture never passes on: each would point the provider at a cluster.
-CLUSTER_KEYS = frozenset({"kubeconfig", "context", "cluster"})
 _GRPC_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]  # a chart's rendered objects
 
 

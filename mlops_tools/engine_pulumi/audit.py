@@ -29,8 +29,9 @@ from mlops_platform.tools.engine.audit import (
 )
 from mlops_platform.tools.engine.config import PROJECT, environment_name, load_stack_config
 from mlops_platform.tools.engine.props import mask_secret_envelopes
-from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation, raw_events
+from mlops_platform.tools.engine_pulumi.events import EngineRecord, PolicyViolation
 from mlops_platform.tools.engine_pulumi.launchers import write_launchers
+from mlops_platform.tools.engine_pulumi.sdk_events import raw_events
 from mlops_platform.tools.engine_pulumi.workspace import StackHandle, open_stack, run_cli
 from mlops_platform.tools.findings import (
     AuditResult,
@@ -102,7 +103,7 @@ def plan_packs(
     packs = discover_packs() if packs is None else packs
     launchers = write_launchers(packs, scratch / "packs")
     if disabled:
-        off = {name: {LEVEL_KEY: "disabled"} for name in disabled}
+        off = {name: {LEVEL_KEY: Enforcement.DISABLED.value} for name in disabled}
         policy_config = PolicyConfig({**(policy_config.document or {}), **off}, policy_config.sources)
     merged = write_policy_config(policy_config, scratch / "packs" / "policy-config.json").resolve()
     return PackPlan(packs, launchers, [merged] * len(packs), policy_config)
@@ -374,7 +375,9 @@ def _finding(
     redact: frozenset[str],
 ) -> Finding:
     meta = metas.get((violation.pack, violation.policy))
-    level = violation.enforcement if violation.enforcement in {"advisory", "mandatory"} else "mandatory"
+    # The engine names a violation's level after reporting (remediate as mandatory); anything else
+    # blocks: a level this audit cannot read is never taken for advisory.
+    level = Enforcement.ADVISORY if violation.enforcement == Enforcement.ADVISORY else Enforcement.MANDATORY
     message = violation.message
     if meta is not None and meta.description and message.startswith(meta.description):
         message = message[len(meta.description) :].lstrip("\n") or meta.description
@@ -383,7 +386,7 @@ def _finding(
     return Finding(
         policy=violation.policy,
         pack=violation.pack,
-        enforcement=Enforcement(level),
+        enforcement=level,
         severity=meta.severity if meta is not None else Severity.UNSPECIFIED,
         urn=violation.urn,
         resource_type=types.get(violation.urn, ""),

@@ -1,44 +1,22 @@
-"""The engine's event stream, kept as the JSON the CLI writes, policy summaries included.
+"""What one engine operation reported, read from the engine's events as the CLI wrote them (JSON).
 
-The Python SDK (3.272) parses each line of the CLI's event log into its own event classes and
-drops the kinds it does not model. The engine (3.274.1) also emits, per resource and policy pack,
-``policyAnalyzeSummaryEvent`` (the policies that passed and failed on that resource) and, once per
-pack, ``policyAnalyzeStackSummaryEvent``: the engine's own record of which policies judged what,
-which is the evidence an audit counts as checks. :func:`raw_events` keeps every line's JSON beside
-the parsed event, for the duration of one operation.
+The engine (3.274.1) emits, per resource and policy pack, ``policyAnalyzeSummaryEvent`` (the
+policies that passed and failed on that resource) and, once per pack,
+``policyAnalyzeStackSummaryEvent``: the engine's own record of which policies judged what, which is
+the evidence an audit counts as checks. The Automation API drops those kinds before ``on_event``;
+each event's JSON reaches :class:`EngineRecord` as ``.raw`` through ``sdk_events.raw_events`` (the
+one adapter of the SDK's private API) or straight from ``pulumi policy analyze --json``.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-_PATCH_LOCK = threading.Lock()
+from mlops_platform.tools.findings import Enforcement
 
-
-@contextmanager
-def raw_events() -> Iterator[None]:
-    """While open, every ``EngineEvent`` the SDK hands to ``on_event`` carries ``.raw``, its JSON."""
-    from pulumi.automation import _stack
-    from pulumi.automation.events import EngineEvent
-
-    class _RawEngineEvent(EngineEvent):
-        @classmethod
-        def from_json(cls, data: dict) -> EngineEvent:  # type: ignore[override]
-            event = EngineEvent.from_json(data)
-            event.raw = data  # type: ignore[attr-defined]
-            return event
-
-    with _PATCH_LOCK:
-        original = _stack.EngineEvent
-        _stack.EngineEvent = _RawEngineEvent  # type: ignore[misc]
-        try:
-            yield
-        finally:
-            _stack.EngineEvent = original  # type: ignore[misc]
+_BLOCKING = frozenset({Enforcement.MANDATORY, Enforcement.REMEDIATE})
 
 
 @dataclass(slots=True)
@@ -69,7 +47,7 @@ class EngineRecord:
     packs: dict[str, str] = field(default_factory=dict)  # pack name -> version
 
     def __call__(self, event: Any) -> None:
-        """``on_event`` for the Automation API (inside :func:`raw_events`)."""
+        """``on_event`` for the Automation API (inside ``sdk_events.raw_events``)."""
         raw: dict[str, Any] = getattr(event, "raw", None) or {}
         if "policyEvent" in raw:
             p = raw["policyEvent"]
@@ -111,7 +89,7 @@ class EngineRecord:
             self.changes = dict(raw["summaryEvent"].get("resourceChanges") or {})
 
     def mandatory(self) -> list[PolicyViolation]:
-        return [v for v in self.violations if v.enforcement in {"mandatory", "remediate"}]
+        return [v for v in self.violations if v.enforcement in _BLOCKING]
 
 
 def _diagnostic_text(diagnostic: dict[str, Any]) -> str:

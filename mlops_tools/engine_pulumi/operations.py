@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_platform.tools.atomic_write import write_atomic
 from mlops_platform.tools.engine.config import environment_name, load_stack_config
@@ -23,6 +23,9 @@ from mlops_platform.tools.engine_pulumi.events import EngineRecord
 from mlops_platform.tools.engine_pulumi.workspace import open_stack
 from mlops_platform.tools.policy_config import describe_sources
 from mlops_platform.tools.project import Project, project_or_cwd
+
+if TYPE_CHECKING:
+    from mlops_platform.tools.cluster_prereqs import ClusterRef
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_FAILED = 0, 1, 2
 
@@ -109,15 +112,21 @@ def exit_code(record: EngineRecord) -> int:
     return EXIT_VIOLATIONS if record.mandatory() else EXIT_OK
 
 
-def cluster_client(choice: StackChoice) -> Any:
-    """A client for the cluster the stack's kubernetes provider targets (its config, else ``KUBECONFIG``)."""
+def stack_cluster(choice: StackChoice) -> ClusterRef:
+    """The cluster the stack's kubernetes provider targets: its config, then the engine's environment.
+
+    The config is the stack file's with the run's own settings over it; the environment is this
+    process's with ``choice.env`` over it, as the engine gets them (``workspace.open_stack``).
+    """
     import os
 
-    from mlops_platform.tools.cluster_prereqs import api_client
+    from mlops_platform.tools.cluster_prereqs import provider_cluster
 
     settings = load_stack_config(choice.env_file, project=choice.the_project.name).namespace("kubernetes")
-    kubeconfig = settings.get("kubeconfig") or choice.env.get("KUBECONFIG") or os.environ.get("KUBECONFIG")
-    return api_client(kubeconfig, settings.get("context"))
+    settings.update(
+        {k.removeprefix("kubernetes:"): v for k, v in choice.config.items() if k.startswith("kubernetes:")}
+    )
+    return provider_cluster(settings, {**os.environ, **choice.env})
 
 
 def check_prerequisites(choice: StackChoice, *, install: Sequence[str] = ()) -> list[str]:
@@ -128,12 +137,12 @@ def check_prerequisites(choice: StackChoice, *, install: Sequence[str] = ()) -> 
     Raises:
         PrerequisiteError: a kind is missing (nothing was changed), or the cluster cannot be asked.
     """
-    from mlops_platform.tools.cluster_prereqs import check_cluster, install_crds, read_crds
+    from mlops_platform.tools.cluster_prereqs import api_client, check_cluster, install_crds, read_crds
     from mlops_platform.tools.engine.audit import capture_environment
 
     crds = read_crds(install) if install else []
     types = {r.type for r in capture_environment(choice.env_file, project=choice.the_project).resources}
-    api = cluster_client(choice)
+    api = api_client(stack_cluster(choice))
     installed = install_crds(api, crds) if crds else []
     check_cluster(api, environment_name(choice.env_file), types)
     return installed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from mlops_platform.tools.registry.client import (
 from mlops_platform.tools.registry.records import VersionRecord, record_from_mlflow, version_number
 
 SNAPSHOT_ENV = "MLOPS_REGISTRY_SNAPSHOT"
+"""The program's input naming a registry snapshot to resolve from (read once, by the program)."""
 """When set, the program resolves from this snapshot file instead of the live registry."""
 SNAPSHOT_FORMAT = "mlops-registry-snapshot/1"
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024  # 64 MiB; 10,000 versions with metrics take about 6 MiB
@@ -154,12 +154,15 @@ def credentials(source: RegistrySource, secret: SecretText) -> Credentials | Non
     return Credentials(username=source.username, password=value)
 
 
-def lookup_for(source: RegistrySource, secret: SecretText) -> Lookup:
-    """The snapshot named by ``$MLOPS_REGISTRY_SNAPSHOT`` if set, else the live registry of ``source``."""
-    snapshot = os.environ.get(SNAPSHOT_ENV)
-    if snapshot:
+def lookup_for(source: RegistrySource, secret: SecretText, snapshot: Path | None = None) -> Lookup:
+    """The ``snapshot`` file when one is given, else the live registry of ``source``.
+
+    A snapshot that cannot be read, or credentials that are not set, become a lookup answering every
+    question with that error (each track then unresolved, with the reason).
+    """
+    if snapshot is not None:
         try:
-            return SnapshotLookup(Path(snapshot))
+            return SnapshotLookup(snapshot)
         except RegistryError as exc:
             return FailedLookup(f"snapshot:{snapshot}", exc)
     try:

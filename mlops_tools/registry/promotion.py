@@ -41,12 +41,7 @@ def cli_lookup(source: RegistrySource, snapshot_file: Path | None) -> Lookup:
     def secret(key: str) -> str | None:
         return os.environ.get(TOKEN_ENV if key == source.token_secret else PASSWORD_ENV)
 
-    saved = os.environ.pop(SNAPSHOT_ENV, None)  # the CLI asks the registry itself, not a stale snapshot
-    try:
-        return lookup_for(source, secret)
-    finally:
-        if saved is not None:
-            os.environ[SNAPSHOT_ENV] = saved
+    return lookup_for(source, secret)  # the live registry: a snapshot is only ever the one named here
 
 
 def endpoint(spec: EnvironmentSpec, model: str) -> ModelEndpoint:
@@ -140,6 +135,7 @@ class GateResult:
 
 @contextmanager
 def _snapshot_env(path: Path) -> Iterator[None]:
+    """Run the program (in this process, as the offline audit does) with ``path`` as its snapshot input."""
     saved = os.environ.get(SNAPSHOT_ENV)
     os.environ[SNAPSHOT_ENV] = str(path)
     try:

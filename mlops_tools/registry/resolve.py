@@ -1,6 +1,7 @@
 """Resolve each served model's alias or version in the registry, and render the pin for the workload.
 
-The program calls :func:`resolve_environment` when the spec names ``environment.registry_source``;
+The program calls :func:`resolve_environment` when the spec names ``environment.registry_source``
+(before the composition, which takes the answers as an input);
 each stable and canary track gets a :class:`Resolution`: the version it pins (``models:/<name>/<n>``)
 and its metadata, or the one-line reason it could not be resolved. Unresolved tracks keep the spec's
 reference and are marked ``unresolved``: the mandatory rule ``model-version-resolved`` fails on them,
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlops_platform import vocabulary as L
@@ -78,12 +80,14 @@ def resolve_endpoints(spec: EnvironmentSpec, lookup: Lookup) -> dict[str, dict[s
     }
 
 
-def resolve_environment(spec: EnvironmentSpec, secret: SecretText) -> dict[str, dict[str, Resolution]]:
-    """Resolve ``spec``'s models in its ``registry_source`` (or ``$MLOPS_REGISTRY_SNAPSHOT``)."""
+def resolve_environment(
+    spec: EnvironmentSpec, secret: SecretText, snapshot: Path | None = None
+) -> dict[str, dict[str, Resolution]]:
+    """Resolve ``spec``'s models in its ``registry_source``, or in ``snapshot`` when one is given."""
     source = spec.environment.registry_source
     if source is None:
         return {}
-    return resolve_endpoints(spec, lookup_for(source, secret))
+    return resolve_endpoints(spec, lookup_for(source, secret, snapshot))
 
 
 def pin_annotations(resolution: Resolution, thresholds: Mapping[str, str]) -> dict[str, str]:

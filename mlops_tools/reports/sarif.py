@@ -16,13 +16,26 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from mlops_platform.tools.findings import Enforcement, Severity
+
 TOOL_NAME = "mlops-audit"
 SRCROOT = "%SRCROOT%"  # every artifact URI is relative to the project's root, which this base names
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
-LEVELS = {"mandatory": "error", "advisory": "warning", "remediate": "warning", "disabled": "none"}
+LEVELS: dict[str, str] = {
+    Enforcement.MANDATORY: "error",
+    Enforcement.ADVISORY: "warning",
+    Enforcement.REMEDIATE: "warning",
+    Enforcement.DISABLED: "none",
+}
 # GitHub code scanning ranks results by this CVSS-like score (rule property "security-severity").
-SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "unspecified": "1.0"}
+SECURITY_SEVERITY: dict[str, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.UNSPECIFIED: "1.0",
+}
 
 
 def _split_source(source: str) -> tuple[str, int | None]:
@@ -53,7 +66,7 @@ def _rule(rule: dict[str, Any], rule_id: str) -> dict[str, Any]:
         "help": {"text": f"Remediation: {remediation}", "markdown": f"**Remediation:** {remediation}"},
         "defaultConfiguration": {
             "level": LEVELS[rule["enforcement"]],
-            "enabled": rule["enforcement"] != "disabled",
+            "enabled": rule["enforcement"] != Enforcement.DISABLED,
         },
         "properties": {
             "pack": rule["pack"],

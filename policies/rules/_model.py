@@ -113,6 +113,22 @@ class Res:
         return f'{self.kind} "{self.name}"'
 
 
+def resource_options(opts: Any) -> tuple[bool, tuple[str, ...]]:
+    """The options a ``Res`` carries, read from the SDK's resource options: protect, secret outputs."""
+    return (
+        bool(getattr(opts, "protect", False)),
+        tuple(str(o) for o in (getattr(opts, "additional_secret_outputs", None) or ())),
+    )
+
+
+def res_of(resource_type: str, name: str, urn: str, props: dict[str, Any], opts: Any) -> Res:
+    """A ``Res`` of plain props (already through :func:`plain`) and the SDK's resource options."""
+    protect, secret_outputs = resource_options(opts)
+    return Res(
+        type=resource_type, name=name, urn=urn, props=props, protect=protect, secret_outputs=secret_outputs
+    )
+
+
 def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown)
 

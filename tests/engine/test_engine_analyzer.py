@@ -138,3 +138,24 @@ def test_invalid_policy_config_is_rejected(pack: PackSession, config: dict, erro
     with pytest.raises(PolicyConfigError, match=error):
         pack.configure(config)
     pack.configure(None)
+
+
+def test_audit_enums_are_the_protocol_and_pulumi_policy_vocabulary() -> None:
+    """One vocabulary: the audit's enums name the protocol's levels and severities, with the SDK's values."""
+    import pulumi_policy
+    from pulumi.runtime.proto import analyzer_pb2
+
+    from mlops_platform.tools.engine import analyzer
+
+    assert {level.name for level in Enforcement} == set(analyzer_pb2.EnforcementLevel.keys())
+    assert {f"POLICY_SEVERITY_{s.name}" for s in Severity} == set(analyzer_pb2.PolicySeverity.keys())
+    assert [level.value for level in pulumi_policy.EnforcementLevel] == [level.value for level in Enforcement]
+    # pulumi_policy has no "unspecified": the protocol's zero value, a pack that declares no severity.
+    assert [s.value for s in pulumi_policy.Severity] == [
+        s.value for s in Severity if s is not Severity.UNSPECIFIED
+    ]
+    assert {analyzer._LEVEL_OF[analyzer._LEVELS[level]] for level in Enforcement} == set(Enforcement)
+    assert analyzer._SEVERITIES[analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED] is Severity.UNSPECIFIED
+    assert analyzer._SEVERITIES[analyzer_pb2.POLICY_SEVERITY_CRITICAL] is Severity.CRITICAL
+    assert Enforcement.REMEDIATE.reported is Enforcement.MANDATORY
+    assert Enforcement.ADVISORY.reported is Enforcement.ADVISORY

@@ -23,7 +23,7 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
-from mlops_platform.policies import packs
+from mlops_platform.policies import sdk_adapter
 from mlops_platform.policies.catalogue import rules_for
 from mlops_platform.tools.engine.analyzer import (
     CALL_TIMEOUT_S,
@@ -59,23 +59,37 @@ def test_requirements_name_the_distribution_pinned(pack: str) -> None:
 
 def test_fast_path_mirrors_the_pinned_pulumi_policy() -> None:
     """The fast path copies pulumi-policy's servicer loop: a new pin needs a new look at it."""
-    assert PINS["pulumi-policy"] == packs.SHARED_ANALYSIS_SDK
-    assert metadata.version("pulumi_policy") == packs.SHARED_ANALYSIS_SDK
+    assert PINS["pulumi-policy"] == sdk_adapter.WRITTEN_FOR
+    assert metadata.version("pulumi_policy") == sdk_adapter.WRITTEN_FOR
 
 
-def test_fast_path_says_once_whether_it_is_active(
+def test_fast_path_says_once_that_it_is_active(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.INFO, logger=packs.__name__)
+    caplog.set_level(logging.INFO, logger=sdk_adapter.__name__)
     from pulumi_policy import policy as sdk
 
     monkeypatch.setattr(sdk, "_PolicyAnalyzerServicer", sdk._PolicyAnalyzerServicer)
-    monkeypatch.delattr(sdk, "_mlops_fast_path_logged", raising=False)
-    monkeypatch.setattr(packs.metadata, "version", lambda _name: "9.9.9")
-    assert packs.install_shared_analysis() is False
-    assert packs.install_shared_analysis() is False
-    off = [r for r in caplog.records if r.name == packs.__name__]
-    assert [(r.levelno, "9.9.9" in r.getMessage()) for r in off] == [(logging.WARNING, True)]
+    assert sdk_adapter.install_shared_analysis() is True
+    assert sdk_adapter.install_shared_analysis() is True
+    on = [r for r in caplog.records if r.name == sdk_adapter.__name__]
+    assert [(r.levelno, "1.21.0" in r.getMessage()) for r in on] == [(logging.INFO, True)]
+
+
+def test_a_pack_on_another_pulumi_policy_stops_with_a_message(tmp_path: Path) -> None:
+    """Not the SDK's servicer silently, not a traceback: the pack exits saying which versions differ."""
+    main = ROOT / "policies" / "mlops-security" / "__main__.py"
+    started = (
+        "import importlib.metadata as m, runpy\n"
+        "real = m.version\n"
+        "m.version = lambda name: '9.9.9' if name == 'pulumi_policy' else real(name)\n"
+        f"runpy.run_path({str(main)!r}, run_name='__main__')\n"
+    )
+    command = [sys.executable, "-c", started]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("mlops-security: pulumi-policy 9.9.9 is installed;"), done.stderr
+    assert "Install pulumi-policy==1.21.0" in done.stderr and "Traceback" not in done.stderr
 
 
 def _tarball(pack_dir: Path, target: Path) -> Path:

@@ -23,17 +23,16 @@ from pulumi_policy import policy as sdk
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from mlops_platform.policies import packs
+from mlops_platform.policies import sdk_adapter
 from mlops_platform.policies.catalogue import PACKS, RULES
-from mlops_platform.policies.packs import (
-    build_policy,
+from mlops_platform.policies.packs import build_policy, pack_arguments, to_res
+from mlops_platform.policies.rules._model import _SENTINELS, plain
+from mlops_platform.policies.sdk_adapter import (
+    SdkVersionError,
     install_shared_analysis,
-    pack_arguments,
     shared_analysis_servicer,
     struct_to_dict,
-    to_res,
 )
-from mlops_platform.policies.rules._model import _SENTINELS, plain
 from tests.policies.policy_fixtures import (
     DELETE,
     UNKNOWN_STRING_VALUE,
@@ -185,9 +184,9 @@ def test_other_policies_keep_their_own_conversion() -> None:
 
 def test_only_policies_built_here_share() -> None:
     ours = build_policy(RULES[0])
-    assert packs._shares(ours)
+    assert sdk_adapter._shares(ours)
     foreign = StackValidationPolicy(name="x", description="x", validate=lambda args, report: None)
-    assert not packs._shares(foreign)
+    assert not sdk_adapter._shares(foreign)
 
 
 def test_rules_do_not_mutate_what_they_are_given() -> None:
@@ -245,7 +244,7 @@ def test_fresh_props_are_the_sdk_conversion() -> None:
     )
     request = _request(res)
     expected = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(request.properties)))
-    assert to_res(res.type, res.name, res.urn, packs._fresh_props(request.properties), None) == to_res(
+    assert to_res(res.type, res.name, res.urn, sdk_adapter._fresh_props(request.properties), None) == to_res(
         res.type, res.name, res.urn, expected, None
     )
 
@@ -254,17 +253,18 @@ def test_config_env_is_parsed_once_and_again_when_it_changes(monkeypatch: pytest
     import pulumi
 
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"mlops-platform:a": "1", "kubernetes:ns": "x"}))
-    assert packs._config_env() == pulumi.runtime.get_config_env()
-    cached = packs._CONFIG_CACHE[1]
-    assert packs._config_env() == pulumi.runtime.get_config_env() and packs._CONFIG_CACHE[1] is cached
+    assert sdk_adapter._config_env() == pulumi.runtime.get_config_env()
+    cached = sdk_adapter._CONFIG_CACHE[1]
+    assert sdk_adapter._config_env() == pulumi.runtime.get_config_env()
+    assert sdk_adapter._CONFIG_CACHE[1] is cached
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"mlops-platform:a": "2"}))
-    assert packs._config_env() == {"mlops-platform:a": "2"} == pulumi.runtime.get_config_env()
+    assert sdk_adapter._config_env() == {"mlops-platform:a": "2"} == pulumi.runtime.get_config_env()
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"mlops-platform:obj": {"k": "v"}}))
-    first = packs._config_env()
+    first = sdk_adapter._config_env()
     first["mlops-platform:obj"]["k"] = "changed"  # mutable values are never shared between calls
-    assert packs._config_env() == {"mlops-platform:obj": {"k": "v"}}
+    assert sdk_adapter._config_env() == {"mlops-platform:obj": {"k": "v"}}
     monkeypatch.delenv("PULUMI_CONFIG")
-    assert packs._config_env() == {}
+    assert sdk_adapter._config_env() == {}
 
 
 def test_install_replaces_the_servicer_policy_pack_builds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,11 +276,16 @@ def test_install_replaces_the_servicer_policy_pack_builds(monkeypatch: pytest.Mo
     assert install_shared_analysis() is True and sdk._PolicyAnalyzerServicer is installed  # idempotent
 
 
-def test_install_leaves_other_sdk_versions_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_refuses_other_sdk_versions_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sdk, "_PolicyAnalyzerServicer", sdk._PolicyAnalyzerServicer)
     original = sdk._PolicyAnalyzerServicer
-    monkeypatch.setattr(packs.metadata, "version", lambda name: "9.9.9")
-    assert install_shared_analysis() is False and sdk._PolicyAnalyzerServicer is original
+    monkeypatch.setattr(sdk_adapter.metadata, "version", lambda name: "9.9.9")
+    expected = r"pulumi-policy 9\.9\.9 is installed; .* only\. Install pulumi-policy==1\.21\.0"
+    with pytest.raises(SdkVersionError, match=expected):
+        install_shared_analysis()
+    with pytest.raises(SdkVersionError, match=expected):
+        shared_analysis_servicer()
+    assert sdk._PolicyAnalyzerServicer is original
 
 
 # Leaves as the engine sends them: JSON values, every unknown sentinel, secrets (signature-wrapped).
@@ -306,28 +311,28 @@ def test_plain_props_is_plain_of_the_sdk_proxy(value: dict[str, Any]) -> None:
     struct = struct_pb2.Struct()
     struct.update(value)
     via_proxy = plain(unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct))))
-    assert packs.plain_props(struct) == via_proxy
+    assert sdk_adapter.plain_props(struct) == via_proxy
 
 
 def test_deferred_views_read_as_the_sdk_objects() -> None:
     """Anything reading a shared policy's ``args.props`` or ``args.resources`` gets the SDK's objects."""
     resources = [deployment("api"), deployment("later").mutate("metadata.name", UNKNOWN_STRING_VALUE)]
     shared = _servicer(SharedServicer, "mlops-security")
-    view = packs._RequestView(shared, _request(resources[1]))
+    view = sdk_adapter._RequestView(shared, _request(resources[1]))
     props = view.deferred_props()
     assert dict(props) == dict(view.props()) and len(props) == len(view.props())
-    stack_view = packs._RequestView(shared, _stack_request(resources))
+    stack_view = sdk_adapter._RequestView(shared, _stack_request(resources))
     listed = stack_view.deferred_stack_resources()
     assert [r.urn for r in listed] == [r.urn for r in stack_view.stack_resources()] and len(listed) == 2
 
 
 def test_stack_resources_are_converted_only_when_a_policy_reads_them() -> None:
     resources = [deployment("api"), container()]
-    view = packs._RequestView(_servicer(SharedServicer, "mlops-reliability"), _stack_request(resources))
+    view = sdk_adapter._RequestView(_servicer(SharedServicer, "mlops-reliability"), _stack_request(resources))
     lazy = view.stack_res()
     assert [r._plain for r in lazy] == [None, None]  # nothing converted yet
     eager = [
-        to_res(r.type, r.name, r.urn, packs._fresh_props(r.properties), None)  # the SDK's conversion
+        to_res(r.type, r.name, r.urn, sdk_adapter._fresh_props(r.properties), None)  # the SDK's conversion
         for r in _stack_request(resources).resources
     ]
 
@@ -352,7 +357,7 @@ def test_plain_props_hands_signed_maps_to_the_sdk() -> None:
         }
     )
     expected = plain(unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct))))
-    got = packs.plain_props(struct)
+    got = sdk_adapter.plain_props(struct)
     assert got["password"] == "hunter22" and got["nested"] == expected["nested"]
     assert got["asset"].text == expected["asset"].text == "hello"
     assert got["archive"].path == expected["archive"].path == "/tmp/a.zip"
