@@ -20,7 +20,7 @@ import pytest
 
 from mlops_platform.tools.local_cluster import LocalCluster, toolchain_binaries
 from mlops_platform.tools.node import cluster as node_cluster
-from mlops_platform.tools.node import images
+from mlops_platform.tools.node import images, mirror
 from tests.realengine.conftest import require_tool
 
 POD_TIMEOUT_S = 120
@@ -42,9 +42,16 @@ def node_parts() -> tuple[Any, node_cluster.NodeBinaries]:
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The session's one node, with its image registry (pods pull ``mlops.local:5000/...`` from it)."""
     control_plane, binaries = node_parts()
     directory = tmp_path_factory.mktemp("node")
-    with node_cluster.running(directory, control_plane, binaries) as started:
+    with node_cluster.running(
+        directory,
+        control_plane,
+        binaries,
+        image_store=directory / "images",
+        config_reloader_image=mirror.config_reloader_image(),
+    ) as started:
         yield started
 
 
