@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Severity
 
+from mlops_platform.policies.admission import Admission, Cel, NotInCel
 from mlops_platform.policies.controls import ALL_TARGETS, FRAMEWORKS, ControlMapping, control_title
 from mlops_platform.policies.evidence import EvidenceSelector
 from mlops_platform.policies.rules._model import AppliesTo, Config, Res
@@ -51,7 +52,9 @@ __all__ = [
     "MANDATORY_IN_PROD",
     "NON_WAIVABLE",
     "STRING_LIST",
+    "Cel",
     "EnforcementLevel",
+    "NotInCel",
     "Pack",
     "ResourceRule",
     "Rule",
@@ -149,6 +152,9 @@ class Rule:
     evidence: EvidenceSelector
     """The properties whose values the audit reports as what the rule judged."""
     remediation: str
+    admission: Admission
+    """The same rule inside the cluster: its CEL validation (``Cel``, same messages as ``check``), or why
+    CEL cannot express it (``NotInCel``); see :mod:`mlops_platform.policies.admission`."""
     levels: Levels = field(default_factory=lambda: MANDATORY_FROM_STAGING)
     """Enforcement level per tier, written to ``policies/config/tiers/<tier>.json``."""
     non_waivable: bool = False
@@ -193,6 +199,12 @@ class Rule:
                 out.append(f"{m.control}: no title in policies/controls.py CONTROL_TITLES")
         if len({m.control for m in self.mappings}) != len(self.mappings):
             out.append("maps a control twice")
+        if not isinstance(self.admission, Cel | NotInCel):
+            out.append("admission: declare its CEL validation (Cel) or why it has none (NotInCel)")
+        elif isinstance(self.admission, NotInCel) and not self.admission.why.strip():
+            out.append("admission: NotInCel must say why")
+        elif isinstance(self.admission, Cel) and "kubernetes" not in self.targets:
+            out.append("admission: a rule without the kubernetes target has no admission policy")
         if not self.evidence.reads:
             out.append("no evidence selector (what the rule reads)")
         if set(self.levels) != set(Tier) or not all(
