@@ -11,15 +11,18 @@ A rule module defines its check and declares it right below, under the rule's ow
         description="Containers must not run privileged.",
         check=no_privileged,
         applies_to=POD_OR_CONTAINER,
+        admission=Cel(match=cel.WORKLOADS, violations="..."),  # the same rule in the cluster
         ...
     )
 
 (like pulumi/compliance-policies' ``registerPolicy({...})`` or a checkov check class). Everything
 else is derived from these declarations (:func:`declared_in` collects a module's, in order):
 the catalogue and the packs (:mod:`mlops_platform.policies.catalogue`,
-:mod:`mlops_platform.policies.packs`), the tier files, ``policies/README.md`` and the evidence the
-audit reports. A declaration that misses a part is refused where it is made
-(:class:`RuleDeclarationError`, with the check's file and line).
+:mod:`mlops_platform.policies.packs`), the tier files, ``policies/README.md``, the evidence the
+audit reports and the admission policies (:mod:`mlops_platform.policies.admission`: a rule's CEL gives
+the same messages as its check, or ``NotInCel`` says why CEL cannot express it). A declaration that
+misses a part is refused where it is made (:class:`RuleDeclarationError`, with the check's file and
+line).
 
 Severity and enforcement levels are pulumi-policy's own enums; tiers are
 :class:`mlops_platform.validation.Tier`; control titles and framework editions are facts about the

@@ -1202,6 +1202,11 @@ IMAGE_APPROVED_REGISTRY = ResourceRule(
 
 # --- secrets -----------------------------------------------------------------------------------
 
+_SECRETS_NOT_IN_CEL = NotInCel(
+    "credential formats are recognised by detect-secrets' detectors (a JWT must decode to JSON, private "
+    "key headers of every kind, per-provider token formats): CEL has no such library"
+)
+
 
 def secret_no_plaintext_env(res: Res, cfg: Config) -> list[str]:
     out: list[str] = []
@@ -1287,10 +1292,7 @@ SECRET_NO_PLAINTEXT_ENV = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    admission=NotInCel(
-        "credential formats are recognised by detect-secrets' detectors (a JWT must decode to JSON, private "
-        "key headers of every kind, per-provider token formats): CEL has no such library"
-    ),
+    admission=_SECRETS_NOT_IN_CEL,
     evidence=EvidenceSelector(
         reads=(
             *ev.containers("env[*].name", "env[*].valueFrom.secretKeyRef.name", "envFrom[*].secretRef.name"),
@@ -1369,10 +1371,7 @@ SECRET_NO_PLAINTEXT_CONFIG = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    admission=NotInCel(
-        "credential formats are recognised by detect-secrets' detectors (a JWT must decode to JSON, private "
-        "key headers of every kind, per-provider token formats): CEL has no such library"
-    ),
+    admission=_SECRETS_NOT_IN_CEL,
     evidence=EvidenceSelector(reads=("$.data.~", "$.uploads[*].file")),
     remediation="Move the value into a Kubernetes Secret (or a secret Docker upload) and reference it; "
     "rotate it.",
@@ -1443,10 +1442,7 @@ SECRET_NO_PLAINTEXT_METADATA = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
-    admission=NotInCel(
-        "credential formats are recognised by detect-secrets' detectors (a JWT must decode to JSON, private "
-        "key headers of every kind, per-provider token formats): CEL has no such library"
-    ),
+    admission=_SECRETS_NOT_IN_CEL,
     evidence=EvidenceSelector(reads=("$.metadata.labels.~", "$.metadata.annotations.~", "$.labels[*].label")),
     remediation="Remove the credential from labels/annotations (they are readable by anyone who can list "
     "the object) and rotate it.",

@@ -17,7 +17,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def _waivers(tmp: Path) -> Path:
             "expires": expires.isoformat(),
         }
 
-    today = date.today()
+    today = datetime.now(UTC).date()  # the policies end a waiver at 00:00 UTC after its expiry day
     path = tmp / "waivers.yaml"
     path.write_text(
         yaml.safe_dump(
