@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from mlops_platform.tools import __version__
+from mlops_platform.tools.cli_admission import register as register_admission_commands
 from mlops_platform.tools.cli_project import register as register_project_commands
 from mlops_platform.tools.cli_registry import register as register_registry_commands
 from mlops_platform.tools.cli_registry import use_registry_snapshot
@@ -650,6 +652,14 @@ def up(
             "the tier requires it, that a trusted key signed it (default: on).",
         ),
     ] = True,
+    admission: Annotated[
+        bool | None,
+        typer.Option(
+            "--admission/--no-admission",
+            help="After the update, install ENV's admission policies (default: as the policy config's "
+            "admission.json says for ENV's tier).",
+        ),
+    ] = None,
 ) -> None:
     """A real `pulumi up` of ENV with every policy pack; a mandatory violation stops it before any change.
 
@@ -657,6 +667,9 @@ def up(
     Runs on a stack of your backend (--stack, default ENV) or a self-contained one (--local-state DIR).
     With --split (and --local-state): the environment's stack rules are judged over all four layers
     first, then each layer stack goes up in order, reading its upstream's outputs.
+    With --admission (the default in the tiers policies/config/admission.json names), a successful update
+    installs ENV's ValidatingAdmissionPolicies (`mlops admission render`), so that what reaches the
+    cluster any other way is judged by the same rules; with --render-to they are written there instead.
     """
     if split and (local_state is None or stack is not None or install_crds):
         err.print(
@@ -685,10 +698,11 @@ def up(
     if stack is None and local_state is None:
         stack = env
     _confirm(f"Apply ENV {env} ({'stack ' + stack if stack else local_state})?", yes)
+    install = _admission_wanted(env, admission)
     if split and local_state is not None:
-        raise typer.Exit(_split_up(env, local_state, render_to))
-    raise typer.Exit(
-        _engine(
+        code = _split_up(env, local_state, render_to)
+    else:
+        code = _engine(
             env,
             "up",
             stack=stack,
@@ -697,7 +711,77 @@ def up(
             cluster_check=render_to is None and _targets_kubernetes(env),
             install_crds=install_crds,
         )
+    if code == EXIT_OK and install:
+        code = _install_admission(env, StackChoiceArgs(stack, local_state), render_to, waivers)
+    raise typer.Exit(code)
+
+
+@dataclass(frozen=True, slots=True)
+class StackChoiceArgs:
+    """The stack options ``up`` was given, to reach the same cluster after it."""
+
+    stack: str | None
+    local_state: Path | None
+
+
+def _admission_wanted(env: str, given: bool | None) -> bool:
+    """``--admission``/``--no-admission``, else the policy config's ``admission.json`` for ENV's tier.
+
+    Only for Kubernetes environments: a Docker one has no API server (``--admission`` is refused).
+    """
+    from mlops_platform.stacks.loader import load_environment
+    from mlops_platform.tools.policy_config import PolicyConfigFileError, admission_install
+
+    spec = load_environment(_spec_file(env), project=_project().name)
+    if spec.environment.target != "kubernetes":
+        if given:
+            err.print(
+                f"--admission: {env} targets {spec.environment.target}; admission policies are for Kubernetes"
+            )
+            raise typer.Exit(EXIT_BAD_INPUT)
+        return False
+    if given is not None:
+        return given
+    try:
+        return admission_install(_project().policy_config_dir, str(spec.environment.tier))
+    except PolicyConfigFileError as exc:
+        err.print(f"mlops up: {exc}", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _install_admission(env: str, stack: StackChoiceArgs, render_to: Path | None, waivers: Path) -> int:
+    """Install (or, with ``render_to``, write) ENV's admission objects after a successful update."""
+    from mlops_platform.tools.admission import install, to_yaml
+    from mlops_platform.tools.cli_admission import load, output_file, summary
+    from mlops_platform.tools.cluster_prereqs import PrerequisiteError
+
+    admission = load(env, waivers if waivers.exists() else None)
+    for line in summary(admission):
+        err.print(f"admission: {line}", markup=False)
+    if render_to is not None:
+        from mlops_platform.tools.cli_guard import write_output
+
+        target = output_file(render_to, admission.target.environment)
+        write_output(target, to_yaml(admission.rendered.objects), option="--render-to", force=True)
+        err.print(f"admission: wrote {target}", markup=False)
+        return EXIT_OK
+    from kubernetes.client.exceptions import ApiException
+
+    from mlops_platform.tools.cluster_prereqs import api_client
+    from mlops_platform.tools.engine_pulumi.operations import StackChoice, stack_cluster
+
+    choice = StackChoice(
+        _spec_file(env), stack_name=stack.stack, local_state=stack.local_state, project=_project()
     )
+    try:
+        applied, deleted = install(api_client(stack_cluster(choice)), admission)
+    except (PrerequisiteError, ApiException) as exc:
+        err.print(f"mlops up: the update is done, but the admission policies were not installed: {exc}")
+        return EXIT_BAD_INPUT
+    err.print(
+        f"admission: applied {len(applied)} objects, removed {len(deleted)} no longer rendered", markup=False
+    )
+    return EXIT_OK
 
 
 def _audit_gate(env: str, waivers: Path, *, verify_images: bool) -> None:
@@ -863,6 +947,7 @@ def _guarded(run):  # type: ignore[no-untyped-def]
 
 
 register_registry_commands(app, _project)  # registry snapshot, promote, rollback: after the core commands
+register_admission_commands(app, _spec_file, _project)  # admission render
 
 
 PROJECT_FLAGS = ("--project", "-C")

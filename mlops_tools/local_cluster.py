@@ -159,6 +159,8 @@ def start(
     *,
     timeout_s: float = READY_TIMEOUT_S,
     sandbox: Sandbox | None = None,
+    controllers: bool = True,
+    allow_privileged: bool = False,
 ) -> LocalCluster:
     """Start etcd, the API server and the controller manager in ``directory``; wait for ``/readyz``.
 
@@ -170,6 +172,10 @@ def start(
         timeout_s: How long the API server may take to be ready.
         sandbox: The node's namespaces: the control plane runs inside them, on the node's address
             (reachable from the host through its veth pair), so that Services reach the API server.
+        controllers: Start the controller manager too (False: etcd and the API server only, as the
+            admission tests need: ValidatingAdmissionPolicies are evaluated in the API server).
+        allow_privileged: Admit privileged containers, as kubeadm's and most managed clusters' API
+            servers do (``--allow-privileged`` defaults to false, refusing them before any policy).
 
     Raises:
         ClusterError: a process exited or the server was not ready within ``timeout_s``.
@@ -228,6 +234,7 @@ def start(
                 # Logs, exec and port-forward reach the kubelet at the node's address (its name
                 # resolves nowhere: no DNS outside the node).
                 "--kubelet-preferred-address-types=InternalIP",
+                *(["--allow-privileged=true"] if allow_privileged else []),
             ],
         )
         deadline = t0 + timeout_s
@@ -238,6 +245,9 @@ def start(
             if time.monotonic() > deadline:
                 raise fail(cluster, "kube-apiserver", f"was not ready within {timeout_s:.0f} s")
             time.sleep(0.25)
+        if not controllers:
+            cluster.started_s = time.monotonic() - t0
+            return cluster
         manager = spawn(
             cluster,
             "kube-controller-manager",
@@ -263,9 +273,15 @@ def start(
 
 
 @contextlib.contextmanager
-def running(directory: Path, binaries: ControlPlaneBinaries) -> Iterator[LocalCluster]:
+def running(
+    directory: Path,
+    binaries: ControlPlaneBinaries,
+    *,
+    controllers: bool = True,
+    allow_privileged: bool = False,
+) -> Iterator[LocalCluster]:
     """:func:`start`, then stop it however the block ends."""
-    cluster = start(directory, binaries)
+    cluster = start(directory, binaries, controllers=controllers, allow_privileged=allow_privileged)
     try:
         yield cluster
     finally:

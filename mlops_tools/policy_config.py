@@ -194,3 +194,31 @@ def declared_profile(config_dir: Path | None, environment: str) -> StackProfile:
             )
         merged.update(entry)
     return StackProfile(merged.get("tier"), merged.get("target"))
+
+
+ADMISSION_FILE = "admission.json"
+"""``<config dir>/admission.json``: per tier, ``{"install": true|false}``: whether ``mlops up`` installs the
+environment's admission policies when ``--admission``/``--no-admission`` is not given (generated from
+``mlops_platform.policies.admission.INSTALL_BY_DEFAULT``, the default when the file is absent)."""
+
+
+def admission_install(config_dir: Path | None, tier: str) -> bool:
+    """Whether an environment of ``tier`` gets its admission policies installed by ``mlops up``.
+
+    Raises:
+        PolicyConfigFileError: the file is unreadable, not JSON, or its tier entry is not
+            ``{"install": <bool>}``.
+    """
+    from mlops_platform.policies.admission import INSTALL_BY_DEFAULT
+    from mlops_platform.validation import Tier
+
+    default = INSTALL_BY_DEFAULT.get(Tier(tier), False) if tier in set(Tier) else False
+    path = (config_dir / ADMISSION_FILE) if config_dir is not None else None
+    if path is None or not path.is_file():
+        return default
+    entry = _parse(path, _read_bytes(path)).get(tier)
+    if entry is None:
+        return default
+    if not (isinstance(entry, dict) and set(entry) == {"install"} and isinstance(entry["install"], bool)):
+        raise PolicyConfigFileError(f'{path}: {tier!r}: expected {{"install": true}} or {{"install": false}}')
+    return bool(entry["install"])

@@ -100,7 +100,8 @@ def stack_document(name: str, tier: str, org: Organisation) -> dict[str, Any]:
 
 def project_files(name: str, org: Organisation) -> dict[Path, str]:
     """Every file of a new project, relative to its directory."""
-    from mlops_platform.policies.catalogue import config_document
+    from mlops_platform.policies.catalogue import admission_document, config_document
+    from mlops_platform.tools.policy_config import ADMISSION_FILE
 
     project = {
         "name": name,
@@ -128,6 +129,7 @@ def project_files(name: str, org: Organisation) -> dict[Path, str]:
         document = config_document(tier)
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
         files[tier_config_file(POLICY_CONFIG_DIR, tier)] = text
+    files[POLICY_CONFIG_DIR / ADMISSION_FILE] = json.dumps(admission_document(), indent=2) + "\n"
     return files
 
 

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from mlops_platform.policies.admission import DIFFERENCES, INSTALL_BY_DEFAULT, Cel
 from mlops_platform.policies.controls import FRAMEWORKS, Coverage, control_title, natural_key
 from mlops_platform.policies.declaration import Pack, Rule, RuleDeclarationError, declared_in
 from mlops_platform.policies.evidence import EvidenceSelector
@@ -225,7 +226,59 @@ def render_readme() -> str:
     for fid, count in framework_counts().items():
         lines.append(f"| `{fid}` | {count} |")
     lines += _coverage_table()
+    lines += _admission_section()
     return "\n".join(lines) + "\n"
+
+
+ADMISSION_CONFIG = CONFIG_DIR / "admission.json"
+
+
+def admission_document() -> dict[str, Any]:
+    """``policies/config/admission.json``: per tier, whether ``mlops up`` installs the admission policies."""
+    return {str(tier): {"install": INSTALL_BY_DEFAULT[tier]} for tier in ENVIRONMENTS}
+
+
+def _admission_section() -> list[str]:
+    cel = [r for r in RULES if isinstance(r.admission, Cel)]
+    lines = [
+        "",
+        "## In the cluster: admission policies",
+        "",
+        f"{len(cel)} of the {len(RULES)} rules are also ValidatingAdmissionPolicies (CEL, evaluated by the "
+        "API "
+        "server itself: no webhook, no controller), generated from the same declarations with the same "
+        "messages: `mlops admission render ENV -o DIR` writes an environment's, `mlops up --admission` "
+        "installs them after the update (by default in the tiers `policies/config/admission.json` names: "
+        + ", ".join(str(t) for t, on in INSTALL_BY_DEFAULT.items() if on)
+        + "). One policy and one binding per rule, named `mlops.<environment>.<rule>`: the binding "
+        "matches the environment's namespace; mandatory rules deny, advisory rules warn and audit, at the "
+        "environment's levels; knobs are the environment's policy config. A waiver of the environment "
+        "exempts the objects it covers until the end of its `expires` day: CEL in the API server has no "
+        "clock, so the policy compares the expiry with the time the API server stamps on the object of "
+        "each request (`metadata.creationTimestamp` on create, the writer's `metadata.managedFields` time "
+        "on update; see `policies/admission.py`).",
+        "",
+        "| Rule | In the cluster | Matches |",
+        "|---|---|---|",
+    ]
+    for r in RULES:
+        if isinstance(r.admission, Cel):
+            lines.append(f"| [`{r.name}`](#{r.name}) | CEL | {r.admission.match.summary} |")
+        else:
+            lines.append(f"| [`{r.name}`](#{r.name}) | no: {_cell(r.admission.why)} | - |")
+    lines += [
+        "",
+        "### Where the two engines may differ",
+        "",
+        "The equivalence tests (`tests/admission`) send every case of the rule test tables, every bundled "
+        "and "
+        "broken environment and a corpus of mutations to a real API server and compare its verdict (denied, "
+        "warned or admitted, by which rule, with which messages) with the packs' on the same object. They "
+        "find no other difference than these, and assert each:",
+        "",
+    ]
+    lines += [f"- **{d.id}**: {d.text}" for d in DIFFERENCES]
+    return lines
 
 
 def control_coverage() -> dict[str, dict[Coverage, list[str]]]:
@@ -276,6 +329,7 @@ def artefacts() -> dict[Path, str]:
     out = {README: render_readme()}
     for env in ENVIRONMENTS:
         out[CONFIG_DIR / "tiers" / f"{env}.json"] = json.dumps(config_document(env), indent=2) + "\n"
+    out[ADMISSION_CONFIG] = json.dumps(admission_document(), indent=2) + "\n"
     return out
 
 

@@ -11,15 +11,18 @@ A rule module defines its check and declares it right below, under the rule's ow
         description="Containers must not run privileged.",
         check=no_privileged,
         applies_to=POD_OR_CONTAINER,
+        admission=Cel(match=cel.WORKLOADS, violations="..."),  # the same rule in the cluster
         ...
     )
 
 (like pulumi/compliance-policies' ``registerPolicy({...})`` or a checkov check class). Everything
 else is derived from these declarations (:func:`declared_in` collects a module's, in order):
 the catalogue and the packs (:mod:`mlops_platform.policies.catalogue`,
-:mod:`mlops_platform.policies.packs`), the tier files, ``policies/README.md`` and the evidence the
-audit reports. A declaration that misses a part is refused where it is made
-(:class:`RuleDeclarationError`, with the check's file and line).
+:mod:`mlops_platform.policies.packs`), the tier files, ``policies/README.md``, the evidence the
+audit reports and the admission policies (:mod:`mlops_platform.policies.admission`: a rule's CEL gives
+the same messages as its check, or ``NotInCel`` says why CEL cannot express it). A declaration that
+misses a part is refused where it is made (:class:`RuleDeclarationError`, with the check's file and
+line).
 
 Severity and enforcement levels are pulumi-policy's own enums; tiers are
 :class:`mlops_platform.validation.Tier`; control titles and framework editions are facts about the
@@ -38,6 +41,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Severity
 
+from mlops_platform.policies.admission import Admission, Cel, NotInCel
 from mlops_platform.policies.controls import ALL_TARGETS, FRAMEWORKS, ControlMapping, control_title
 from mlops_platform.policies.evidence import EvidenceSelector
 from mlops_platform.policies.rules._model import AppliesTo, Config, Res
@@ -51,7 +55,9 @@ __all__ = [
     "MANDATORY_IN_PROD",
     "NON_WAIVABLE",
     "STRING_LIST",
+    "Cel",
     "EnforcementLevel",
+    "NotInCel",
     "Pack",
     "RegistryRule",
     "ResourceRule",
@@ -157,6 +163,9 @@ class Rule:
     evidence: EvidenceSelector
     """The properties whose values the audit reports as what the rule judged."""
     remediation: str
+    admission: Admission
+    """The same rule inside the cluster: its CEL validation (``Cel``, same messages as ``check``), or why
+    CEL cannot express it (``NotInCel``); see :mod:`mlops_platform.policies.admission`."""
     levels: Levels = field(default_factory=lambda: MANDATORY_FROM_STAGING)
     """Enforcement level per tier, written to ``policies/config/tiers/<tier>.json``."""
     non_waivable: bool = False
@@ -203,6 +212,12 @@ class Rule:
                 out.append(f"{m.control}: no title in policies/controls.py CONTROL_TITLES")
         if len({m.control for m in self.mappings}) != len(self.mappings):
             out.append("maps a control twice")
+        if not isinstance(self.admission, Cel | NotInCel):
+            out.append("admission: declare its CEL validation (Cel) or why it has none (NotInCel)")
+        elif isinstance(self.admission, NotInCel) and not self.admission.why.strip():
+            out.append("admission: NotInCel must say why")
+        elif isinstance(self.admission, Cel) and "kubernetes" not in self.targets:
+            out.append("admission: a rule without the kubernetes target has no admission policy")
         if not self.evidence.reads:
             out.append("no evidence selector (what the rule reads)")
         if set(self.levels) != set(Tier) or not all(

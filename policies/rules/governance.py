@@ -14,6 +14,8 @@ from mlops_platform.policies.declaration import (
     BOTH,
     MANDATORY_IN_PROD,
     STRING_LIST,
+    Cel,
+    NotInCel,
     Pack,
     ResourceRule,
     Severity,
@@ -21,6 +23,7 @@ from mlops_platform.policies.declaration import (
     per_tier,
 )
 from mlops_platform.policies.evidence import EvidenceSelector
+from mlops_platform.policies.rules import _cel as cel
 from mlops_platform.policies.rules import _common, _docker, _inference, _k8s
 from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._model import (
@@ -44,6 +47,173 @@ APP_LABELS = (L.APP_NAME, L.APP_INSTANCE, L.APP_COMPONENT, L.APP_PART_OF, L.APP_
 _MODEL_URI_RE = re.compile(r"^models:/(?P<name>[^/]+)/(?P<ref>[^/]+)$")
 PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 PROMETHEUS_RULES = "/etc/prometheus/rules/models.yml"
+
+
+# --- the same rules in CEL (admission policies; see policies/rules/_cel.py) -------------------------
+
+
+def _cel_serving_labels() -> str:
+    """CEL of ``model_serving_labels``."""
+    keys = [L.MODEL, L.MODEL_VERSION, L.RISK_TIER, L.DATA_CLASSIFICATION, L.TRACK]
+    values = [
+        f"({cel.label_or(key, '')} != '' && !({cel.label_or(key, '')} in {cel.lit(list(allowed))}) ? "
+        f"[{cel.lit(chr(34) + key + chr(34) + ' is ')} + {cel.quoted(cel.label_or(key, ''))} + "
+        f"{cel.lit('; expected one of ' + ', '.join(allowed))}] : [])"
+        for key, allowed in (
+            (L.RISK_TIER, RISK_TIERS),
+            (L.DATA_CLASSIFICATION, CLASSIFICATIONS),
+            (L.TRACK, TRACKS),
+        )
+    ]
+    annotations = [
+        f"({cel.annotation_or(key, '')}.trim() == '' ? "
+        f"[{cel.lit(f'annotation {chr(34)}{key}{chr(34)} is missing')}] : [])"
+        for key in (L.MODEL_URI, L.MODEL_SOURCE, L.DRIFT_CHECK)
+    ]
+    return "!variables.isServing ? [] : " + " + ".join(
+        [f"({cel.required_labels(keys)})", *values, *annotations]
+    )
+
+
+def _cel_registry_source(cfg: Config) -> str:
+    """CEL of ``model_registry_source`` with the tier's sources and aliases."""
+    sources, aliases = cfg_list(cfg, "allowedSources"), cfg_list(cfg, "approvedAliases")
+    src, uri, model = (
+        cel.opt_annotation(L.MODEL_SOURCE),
+        cel.opt_annotation(L.MODEL_URI),
+        cel.opt_label(L.MODEL),
+    )
+    name, ref = f"{uri}.value().split('/')[1]", f"{uri}.value().split('/')[2]"
+    shown = f"({src}.hasValue() ? {cel.quoted(src + '.value()')} : 'not declared')"
+    uri_re = _MODEL_URI_RE.pattern.replace("?P<name>", "").replace("?P<ref>", "")  # the CEL splits the URI
+    the_uri = cel.quoted(uri + ".value()")
+    allowed = f"; allowed: {', '.join(sources)} ({L.MODEL_SOURCE})"
+    return (
+        f"!variables.isServing ? [] : !({src}.hasValue() && {src}.value() in {cel.lit(sources)}) ? "
+        f"['model source is ' + {shown} + {cel.lit(allowed)}] : "
+        f"{src}.value() == 'uri' ? [] : "
+        f"!{uri}.orValue('None').matches({cel.lit(uri_re)}) ? "
+        f"['model URI ' + {cel.quoted(uri + '.orValue(' + cel.lit('None') + ')')} + "
+        f"' is not a registry reference (models:/<name>/<version-or-alias>)'] : "
+        f"(({model}.orValue('') != '' && {name} != {model}.value()) ? ['model URI ' + {the_uri} + "
+        f"' names registered model ' + {cel.quoted(name)} + ', but the workload serves ' + "
+        f"{cel.quoted(model + '.value()')}] : [])"
+        f" + (({src}.value() == 'registry-version' && !{ref}.matches('^[0-9]+$')) ? "
+        f"['model URI ' + {the_uri} + ' is declared registry-version but ' + {cel.quoted(ref)} + "
+        f"' is not a version number'] : [])"
+        f" + (({src}.value() == 'registry-alias' && !({ref} in {cel.lit(aliases)})) ? "
+        f"['model alias ' + {cel.quoted(ref)} + "
+        f"{cel.lit(' is not approved (' + (', '.join(aliases) or 'none configured') + ')')}] : [])"
+    )
+
+
+def _risk_tier_in(cfg: Config) -> str:
+    tiers = cfg_list(cfg, "riskTiers") or ["high"]
+    tier = cel.opt_label(L.RISK_TIER)
+    return f"({tier}.hasValue() && {tier}.value() in {cel.lit(tiers)})"
+
+
+def _cel_version_pinned(cfg: Config) -> str:
+    """CEL of ``model_version_pinned``."""
+    if not cfg.get("requirePinnedVersion", True):
+        return "[]"  # not applicable
+    tier, model = cel.opt_label(L.RISK_TIER), cel.label_or(L.MODEL, "None")
+    src, uri = cel.opt_annotation(L.MODEL_SOURCE), cel.annotation_or(L.MODEL_URI, "None")
+    resolution = cel.opt_annotation(L.REGISTRY_RESOLUTION)
+    who = f"{tier}.value() + '-risk model ' + {cel.quoted(model)}"
+    return (
+        f"!(variables.isServing && {_risk_tier_in(cfg)}) ? [] : "
+        f"{src}.orValue('') == 'registry-version' ? [] : "
+        f"({src}.orValue('') == 'registry-alias' && {resolution}.orValue('') == 'resolved') ? [] : "
+        f"{src}.orValue('') == 'registry-alias' ? "
+        f"[{who} + ' is served by the mutable alias ' + {cel.quoted(uri)} + "
+        f"' and ' + ({resolution}.hasValue() ? 'the model registry did not resolve it' : "
+        "'no model registry is named to resolve it (environment.registry_source)') + "
+        "': the version served is unknown; pin model.version in the spec or name a registry'] : "
+        f"[{who} + ' is served from ' + {cel.quoted(uri)} + {cel.lit(f' ({L.MODEL_SOURCE} ')} + "
+        f"{cel.quoted(src + '.orValue(' + cel.lit('None') + ')')} + "
+        "'), which names no registry version: serve models:/<name>/<version>']"
+    )
+
+
+def _cel_high_risk_documentation(cfg: Config) -> str:
+    """CEL of ``model_high_risk_documentation``."""
+    tier = cel.opt_label(L.RISK_TIER)
+    card, approval = cel.annotation_or(L.MODEL_CARD_URL, ""), cel.annotation_or(L.APPROVAL_REF, "")
+    no_card = f' has no model card URL (https) in "{L.MODEL_CARD_URL}"'
+    no_approval = f' has no approval reference in "{L.APPROVAL_REF}"'
+    return (
+        f"!(variables.isServing && {_risk_tier_in(cfg)}) ? [] : "
+        f"(!{card}.startsWith('https://') ? [{tier}.value() + '-risk model' + {cel.lit(no_card)}] : [])"
+        f" + ({approval}.trim() == '' ? [{tier}.value() + '-risk model' + {cel.lit(no_approval)}] : [])"
+    )
+
+
+def _cel_flag_value(argv: str, flags: tuple[str, ...]) -> str:
+    """CEL list of ``_inference._flag_value`` candidates, first one first (``argv`` a list expression)."""
+    f = cel.lit(list(flags))
+    with_next = f"(a in {f} && i + 1 < size({argv}))"
+    return (
+        f"{argv}.transformList(i, a, {with_next} || {f}.exists(f, a.startsWith(f + '=')), "
+        f"{with_next} ? {argv}[i + 1] : a.substring(a.indexOf('=') + 1))"
+    )
+
+
+def _cel_env(env: str, names: tuple[str, ...]) -> str:
+    """CEL list of the literal values of the env vars ``names`` (in that order; the last entry of a name
+    wins, as in the dict ``_inference.processes`` builds), those present only."""
+    last = f"{env}.filter(e, e.name == k)"
+    return (
+        f"{cel.lit(list(names))}.filter(k, {env}.exists(e, e.name == k))"
+        f".map(k, {last}[size({last}) - 1].value)"
+    )
+
+
+def _cel_artifact_pinned() -> str:
+    """CEL of ``model_artifact_pinned`` (``_inference.unpinned_models``)."""
+    first = "x.{0}.size() > 0 ? x.{0}[0] : ''"
+    s0 = (
+        "variables.appContainers.map(c, {'where': dyn('container \"' + c.name + '\"'), "
+        "'argv': dyn(c.?command.orValue([]) + c.?args.orValue([])), "
+        "'env': dyn(c.?env.orValue([]).filter(e, has(e.value)))})"
+    )
+    s1 = cel.step(
+        s0,
+        "x",
+        ("where",),
+        {
+            "flag": _cel_flag_value("x.argv", _inference._MODEL_FLAGS),
+            "pos": "x.argv.transformList(i, a, i > 0 && i < size(x.argv) - 1 && a == 'serve' && "
+            "x.argv[i - 1].endsWith('vllm'), x.argv[i + 1])",
+            "envModel": _cel_env("x.env", _inference._MODEL_ENVS),
+            "rflag": _cel_flag_value("x.argv", _inference._REVISION_FLAGS),
+            "renv": _cel_env("x.env", _inference._REVISION_ENVS) + ".filter(v, v != '')",
+        },
+    )
+    s2 = cel.step(
+        s1,
+        "x",
+        ("where",),
+        {
+            "flag": first.format("flag"),
+            "pos": "x.pos.size() > 0 && !x.pos[0].startsWith('-') ? x.pos[0] : ''",
+            "env": first.format("envModel"),
+            "revision": f"({first.format('rflag')}) != '' ? ({first.format('rflag')}) : "
+            f"({first.format('renv')})",
+        },
+    )
+    s3 = cel.step(
+        s2,
+        "x",
+        ("where", "revision"),
+        {"name": "x.flag != '' ? x.flag : (x.pos != '' ? x.pos : x.env)"},
+    )
+    return (
+        f"!variables.isServing ? [] : {s3}"
+        f".filter(x, x.name.matches({cel.lit(_inference._HUB_NAME.pattern)}) && x.revision == '')"
+        ".map(x, x.where + ' pulls model \"' + x.name + '\" from a hub at start without a revision "
+        "(--revision or REVISION)')"
+    )
 
 
 def _label_sets(res: Res) -> list[tuple[str, Any]]:
@@ -110,6 +280,12 @@ RESOURCE_OWNERSHIP_LABELS = ResourceRule(
             "checked",
         ),
     ),
+    admission=Cel(
+        match=cel.LABELABLE,
+        violations=lambda cfg: (
+            cel.required_labels(cfg_list(cfg, "requiredLabels")) if cfg_list(cfg, "requiredLabels") else "[]"
+        ),  # no labels configured: the rule applies nowhere
+    ),
     evidence=EvidenceSelector(reads=ev.label(*L.OWNERSHIP_LABELS)),
     schema={"requiredLabels": {**STRING_LIST, "default": []}},
     knobs=per_tier(requiredLabels=(list(L.OWNERSHIP_LABELS),) * 3),
@@ -146,6 +322,7 @@ RESOURCE_APP_LABELS = ResourceRule(
             missing="the inventory's upkeep and review: not checked",
         ),
     ),
+    admission=Cel(match=cel.LABELABLE, violations=cel.required_labels(list(APP_LABELS))),
     evidence=EvidenceSelector(
         reads=ev.label(L.APP_NAME, L.APP_INSTANCE, L.APP_COMPONENT, L.APP_PART_OF, L.APP_MANAGED_BY)
     ),
@@ -223,6 +400,7 @@ MODEL_SERVING_LABELS = ResourceRule(
             missing="its use to support internal control: not checked",
         ),
     ),
+    admission=Cel(match=cel.SERVING, violations=_cel_serving_labels()),
     evidence=EvidenceSelector(reads=ev.label(*L.MODEL_LABELS, L.MODEL_URI)),
     remediation="Let the serving component set the model labels and annotations from the environment spec "
     "(`serving.models[].model` and `.governance`).",
@@ -301,6 +479,7 @@ MODEL_REGISTRY_SOURCE = ResourceRule(
             missing="authorisation and approval of changes: not checked",
         ),
     ),
+    admission=Cel(match=cel.SERVING, violations=_cel_registry_source),
     evidence=EvidenceSelector(reads=ev.label(L.MODEL_URI, L.MODEL_SOURCE)),
     schema={
         "allowedSources": {**STRING_LIST, "default": ["registry-version", "registry-alias"]},
@@ -395,6 +574,7 @@ MODEL_VERSION_PINNED = ResourceRule(
             "checked",
         ),
     ),
+    admission=Cel(match=cel.SERVING, violations=_cel_version_pinned),
     evidence=EvidenceSelector(
         reads=ev.label(L.RISK_TIER, L.MODEL_SOURCE, L.MODEL_URI, L.REGISTRY_RESOLUTION, L.REGISTRY_VERSION)
     ),
@@ -453,6 +633,7 @@ MODEL_ARTIFACT_PINNED = ResourceRule(
         ),
     ),
     # What an inference server is told to pull at start (policies/rules/_inference.py).
+    admission=Cel(match=cel.SERVING, violations=_cel_artifact_pinned()),
     evidence=EvidenceSelector(
         reads=(
             *ev.containers("command", "args", "env[*].name", "env[*].value"),
@@ -535,6 +716,7 @@ MODEL_HIGH_RISK_DOCUMENTATION = ResourceRule(
             missing="project management practices: not checked",
         ),
     ),
+    admission=Cel(match=cel.SERVING, violations=_cel_high_risk_documentation),
     evidence=EvidenceSelector(reads=ev.label(L.RISK_TIER, L.MODEL_CARD_URL, L.APPROVAL_REF)),
     schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
     remediation="Set `governance.model_card_url` (https) and `governance.approval_ref` for the model in the "
@@ -683,6 +865,10 @@ MODEL_MONITORING_COVERAGE = StackRule(
             missing="analysis of anomalies as security events: not checked",
         ),
     ),
+    admission=NotInCel(
+        "a model is monitored by ServiceMonitors and PrometheusRules that name it: other objects than "
+        "the one admitted"
+    ),
     evidence=EvidenceSelector(
         reads=(
             *ev.label(L.MODEL, L.SCRAPE_TARGET, L.ALERT_RULES_FOR),
@@ -768,6 +954,10 @@ MODEL_DRIFT_CHECK = StackRule(
             rationale="model behaviour is monitored",
             missing="evaluation of anomalies and response: not checked",
         ),
+    ),
+    admission=NotInCel(
+        "a high-risk model's drift check is a CronJob that names the model: another object than the one "
+        "admitted"
     ),
     evidence=EvidenceSelector(
         reads=(*ev.label(L.MODEL, L.RISK_TIER, L.DRIFT_CHECK), "$.spec.schedule", "$.spec.suspend"),
@@ -871,6 +1061,10 @@ MODEL_CLASSIFICATION_CEILING = StackRule(
             rationale="confidential data stays in environments cleared for it",
             missing="identification and retention of confidential information: not checked",
         ),
+    ),
+    admission=NotInCel(
+        "the ceiling is an annotation of the Namespace (or Docker network) the model runs in: another "
+        "object than the one admitted"
     ),
     evidence=EvidenceSelector(reads=ev.label(L.MODEL, L.DATA_CLASSIFICATION, L.CLASSIFICATION_CEILING)),
     remediation="Serve the model from an environment cleared for its data class, or raise "

@@ -19,12 +19,15 @@ from mlops_platform.policies.declaration import (
     BOTH,
     MANDATORY_IN_PROD,
     STRING_LIST,
+    Cel,
+    NotInCel,
     Pack,
     ResourceRule,
     Severity,
     StackRule,
 )
 from mlops_platform.policies.evidence import EvidenceSelector
+from mlops_platform.policies.rules import _cel as cel
 from mlops_platform.policies.rules import _common
 from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._model import (
@@ -97,6 +100,22 @@ def model_version_resolved(res: Res, cfg: Config) -> list[str]:
     return [f'{ref} of model "{_common.label(res, L.MODEL)}" is not resolved in the registry: {error}']
 
 
+def _cel_version_resolved() -> str:
+    """CEL of ``model_version_resolved``: a resolved status with an integer version passes."""
+    status, error = cel.opt_annotation(L.REGISTRY_RESOLUTION), cel.annotation_or(L.REGISTRY_ERROR, "")
+    version = cel.annotation_or(L.REGISTRY_VERSION, "")
+    fallback = (
+        f"{cel.lit(chr(34) + L.REGISTRY_RESOLUTION + chr(34) + ' is ')} + {cel.quoted(status + '.value()')}"
+    )
+    return (
+        f"!(variables.isServing && {status}.hasValue()) ? [] : "
+        f"({status}.value() == {cel.lit(RESOLVED)} && {version}.trim().matches('^-?[0-9]+$')) ? [] : "
+        f"[{cel.annotation_or(L.REGISTRY_REF, 'None')} + ' of model ' + "
+        f"{cel.quoted(cel.label_or(L.MODEL, 'None'))} + "
+        f"' is not resolved in the registry: ' + ({error} != '' ? {error} : {fallback})]"
+    )
+
+
 MODEL_VERSION_RESOLVED = ResourceRule(
     name="model-version-resolved",
     pack=Pack.GOVERNANCE,
@@ -135,6 +154,7 @@ MODEL_VERSION_RESOLVED = ResourceRule(
             missing="the inventory's upkeep and review: not checked",
         ),
     ),
+    admission=Cel(match=cel.SERVING, violations=_cel_version_resolved()),
     evidence=EvidenceSelector(
         reads=ev.label(L.REGISTRY_RESOLUTION, L.REGISTRY_REF, L.REGISTRY_VERSION, L.REGISTRY_ERROR)
     ),
@@ -204,6 +224,11 @@ MODEL_VERSION_APPROVED = ResourceRule(
             missing="the authorisation decision itself: not checked",
         ),
     ),
+    admission=NotInCel(
+        "judges the version's registry tags (approval reference), which the program records as a JSON "
+        "annotation: CEL in the API "
+        "server cannot decode JSON"
+    ),
     evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_TAGS, L.APPROVAL_REF)),
     schema={"riskTiers": {**STRING_LIST, "default": ["minimal", "limited", "high"]}},
     remediation=f"Tag the approved version `{L.TAG_APPROVAL_REF}=<governance.approval_ref>` in the registry "
@@ -267,6 +292,11 @@ MODEL_VERSION_VALIDATED = ResourceRule(
             rationale="the version passed the developer's validation",
             missing="the test plan and its evidence: not checked",
         ),
+    ),
+    admission=NotInCel(
+        "judges the version's registry tags (validation status), which the program records as a JSON "
+        "annotation: CEL in the API "
+        "server cannot decode JSON"
     ),
     evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_TAGS)),
     schema={"riskTiers": {**STRING_LIST, "default": ["minimal", "limited", "high"]}},
@@ -337,6 +367,11 @@ MODEL_VERSION_METRICS = ResourceRule(
             missing="the test plan and its evidence: not checked",
         ),
     ),
+    admission=NotInCel(
+        "judges the version's run metrics against the spec's thresholds, which the program records as a "
+        "JSON annotation: CEL in the API "
+        "server cannot decode JSON"
+    ),
     evidence=EvidenceSelector(reads=ev.label(L.REGISTRY_VERSION, L.REGISTRY_METRICS, L.METRIC_THRESHOLDS)),
     remediation="Serve a version whose run logged every metric of `governance.metric_thresholds` at the "
     "required level, or revise the thresholds through model-risk review.",
@@ -386,6 +421,11 @@ MODEL_VERSION_MODEL_CARD = ResourceRule(
             missing="the subcategory asks for documented processes and their outcomes: organisational, not "
             "checked",
         ),
+    ),
+    admission=NotInCel(
+        "judges the version's registry tags (model card), which the program records as a JSON annotation: "
+        "CEL in the API "
+        "server cannot decode JSON"
     ),
     evidence=EvidenceSelector(reads=ev.label(L.RISK_TIER, L.REGISTRY_VERSION, L.REGISTRY_MODEL_CARD)),
     schema={"riskTiers": {**STRING_LIST, "default": ["high"]}},
@@ -454,6 +494,9 @@ MODEL_CANARY_NEWER_VERSION = StackRule(
             rationale="a model change is rolled out stepwise",
             missing="the change-control process (review, approval, records): not checked",
         ),
+    ),
+    admission=NotInCel(
+        "compares a model's canary with its stable Deployment: two objects, and an admission policy sees one"
     ),
     evidence=EvidenceSelector(reads=ev.label(L.MODEL, L.TRACK, L.REGISTRY_VERSION)),
     remediation="Point the canary's alias at a version newer than the stable one, or promote the canary and "

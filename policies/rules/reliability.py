@@ -12,6 +12,8 @@ from mlops_platform.policies.declaration import (
     BOTH,
     K8S,
     STRING_LIST,
+    Cel,
+    NotInCel,
     Pack,
     ResourceRule,
     Severity,
@@ -19,6 +21,7 @@ from mlops_platform.policies.declaration import (
     per_tier,
 )
 from mlops_platform.policies.evidence import EvidenceSelector
+from mlops_platform.policies.rules import _cel as cel
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._model import (
@@ -99,6 +102,21 @@ def _k8s_resources(res: Res, section: str) -> list[str]:
     return out
 
 
+def _cel_resources(section: str) -> str:
+    """CEL of ``_k8s_resources``: each container and init container lacking a positive cpu or memory."""
+    value = f"c.?resources.?{section}.orValue({{}})[?k]"
+    if section == "requests":  # a request left unset is the limit (see above)
+        value += ".or(c.?resources.?limits.orValue({})[?k])"
+    text = f"string({value}.orValue('')).trim()"
+    return (
+        f"variables.podContainers.map(c, ['cpu', 'memory'].filter(k, {text} == '' || {text} in ['0', '0m', "
+        "'0.0'])"
+        f".map(k, 'container \"' + c.name + '\" has no ' + k + ' {section[:-1]} (resources.{section}.' + k "
+        "+ ')'))"
+        ".flatten()"
+    )
+
+
 def workload_resource_requests(res: Res, cfg: Config) -> list[str]:
     if res.type == _docker.CONTAINER:
         out = []
@@ -140,6 +158,10 @@ WORKLOAD_RESOURCE_REQUESTS = ResourceRule(
             rationale="processing capacity is declared per workload",
             missing="monitoring and evaluation of capacity and demand: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=_cel_resources("requests"),
     ),
     evidence=EvidenceSelector(
         reads=(*ev.containers("resources.requests"), "$.cpuShares", "$.memoryReservation")
@@ -197,6 +219,10 @@ WORKLOAD_RESOURCE_LIMITS = ResourceRule(
             rationale="capacity per workload is bounded",
             missing="monitoring and evaluation of capacity and demand: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=_cel_resources("limits"),
     ),
     evidence=EvidenceSelector(reads=(*ev.containers("resources.limits"), "$.memory", "$.cpus")),
     remediation="Set `resources.limits.cpu` and `.memory`; on Docker set `memory` and `cpus`.",
@@ -261,6 +287,12 @@ WORKLOAD_HEALTH_CHECKS = ResourceRule(
             rationale="failed workloads are detected",
             missing="backup and recovery infrastructure: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.LONG_RUNNING,
+        violations=f"{cel.is_component(*_JOB_COMPONENTS)} ? [] : variables.appContainers.map(c, "
+        "['livenessProbe', 'readinessProbe'].filter(p, !c[?p].hasValue() || size(c[p]) == 0)"
+        ".map(p, 'container \"' + c.name + '\" has no ' + p)).flatten()",
     ),
     evidence=EvidenceSelector(
         reads=(
@@ -331,6 +363,15 @@ WORKLOAD_RESTART_POLICY = ResourceRule(
             rationale="failed workloads are restarted",
             missing="backup and recovery infrastructure: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.LONG_RUNNING,
+        violations="(request.kind.group == '' && request.kind.kind == 'Pod') ? "
+        "['bare Pod is not managed by a controller and is not rescheduled when its node fails'] : "
+        "(variables.podSpec.?restartPolicy.orValue('Always') != 'Always' ? "
+        "['restartPolicy is \"' + variables.podSpec.restartPolicy + '\"; long-running workloads must "
+        "restart Always']"
+        " : [])",
     ),
     evidence=EvidenceSelector(reads=(*ev.pod("restartPolicy"), "$.restart", "$.maxRetryCount")),
     remediation="Run pods through a controller (Deployment/StatefulSet); on Docker set "
@@ -410,6 +451,10 @@ WORKLOAD_MIN_REPLICAS = StackRule(
             rationale="serving is redundant",
             missing="backup and recovery infrastructure: not checked",
         ),
+    ),
+    admission=NotInCel(
+        "a workload's guaranteed replicas are its HorizontalPodAutoscaler's minReplicas when one targets it: "
+        "the rule reads both objects, and an admission policy sees one (no lookups)"
     ),
     evidence=EvidenceSelector(
         reads=("$.spec.replicas", "$.spec.minReplicas", *ev.label(L.TRACK)),
@@ -520,6 +565,9 @@ WORKLOAD_DISRUPTION_BUDGET = StackRule(
             missing="backup and recovery infrastructure: not checked",
         ),
     ),
+    admission=NotInCel(
+        "reads the PodDisruptionBudgets that select a workload's pods: another object than the one admitted"
+    ),
     evidence=EvidenceSelector(reads=("$.spec.maxUnavailable", "$.spec.minAvailable", "$.spec.replicas")),
     remediation="Add a PodDisruptionBudget selecting the pod labels with `maxUnavailable: 1` (a budget "
     "allowing no disruption blocks node drains).",
@@ -560,6 +608,25 @@ def autoscaler_bounds_sane(res: Res, cfg: Config) -> list[str]:
     return out
 
 
+def _cel_autoscaler_bounds(cfg: Config) -> str:
+    """CEL of ``autoscaler_bounds_sane`` with the tier's floor and ceiling."""
+    floor = as_int(cfg.get("minReplicas")) or 1
+    ceiling = as_int(cfg.get("maxReplicas")) or 50
+    low, high = "object.spec.?minReplicas.orValue(1)", "object.spec.maxReplicas"
+    return (
+        f"({low} < {floor} ? ['minReplicas ' + string({low}) + ' is below the tier minimum of {floor}'] : [])"
+        f" + (!has(object.spec.maxReplicas) ? ['maxReplicas is not set'] : "
+        f"(({high} < {low} ? ['maxReplicas ' + string({high}) + ' is below minReplicas ' + string({low})] : "
+        "[])"
+        f" + ({high} > {ceiling} ? ['maxReplicas ' + string({high}) + ' exceeds the ceiling of {ceiling}'] "
+        ": [])))"
+        " + (size(object.spec.?metrics.orValue([])) == 0 ? ['no scaling metrics are defined'] : [])"
+        " + (object.spec.?scaleTargetRef.?kind.hasValue() && object.spec.?scaleTargetRef.?name.orValue('') "
+        "!= ''"
+        " ? [] : ['scaleTargetRef does not name a workload'])"
+    )
+
+
 AUTOSCALER_BOUNDS_SANE = ResourceRule(
     name="autoscaler-bounds-sane",
     pack=Pack.RELIABILITY,
@@ -589,6 +656,10 @@ AUTOSCALER_BOUNDS_SANE = ResourceRule(
             rationale="capacity scales within bounds",
             missing="monitoring and evaluation of capacity: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.AUTOSCALERS,
+        violations=_cel_autoscaler_bounds,
     ),
     evidence=EvidenceSelector(
         reads=("$.spec.minReplicas", "$.spec.maxReplicas", "$.spec.scaleTargetRef.name")
@@ -649,6 +720,9 @@ STORAGE_PROTECTED = ResourceRule(
             rationale="stored data survives a stack change",
             missing="backup copies and their testing: not checked",
         ),
+    ),
+    admission=NotInCel(
+        "reads Pulumi's protect option, which is state of the Pulumi stack and never reaches the cluster"
     ),
     evidence=EvidenceSelector(reads=("option:protect", "option:retain_on_delete")),
     schema={"requireProtect": {"type": "boolean", "default": True}},
@@ -779,6 +853,10 @@ DATABASE_BACKUPS_SCHEDULED = StackRule(
             missing="that backups run and restore (testing): not checked",
         ),
     ),
+    admission=NotInCel(
+        "a database is backed up by a CronJob that names it: the rule reads the database with the backup "
+        "CronJobs of the stack, and an admission policy sees one object (no lookups)"
+    ),
     evidence=EvidenceSelector(
         reads=(
             "$.spec.schedule",
@@ -809,6 +887,17 @@ def _object_store_flag(res: Res, key: str, what: str) -> list[str]:
     return []
 
 
+def _cel_object_store_flag(key: str, what: str) -> str:
+    """CEL of ``_object_store_flag``."""
+    value = cel.opt_annotation(key)
+    return (
+        f"{cel.is_component(L.COMPONENT_OBJECT_STORE)} && {value}.orValue('') != 'enabled' ? "
+        f"[{cel.lit(what + ' is ')} + ({value}.hasValue() ? '\"' + {value}.value() + '\"' : 'not declared') "
+        "+ "
+        f"{cel.lit(f' ({key}); it must be ' + chr(34) + 'enabled' + chr(34))}] : []"
+    )
+
+
 def object_store_versioning(res: Res, cfg: Config) -> list[str]:
     return _object_store_flag(res, L.BUCKET_VERSIONING, "bucket versioning")
 
@@ -837,6 +926,10 @@ OBJECT_STORE_VERSIONING = ResourceRule(
             rationale="overwritten artefacts can be recovered",
             missing="backup copies apart and their testing: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.DEPLOYMENTS_AND_STATEFUL_SETS,
+        violations=_cel_object_store_flag(L.BUCKET_VERSIONING, "bucket versioning"),
     ),
     evidence=EvidenceSelector(reads=ev.label(L.BUCKET_VERSIONING)),
     remediation="Enable versioning on every bucket (`storage.object_store.buckets[].versioning: true`).",
@@ -871,6 +964,10 @@ OBJECT_STORE_ENCRYPTION = ResourceRule(
             rationale="stored artefacts are encrypted",
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.DEPLOYMENTS_AND_STATEFUL_SETS,
+        violations=_cel_object_store_flag(L.ENCRYPTION_AT_REST, "encryption at rest"),
     ),
     evidence=EvidenceSelector(reads=ev.label(L.ENCRYPTION_AT_REST)),
     remediation="Enable server-side encryption (`storage.object_store.encryption: true`, MinIO KMS/KES).",

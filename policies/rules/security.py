@@ -17,6 +17,8 @@ from mlops_platform.policies.declaration import (
     BOTH,
     K8S,
     STRING_LIST,
+    Cel,
+    NotInCel,
     Pack,
     ResourceRule,
     Severity,
@@ -24,6 +26,7 @@ from mlops_platform.policies.declaration import (
     per_tier,
 )
 from mlops_platform.policies.evidence import EvidenceSelector
+from mlops_platform.policies.rules import _cel as cel
 from mlops_platform.policies.rules import _common, _docker, _k8s
 from mlops_platform.policies.rules import _scopes as scope
 from mlops_platform.policies.rules._common import secret_name
@@ -52,6 +55,8 @@ _RUNTIME_SOCKETS = (
     "/run/crio/crio.sock",
     "/var/run/cri-dockerd.sock",
 )
+_SOCKET_RE = "^(" + "|".join(re.escape(s) for s in _RUNTIME_SOCKETS) + ")/*$"
+"""A runtime socket's path with any trailing slashes (``_socket``'s ``rstrip("/")``), for the CEL."""
 _IMAGE_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The registries the bundled tiers approve (``image-approved-registry``'s ``allowedRegistries``).
 APPROVED_REGISTRIES = [
@@ -143,6 +148,14 @@ WORKLOAD_NO_PRIVILEGED = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=cel.each_container(
+            "variables.containers",
+            "c.?securityContext.?privileged.orValue(false) == true",
+            "runs privileged (securityContext.privileged=true)",
+        ),
+    ),
     evidence=EvidenceSelector(reads=(*ev.security_context("privileged"), "$.privileged")),
     remediation="Remove `privileged: true` (k8s securityContext / Docker `privileged`); grant the single "
     "capability the process needs instead.",
@@ -196,6 +209,14 @@ WORKLOAD_NO_PRIVILEGE_ESCALATION = ResourceRule(
             "soc2:CC6.1",
             rationale="containers cannot escalate privileges",
             missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=cel.each_container(
+            "variables.containers",
+            "c.?securityContext.?allowPrivilegeEscalation.orValue(true) != false",
+            "does not set securityContext.allowPrivilegeEscalation=false",
         ),
     ),
     evidence=EvidenceSelector(reads=(*ev.security_context("allowPrivilegeEscalation"), "$.securityOpts")),
@@ -270,6 +291,21 @@ WORKLOAD_RUN_AS_NON_ROOT = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        # The container's setting, else the pod's; -1 stands for no runAsUser (the API server refuses < 0).
+        violations="variables.containers.map(c, {'name': dyn(c.name), "
+        "'nonRoot': dyn(c.?securityContext.?runAsNonRoot.or(variables.podSpec.?securityContext.?runAsNonRoot)"
+        ".orValue(false)), "
+        "'uid': "
+        "dyn(c.?securityContext.?runAsUser.or(variables.podSpec.?securityContext.?runAsUser).orValue(-1))})"
+        ".filter(x, x.uid == 0 || (x.nonRoot != true && !(x.uid > 0)))"
+        ".map(x, x.uid == 0 ? "
+        + cel.container_message("runs as UID 0 (runAsUser=0)", "x")
+        + " : "
+        + cel.container_message("sets neither runAsNonRoot=true nor a non-zero runAsUser", "x")
+        + ")",
+    ),
     evidence=EvidenceSelector(
         reads=(
             *ev.security_context("runAsNonRoot"),
@@ -327,6 +363,14 @@ WORKLOAD_READ_ONLY_ROOT_FILESYSTEM = ResourceRule(
             "soc2:CC6.8",
             rationale="malicious software cannot be written into the image's filesystem",
             missing="CC6.8 also covers malware detection and change detection at run time: not checked",
+        ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=cel.each_container(
+            "variables.containers",
+            "c.?securityContext.?readOnlyRootFilesystem.orValue(false) != true",
+            "does not set securityContext.readOnlyRootFilesystem=true",
         ),
     ),
     evidence=EvidenceSelector(reads=(*ev.security_context("readOnlyRootFilesystem"), "$.readOnly")),
@@ -396,6 +440,15 @@ WORKLOAD_DROP_ALL_CAPABILITIES = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=cel.each_container(
+            "variables.containers",
+            "!c.?securityContext.?capabilities.?drop.orValue([]).exists(d, d.upperAscii() in ['ALL', "
+            "'CAP_ALL'])",
+            "does not drop ALL capabilities",
+        ),
+    ),
     evidence=EvidenceSelector(reads=(*ev.security_context("capabilities.drop"), "$.capabilities.drops")),
     remediation="Add `ALL` to `securityContext.capabilities.drop` (Docker `capabilities.drops`) and add "
     "back only what is allowed.",
@@ -462,6 +515,15 @@ WORKLOAD_NO_ADDED_CAPABILITIES = ResourceRule(
             "soc2:CC6.1",
             rationale="capabilities are allow-listed",
             missing="CC6.1 also covers identity, authentication and access management: not checked",
+        ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=lambda cfg: (
+            "variables.containers.map(c, c.?securityContext.?capabilities.?add.orValue([])"
+            ".map(a, a.upperAscii().startsWith('CAP_') ? a.upperAscii().substring(4) : a.upperAscii())"
+            f".filter(a, !(a in {cel.lit(sorted({_cap(x) for x in cfg_list(cfg, 'allowedCapabilities')}))}))"
+            f".map(a, {cel.container_message('adds capability ')} + a)).flatten()"
         ),
     ),
     evidence=EvidenceSelector(reads=(*ev.security_context("capabilities.add"), "$.capabilities.adds")),
@@ -542,6 +604,12 @@ WORKLOAD_NO_HOST_NAMESPACES = ResourceRule(
             rationale="workloads cannot see the host's processes or network",
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations="[['hostNetwork', 'network'], ['hostPID', 'PID'], ['hostIPC', 'IPC']]"
+        ".filter(p, variables.podSpec[?p[0]].orValue(false) == true)"
+        ".map(p, 'pod shares the host ' + p[1] + ' namespace (' + p[0] + '=true)')",
     ),
     evidence=EvidenceSelector(
         reads=(
@@ -630,6 +698,11 @@ WORKLOAD_NO_HOST_PATH_MOUNTS = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations="variables.podSpec.?volumes.orValue([]).filter(v, has(v.hostPath))"
+        ".map(v, 'volume \"' + v.name + '\" mounts hostPath \"' + v.hostPath.?path.orValue('None') + '\"')",
+    ),
     evidence=EvidenceSelector(reads=ev.HOST_MOUNTS),
     remediation="Replace `hostPath` volumes and Docker bind mounts with PersistentVolumeClaims / named "
     "volumes.",
@@ -691,6 +764,14 @@ WORKLOAD_NO_RUNTIME_SOCKET_MOUNT = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations="variables.podSpec.?volumes.orValue([]).filter(v, has(v.hostPath) && "
+        f"(v.hostPath.?path.orValue('').matches({cel.lit(_SOCKET_RE)}) || "
+        "v.hostPath.?path.orValue('').endsWith('.sock')))"
+        ".map(v, 'volume \"' + v.name + '\" mounts the container runtime socket \"' + v.hostPath.path + "
+        "'\"')",
+    ),
     evidence=EvidenceSelector(reads=ev.HOST_MOUNTS),
     remediation="Never mount docker.sock/containerd.sock into a container: it is root on the host. Use the "
     "Kubernetes API or a rootless builder instead.",
@@ -751,6 +832,15 @@ WORKLOAD_SECCOMP_RUNTIME_DEFAULT = ResourceRule(
             rationale="seccomp limits what malicious code can call",
             missing="CC6.8 also covers malware detection and change detection at run time: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations="variables.containers.map(c, {'name': dyn(c.name), 'type': "
+        "dyn(c.?securityContext.?seccompProfile"
+        ".?type.or(variables.podSpec.?securityContext.?seccompProfile.?type).orValue(''))})"
+        ".filter(x, !(x.type in ['RuntimeDefault', 'Localhost']))"
+        ".map(x, 'container \"' + x.name + '\" seccompProfile.type is ' + "
+        "(x.type == '' ? 'not set' : '\"' + x.type + '\"') + '; expected RuntimeDefault or Localhost')",
     ),
     evidence=EvidenceSelector(reads=(*ev.security_context("seccompProfile.type"), "$.securityOpts")),
     remediation="Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; on Docker never pass "
@@ -822,6 +912,10 @@ WORKLOAD_NO_SERVICE_ACCOUNT_TOKEN = StackRule(
             rationale="pods hold no API credential by default",
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
+    ),
+    admission=NotInCel(
+        "a pod that does not say inherits its ServiceAccount's setting: the rule reads the pod and the "
+        "ServiceAccount it names together, and an admission policy sees one object (no lookups)"
     ),
     evidence=EvidenceSelector(
         reads=(
@@ -964,6 +1058,14 @@ IMAGE_NO_LATEST_TAG = ResourceRule(
             missing="authorisation and approval of changes are not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations="variables.images.filter(x, x.ref == '' || (!x.id && x.digest == '' && "
+        f"(x.tag == '' || x.tag in {cel.lit(sorted(MUTABLE_TAGS))})))"
+        ".map(x, x.ref == '' ? x.where + ' has no image' : (x.tag == '' ? "
+        "x.where + ' image \"' + x.ref + '\" has no tag (resolves to \"latest\")' : "
+        "x.where + ' image \"' + x.ref + '\" uses the mutable \"' + x.tag + '\" tag'))",
+    ),
     evidence=EvidenceSelector(reads=ev.IMAGES),
     remediation="Reference images as `registry/repo:<version>` (never untagged, `latest` or another tag "
     "registries move: `main`, `master`, `develop`, `dev`, `stable`, `edge`, `nightly`, `canary`, `beta`, "
@@ -1010,6 +1112,18 @@ IMAGE_DIGEST_PINNED = ResourceRule(
             "soc2:CC8.1",
             rationale="a change of image needs a change of the declared digest",
             missing="authorisation and approval of changes are not checked",
+        ),
+    ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=lambda cfg: (
+            "[]"
+            if cfg.get("requireDigest") is False
+            else "variables.images.filter(x, x.ref == '' || (!x.id && "
+            "(x.digest == '' || !x.digest.matches('^sha256:[0-9a-f]{64}$'))))"
+            ".map(x, x.ref == '' ? x.where + ' has no image' : (x.digest == '' ? "
+            "x.where + ' image \"' + x.ref + '\" is not pinned by digest (@sha256:...)' : "
+            "x.where + ' image \"' + x.ref + '\" has a malformed digest'))"
         ),
     ),
     evidence=EvidenceSelector(reads=ev.IMAGES),
@@ -1075,6 +1189,21 @@ IMAGE_APPROVED_REGISTRY = ResourceRule(
             missing="CC6.8 also covers malware detection and change detection at run time: not checked",
         ),
     ),
+    admission=Cel(
+        match=cel.WORKLOADS,
+        violations=lambda cfg: (
+            "[]"  # no registries configured: the rule applies nowhere
+            if not cfg_list(cfg, "allowedRegistries")
+            else "variables.images.filter(x, x.ref == '' || (!x.id && "
+            f"!{cel.lit([p.rstrip('/') for p in cfg_list(cfg, 'allowedRegistries')])}.exists(p, "
+            "x.registry + '/' + x.repository == p || (x.registry + '/' + x.repository).startsWith(p + '/') "
+            "|| "
+            "x.registry == p)))"
+            ".map(x, x.ref == '' ? x.where + ' has no image' : x.where + ' image \"' + x.ref + '\"' + "
+            + cel.lit(f" is not from an approved registry ({', '.join(cfg_list(cfg, 'allowedRegistries'))})")
+            + ")"
+        ),
+    ),
     evidence=EvidenceSelector(reads=ev.IMAGES),
     schema={"allowedRegistries": {**STRING_LIST, "default": []}},
     knobs=per_tier(allowedRegistries=(APPROVED_REGISTRIES, APPROVED_REGISTRIES, APPROVED_REGISTRIES)),
@@ -1085,6 +1214,11 @@ IMAGE_APPROVED_REGISTRY = ResourceRule(
 
 
 # --- secrets -----------------------------------------------------------------------------------
+
+_SECRETS_NOT_IN_CEL = NotInCel(
+    "credential formats are recognised by detect-secrets' detectors (a JWT must decode to JSON, private "
+    "key headers of every kind, per-provider token formats): CEL has no such library"
+)
 
 
 def secret_no_plaintext_env(res: Res, cfg: Config) -> list[str]:
@@ -1171,6 +1305,7 @@ SECRET_NO_PLAINTEXT_ENV = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=_SECRETS_NOT_IN_CEL,
     evidence=EvidenceSelector(
         reads=(
             *ev.containers("env[*].name", "env[*].valueFrom.secretKeyRef.name", "envFrom[*].secretRef.name"),
@@ -1249,6 +1384,7 @@ SECRET_NO_PLAINTEXT_CONFIG = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=_SECRETS_NOT_IN_CEL,
     evidence=EvidenceSelector(reads=("$.data.~", "$.uploads[*].file")),
     remediation="Move the value into a Kubernetes Secret (or a secret Docker upload) and reference it; "
     "rotate it.",
@@ -1319,6 +1455,7 @@ SECRET_NO_PLAINTEXT_METADATA = ResourceRule(
             missing="CC6.1 also covers identity, authentication and access management: not checked",
         ),
     ),
+    admission=_SECRETS_NOT_IN_CEL,
     evidence=EvidenceSelector(reads=("$.metadata.labels.~", "$.metadata.annotations.~", "$.labels[*].label")),
     remediation="Remove the credential from labels/annotations (they are readable by anyone who can list "
     "the object) and rotate it.",
@@ -1332,6 +1469,9 @@ def _exposure_allowed(res: Res) -> bool:
     return truthy(_common.annotation(res, L.EXPOSURE_ALLOWED)) or truthy(
         as_dict(_common.object_labels(res)).get(L.EXPOSURE_ALLOWED)
     )
+
+
+_EXPOSED = f' exposes it outside the cluster without "{L.EXPOSURE_ALLOWED}: true"'
 
 
 def network_no_public_exposure(res: Res, cfg: Config) -> list[str]:
@@ -1362,9 +1502,7 @@ def network_no_public_exposure(res: Res, cfg: Config) -> list[str]:
         if is_unknown(stype):
             return [unknown_message("spec.type")]
         if stype in ("LoadBalancer", "NodePort"):
-            out.append(
-                f'Service type {stype} exposes it outside the cluster without "{L.EXPOSURE_ALLOWED}: true"'
-            )
+            out.append(f"Service type {stype}{_EXPOSED}")
         ext = get(res.props, "spec", "externalIPs")
         if as_list(ext):
             out.append("Service sets externalIPs")
@@ -1417,6 +1555,19 @@ NETWORK_NO_PUBLIC_EXPOSURE = ResourceRule(
             rationale="services are not reachable from outside the system boundary by default",
             missing="threat protection at the boundary (firewalls, intrusion detection): not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.SERVICES_AND_WORKLOADS,
+        violations=f"({cel.truthy(cel.annotation_or(L.EXPOSURE_ALLOWED, ''))} || "
+        f"{cel.truthy(cel.object_label_or(L.EXPOSURE_ALLOWED, ''))}) ? [] : "
+        "(request.kind.group == '' && request.kind.kind == 'Service') ? "
+        "((object.?spec.?type.orValue('') in ['LoadBalancer', 'NodePort'] ? ['Service type ' + "
+        "object.spec.type + "
+        f"{cel.lit(_EXPOSED)}] : []) + "
+        "(size(object.?spec.?externalIPs.orValue([])) > 0 ? ['Service sets externalIPs'] : [])) : "
+        "variables.containers.map(c, c.?ports.orValue([]).filter(p, p.?hostPort.orValue(0) != 0)"
+        ".map(p, 'container \"' + c.name + '\" binds hostPort ' + string(p.hostPort) + ' on the "
+        "node')).flatten()",
     ),
     evidence=EvidenceSelector(
         reads=(
@@ -1488,6 +1639,18 @@ INGRESS_TLS_REQUIRED = ResourceRule(
             rationale="traffic entering through an Ingress is encrypted in transit",
             missing="other transmission and removal of information: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.INGRESSES,
+        violations="size(object.?spec.?tls.orValue([])) == 0 ? "
+        "['Ingress has no spec.tls; every host must be served over TLS'] : "
+        "object.spec.tls.transformList(i, t, !has(t.secretName), 'spec.tls[' + string(i) + '] has no "
+        "secretName')"
+        " + object.spec.?rules.orValue([]).filter(r, has(r.host) && !object.spec.tls.exists(t, "
+        "t.?hosts.orValue([]).exists(h, h == r.host || (h.startsWith('*.') && "
+        "r.host.endsWith(h.substring(1)) && "
+        "size(r.host.split('.')) == size(h.split('.'))))))"
+        ".map(r, 'host \"' + r.host + '\" is not covered by spec.tls')",
     ),
     evidence=EvidenceSelector(
         reads=("$.spec.rules[*].host", "$.spec.tls[*].hosts", "$.spec.tls[*].secretName")
@@ -1663,6 +1826,10 @@ NETWORK_POLICY_COVERAGE = StackRule(
             missing="threat protection at the boundary (firewalls, intrusion detection): not checked",
         ),
     ),
+    admission=NotInCel(
+        "a pod is covered by the NetworkPolicies that select it: the rule reads every policy of the "
+        "namespace with the pod, and an admission policy sees one object (no lookups)"
+    ),
     evidence=EvidenceSelector(
         reads=("$.spec.podSelector", "$.spec.policyTypes", "$.networksAdvanced[*].name")
     ),
@@ -1769,6 +1936,14 @@ NAMESPACE_NOT_DEFAULT = ResourceRule(
             rationale="the environment's objects are grouped in one namespace",
             missing="network segregation itself is network-policy-coverage's, and its design: not checked",
         ),
+    ),
+    admission=Cel(
+        match=cel.NAMESPACED,
+        violations="!object.metadata.?namespace.hasValue() ? "
+        "['metadata.namespace is not set, so the object lands in the provider\\'s default namespace'] : "
+        "[object.metadata.namespace].filter(n, n in ['default', 'kube-system', 'kube-public', "
+        "'kube-node-lease'])"
+        ".map(n, 'object is in the reserved namespace \"' + n + '\"')",
     ),
     evidence=EvidenceSelector(reads=("$.metadata.namespace",)),
     remediation="Set `metadata.namespace` to the environment's namespace explicitly.",

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mlops_platform.policies import evidence as ev
+from mlops_platform.policies.admission import NotInCel
 from mlops_platform.policies.controls import partial
 from mlops_platform.policies.declaration import BOTH, Pack, RegistryRule, Severity, per_tier
 from mlops_platform.policies.evidence import EvidenceSelector
@@ -116,6 +117,9 @@ IMAGE_DIGEST_RESOLVES = RegistryRule(
     pack=Pack.SUPPLY_CHAIN,
     description="Every image pinned by digest must exist, by that digest, in its registry.",
     check=image_digest_resolves,
+    admission=NotInCel(
+        "asks the image's registry over the network (OCI distribution API); CEL sees only the object"
+    ),
     applies_to=DIGEST_PINNED_IMAGES,
     targets=BOTH,
     severity=Severity.HIGH,
@@ -174,6 +178,10 @@ IMAGE_SIGNATURE_VERIFIED = RegistryRule(
     description="Where the tier requires it, every image must carry a signature over its digest from a key "
     "the tier's policy config trusts.",
     check=image_signature_verified,
+    admission=NotInCel(
+        "fetches and verifies the signature from the image's registry; CEL sees only the object, and "
+        "the API server checks no signatures"
+    ),
     applies_to=SIGNED_IMAGES,
     targets=BOTH,
     severity=Severity.HIGH,

@@ -27,6 +27,7 @@ from mlops_platform.policies.catalogue import (
 from mlops_platform.policies.controls import Coverage, full
 from mlops_platform.policies.declaration import (
     MANDATORY_IN_PROD,
+    NotInCel,
     ResourceRule,
     Rule,
     RuleDeclarationError,
@@ -102,6 +103,9 @@ def _refusal(rule: Rule, **changes: object) -> str:
             "levels must give an EnforcementLevel for each tier: dev, staging, prod",
         ),
         ({"knobs": {Tier.PROD: {"minReplicas": 2}}}, "knobs of prod not in the schema: minReplicas"),
+        ({"admission": "size(object) > 0"}, "admission: declare its CEL validation (Cel) or why it has none"),
+        ({"admission": NotInCel(" ")}, "admission: NotInCel must say why"),
+        ({"targets": ("docker",)}, "admission: a rule without the kubernetes target has no admission policy"),
     ],
 )
 def test_an_incomplete_declaration_is_refused_where_it_is_made(

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_platform.policies.catalogue import config_document
+from mlops_platform.policies.catalogue import admission_document, config_document
 from tests.cli_runner import mlops
 
 EXPECTED_FILES = [
     "Pulumi.yaml",
     "__main__.py",
+    "policies/config/admission.json",
     "policies/config/tiers/dev.json",
     "policies/config/tiers/prod.json",
     "policies/config/tiers/staging.json",
@@ -47,6 +48,8 @@ def test_init_writes_a_whole_project(project: Path) -> None:
     # The policy config is the catalogue's, not a copy of some other project's.
     prod = project / "policies" / "config" / "tiers" / "prod.json"
     assert json.loads(prod.read_text()) == config_document("prod")
+    admission = project / "policies" / "config" / "admission.json"
+    assert json.loads(admission.read_text()) == admission_document()
 
 
 def test_its_stack_files_name_a_schema_of_its_own_namespace(project: Path) -> None:

@@ -85,6 +85,7 @@ def test_mlops_up_split_goes_up_in_order(tmp_path: Path) -> None:
         "registry",
         "serving",
         "monitoring",
+        "prod.admission.yaml",  # prod's tier asks for its admission policies (policies/config/admission.json)
     }
 
 
