@@ -481,7 +481,7 @@ def serve(cluster: Any, directory: Path) -> int:
     print(
         f"project {project} (stack {STACK}, namespace {NAMESPACE}); in another shell:\n"
         f"  export KUBECONFIG={cluster.kubeconfig}\n"
-        f"  mlops -C {project} up {STACK} --yes --local-state {directory / 'state'}\n"
+        f"  mlops -C {project} up {STACK} --yes --no-admission --local-state {directory / 'state'}\n"
         f"models, once MLflow is up: python -m mlops_platform.tools.node.tryout models {directory}; up again",
         flush=True,
     )
@@ -526,7 +526,7 @@ def add_demo_models(directory: Path) -> int:
     )
     for v in trained["versions"]:
         print(f"registered {v['name']} version {v['version']} (run {v['run_id']})")
-    print(f"next: mlops -C {project} up {STACK} --yes --local-state {directory / 'state'}")
+    print(f"next: mlops -C {project} up {STACK} --yes --no-admission --local-state {directory / 'state'}")
     return 0
 
 
