@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,10 +181,16 @@ def test_broken_environment(judge: Judge, tmp_path: Path, case: str) -> None:
     OUTCOMES[f"broken:{case}:objects-failing"] += failing
 
 
-def test_zz_outcomes_are_not_vacuous() -> None:
-    """The runs above judged objects both ways and found violations (the counts, for the record)."""
-    if not OUTCOMES:
-        pytest.skip("run with the tests above")
+@pytest.fixture(scope="module", autouse=True)
+def outcomes_are_not_vacuous() -> Iterator[None]:
+    """After this module's comparisons in this process: they judged objects both ways and found
+    violations. Checked at the module's teardown, not by a last test: the full suite ran a
+    ``test_zz`` before half of the comparisons (69 warned of 170), whatever the order it chose."""
+    yield
+    judged = OUTCOMES["admitted"] + OUTCOMES["warned"]
+    if not judged:
+        return
     print(dict(sorted(OUTCOMES.items())))
-    assert OUTCOMES["warned"] >= 150, OUTCOMES
-    assert OUTCOMES["admitted"] >= 50, OUTCOMES
+    assert OUTCOMES["warned"] > 0 and OUTCOMES["admitted"] > 0, OUTCOMES
+    if judged >= 1_000:  # the whole module ran here: the figures of README
+        assert OUTCOMES["warned"] >= 150 and OUTCOMES["admitted"] >= 50, OUTCOMES
