@@ -82,11 +82,13 @@ def run_audits(request: AuditRequest, out: Console, err: Console) -> int:
         from mlops_platform.tools.spec_locations import locate_findings
         from mlops_platform.tools.supply_chain.verify import SupplyChainConfigError, with_supply_chain
 
-        try:
-            result = with_supply_chain(result, consult=request.verify_images)
-        except SupplyChainConfigError as exc:
-            err.print(f"{result.environment}: {exc}", markup=False)
-            return EXIT_BAD_INPUT
+        # The registry rules are bundled: packs named instead (--pack) leave them out unless asked.
+        if request.packs is None or request.verify_images:
+            try:
+                result = with_supply_chain(result, consult=request.verify_images)
+            except SupplyChainConfigError as exc:
+                err.print(f"{result.environment}: {exc}", markup=False)
+                return EXIT_BAD_INPUT
 
         # Right after its run: the spec trail is this one's (a split audit's: every layer's).
         result = locate_findings(result, env_file, trail if request.split else None, project=request.project)

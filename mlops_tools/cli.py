@@ -483,7 +483,11 @@ def audit(
     ] = None,
     packs: Annotated[
         list[Path] | None,
-        typer.Option("--pack", help="A policy pack directory to run instead of the bundled; repeatable."),
+        typer.Option(
+            "--pack",
+            help="A policy pack directory to run instead of the bundled; repeatable. The bundled "
+            "supply-chain rules then run only with --verify-images.",
+        ),
     ] = None,
     today: Annotated[
         str | None, typer.Option(help="Judge waiver expiry as of this ISO date (default: today).")
