@@ -41,7 +41,8 @@ def stack_file_problems(located: LocatedYaml, project: str) -> list[Problem]:
     config = data.get("config")
     if not isinstance(config, dict):
         return problems
-    problems += _secure_problems(located, config, ("config",))
+    if "secure" in located.keys:  # a walk of the whole file otherwise (0.2 s at 20,000 models)
+        problems += _secure_problems(located, config, ("config",))
     problems += _url_secret_problems(located, config, project)
     return problems
 
