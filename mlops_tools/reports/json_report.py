@@ -3,12 +3,12 @@
 One shape for one or many environments, described by the versioned JSON Schema shipped beside this
 module (``schema/audit-report.v<SCHEMA_VERSION>.json``, tested): ``environments`` is a list in the
 order audited; the rule catalogue, frameworks and coverage matrix appear once. Per environment:
-``summary``, ``models`` (the inventory), ``controls`` (each with ``framework``, ``id``, ``title``,
-``status``, per-outcome counts and the policies that evidence it), ``policy_results`` (per policy the
-resources judged with their observed values), ``violations`` (every finding, worst first, with its
-``kind`` and ``outcome``) and ``waivers``. Summary counts: ``mandatory`` = blocking findings left
-unwaived (policy errors apart), ``advisory`` = non-blocking unwaived ones, ``waived``, ``errors`` =
-policies that raised. Each
+``summary``, ``models`` (the inventory: a table of ``columns``, ``governance_policies`` and
+``rows``), ``controls`` (each with ``framework``, ``id``, ``title``, ``status``, per-outcome counts and
+the policies that evidence it), ``policy_results`` (per policy the resources judged with their
+observed values), ``violations`` (every finding, worst first, with its ``kind`` and ``outcome``) and
+``waivers``. Summary counts: ``mandatory`` = blocking findings left unwaived (policy errors apart),
+``advisory`` = non-blocking unwaived ones, ``waived``, ``errors`` = policies that raised. Each
 violation has ``spec`` (``{file, line, path, default, text}``: the stack file line, or the tier
 default's, that produced it; null for waiver problems) and a one-line ``remediation``;
 ``policy_config`` lists the policy config files used, with their SHA-256. ``scope`` states what the
@@ -25,8 +25,42 @@ from typing import Any
 
 from mlops_platform.tools.reports.digest import with_digest
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_FILE = f"audit-report.v{SCHEMA_VERSION}.json"
+
+# The model inventory as a table (version 3): one row per model, these columns in this order. As
+# objects (version 2) the keys were 55% of a 1,000-model inventory, and each model listed its twenty
+# governance results as ``{"policy": ..., "status": ...}``: here the policies are named once
+# (``governance_policies``) and each row holds their statuses in that order (null: no result for this
+# model). The environment's ``classification_ceiling`` is no longer repeated per model.
+MODEL_COLUMNS = (
+    "name",
+    "image",
+    "image_pinned_by_digest",
+    "model_name",
+    "model_version",
+    "model_alias",
+    "model_uri",
+    "canary_version",
+    "canary_alias",
+    "canary_weight_percent",
+    "canary_image",
+    "risk_tier",
+    "data_classification",
+    "within_ceiling",
+    "owner",
+    "model_card_url",
+    "approval_ref",
+    "slo_p99_latency_ms",
+    "slo_error_rate",
+    "drift_check_enabled",
+    "drift_check_schedule",
+    "resources",
+    "monitoring_status",
+    "monitoring_resources",
+    "governance",
+    "status",
+)
 
 _VIOLATION_KEYS = (
     "policy",
@@ -62,13 +96,52 @@ def environment_document(view: dict[str, Any]) -> dict[str, Any]:
         "evidence": view["evidence"],
         "summary": view["summary"],
         "classification_ceiling": view["classification_ceiling"],
-        "models": view["models"],
+        "models": model_table(view["models"]),
         "controls": view["controls"],
         "policy_results": [{k: v for k, v in r.items() if k != "findings"} for r in view["policy_results"]],
         "violations": [{key: f[key] for key in _VIOLATION_KEYS} for f in view["findings"]],
         "waivers": view["waivers"],
         "policy_config": view["policy_config"],
     }
+
+
+def model_table(models: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inventory rows of the view (``inventory.model_rows``) as the report's table."""
+    policies = sorted({g["policy"] for m in models for g in m["governance"]})
+    rows = []
+    for m in models:
+        ref, canary = m["model"], m["canary"] or {}
+        statuses = {g["policy"]: g["status"] for g in m["governance"]}
+        row = {
+            "name": m["name"],
+            "image": m["image"],
+            "image_pinned_by_digest": m["image_pinned_by_digest"],
+            "model_name": ref["name"],
+            "model_version": ref["version"],
+            "model_alias": ref["alias"],
+            "model_uri": ref["uri"],
+            "canary_version": canary.get("version"),
+            "canary_alias": canary.get("alias"),
+            "canary_weight_percent": canary.get("weight_percent"),
+            "canary_image": canary.get("image"),
+            "risk_tier": m["risk_tier"],
+            "data_classification": m["data_classification"],
+            "within_ceiling": m["within_ceiling"],
+            "owner": m["owner"],
+            "model_card_url": m["model_card_url"],
+            "approval_ref": m["approval_ref"],
+            "slo_p99_latency_ms": m["slo"]["p99_latency_ms"],
+            "slo_error_rate": m["slo"]["error_rate"],
+            "drift_check_enabled": m["drift_check"]["enabled"],
+            "drift_check_schedule": m["drift_check"]["schedule"],
+            "resources": m["resources"],
+            "monitoring_status": m["monitoring"]["status"],
+            "monitoring_resources": m["monitoring"]["resources"],
+            "governance": [statuses.get(p) for p in policies],
+            "status": m["status"],
+        }
+        rows.append([row[column] for column in MODEL_COLUMNS])
+    return {"columns": list(MODEL_COLUMNS), "governance_policies": policies, "rows": rows}
 
 
 def iter_json(report: dict[str, Any]) -> Iterator[str]:

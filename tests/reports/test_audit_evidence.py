@@ -18,7 +18,8 @@ from mlops_platform.tools.findings import SECRET_MARKER, AuditResult, CapturedRe
 from mlops_platform.tools.reports import FORMATS, render
 from mlops_platform.tools.reports.evidence import MAX_OBSERVATIONS, MAX_VALUE_CHARS, observe
 from mlops_platform.tools.reports.inventory import declared_models
-from mlops_platform.tools.reports.json_report import SCHEMA_VERSION, schema
+from mlops_platform.tools.reports.json_report import MODEL_COLUMNS, SCHEMA_VERSION, schema
+from mlops_platform.tools.reports.report_model import parse_report
 from tests.reports.report_fixtures import finding, make_dev, make_prod, policy, provenance, urn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -270,17 +271,19 @@ def test_inventory_rows_carry_each_models_results() -> None:
     result.checks += [Check(docs.name, docs.pack, r.urn) for r in result.resources[:3]]
     canary = result.resources[1]
     result.findings.append(finding(docs, canary, "high-risk model has no approval reference"))
-    doc = json.loads(
-        render(
-            [result], "json", provenance=provenance(), declarations={"prod": declaration}, generated_at=STAMP
-        )
+    text = render(
+        [result], "json", provenance=provenance(), declarations={"prod": declaration}, generated_at=STAMP
     )
-    models = {m["name"]: m for m in doc["environments"][0]["models"]}
+    table = json.loads(text)["environments"][0]["models"]
+    assert table["governance_policies"] == ["model-high-risk-documentation"]
+    models = parse_report(text).environments[0].models.by_name()
     fraud = models["fraud-scorer"]
-    assert fraud["governance"] == [{"policy": "model-high-risk-documentation", "status": "fail"}]
-    assert fraud["status"] == "fail"
-    assert fraud["resources"] == ["churn-stable", "fraud-canary", "fraud-stable"]  # labelled fraud-scorer
-    assert models["recommender"]["governance"] == [], "no resource of it in this hand-built audit"
+    assert fraud.governance == {"model-high-risk-documentation": "fail"}
+    assert fraud.status == "fail"
+    assert fraud.resources == ["churn-stable", "fraud-canary", "fraud-stable"]  # labelled fraud-scorer
+    assert models["recommender"].governance == {}, "no resource of it in this hand-built audit"
+    recommender = table["rows"][[r[0] for r in table["rows"]].index("recommender")]
+    assert recommender[MODEL_COLUMNS.index("governance")] == [None], "no result: null, not a status"
     for fmt in ("html", "markdown", "text"):
         text = render(
             [result], fmt, provenance=provenance(), declarations={"prod": declaration}, generated_at=STAMP
