@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from pulumi.runtime.proto.analyzer_pb2 import AnalyzeResponse, AnalyzeStackRequest
 
+from mlops_platform.heap import paused_gc
 from mlops_platform.tools.engine.analyzer import (
     PACK_NICENESS,
     AnalysisResult,
@@ -31,7 +32,7 @@ from mlops_platform.tools.engine.analyzer import (
     analyze_request,
     stack_resource,
 )
-from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
+from mlops_platform.tools.engine.capture import Capture, Registration, capture_program
 from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
@@ -192,18 +193,24 @@ def _start_all(sessions: list[PackSession], relay: Relay | None = None) -> list[
 
 
 def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[AnalysisResult]:
-    """``AnalyzeStack`` in every pack at once, the request built and serialized once for all of them."""
-    request = AnalyzeStackRequest(
-        resources=[stack_resource(reg, reg.provider) for reg in capture.registrations]
+    """``AnalyzeStack`` in every pack at once, the request serialized once for all of them.
+
+    Serialized resource by resource: serialized protobuf messages of one type concatenate into the
+    message holding all their repeated fields, so the request for the whole stack (10,797 resources at
+    1,000 models) is never built as one message tree beside its bytes; a pack whose call fails gets
+    the request parsed back from the bytes.
+    """
+    payload = b"".join(
+        AnalyzeStackRequest(resources=[stack_resource(reg, reg.provider)]).SerializeToString()
+        for reg in capture.registrations
     )
-    payload = request.SerializeToString()
     types = {reg.urn: reg.type for reg in capture.registrations}
     results: list[AnalysisResult | None] = [None] * len(sessions)
     errors: list[BaseException] = []
 
     def run(i: int, session: PackSession) -> None:
         try:
-            results[i] = session.analyze_stack_request(request, types=types, payload=payload)
+            results[i] = session.analyze_stack_request(None, types=types, payload=payload)
         except BaseException as exc:
             errors.append(exc)
 
