@@ -50,7 +50,17 @@ class Summary(_Strict):
     blocking: int
 
 
+Observation = tuple[str, str]  # (path, value): what a rule read on a resource
+
+
+class Evidence(_Strict):
+    observed: list[Observation]
+    more_observed: int
+
+
 class Violation(_Strict):
+    """A finding; its rule's frameworks and remediation are the rule's (``AuditReport.rule``)."""
+
     policy: str
     pack: str
     kind: Literal["violation", "policy-error", "waiver", "coverage"]
@@ -60,10 +70,9 @@ class Violation(_Strict):
     urn: str
     resource_type: str
     message: str
-    frameworks: list[str]
     waiver: dict[str, Any] | None
     spec: dict[str, Any] | None
-    remediation: str
+    evidence: Evidence | None
 
 
 class ControlEvidence(_Strict):
@@ -86,18 +95,18 @@ class Control(_Strict):
     evidence: list[ControlEvidence]
 
 
-class Observation(_Strict):
-    path: str
-    value: str
-
-
 class EvidenceRow(_Strict):
+    """A resource a policy judged without finding fault (or, ``via_stack``, one a stack policy read)."""
+
     urn: str
-    resource_name: str
     outcome: Outcome
     via_stack: bool
     observed: list[Observation]
     more_observed: int
+
+    @property
+    def resource_name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1] if self.urn else "stack"
 
 
 class PolicyResult(_Strict):
@@ -135,7 +144,7 @@ ModelRow = tuple[
     list[str],  # resources
     Outcome,  # monitoring_status
     list[str],  # monitoring_resources
-    list[Outcome | None],  # governance, in the order of governance_policies
+    list[int | None],  # governance: indexes into governance_statuses, in the order of governance_policies
     Outcome,  # status
 ]
 
@@ -178,6 +187,7 @@ class ModelTable(_Strict):
 
     columns: list[str]
     governance_policies: list[str]
+    governance_statuses: list[Outcome]
     rows: list[ModelRow]
 
     @field_validator("columns")
@@ -198,8 +208,12 @@ class ModelTable(_Strict):
                     f"model {values['name']!r}: {len(statuses)} governance statuses for "
                     f"{len(self.governance_policies)} governance_policies"
                 )
+            if any(s is not None and not 0 <= s < len(self.governance_statuses) for s in statuses):
+                raise ReportError(f"model {values['name']!r}: a governance status not in governance_statuses")
             values["governance"] = {
-                p: s for p, s in zip(self.governance_policies, statuses, strict=True) if s is not None
+                p: self.governance_statuses[s]
+                for p, s in zip(self.governance_policies, statuses, strict=True)
+                if s is not None
             }
             records.append(ModelRecord(**values))
         return records
@@ -254,6 +268,17 @@ class AuditReport(_Strict):
     coverage: list[dict[str, Any]]
     environments: list[EnvironmentReport]
     digest: Digest
+
+    def rule(self, pack: str, policy: str) -> dict[str, Any]:
+        """The catalogue entry of ``policy`` in ``pack`` (its frameworks, remediation...).
+
+        Raises:
+            KeyError: the report lists no such rule.
+        """
+        for rule in self.rules:
+            if (rule.get("pack"), rule.get("name")) == (pack, policy):
+                return rule
+        raise KeyError(f"the report lists no rule {policy!r} of {pack!r}")
 
     def environment(self, name: str) -> EnvironmentReport:
         """The report of environment ``name``.

@@ -208,13 +208,16 @@ def test_control_counts_resources_per_outcome_and_carries_evidence() -> None:
     assert controls["nist-800-53:AC-6(2)"]["title"].startswith("Least Privilege | Non-privileged Access")
     doc = json.loads(render([judged()], "json", provenance=provenance(), generated_at=STAMP))
     (result,) = doc["environments"][0]["policy_results"]
-    first = result["resources"][0]
-    assert (first["resource_name"], first["outcome"], first["observed"]) == (
+    (violation,) = doc["environments"][0]["violations"]  # the failing resource's evidence is on it
+    assert (violation["urn"].rsplit("::", 1)[-1], violation["outcome"], violation["evidence"]) == (
         "churn-stable",
         "fail",
-        [{"path": "spec.template.spec.securityContext.runAsNonRoot", "value": "false"}],
+        {"observed": [["spec.template.spec.securityContext.runAsNonRoot", "false"]], "more_observed": 0},
     )
-    assert "cfg" not in {r["resource_name"] for r in result["resources"]}, "n/a resources are only counted"
+    listed = {r["urn"].rsplit("::", 1)[-1]: r["outcome"] for r in result["resources"]}
+    assert "churn-stable" not in listed, "written once: on its violation"
+    assert set(listed.values()) == {"pass"}
+    assert "cfg" not in listed, "n/a resources are only counted"
 
 
 def test_a_framework_for_another_target_is_not_applicable_never_pass() -> None:
@@ -343,11 +346,9 @@ def test_schema_rejects_what_the_report_must_not_contain(validator: Draft202012V
 
 
 def test_schema_bounds_match_the_evidence_bounds(validator: Draft202012Validator) -> None:
-    observed = validator.schema["$defs"]["policy_result"]["properties"]["resources"]["items"]["properties"][
-        "observed"
-    ]
+    observed = validator.schema["$defs"]["observed"]  # an evidence row's and a violation's
     assert observed["maxItems"] == MAX_OBSERVATIONS
-    assert observed["items"]["properties"]["value"]["maxLength"] == MAX_VALUE_CHARS
+    assert observed["items"]["prefixItems"][1]["maxLength"] == MAX_VALUE_CHARS
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
