@@ -246,11 +246,23 @@ def load_environment(
     if not stack_file.has_config:  # no config mapping: "required key missing" for every section is noise
         raise SourceError(stack_file.problems)
     values = _ConfigTexts(stack_file.values)
-    secure = "secure" in stack_file.located.keys  # else no value holds one: no walk of every value
-    secret = {key for key, value in stack_file.values.items() if secure and has_secure(value)}
+    secret = _secret_keys(stack_file)
     with paused_gc():
         decoded = {key: pulumi_config_value(value) for key, value in stack_file.values.items()}
     return spec_from_stack_config(values, secret, stack_name_of(path), stack_file, project, decoded=decoded)
+
+
+def _secret_keys(stack_file: StackFile) -> set[str]:
+    """The keys whose values are or hold a ``secure:`` value.
+
+    The reader lists the mappings with a ``secure`` key: when each is a config value itself, those
+    are the secrets; only one deeper in a value needs a walk of every value (1.2 s of a profiled
+    20,000-model validate).
+    """
+    top = {id(value) for value in stack_file.values.values()}
+    if all(id(holder) in top for holder in stack_file.located.secure_holders):
+        return {key for key, value in stack_file.values.items() if _is_secure(value)}
+    return {key for key, value in stack_file.values.items() if has_secure(value)}
 
 
 class _ConfigTexts(Mapping[str, str]):

@@ -89,8 +89,8 @@ class LocatedYaml:
     data: Any
     lines: Mapping[PathKey, int] = field(default_factory=dict)
     duplicates: list[Problem] = field(default_factory=list)
-    keys: set[str] = field(default_factory=set)
-    """Every mapping key of the document, at any depth (``"secure" in keys``: it may hold a secret)."""
+    secure_holders: list[dict[str, Any]] = field(default_factory=list)
+    """Every mapping of the document with a ``secure`` key, at any depth (where secrets can be)."""
 
     def line_of(self, path: PathKey) -> int | None:
         """Line of ``path`` or of its nearest ancestor present in the file."""
@@ -455,7 +455,7 @@ def _read(text: str, shown: str, *, timestamps: bool) -> LocatedYaml:
     """The document and its lines: from libyaml's events, or through the node graph when it must.
 
     The event walk (:func:`_build_from_events`) covers the documents people write; anything it does
-    not take on (an alias, an explicit tag, a duplicate key, a problem of any kind) is read again
+    not take on (an anchor or alias, an explicit tag, a duplicate key, a problem of any kind) is read again
     through the node graph (:func:`_compose`, :class:`_Builder`), which owns every limit and every
     located message. Both give the same data and lines (``tests/hostile/test_properties.py``).
     """
@@ -487,14 +487,14 @@ def _build_from_events(text: str, out: LocatedYaml, timestamps: bool) -> Located
     does. Plain scalars are typed by :func:`pulumi_scalar`, once per distinct text.
 
     Raises:
-        _NodePathNeeded: an alias, an explicit tag, a duplicate key, nesting beyond
+        _NodePathNeeded: an anchor or alias, an explicit tag, a duplicate key, nesting beyond
             :data:`MAX_DEPTH`, more than one document, or anything the parser or
             :func:`pulumi_scalar` refuses: the node path reads it (and reports what is wrong).
     """
     if _BaseLoader is yaml.SafeLoader:
         raise _NodePathNeeded  # no libyaml: the pure-Python parser gains nothing here
     loader = _BaseLoader(text)
-    keys = out.keys
+    holders = out.secure_holders
     typed: dict[str, Any] = {}  # plain scalar text -> its value (keys and values repeat)
     beside: dict[int, Any] = {}  # id(container) -> its lines: key -> line (a dict), or per item (a list)
     stack: list[tuple[Any, Any, Any]] = []
@@ -515,8 +515,8 @@ def _build_from_events(text: str, out: LocatedYaml, timestamps: bool) -> Located
         while True:
             kind = type(event)
             if kind is scalar_event:
-                if event.tag is not None:
-                    raise _NodePathNeeded
+                if event.tag is not None or event.anchor is not None:
+                    raise _NodePathNeeded  # the composer checks anchors (a duplicate is an error)
                 text_value = event.value
                 if event.implicit[0]:  # plain: typed as the Pulumi CLI types it
                     value = typed.get(text_value, _MISSING)
@@ -529,7 +529,8 @@ def _build_from_events(text: str, out: LocatedYaml, timestamps: bool) -> Located
                         if type(value) is not str or value in container:
                             raise _NodePathNeeded  # a key that is no string, or a duplicate
                         key = value
-                        keys.add(key)
+                        if key == "secure":
+                            holders.append(container)
                         lines[key] = event.start_mark.line + 1
                     else:
                         container[key] = value
@@ -540,7 +541,7 @@ def _build_from_events(text: str, out: LocatedYaml, timestamps: bool) -> Located
                 else:
                     root, root_line = value, event.start_mark.line + 1
             elif kind is mapping_start or kind is sequence_start:
-                if event.tag is not None and not event.implicit:
+                if (event.tag is not None and not event.implicit) or event.anchor is not None:
                     raise _NodePathNeeded
                 new: Any = {} if kind is mapping_start else []
                 if type(container) is dict:
@@ -741,7 +742,8 @@ class _Builder:
                     out.duplicates.append(
                         Problem(out.file, key_node.start_mark.line + 1, format_path(child), "duplicate key")
                     )
-                out.keys.add(key)
+                if key == "secure" and key not in result:
+                    out.secure_holders.append(result)
                 self.lines[child] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, child, active, alias)
             return result

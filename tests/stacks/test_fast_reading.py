@@ -50,7 +50,8 @@ def _outcome(read: Any, text: str) -> Any:
         located = read(text)
     except SourceError as exc:
         return ("error", [str(p) for p in exc.problems])
-    return ("ok", located.data, dict(located.lines), [str(p) for p in located.duplicates], located.keys)
+    holders = [json.dumps(h, sort_keys=True, default=str) for h in located.secure_holders]
+    return ("ok", located.data, dict(located.lines), [str(p) for p in located.duplicates], holders)
 
 
 def _same_reading(text: str, *, timestamps: bool = True) -> None:
