@@ -336,7 +336,7 @@ def pulumi_config_value(value: Any) -> Any:
     """
     if isinstance(value, dict | list):
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
-        if _LONG_DIGITS.search(text) is None:  # no integer beyond int64: each one reads back as itself
+        if _LONG_INTEGER.search(text) is None:  # no integer beyond int64: each reads back as itself
             return json.loads(text, parse_float=_go_float_value)
         return json.loads(text, parse_int=_go_int_value, parse_float=_go_float_value)
     text = pulumi_config_text(value)
@@ -351,7 +351,10 @@ def _go_int_value(text: str) -> Any:
     return number if _INT64_MIN <= number <= _INT64_MAX else json.loads(_go_float(float(number)))
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{19}")  # int64 has 19 digits: a shorter integer is within it
+# An integer of 19 digits or more as json.dumps writes one (after "[", ", " or ": "): int64 has 19
+# digits, so any shorter integer is within it. Digits inside a string can match too (a sha256 digest
+# has runs of them): then the hook reads every integer, as exact, only slower.
+_LONG_INTEGER = re.compile(r"(?:\[|, |: )-?[0-9]{19}")
 
 
 @functools.lru_cache(maxsize=4096)  # a spec repeats its thresholds and rates
@@ -455,9 +458,9 @@ def _read(text: str, shown: str, *, timestamps: bool) -> LocatedYaml:
     """The document and its lines: from libyaml's events, or through the node graph when it must.
 
     The event walk (:func:`_build_from_events`) covers the documents people write; anything it does
-    not take on (an anchor or alias, an explicit tag, a duplicate key, a problem of any kind) is read again
-    through the node graph (:func:`_compose`, :class:`_Builder`), which owns every limit and every
-    located message. Both give the same data and lines (``tests/hostile/test_properties.py``).
+    not take on (an anchor or alias, an explicit tag, a duplicate key, a problem of any kind) is read
+    again through the node graph (:func:`_compose`, :class:`_Builder`), which owns every limit and
+    every located message. Both give the same data and lines (``tests/stacks/test_fast_reading.py``).
     """
     with paused_gc():  # a tree of plain values: nothing for the collector to find while it grows
         try:

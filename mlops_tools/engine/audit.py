@@ -193,13 +193,14 @@ def _start_all(sessions: list[PackSession], relay: Relay | None = None) -> list[
     return errors
 
 
-# Above this many resources the packs judge the stack one after the other, each stopped once it has
-# answered. A pack's AnalyzeStack holds the whole stack as requests and rule views: at 1,000 models
-# (10,797 resources) each pack grew from ~70 to 255-287 MB, all three at once on top of the audit's
-# 1.2 GB (tree peak 1,990 MB). One at a time, a pack's peak meets the others' exits instead. Below the
-# threshold they run at once: at 100 models (1,122 resources) their stack analysis is a few tenths
-# of a second and the audit's time is what counts.
-SEQUENTIAL_STACK_RESOURCES = 2_000
+# A stack whose memory matters more than a few seconds (here, 300 models and up). Above this many
+# resources the program's garbage is collected once it has run (below) and the packs judge the stack one
+# after the other, each stopped once it has answered. A pack's AnalyzeStack holds the whole stack as
+# requests and rule views: at 1,000 models (10,797 resources) each pack grew from ~70 to 255-287 MB, all
+# three at once on top of the audit's 1.2 GB (tree peak 1,990 MB). One at a time, a pack's peak meets the
+# others' exits instead. Below the threshold they run at once: at 100 models (1,122 resources) their stack
+# analysis is a few tenths of a second and the audit's time is what counts.
+LARGE_STACK_RESOURCES = 2_000
 
 
 def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[AnalysisResult]:
@@ -209,7 +210,7 @@ def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[Analy
     message holding all their repeated fields, so the request for the whole stack (10,797 resources at
     1,000 models) is never built as one message tree beside its bytes; a pack whose call fails gets
     the request parsed back from the bytes. Each pack is stopped as soon as it has answered (its
-    policies' descriptions are kept); with more than :data:`SEQUENTIAL_STACK_RESOURCES` resources the
+    policies' descriptions are kept); with more than :data:`LARGE_STACK_RESOURCES` resources the
     packs run one after the other.
     """
     payload = b"".join(
@@ -227,7 +228,7 @@ def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[Analy
         except BaseException as exc:
             errors.append(exc)
 
-    if len(capture.registrations) > SEQUENTIAL_STACK_RESOURCES:
+    if len(capture.registrations) > LARGE_STACK_RESOURCES:
         for i, session in enumerate(sessions):
             run(i, session)
             if errors:
@@ -345,12 +346,13 @@ def _audit_capture_and_packs(
         if starting:
             raise starting[0]
         # The program is done: most of what the SDK allocated for it is now garbage in cycles (at 300
-        # models 937,000 of 1,178,000 objects), which the paused collector would keep to the end. One
-        # collection here, while the packs work through their queue, lets the answers, the stack's
-        # request, the evidence and the reports reuse that memory instead of growing the heap (300
-        # models: the audit process's peak 499 MB instead of 551-585; the collection took 1.8 s of the
-        # program's thread at load 6).
-        gc.collect()
+        # models 937,000 of 1,178,000 objects), which the paused collector would keep to the end. On a
+        # large stack one collection here lets the answers, the stack's request, the evidence and the
+        # reports reuse that memory instead of growing the heap (300 models: the audit process's peak
+        # 499 MB instead of 551-585). It costs seconds (bench, under cProfile at load 5-8: 2.6 s at 100
+        # models, 4.9 s at 1,000), so a small stack, whose memory does not matter, skips it.
+        if len(capture.registrations) > LARGE_STACK_RESOURCES:
+            gc.collect()
         secrets_holder["capture"] = capture
         _check_shared_config(sessions, policy_config.document)
         try:
