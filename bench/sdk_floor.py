@@ -17,7 +17,7 @@ adds: recording, engine fidelity, policies. Three ways to run it:
   audit cannot (a resource registered inside an ``apply`` or a failing export would go unseen), so
   this is the floor under the audit's process model;
 - ``--paused-gc`` (with any of the above): the cyclic garbage collector paused while the program runs,
-  as the engine runs it (``mlops_platform.tools.engine.capture.paused_gc``): the floor under the same
+  as the engine runs it (``mlops_platform.heap.paused_gc``): the floor under the same
   interpreter setting, so that the audit's ratio to it shows the capture's and the packs' cost alone.
 
 Prints one JSON line: ``{"registered": N, "custom": N, "seconds": S}`` (seconds since start).

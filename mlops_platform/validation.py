@@ -123,9 +123,12 @@ def matches(value: str, pattern: str, *, max_length: int | None = None) -> str:
     return value
 
 
+_IMAGE = re.compile(IMAGE_PATTERN)
+
+
 def require_tag_or_digest(image: str) -> str:
     """An image reference that names a tag or a digest (the pattern alone allows neither)."""
-    match = re.match(IMAGE_PATTERN, image)
+    match = _IMAGE.match(image)
     if match and not (match["tag"] or match["digest"]):
         raise ValueError("must name a tag or a digest (registry/path:tag or registry/path@sha256:...)")
     return image
@@ -140,7 +143,7 @@ MLFLOW_IMAGES_WITHOUT_DRIVERS = ("ghcr.io/mlflow/mlflow", "docker.io/mlflow/mlfl
 
 def mlflow_server_image(image: str) -> str:
     """An MLflow server image that can reach the platform's PostgreSQL backend and S3 artifact store."""
-    match = re.match(IMAGE_PATTERN, image)
+    match = _IMAGE.match(image)
     if match is None:
         return image
     repository = f"{match['registry']}/{match['path']}"

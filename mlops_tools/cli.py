@@ -157,6 +157,7 @@ def validate(
     )
     from mlops_platform.stacks.yaml_source import display_path
 
+    _no_cyclic_gc()  # re-enabled after a large file, its first collection walked every value (0.2 s)
     project = _project()
     failed = False
     targets: list[str | Path] = list(envs) if envs else list(environment_files(project.stack_config_dir))

@@ -165,6 +165,7 @@ def collect_provenance(
     packs: list[Path],
     inputs: list[InputFile],
     root: Path,
+    git: tuple[str | None, bool | None] | None = None,
 ) -> Provenance:
     """The provenance of one report run.
 
@@ -174,8 +175,9 @@ def collect_provenance(
         packs: the policy pack directories that ran.
         inputs: the spec, defaults, policy config and waiver files read (see :func:`input_file`).
         root: the project whose checkout (commit, dirty) is recorded.
+        git: ``git_state(root)`` when the caller took it already (at the start of a run); else taken now.
     """
-    commit, dirty = git_state(root)
+    commit, dirty = git_state(root) if git is None else git
     return Provenance(
         commit=commit,
         dirty=dirty,

@@ -9,7 +9,7 @@ config keys* (``pulumi config set --secret mlflowToken ...``), never values.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -17,12 +17,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
-from mlops_platform.stacks.types import refuse_boolean_numbers
+from mlops_platform.stacks.types import NOT_A_BOOLEAN
 from mlops_platform.thresholds import parse_threshold
 
 _HTTP_URL_RE = re.compile(r"^https?://[^\s/@]+(/[^\s]*)?$")
@@ -57,11 +55,6 @@ class RegistrySource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        return refuse_boolean_numbers(cls, info.field_name, value)
-
     kind: Literal["mlflow"] = "mlflow"
     """Registry kind: an MLflow tracking server (the only one supported)."""
     tracking_uri: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
@@ -72,7 +65,7 @@ class RegistrySource(BaseModel):
     """Basic-auth user name (with ``password_secret``)."""
     password_secret: ConfigKey | None = None
     """Pulumi secret config key holding the basic-auth password."""
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    timeout_s: Annotated[float, Field(gt=0, le=120), NOT_A_BOOLEAN] = 10.0
     """Timeout of each request to the registry, in seconds."""
 
     @model_validator(mode="after")

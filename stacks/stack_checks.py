@@ -41,7 +41,7 @@ def stack_file_problems(located: LocatedYaml, project: str) -> list[Problem]:
     config = data.get("config")
     if not isinstance(config, dict):
         return problems
-    problems += _secure_problems(located, config, ("config",))
+    problems += _secure_problems_of(located, config)
     problems += _url_secret_problems(located, config, project)
     return problems
 
@@ -54,6 +54,21 @@ def _kind(value: Any) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a mapping"}.get(
         type(value), type(value).__name__
     )
+
+
+def _secure_problems_of(located: LocatedYaml, config: dict[str, Any]) -> list[Problem]:
+    """The problems of every ``secure:`` value in ``config``.
+
+    The reader lists the mappings with a ``secure`` key (``secure_holders``): when each is a config
+    value itself (``key: {secure: ...}``, as ``pulumi config set --secret`` writes them), they are
+    checked where they are; only a ``secure`` key deeper in a value needs the walk of the whole file
+    (0.8 s of 9 in a profiled 20,000-model validate).
+    """
+    holders = located.secure_holders
+    top = {id(value): key for key, value in config.items()}
+    if all(id(holder) in top for holder in holders):
+        return [p for h in holders for p in _secure_problems(located, h, ("config", top[id(h)]))]
+    return _secure_problems(located, config, ("config",))
 
 
 def _secure_problems(located: LocatedYaml, value: Any, path: PathKey) -> list[Problem]:

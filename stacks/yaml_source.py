@@ -17,9 +17,11 @@ scalars through the real CLI and compares.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -27,14 +29,20 @@ from typing import Any
 
 import yaml
 
+from mlops_platform.heap import paused_gc
+
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathKey = tuple[str | int, ...]
 
-MAX_FILE_BYTES = 8 * 1024 * 1024  # 8 MiB; a 1,000-model prod stack file is 0.6 MiB
+# 32 MiB. A 20,000-model prod stack file is 12.4 MiB (650 bytes a model; 1,000 models: 0.6 MiB), so
+# the limit leaves room for about 50,000 models. It is there for hostile input (a file that never
+# ends, /dev/zero): reading is linear in the size (the event reader: about 1.5 s and 300 MB for the
+# 20,000-model file), so 32 MiB bounds a hostile file to a few seconds and under a gigabyte.
+MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 64  # nesting of mappings and lists; the spec's deepest path is 7
 MAX_ALIAS_NODES = 100_000  # nodes built by expanding YAML aliases (billion laughs: 10^9 from 1.3 KB)
-MAX_ALIAS_CHARS = MAX_FILE_BYTES  # characters of scalars built by expanding aliases
+MAX_ALIAS_CHARS = 8 * 1024 * 1024  # 8 MiB: characters of scalars built by expanding aliases
 MAX_MESSAGE_CHARS = 1_000  # one problem's message, whatever a value in it holds
 MAX_ECHO_CHARS = 80  # a value quoted in a message
 
@@ -79,8 +87,10 @@ class LocatedYaml:
 
     file: str
     data: Any
-    lines: dict[PathKey, int] = field(default_factory=dict)
+    lines: Mapping[PathKey, int] = field(default_factory=dict)
     duplicates: list[Problem] = field(default_factory=list)
+    secure_holders: list[dict[str, Any]] = field(default_factory=list)
+    """Every mapping of the document with a ``secure`` key, at any depth (where secrets can be)."""
 
     def line_of(self, path: PathKey) -> int | None:
         """Line of ``path`` or of its nearest ancestor present in the file."""
@@ -294,11 +304,7 @@ def load_pulumi_yaml(text: str, file: str = "<text>") -> Any:
     Raises:
         SourceError: a syntax error or an exceeded limit, located in ``file``.
     """
-    located = LocatedYaml(file, None)
-    node = _compose(text, located.file)
-    if node is not None:
-        located.data = _Builder(located).build(node, ())
-    return located.data
+    return _read(text, file, timestamps=True).data
 
 
 def pulumi_config_text(value: Any) -> str:
@@ -316,6 +322,44 @@ def pulumi_config_text(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # a top-level uint64 stays exact; inside an object it goes through float64
     return _go_json(value)
+
+
+def pulumi_config_value(value: Any) -> Any:
+    """What a program reads back of a stack file value: ``json.loads(pulumi_config_text(value))``.
+
+    ``pulumi.Config.get_object`` decodes the text the CLI hands over as JSON (a string that is not
+    JSON stays the string). For a mapping or a list this builds the same value without writing Go's
+    text in Python: the C encoder writes the JSON (keys sorted, as Go sorts them) and the C decoder
+    reads it back, its two hooks giving each number the value Go's spelling would have had (an
+    integer beyond int64 or a float such as ``100.0`` becomes ``1e+19``/``100`` in Go's text). For a
+    20,000-model spec: 0.2 s instead of 1.3 s. ``tests/hostile/test_properties.py`` compares the two.
+    """
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+        if _LONG_INTEGER.search(text) is None:  # no integer beyond int64: each reads back as itself
+            return json.loads(text, parse_float=_go_float_value)
+        return json.loads(text, parse_int=_go_int_value, parse_float=_go_float_value)
+    text = pulumi_config_text(value)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _go_int_value(text: str) -> Any:
+    number = int(text)
+    return number if _INT64_MIN <= number <= _INT64_MAX else json.loads(_go_float(float(number)))
+
+
+# An integer of 19 digits or more as json.dumps writes one (after "[", ", " or ": "): int64 has 19
+# digits, so any shorter integer is within it. Digits inside a string can match too (a sha256 digest
+# has runs of them): then the hook reads every integer, as exact, only slower.
+_LONG_INTEGER = re.compile(r"(?:\[|, |: )-?[0-9]{19}")
+
+
+@functools.lru_cache(maxsize=4096)  # a spec repeats its thresholds and rates
+def _go_float_value(text: str) -> Any:
+    return json.loads(_go_float(float(text)))
 
 
 def _go_json(value: Any) -> str:
@@ -407,12 +451,175 @@ def read_located_yaml(path: Path, *, timestamps: bool = True) -> LocatedYaml:
     files the Pulumi CLI never reads, such as waivers).
     """
     shown = display_path(path)
-    text = read_source_text(path, shown)
-    located = LocatedYaml(shown, None)
-    node = _compose(text, shown)
-    if node is not None:
-        located.data = _Builder(located, timestamps).build(node, ())
-    return located
+    return _read(read_source_text(path, shown), shown, timestamps=timestamps)
+
+
+def _read(text: str, shown: str, *, timestamps: bool) -> LocatedYaml:
+    """The document and its lines: from libyaml's events, or through the node graph when it must.
+
+    The event walk (:func:`_build_from_events`) covers the documents people write; anything it does
+    not take on (an anchor or alias, an explicit tag, a duplicate key, a problem of any kind) is read
+    again through the node graph (:func:`_compose`, :class:`_Builder`), which owns every limit and
+    every located message. Both give the same data and lines (``tests/stacks/test_fast_reading.py``).
+    """
+    with paused_gc():  # a tree of plain values: nothing for the collector to find while it grows
+        try:
+            return _build_from_events(text, LocatedYaml(shown, None), timestamps)
+        except _NodePathNeeded:
+            pass
+        located = LocatedYaml(shown, None)
+        node = _compose(text, shown)
+        if node is not None:
+            located.data = _Builder(located, timestamps).build(node, ())
+        return located
+
+
+class _NodePathNeeded(Exception):
+    """The event walk met something only the node path handles (or reports): read through it."""
+
+
+_MISSING = object()
+
+
+def _build_from_events(text: str, out: LocatedYaml, timestamps: bool) -> LocatedYaml:
+    """Data and lines of ``text`` straight from libyaml's parser events, without a node graph.
+
+    PyYAML's composer builds a node (two marks, a resolver call) per value and the builder walks the
+    graph again; at 20,000 models (13 MB) that was most of ``mlops validate``'s time. Here one loop
+    over the events builds the data and records each key's and item's line, as :class:`_Builder`
+    does. Plain scalars are typed by :func:`pulumi_scalar`, once per distinct text.
+
+    Raises:
+        _NodePathNeeded: an anchor or alias, an explicit tag, a duplicate key, nesting beyond
+            :data:`MAX_DEPTH`, more than one document, or anything the parser or
+            :func:`pulumi_scalar` refuses: the node path reads it (and reports what is wrong).
+    """
+    if _BaseLoader is yaml.SafeLoader:
+        raise _NodePathNeeded  # no libyaml: the pure-Python parser gains nothing here
+    loader = _BaseLoader(text)
+    holders = out.secure_holders
+    typed: dict[str, Any] = {}  # plain scalar text -> its value (keys and values repeat)
+    beside: dict[int, Any] = {}  # id(container) -> its lines: key -> line (a dict), or per item (a list)
+    stack: list[tuple[Any, Any, Any]] = []
+    container: Any = None  # the dict or list being filled; None at the top
+    lines: Any = None  # the lines of ``container``'s keys or items
+    key: Any = _MISSING  # in a mapping: the key waiting for its value
+    root: Any = None
+    root_line = 0
+    get_event = loader.get_event
+    scalar_event, mapping_start, mapping_end = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.MappingEndEvent
+    sequence_start, sequence_end = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+    try:
+        get_event()  # StreamStartEvent
+        event = get_event()
+        if not isinstance(event, yaml.DocumentStartEvent):
+            raise _NodePathNeeded  # an empty stream: no document
+        event = get_event()
+        while True:
+            kind = type(event)
+            if kind is scalar_event:
+                if event.tag is not None or event.anchor is not None:
+                    raise _NodePathNeeded  # the composer checks anchors (a duplicate is an error)
+                text_value = event.value
+                if event.implicit[0]:  # plain: typed as the Pulumi CLI types it
+                    value = typed.get(text_value, _MISSING)
+                    if value is _MISSING:
+                        value = typed[text_value] = pulumi_scalar(text_value, timestamps=timestamps)
+                else:
+                    value = text_value
+                if type(container) is dict:
+                    if key is _MISSING:
+                        if type(value) is not str or value in container:
+                            raise _NodePathNeeded  # a key that is no string, or a duplicate
+                        key = value
+                        if key == "secure":
+                            holders.append(container)
+                        lines[key] = event.start_mark.line + 1
+                    else:
+                        container[key] = value
+                        key = _MISSING
+                elif container is not None:
+                    lines.append(event.start_mark.line + 1)
+                    container.append(value)
+                else:
+                    root, root_line = value, event.start_mark.line + 1
+            elif kind is mapping_start or kind is sequence_start:
+                if (event.tag is not None and not event.implicit) or event.anchor is not None:
+                    raise _NodePathNeeded
+                new: Any = {} if kind is mapping_start else []
+                if type(container) is dict:
+                    if key is _MISSING:
+                        raise _NodePathNeeded  # a mapping or list as a key
+                    container[key] = new
+                elif container is not None:
+                    lines.append(event.start_mark.line + 1)
+                    container.append(new)
+                else:
+                    root, root_line = new, event.start_mark.line + 1
+                if len(stack) >= MAX_DEPTH:
+                    raise _NodePathNeeded
+                stack.append((container, lines, key))
+                container, key = new, _MISSING
+                lines = beside[id(new)] = {} if kind is mapping_start else []
+            elif kind is mapping_end or kind is sequence_end:
+                container, lines, key = stack.pop()
+                key = _MISSING
+            elif kind is yaml.DocumentEndEvent:
+                break
+            else:  # an alias
+                raise _NodePathNeeded
+            event = get_event()
+        if not isinstance(get_event(), yaml.StreamEndEvent):
+            raise _NodePathNeeded  # a second document
+    except (yaml.YAMLError, ScalarError, MergeKeyError):
+        raise _NodePathNeeded from None
+    finally:
+        loader.dispose()
+    out.data = root
+    out.lines = _TreeLines(root, root_line, beside)
+    return out
+
+
+class _TreeLines(Mapping[PathKey, int]):
+    """The line of every key and item of a document, kept beside its containers instead of by path.
+
+    :func:`_build_from_events` records, per mapping, its keys' lines and, per list, its items'; a
+    path is looked up by walking the data (``lines[('serving', 'models', 3)]``). Nothing is built per
+    path: a 20,000-model file has 456,000 of them, and a run that finds no problem asks for a few.
+    The data must not change while these lines are read (callers treat it as read-only).
+    """
+
+    def __init__(self, root: Any, root_line: int, beside: dict[int, Any]) -> None:
+        self._root = root
+        self._root_line = root_line
+        self._beside = beside
+
+    def __getitem__(self, path: PathKey) -> int:
+        node, line = self._root, self._root_line
+        if not line:
+            raise KeyError(path)
+        for part in path:
+            in_mapping = isinstance(node, dict) and isinstance(part, str) and part in node
+            if not (in_mapping or (isinstance(node, list) and type(part) is int and 0 <= part < len(node))):
+                raise KeyError(path)
+            line = self._beside[id(node)][part]
+            node = node[part]
+        return int(line)
+
+    def __iter__(self) -> Iterator[PathKey]:
+        if not self._root_line:
+            return
+        pending: list[tuple[PathKey, Any]] = [((), self._root)]
+        while pending:
+            path, node = pending.pop()
+            yield path
+            if isinstance(node, dict):
+                pending.extend(((*path, k), v) for k, v in reversed(node.items()))
+            elif isinstance(node, list):
+                pending.extend(((*path, i), v) for i, v in reversed(list(enumerate(node))))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _compose(text: str, shown: str) -> yaml.Node | None:
@@ -480,6 +687,8 @@ class _Builder:
 
     def __init__(self, out: LocatedYaml, timestamps: bool = True) -> None:
         self.out = out
+        self.lines: dict[PathKey, int] = {}
+        out.lines = self.lines
         self.timestamps = timestamps
         self.constructor = _Constructor("")
         self.seen: set[int] = set()
@@ -487,7 +696,7 @@ class _Builder:
         self.alias_chars = 0
 
     def _limit(self, node: yaml.Node, path: PathKey, message: str) -> SourceError:
-        line = self.out.lines.get(path) or node.start_mark.line + 1
+        line = self.lines.get(path) or node.start_mark.line + 1
         return SourceError([Problem(self.out.file, line, format_path(path), message)])
 
     def build(
@@ -504,7 +713,7 @@ class _Builder:
         second time is an alias being expanded: its nodes and characters count against the limits.
         """
         out = self.out
-        out.lines.setdefault(path, node.start_mark.line + 1)
+        self.lines.setdefault(path, node.start_mark.line + 1)
         if id(node) in active:
             line = node.start_mark.line + 1
             raise SourceError([Problem(out.file, line, format_path(path), "recursive YAML alias")])
@@ -519,7 +728,7 @@ class _Builder:
                 self.alias_chars += len(node.value)
             if self.alias_nodes > MAX_ALIAS_NODES or self.alias_chars > MAX_ALIAS_CHARS:
                 # PyYAML keeps no position for an alias: a list item is located at its list's key.
-                line = out.lines.get(alias) if alias and isinstance(alias[-1], str) else None
+                line = self.lines.get(alias) if alias and isinstance(alias[-1], str) else None
                 message = (
                     f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} values or {MAX_ALIAS_CHARS:,} "
                     "characters (the limit for a YAML file)"
@@ -536,7 +745,9 @@ class _Builder:
                     out.duplicates.append(
                         Problem(out.file, key_node.start_mark.line + 1, format_path(child), "duplicate key")
                     )
-                out.lines[child] = key_node.start_mark.line + 1
+                if key == "secure" and key not in result:
+                    out.secure_holders.append(result)
+                self.lines[child] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, child, active, alias)
             return result
         if isinstance(node, yaml.SequenceNode):

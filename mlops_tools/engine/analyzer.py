@@ -867,12 +867,13 @@ class PackSession:
     def analyze_stack_request(
         self, request: Any, *, types: dict[str, str], payload: bytes | None = None
     ) -> AnalysisResult:
-        """``analyze_stack`` of a built ``AnalyzeStackRequest``, sent as ``payload`` when serialized already.
+        """``analyze_stack`` of an ``AnalyzeStackRequest``, sent as ``payload`` when serialized already.
 
         Args:
-            request: the request (kept for the failure path, which re-sends it).
+            request: the request, or None with ``payload`` (the failure path, which re-sends the
+                request, parses it back from ``payload``).
             types: the type of each URN the request names (findings carry it).
-            payload: ``request`` serialized (one serialization shared by every pack), or None.
+            payload: the request serialized (one serialization shared by every pack), or None.
         """
         self._wait_ready()
         ran = self._enabled(stack_level=True)
@@ -884,6 +885,8 @@ class PackSession:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return AnalysisResult()
+            if request is None:
+                request = analyzer_pb2.AnalyzeStackRequest.FromString(payload)
             return self._recover(request, exc, stack_level=True, types=types)
         result = self._result(response, "", "", stack_level=True, ran=ran)
         result.findings = [

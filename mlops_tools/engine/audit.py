@@ -10,6 +10,7 @@ Analyze calls to every pack: the capturing process, the critical path, does no g
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 
 from pulumi.runtime.proto.analyzer_pb2 import AnalyzeResponse, AnalyzeStackRequest
 
+from mlops_platform.heap import paused_gc
 from mlops_platform.tools.engine.analyzer import (
     PACK_NICENESS,
     AnalysisResult,
@@ -31,7 +33,7 @@ from mlops_platform.tools.engine.analyzer import (
     analyze_request,
     stack_resource,
 )
-from mlops_platform.tools.engine.capture import Capture, Registration, capture_program, paused_gc
+from mlops_platform.tools.engine.capture import Capture, Registration, capture_program
 from mlops_platform.tools.engine.config import PROJECT, StackConfig, StackOutputs, load_stack_config
 from mlops_platform.tools.engine.relay import OK as RELAY_OK
 from mlops_platform.tools.engine.relay import Relay
@@ -191,27 +193,52 @@ def _start_all(sessions: list[PackSession], relay: Relay | None = None) -> list[
     return errors
 
 
+# A stack whose memory matters more than a few seconds (here, 300 models and up). Above this many
+# resources the program's garbage is collected once it has run (below) and the packs judge the stack one
+# after the other, each stopped once it has answered. A pack's AnalyzeStack holds the whole stack as
+# requests and rule views: at 1,000 models (10,797 resources) each pack grew from ~70 to 255-287 MB, all
+# three at once on top of the audit's 1.2 GB (tree peak 1,990 MB). One at a time, a pack's peak meets the
+# others' exits instead. Below the threshold they run at once: at 100 models (1,122 resources) their stack
+# analysis is a few tenths of a second and the audit's time is what counts.
+LARGE_STACK_RESOURCES = 2_000
+
+
 def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[AnalysisResult]:
-    """``AnalyzeStack`` in every pack at once, the request built and serialized once for all of them."""
-    request = AnalyzeStackRequest(
-        resources=[stack_resource(reg, reg.provider) for reg in capture.registrations]
+    """``AnalyzeStack`` in every pack, the request serialized once for all of them.
+
+    Serialized resource by resource: serialized protobuf messages of one type concatenate into the
+    message holding all their repeated fields, so the request for the whole stack (10,797 resources at
+    1,000 models) is never built as one message tree beside its bytes; a pack whose call fails gets
+    the request parsed back from the bytes. Each pack is stopped as soon as it has answered (its
+    policies' descriptions are kept); with more than :data:`LARGE_STACK_RESOURCES` resources the
+    packs run one after the other.
+    """
+    payload = b"".join(
+        AnalyzeStackRequest(resources=[stack_resource(reg, reg.provider)]).SerializeToString()
+        for reg in capture.registrations
     )
-    payload = request.SerializeToString()
     types = {reg.urn: reg.type for reg in capture.registrations}
     results: list[AnalysisResult | None] = [None] * len(sessions)
     errors: list[BaseException] = []
 
     def run(i: int, session: PackSession) -> None:
         try:
-            results[i] = session.analyze_stack_request(request, types=types, payload=payload)
+            results[i] = session.analyze_stack_request(None, types=types, payload=payload)
+            session.close()  # done with this run: its memory goes back before the next pack peaks
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if len(capture.registrations) > LARGE_STACK_RESOURCES:
+        for i, session in enumerate(sessions):
+            run(i, session)
+            if errors:
+                break
+    else:
+        threads = [threading.Thread(target=run, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     if errors:
         raise errors[0]
     return [r for r in results if r is not None]
@@ -318,6 +345,14 @@ def _audit_capture_and_packs(
             starter.join()
         if starting:
             raise starting[0]
+        # The program is done: most of what the SDK allocated for it is now garbage in cycles (at 300
+        # models 937,000 of 1,178,000 objects), which the paused collector would keep to the end. On a
+        # large stack one collection here lets the answers, the stack's request, the evidence and the
+        # reports reuse that memory instead of growing the heap (300 models: the audit process's peak
+        # 499 MB instead of 551-585). It costs seconds (bench, under cProfile at load 5-8: 2.6 s at 100
+        # models, 4.9 s at 1,000), so a small stack, whose memory does not matter, skips it.
+        if len(capture.registrations) > LARGE_STACK_RESOURCES:
+            gc.collect()
         secrets_holder["capture"] = capture
         _check_shared_config(sessions, policy_config.document)
         try:

@@ -3,19 +3,20 @@
 One reader for every consumer of a written report (the bench, tests, tools that compare two
 audits), so that a change of shape breaks them all at once, loudly, instead of each one reading
 stale keys. The models forbid unknown keys where they describe the document fully; the parts a
-reader only passes along (the model inventory, provenance details, waivers) stay plain JSON. The
+reader only passes along (provenance details, waivers) stay plain JSON. The
 JSON Schema shipped beside the writer remains the published contract (tested against the writer,
 and these models against the same documents).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mlops_platform.tools.reports.json_report import SCHEMA_VERSION
+from mlops_platform.tools.reports.json_report import MODEL_COLUMNS, SCHEMA_VERSION
 
 Outcome = Literal[
     "error", "fail", "warn", "waived", "partial", "not-verified", "pass", "not-applicable", "disabled"
@@ -51,7 +52,17 @@ class Summary(_Strict):
     blocking: int
 
 
+Observation = tuple[str, str]  # (path, value): what a rule read on a resource
+
+
+class Evidence(_Strict):
+    observed: list[Observation]
+    more_observed: int
+
+
 class Violation(_Strict):
+    """A finding; its rule's frameworks and remediation are the rule's (``AuditReport.rule``)."""
+
     policy: str
     pack: str
     kind: Literal["violation", "policy-error", "waiver", "coverage"]
@@ -61,10 +72,9 @@ class Violation(_Strict):
     urn: str
     resource_type: str
     message: str
-    frameworks: list[str]
     waiver: dict[str, Any] | None
     spec: dict[str, Any] | None
-    remediation: str
+    evidence: Evidence | None
 
 
 class ControlEvidence(_Strict):
@@ -87,18 +97,18 @@ class Control(_Strict):
     evidence: list[ControlEvidence]
 
 
-class Observation(_Strict):
-    path: str
-    value: str
-
-
 class EvidenceRow(_Strict):
+    """A resource a policy judged without finding fault (or, ``via_stack``, one a stack policy read)."""
+
     urn: str
-    resource_name: str
     outcome: Outcome
     via_stack: bool
     observed: list[Observation]
     more_observed: int
+
+    @property
+    def resource_name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1] if self.urn else "stack"
 
 
 class PolicyResult(_Strict):
@@ -131,6 +141,112 @@ class SupplyChain(_Strict):
     images: list[ImageAnswer]
 
 
+ModelRow = tuple[
+    str,  # name
+    str,  # image
+    bool,  # image_pinned_by_digest
+    str | None,  # model_name
+    int | None,  # model_version
+    str | None,  # model_alias
+    str | None,  # model_uri
+    int | None,  # canary_version
+    str | None,  # canary_alias
+    int | None,  # canary_weight_percent (null: no canary)
+    str | None,  # canary_image
+    str,  # risk_tier
+    str,  # data_classification
+    bool,  # within_ceiling
+    str,  # owner
+    str | None,  # model_card_url
+    str | None,  # approval_ref
+    int,  # slo_p99_latency_ms
+    float,  # slo_error_rate
+    bool,  # drift_check_enabled
+    str | None,  # drift_check_schedule
+    list[str],  # resources
+    Outcome,  # monitoring_status
+    list[str],  # monitoring_resources
+    list[int | None],  # governance: indexes into governance_statuses, in the order of governance_policies
+    Outcome,  # status
+    list[dict[str, Any]],  # served: each serving workload's exact version (stable, canary)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """One row of the model inventory, by column name (``ModelTable.records``)."""
+
+    name: str
+    image: str
+    image_pinned_by_digest: bool
+    model_name: str | None
+    model_version: int | None
+    model_alias: str | None
+    model_uri: str | None
+    canary_version: int | None
+    canary_alias: str | None
+    canary_weight_percent: int | None
+    canary_image: str | None
+    risk_tier: str
+    data_classification: str
+    within_ceiling: bool
+    owner: str
+    model_card_url: str | None
+    approval_ref: str | None
+    slo_p99_latency_ms: int
+    slo_error_rate: float
+    drift_check_enabled: bool
+    drift_check_schedule: str | None
+    resources: list[str]
+    monitoring_status: str
+    monitoring_resources: list[str]
+    governance: dict[str, str]
+    """Policy -> status, for the governance policies that gave this model a result."""
+    status: str
+    served: list[dict[str, Any]]
+    """Each serving workload (stable, canary) and the exact version it serves as deployed."""
+
+
+class ModelTable(_Strict):
+    """The model inventory: ``rows`` of the values of ``columns`` (see ``json_report.MODEL_COLUMNS``)."""
+
+    columns: list[str]
+    governance_policies: list[str]
+    governance_statuses: list[Outcome]
+    rows: list[ModelRow]
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, columns: list[str]) -> list[str]:
+        if tuple(columns) != MODEL_COLUMNS:
+            raise ValueError(f"the columns of this version are {', '.join(MODEL_COLUMNS)}")
+        return columns
+
+    def records(self) -> list[ModelRecord]:
+        """Every row by column name, its governance statuses by policy."""
+        records = []
+        for row in self.rows:
+            values: dict[str, Any] = dict(zip(MODEL_COLUMNS, row, strict=True))
+            statuses = values["governance"]
+            if len(statuses) != len(self.governance_policies):
+                raise ReportError(
+                    f"model {values['name']!r}: {len(statuses)} governance statuses for "
+                    f"{len(self.governance_policies)} governance_policies"
+                )
+            if any(s is not None and not 0 <= s < len(self.governance_statuses) for s in statuses):
+                raise ReportError(f"model {values['name']!r}: a governance status not in governance_statuses")
+            values["governance"] = {
+                p: self.governance_statuses[s]
+                for p, s in zip(self.governance_policies, statuses, strict=True)
+                if s is not None
+            }
+            records.append(ModelRecord(**values))
+        return records
+
+    def by_name(self) -> dict[str, ModelRecord]:
+        return {record.name: record for record in self.records()}
+
+
 class EnvironmentReport(_Strict):
     environment: str
     tier: str
@@ -140,7 +256,7 @@ class EnvironmentReport(_Strict):
     evidence: Literal["sample", "full"]
     summary: Summary
     classification_ceiling: str | None
-    models: list[dict[str, Any]]
+    models: ModelTable
     controls: list[Control]
     policy_results: list[PolicyResult]
     violations: list[Violation]
@@ -178,6 +294,17 @@ class AuditReport(_Strict):
     coverage: list[dict[str, Any]]
     environments: list[EnvironmentReport]
     digest: Digest
+
+    def rule(self, pack: str, policy: str) -> dict[str, Any]:
+        """The catalogue entry of ``policy`` in ``pack`` (its frameworks, remediation...).
+
+        Raises:
+            KeyError: the report lists no such rule.
+        """
+        for rule in self.rules:
+            if (rule.get("pack"), rule.get("name")) == (pack, policy):
+                return rule
+        raise KeyError(f"the report lists no rule {policy!r} of {pack!r}")
 
     def environment(self, name: str) -> EnvironmentReport:
         """The report of environment ``name``.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_platform.tools.findings import SpecLocation
 from tests.cli_runner import REPO, mlops
 
 STACKS = REPO / "stacks"
@@ -113,7 +114,11 @@ def test_every_format_names_the_spec_location_and_remediation(broken_prod: Path,
     where = f"{broken_prod}:{line_of(broken_prod, 'fraud-scorer:latest')}: serving.models[0].image"
     for suffix in (".txt", ".json", ".xml", ".md", ".html"):
         text = (tmp_path / f"mlops-audit{suffix}").read_text(encoding="utf-8")
-        assert where in text, suffix
+        if suffix == ".json":  # a violation's spec location as fields; its rule holds the remediation
+            violations = json.loads(text)["environments"][0]["violations"]
+            assert where in {str(SpecLocation(**v["spec"])) for v in violations if v["spec"]}
+        else:
+            assert where in text, suffix
         assert "Reference images as" in text, suffix
         assert "policies/config/tiers/prod.json" in text, suffix
 

@@ -41,6 +41,9 @@ def mlops_bounded(*args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
+LIMIT = f"{MAX_FILE_BYTES // (1024 * 1024)} MiB"
+
+
 def laughs(levels: int = 9, width: int = 9) -> str:
     """The billion laughs: ``width ** levels`` strings from a file of a few hundred bytes."""
     lines = [f"a: &a [{', '.join(['lol'] * width)}]"]
@@ -120,7 +123,7 @@ def test_structure_bombs_are_refused_located(tmp_path: Path, case: str, kind: st
 def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     result, file = stack_case(tmp_path, "config: {}\n# " + "x" * MAX_FILE_BYTES + "\n")
     assert result.returncode == 2
-    assert result.stderr.strip() == f"{file}: file is larger than 8 MiB (the limit for a YAML file)"
+    assert result.stderr.strip() == f"{file}: file is larger than {LIMIT} (the limit for a YAML file)"
 
 
 @pytest.mark.parametrize("kind", ["stack", "waivers"])
@@ -128,7 +131,7 @@ def test_dev_zero_is_read_bounded(kind: str) -> None:
     args = ("validate", "/dev/zero") if kind == "stack" else ("audit", "dev", "--waivers", "/dev/zero")
     result = mlops_bounded(*args)
     assert result.returncode == 2
-    assert result.stderr.strip() == "/dev/zero: file is larger than 8 MiB (the limit for a YAML file)"
+    assert result.stderr.strip() == f"/dev/zero: file is larger than {LIMIT} (the limit for a YAML file)"
 
 
 @pytest.mark.parametrize("kind", ["stack", "waivers"])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mlops_platform.tools.findings import SpecLocation
 from tests.cli_runner import mlops
 from tests.project import program_shapes as shapes
 
@@ -28,7 +29,7 @@ def audit(root: Path, cwd: Path, *args: str) -> tuple[Any, dict[str, Any] | None
 def located(report: dict[str, Any], policy: str) -> dict[str, str]:
     """Resource name -> ``file:line`` of ``policy``'s violations."""
     return {
-        v["urn"].rsplit("::", 1)[-1]: v["spec"]["text"]
+        v["urn"].rsplit("::", 1)[-1]: str(SpecLocation(**v["spec"]))
         for v in report["environments"][0]["violations"]
         if v["policy"] == policy
     }

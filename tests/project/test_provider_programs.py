@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mlops_platform.tools.engine.provider_host import find_provider
+from mlops_platform.tools.findings import SpecLocation
 from tests.cli_runner import mlops
 from tests.project import program_shapes as shapes
 
@@ -44,7 +45,7 @@ def audit(tmp_path: Path, program: str, files: dict[str, str]) -> tuple[Any, dic
 def violations(report: dict[str, Any], policy: str) -> set[tuple[str, str, str]]:
     """(resource type, message, location) of ``policy``'s violations."""
     return {
-        (v["resource_type"], v["message"], v["spec"]["text"])
+        (v["resource_type"], v["message"], str(SpecLocation(**v["spec"])))
         for v in report["environments"][0]["violations"]
         if v["policy"] == policy
     }

@@ -43,7 +43,12 @@ def _report(directory: Path) -> dict[str, Any]:
     for env in document["environments"]:
         for result in env["policy_results"]:
             for resource in result["resources"]:
-                resource["observed"] = [o["path"] for o in resource["observed"]]
+                resource["observed"] = [path for path, _value in resource["observed"]]
+        for violation in env["violations"]:
+            if violation["evidence"] is not None:
+                violation["evidence"]["observed"] = [
+                    path for path, _value in violation["evidence"]["observed"]
+                ]
     return dict(document)
 
 

@@ -18,7 +18,8 @@ from mlops_platform.tools.findings import SECRET_MARKER, AuditResult, CapturedRe
 from mlops_platform.tools.reports import FORMATS, render
 from mlops_platform.tools.reports.evidence import MAX_OBSERVATIONS, MAX_VALUE_CHARS, observe
 from mlops_platform.tools.reports.inventory import declared_models
-from mlops_platform.tools.reports.json_report import SCHEMA_VERSION, schema
+from mlops_platform.tools.reports.json_report import MODEL_COLUMNS, SCHEMA_VERSION, schema
+from mlops_platform.tools.reports.report_model import parse_report
 from tests.reports.report_fixtures import finding, make_dev, make_prod, policy, provenance, urn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,13 +208,16 @@ def test_control_counts_resources_per_outcome_and_carries_evidence() -> None:
     assert controls["nist-800-53:AC-6(2)"]["title"].startswith("Least Privilege | Non-privileged Access")
     doc = json.loads(render([judged()], "json", provenance=provenance(), generated_at=STAMP))
     (result,) = doc["environments"][0]["policy_results"]
-    first = result["resources"][0]
-    assert (first["resource_name"], first["outcome"], first["observed"]) == (
+    (violation,) = doc["environments"][0]["violations"]  # the failing resource's evidence is on it
+    assert (violation["urn"].rsplit("::", 1)[-1], violation["outcome"], violation["evidence"]) == (
         "churn-stable",
         "fail",
-        [{"path": "spec.template.spec.securityContext.runAsNonRoot", "value": "false"}],
+        {"observed": [["spec.template.spec.securityContext.runAsNonRoot", "false"]], "more_observed": 0},
     )
-    assert "cfg" not in {r["resource_name"] for r in result["resources"]}, "n/a resources are only counted"
+    listed = {r["urn"].rsplit("::", 1)[-1]: r["outcome"] for r in result["resources"]}
+    assert "churn-stable" not in listed, "written once: on its violation"
+    assert set(listed.values()) == {"pass"}
+    assert "cfg" not in listed, "n/a resources are only counted"
 
 
 def test_a_framework_for_another_target_is_not_applicable_never_pass() -> None:
@@ -270,17 +274,19 @@ def test_inventory_rows_carry_each_models_results() -> None:
     result.checks += [Check(docs.name, docs.pack, r.urn) for r in result.resources[:3]]
     canary = result.resources[1]
     result.findings.append(finding(docs, canary, "high-risk model has no approval reference"))
-    doc = json.loads(
-        render(
-            [result], "json", provenance=provenance(), declarations={"prod": declaration}, generated_at=STAMP
-        )
+    text = render(
+        [result], "json", provenance=provenance(), declarations={"prod": declaration}, generated_at=STAMP
     )
-    models = {m["name"]: m for m in doc["environments"][0]["models"]}
+    table = json.loads(text)["environments"][0]["models"]
+    assert table["governance_policies"] == ["model-high-risk-documentation"]
+    models = parse_report(text).environments[0].models.by_name()
     fraud = models["fraud-scorer"]
-    assert fraud["governance"] == [{"policy": "model-high-risk-documentation", "status": "fail"}]
-    assert fraud["status"] == "fail"
-    assert fraud["resources"] == ["churn-stable", "fraud-canary", "fraud-stable"]  # labelled fraud-scorer
-    assert models["recommender"]["governance"] == [], "no resource of it in this hand-built audit"
+    assert fraud.governance == {"model-high-risk-documentation": "fail"}
+    assert fraud.status == "fail"
+    assert fraud.resources == ["churn-stable", "fraud-canary", "fraud-stable"]  # labelled fraud-scorer
+    assert models["recommender"].governance == {}, "no resource of it in this hand-built audit"
+    recommender = table["rows"][[r[0] for r in table["rows"]].index("recommender")]
+    assert recommender[MODEL_COLUMNS.index("governance")] == [None], "no result: null, not a status"
     for fmt in ("html", "markdown", "text"):
         text = render(
             [result], fmt, provenance=provenance(), declarations={"prod": declaration}, generated_at=STAMP
@@ -340,11 +346,9 @@ def test_schema_rejects_what_the_report_must_not_contain(validator: Draft202012V
 
 
 def test_schema_bounds_match_the_evidence_bounds(validator: Draft202012Validator) -> None:
-    observed = validator.schema["$defs"]["policy_result"]["properties"]["resources"]["items"]["properties"][
-        "observed"
-    ]
+    observed = validator.schema["$defs"]["observed"]  # an evidence row's and a violation's
     assert observed["maxItems"] == MAX_OBSERVATIONS
-    assert observed["items"]["properties"]["value"]["maxLength"] == MAX_VALUE_CHARS
+    assert observed["items"]["prefixItems"][1]["maxLength"] == MAX_VALUE_CHARS
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -4,12 +4,14 @@ controls are never "not applicable"."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from mlops_platform.policies.catalogue import RULES, RULES_BY_NAME, control_coverage
 from mlops_platform.policies.controls import Coverage, coverage_of
+from mlops_platform.stacks.loader import load_environment
 from mlops_platform.tools.findings import AuditResult, CapturedResource, Check, Enforcement
 from mlops_platform.tools.reports import render
-from mlops_platform.tools.reports.inventory import Declaration
+from mlops_platform.tools.reports.inventory import Declaration, declared_models
 from mlops_platform.tools.required_controls import CONTROL_NOT_EVALUATED, required_control_findings
 from tests.reports.report_fixtures import policy, provenance, urn
 
@@ -110,7 +112,10 @@ def test_a_partial_bundled_rule_names_what_is_missing_from_its_declaration() -> 
 
 
 def _declaration(risk: str) -> Declaration:
-    return Declaration(ceiling="confidential", models=[{"name": "fraud-scorer", "risk_tier": risk}])
+    """The bundled prod environment's fraud-scorer, as declared, at risk tier ``risk``."""
+    declared = declared_models(load_environment(Path(__file__).parents[2] / "stacks" / "Pulumi.prod.yaml"))
+    fraud = next(m for m in declared.models if m["name"] == "fraud-scorer")
+    return Declaration(ceiling="confidential", models=[{**fraud, "risk_tier": risk}])
 
 
 def test_a_high_risk_models_control_is_a_finding_never_not_applicable() -> None:

@@ -18,6 +18,7 @@ from mlops_platform.tools.findings import AuditResult
 from mlops_platform.tools.reports import FORMATS, render
 from mlops_platform.tools.reports.inventory import declared_models
 from mlops_platform.tools.reports.json_report import schema
+from mlops_platform.tools.reports.report_model import parse_report
 from mlops_platform.tools.waivers import apply_waivers, load_waivers
 from tests.reports.report_fixtures import provenance
 
@@ -101,15 +102,12 @@ def test_real_json_counts_match_the_audit(audits: dict[str, tuple[AuditResult, f
         assert env["summary"]["blocking"] == len(result.blocking)
     assert envs["dev"]["summary"]["waived"] >= 1
     # prod: every model named with its risk tier; the high-risk one documented and approved.
-    prod_models = {m["name"]: m for m in envs["prod"]["models"]}
+    prod_models = parse_report(json.dumps(doc)).environment("prod").models.by_name()
     assert sorted(prod_models) == ["churn-predictor", "fraud-scorer", "recommender"]
     fraud = prod_models["fraud-scorer"]
-    assert (fraud["risk_tier"], fraud["approval_ref"]) == ("high", "MRM-2026-014")
-    assert fraud["resources"], "the serving workloads are found by their model label"
-    assert {g["policy"] for g in fraud["governance"]} >= {
-        "model-high-risk-documentation",
-        "model-drift-check",
-    }
+    assert (fraud.risk_tier, fraud.approval_ref) == ("high", "MRM-2026-014")
+    assert fraud.resources, "the serving workloads are found by their model label"
+    assert set(fraud.governance) >= {"model-high-risk-documentation", "model-drift-check"}
     # prod is a Kubernetes environment: CIS Docker never passes there.
     docker = [c for c in envs["prod"]["controls"] if c["framework"] == "cis-docker"]
     assert docker and {c["status"] for c in docker} == {"not-applicable"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
@@ -56,7 +57,12 @@ def audited() -> AuditResult:
     )
 
 
-def policy_results(result: AuditResult, mode: EvidenceMode) -> dict[str, dict[str, object]]:
+def policy_results(result: AuditResult, mode: EvidenceMode) -> dict[str, dict[str, Any]]:
+    """Per policy: its result, the evidence rows of resources without a violation and of those with one.
+
+    Version 3 writes a failing resource's evidence on its violation (``evidence``), not again among
+    the policy's rows: both are read back here as rows, by resource name.
+    """
     gathered = gather_evidence(result.resources, result.findings, result.checks, mode)
     report = build_report(
         [dataclasses.replace(result, evidence=gathered)], provenance=provenance(), generated_at=STAMP
@@ -64,21 +70,30 @@ def policy_results(result: AuditResult, mode: EvidenceMode) -> dict[str, dict[st
     doc = json.loads("".join(render_report(report, "json")))
     (env,) = doc["environments"]
     assert env["evidence"] == str(mode)
-    return {r["policy"]: r for r in env["policy_results"]}
+    results = {r["policy"]: dict(r) for r in env["policy_results"]}
+    for r in results.values():
+        r["resources"] = [{**row, "resource_name": _name(row["urn"])} for row in r["resources"]]
+        failed = [v for v in env["violations"] if v["policy"] == r["policy"] and v["evidence"] is not None]
+        r["failed"] = [
+            {"resource_name": _name(v["urn"]), "outcome": v["outcome"], **v["evidence"]} for v in failed
+        ]
+    return results
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1] if urn else "stack"
 
 
 def test_by_default_every_failure_and_the_first_passes_are_listed_the_rest_counted() -> None:
     rows = policy_results(audited(), EvidenceMode.SAMPLE)
     rule = rows["workload-run-as-non-root"]
-    listed = [(r["resource_name"], r["outcome"]) for r in rule["resources"]]
+    listed = [(r["resource_name"], r["outcome"]) for r in rule["failed"] + rule["resources"]]
     assert listed == [("bad-0", "fail"), ("bad-1", "fail")] + [
         (f"ok-{i:02d}", "pass") for i in range(PASS_SAMPLE)
     ]
     assert rule["counts"]["pass"] == PASSING and rule["counts"]["fail"] == FAILING
     assert rule["passes_left_out"] == PASSING - PASS_SAMPLE
-    assert rule["resources"][0]["observed"] == [
-        {"path": "spec.template.spec.securityContext.runAsNonRoot", "value": "false"}
-    ]
+    assert rule["failed"][0]["observed"] == [["spec.template.spec.securityContext.runAsNonRoot", "false"]]
     stack = rows["model-monitoring-coverage"]
     via_stack = [r["resource_name"] for r in stack["resources"] if r["via_stack"]]
     assert via_stack == ["bad-0", "bad-1", "ok-00", "ok-01", "ok-02"]  # PASS_SAMPLE, by name
@@ -90,7 +105,7 @@ def test_full_evidence_lists_every_resource_judged_with_the_same_counts() -> Non
     sample = policy_results(audited(), EvidenceMode.SAMPLE)
     full = policy_results(audited(), EvidenceMode.FULL)
     rule = full["workload-run-as-non-root"]
-    assert len(rule["resources"]) == PASSING + FAILING and rule["passes_left_out"] == 0
+    assert len(rule["failed"] + rule["resources"]) == PASSING + FAILING and rule["passes_left_out"] == 0
     assert rule["counts"] == sample["workload-run-as-non-root"]["counts"]
     stack = full["model-monitoring-coverage"]
     assert len([r for r in stack["resources"] if r["via_stack"]]) == PASSING + FAILING

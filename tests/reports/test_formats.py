@@ -71,13 +71,18 @@ def test_json_single_environment_summary_and_violations(prod: AuditResult) -> No
         "urn",
         "resource_type",
         "message",
-        "frameworks",
         "waiver",
+        "spec",
+        "evidence",
     }
     assert waived["enforcement"] == "mandatory" and waived["severity"] == "high"
     assert waived["urn"].endswith("::fraud-stable")
     assert waived["resource_type"] == "kubernetes:apps/v1:Deployment"
-    assert waived["frameworks"] == ["cis-kubernetes:5.2.7", "nist-800-53:AC-6"]
+    rules = {(r["pack"], r["name"]): r for r in doc["rules"]}  # a violation's rule holds its frameworks
+    assert rules[(waived["pack"], waived["policy"])]["frameworks"] == [
+        "cis-kubernetes:5.2.7",
+        "nist-800-53:AC-6",
+    ]
     assert waived["waiver"]["source"] == "policies/waivers.yaml:3"
     assert waived["waiver"]["expires"] == "2026-12-31"
     assert env["violations"][1]["waiver"] is None
