@@ -55,10 +55,11 @@ def _descendants(root: int) -> list[int]:
 def kill_tree(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL ``process`` (started with ``start_new_session=True``) and every process it started.
 
-    A SIGKILLed command leaves its children running: promote's gate leaves its policy-pack servers
-    (the Pulumi engine starts plugins in process groups of their own; 61 of them, 3.6 GB, after one
-    run of the kill tests), secrets its Pulumi CLI. Its group is stopped first, so nothing starts
-    between finding the processes and killing them; for the command that instant is its kill.
+    A SIGKILLed command can leave children running a while: its policy-pack servers exit within
+    half a second of noticing they were orphaned (``children.python_module``; before that, 61 of
+    them, 3.6 GB, after one run of the kill tests), secrets leaves its Pulumi CLI. Its group is
+    stopped first, so nothing starts between finding the processes and killing them; for the
+    command that instant is its kill.
     """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGSTOP)

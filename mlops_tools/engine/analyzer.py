@@ -425,7 +425,7 @@ class PackProcess:
         env.update(extra_env or {})
         # A process group of its own, stopped on every signal and at exit (children.py).
         self._proc = children.spawn(
-            [python or sys.executable, "-u", "-m", "pulumi.policy", engine_address, "."],
+            children.python_module(python or sys.executable, "pulumi.policy", engine_address, "."),
             cwd=self.pack_dir,
             env=env,
             stdin=subprocess.DEVNULL,

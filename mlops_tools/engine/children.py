@@ -6,7 +6,8 @@ Each child is started in a session of its own (``start_new_session=True``), so a
 runs at interpreter exit (``atexit``). On SIGTERM, SIGHUP and SIGINT, and before the CLI's ``os._exit``,
 :func:`stop_descendants` also ends every other descendant (the Pulumi CLI of a real-engine run and what
 it started); then the signal takes its usual course (the process dies of it; KeyboardInterrupt for
-SIGINT). A SIGKILL of the CLI itself cannot be caught: its children then outlive it.
+SIGINT). A SIGKILL of the CLI itself cannot be caught: the Python children it starts through
+:func:`python_module` watch their parent and exit once it is gone (they are orphaned, never leaked).
 """
 
 from __future__ import annotations
@@ -27,6 +28,31 @@ HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 _lock = threading.Lock()
 _children: set[subprocess.Popen[bytes]] = set()
 _previous: dict[int, Any] = {}
+
+
+ORPHAN_POLL_S = 0.5
+# Runs a module as ``python -m`` would, after starting a thread that ends the process once its parent
+# is gone (the child is then adopted: ``getppid`` changes). Plain code, so any interpreter runs it
+# (a pack's own virtualenv need not have this project installed).
+_ORPHAN_GUARD = f"""\
+import os, runpy, sys, threading, time
+_parent = os.getppid()
+def _watch():
+    while os.getppid() == _parent:
+        time.sleep({ORPHAN_POLL_S})
+    os._exit(1)
+threading.Thread(target=_watch, name="orphan-guard", daemon=True).start()
+runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
+"""
+
+
+def python_module(python: str, module: str, *args: str) -> list[str]:
+    """The argv of ``python -u -m module args...`` for a child that exits when its parent dies.
+
+    A SIGKILL of the parent cannot be caught, so its children cannot be stopped by it: this child
+    notices within ``ORPHAN_POLL_S`` that it was adopted, and exits.
+    """
+    return [python, "-u", "-c", _ORPHAN_GUARD, module, *args]
 
 
 def spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:

@@ -6,7 +6,8 @@ executable file is started as a binary analyzer plugin instead: the engine runs 
 address as the only argument and reads ``PulumiPolicy.yaml`` beside it for the pack's version. Each
 launcher written here sits beside a copy of its pack's ``PulumiPolicy.yaml`` and starts the pack
 exactly as the language host would (``python -u -m pulumi.policy <engine> .`` in the pack
-directory), with the Python that runs this tool, the one that has the project installed.
+directory), with the Python that runs this tool, the one that has the project installed; the pack
+exits when the engine that started it is gone (``children.python_module``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import shutil
 import stat
 import sys
 from pathlib import Path
+
+from mlops_platform.tools.engine.children import python_module
 
 LAUNCHER_NAME = "pulumi-analyzer-policy"
 
@@ -39,7 +42,7 @@ def write_launchers(packs: list[Path], into: Path, *, python: str | None = None)
             "#!/bin/sh\n"
             f"# Starts the {pack.name} policy pack as the Python language host would.\n"
             f"cd {shlex.quote(str(pack.resolve()))} || exit 1\n"
-            f'exec {shlex.quote(interpreter)} -u -m pulumi.policy "$1" .\n',
+            f'exec {shlex.join(python_module(interpreter, "pulumi.policy"))} "$1" .\n',
             encoding="utf-8",
         )
         launcher.chmod(launcher.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -15,6 +15,7 @@ from collections import Counter
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from mlops_platform.tools.findings import Enforcement, Severity
 
@@ -78,8 +79,10 @@ def _rule(rule: dict[str, Any], rule_id: str) -> dict[str, Any]:
             "waivable": rule["waivable"],
         },
     }
-    if rule["url"]:
+    if rule["url"] and urlsplit(rule["url"]).scheme:
         descriptor["helpUri"] = rule["url"]
+    elif rule["url"]:  # helpUri is an absolute URI; a path in the project (our rules' docs) is not
+        descriptor["properties"]["documentation"] = rule["url"]
     return descriptor
 
 
@@ -195,10 +198,24 @@ def _rooted(node: Any, root: Path) -> Any:
     return out
 
 
+def _encoded(node: Any) -> Any:
+    """``node`` with every artifact location's path as a URI reference (``%20`` for a space, ...)."""
+    if isinstance(node, list):
+        return [_encoded(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _encoded(value) for key, value in node.items()}
+    location = out.get("artifactLocation")
+    if isinstance(location, dict) and isinstance(location.get("uri"), str):
+        location["uri"] = quote(location["uri"], safe="/")
+    return out
+
+
 def render_sarif(report: dict[str, Any], root: Path | None = None) -> str:
     runs = [_run(v, report["provenance"], report["scope"]) for v in report["environments"]]
     if root is not None:  # the base every artifact URI is relative to (a directory URI ends in "/")
         base = {SRCROOT: {"uri": root.resolve().as_uri().rstrip("/") + "/"}}
         runs = [{**_rooted(run, root.resolve()), "originalUriBaseIds": base} for run in runs]
+    runs = [_encoded(run) for run in runs]  # last: the paths above are the file system's
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -88,3 +88,30 @@ def test_no_child_survives_a_signal_during_an_audit(signum: signal.Signals) -> N
         assert returncode == 130  # KeyboardInterrupt: typer's exit code for it
     else:
         assert returncode == -signum  # the CLI dies of the signal, as without a handler
+
+
+def test_no_child_outlives_a_killed_cli() -> None:
+    """SIGKILL cannot be caught: the packs and the relay notice they were orphaned, and exit."""
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "mlops_platform.tools.cli", "audit", "prod"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        packs = _packs_of(cli.pid)
+        before = descendants(cli.pid)
+        assert set(packs) <= set(before) and all(_alive(p) for p in packs)
+        cli.kill()
+        assert cli.wait(30) == -signal.SIGKILL
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = {p: _cmdline(p) for p in before if _alive(p)}
+    for pid in survivors:  # don't leak them into the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"left running after the CLI was killed: {survivors}"

@@ -124,6 +124,9 @@ def test_real_sarif_is_schema_valid(audits: dict[str, tuple[AuditResult, frozens
     dev_run = log["runs"][0]
     assert len(dev_run["tool"]["driver"]["rules"]) == len(audits["dev"][0].policies)
     assert any("suppressions" in r for r in dev_run["results"])
+    # Our rules' docs are a path in the project, not the absolute URI helpUri must be (checked above).
+    for rule in dev_run["tool"]["driver"]["rules"]:
+        assert "helpUri" not in rule and rule["properties"]["documentation"].startswith("policies/README.md#")
 
 
 def test_real_junit_has_a_case_per_check(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:

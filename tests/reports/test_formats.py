@@ -161,6 +161,7 @@ def test_sarif_rules_levels_locations_and_suppressions(prod: AuditResult) -> Non
     assert set(by_id) == {p.name for p in POLICIES}
     rule = by_id[RUN_AS_NON_ROOT.name]
     assert rule["help"]["text"] == f"Remediation: Fix {RUN_AS_NON_ROOT.name} in the spec."
+    assert rule["helpUri"] == f"https://docs.example.org/policies/{RUN_AS_NON_ROOT.name}"
     assert rule["properties"]["severity"] == "high"
     assert rule["properties"]["frameworks"] == ["cis-kubernetes:5.2.7", "nist-800-53:AC-6"]
     assert "security" in rule["properties"]["tags"]
