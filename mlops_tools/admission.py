@@ -191,3 +191,30 @@ def install(api: Any, admission: EnvironmentAdmission) -> tuple[list[str], list[
                     continue
                 deleted.append(name)
     return applied, deleted
+
+
+def uninstall(api: Any, environment: str) -> list[str]:
+    """Delete the environment's admission objects (``mlops destroy``); those deleted, as ``kind/name``.
+
+    Bindings first (a policy without its binding judges nothing), then policies; only the objects
+    labelled as this tool's for ``environment``. A cluster without the admission API has none.
+    """
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+    client = DynamicClient(api)
+    try:
+        policies = client.resources.get(api_version=API_VERSION, kind="ValidatingAdmissionPolicy")
+        bindings = client.resources.get(api_version=API_VERSION, kind="ValidatingAdmissionPolicyBinding")
+    except ResourceNotFoundError:
+        return []
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={environment}"
+    deleted = []
+    for resource in (bindings, policies):
+        for item in resource.get(label_selector=selector).items:
+            try:
+                resource.delete(name=item.metadata.name)
+            except NotFoundError:
+                continue
+            deleted.append(f"{resource.kind}/{item.metadata.name}")
+    return deleted

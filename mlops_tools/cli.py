@@ -882,11 +882,42 @@ def destroy(
     stack: StackOpt = None,
     local_state: LocalStateOpt = None,
 ) -> None:
-    """A real `pulumi destroy` of ENV; refused by the engine while protected resources remain."""
+    """A real `pulumi destroy` of ENV; refused by the engine while protected resources remain.
+
+    Then, for a Kubernetes environment, the admission policies `mlops up` installed for ENV are removed.
+    """
     if stack is None and local_state is None:
         stack = env
     _confirm(f"Destroy every resource of {env}?", yes)
-    raise typer.Exit(_engine(env, "destroy", stack=stack, local_state=local_state))
+    code = _engine(env, "destroy", stack=stack, local_state=local_state)
+    if code == EXIT_OK and _targets_kubernetes(env):
+        code = _uninstall_admission(env, StackChoiceArgs(stack, local_state))
+    raise typer.Exit(code)
+
+
+def _uninstall_admission(env: str, stack: StackChoiceArgs) -> int:
+    """Remove ENV's admission objects from the cluster its stack deployed to (after a destroy)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    from mlops_platform.tools.admission import uninstall
+    from mlops_platform.tools.cluster_prereqs import PrerequisiteError, api_client
+    from mlops_platform.tools.engine_pulumi.operations import StackChoice, stack_cluster
+
+    choice = StackChoice(
+        _spec_file(env), stack_name=stack.stack, local_state=stack.local_state, project=_project()
+    )
+    try:
+        deleted = uninstall(api_client(stack_cluster(choice)), env)
+    except (PrerequisiteError, ApiException, HTTPError) as exc:
+        err.print(
+            f"mlops destroy: the resources are destroyed, but the admission policies were not removed: {exc}",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    if deleted:
+        err.print(f"admission: removed {len(deleted)} objects of {env}", markup=False)
+    return EXIT_OK
 
 
 @app.command("secrets")

@@ -34,6 +34,10 @@ from mlops_platform.tools.node.sandbox import Sandbox
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 TOKEN = "mlops-local-cluster-admin"  # a loopback-only test cluster's admin token, not a secret
+# The controller manager's own identity, as on a real cluster (the admission policies tell a
+# controller's writes from anyone else's by it); in system:masters, as it runs every controller.
+CONTROLLER_MANAGER_TOKEN = "mlops-local-cluster-controller-manager"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 
 
 class ClusterError(RuntimeError):
@@ -110,13 +114,13 @@ def _service_account_keys(directory: Path) -> tuple[Path, Path]:
     return private, public
 
 
-def _kubeconfig(path: Path, server: str) -> None:
+def _kubeconfig(path: Path, server: str, *, user: str = "admin", token: str = TOKEN) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "local", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "admin", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
         "current-context": "local",
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -191,9 +195,15 @@ def start(
     try:
         private, public = _service_account_keys(directory)
         tokens = directory / "tokens.csv"
-        tokens.write_text(f'{TOKEN},admin,admin,"system:masters"\n', encoding="utf-8")
+        tokens.write_text(
+            f'{TOKEN},admin,admin,"system:masters"\n'
+            f'{CONTROLLER_MANAGER_TOKEN},{CONTROLLER_MANAGER_USER},controller-manager,"system:masters"\n',
+            encoding="utf-8",
+        )
         tokens.chmod(0o600)
         _kubeconfig(cluster.kubeconfig, server)
+        manager_kubeconfig = directory / "controller-manager.kubeconfig"
+        _kubeconfig(manager_kubeconfig, server, user=CONTROLLER_MANAGER_USER, token=CONTROLLER_MANAGER_TOKEN)
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         etcd = spawn(
@@ -253,7 +263,7 @@ def start(
             "kube-controller-manager",
             [
                 str(binaries.kube_controller_manager),
-                f"--kubeconfig={cluster.kubeconfig}",
+                f"--kubeconfig={manager_kubeconfig}",
                 f"--service-account-private-key-file={private}",
                 f"--root-ca-file={certs / 'apiserver.crt'}",
                 "--leader-elect=false",

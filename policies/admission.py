@@ -250,11 +250,19 @@ def waiver_expression(waivers: Sequence[WaivedObjects]) -> str:
     return " || ".join(terms) if terms else "false"
 
 
-NOT_CONTROLLED: Final = (
-    "!object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false) == true)"
+CONTROLLERS: Final = (
+    "(request.userInfo.username == 'system:kube-controller-manager'"
+    " || request.userInfo.username.startsWith('system:serviceaccount:kube-system:'))"
 )
-"""An object a controller owns (a Deployment's ReplicaSets and Pods, a CronJob's Jobs) is judged through
-its owner, as the packs judge what a program declares; its controller is not stopped half-way."""
+"""The identities of the cluster's controllers: the controller manager's own, or each controller's
+service account in kube-system (``--use-service-account-credentials``, kubeadm's default)."""
+NOT_CONTROLLED: Final = (
+    "!(object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false) == true)"
+    f" && {CONTROLLERS})"
+)
+"""An object a controller owns (a Deployment's ReplicaSets and Pods, a CronJob's Jobs), written by a
+controller, is judged through its owner, as the packs judge what a program declares; its controller is
+not stopped half-way. Anyone else's write is judged: a forged ``ownerReference`` exempts nothing."""
 # Objects the control plane creates in every namespace (the service-account controller's `default`
 # ServiceAccount, the root CA publisher's `kube-root-ca.crt` ConfigMap) and the API server's own
 # `kubernetes` Service: refusing them would break the namespace, and no program chooses them.
@@ -418,9 +426,10 @@ DIFFERENCES: Final = (
     Difference(
         "controller-owned",
         "An object with a controller `ownerReference` (a Deployment's ReplicaSets and Pods, a CronJob's "
-        "Jobs) is not judged in the cluster: it is judged through its owner, as the packs judge what a "
-        "program declares, and its controller is never stopped half-way. A program that declares such an "
-        "object is judged by the packs only.",
+        "Jobs) written by one of the cluster's controllers (the user `system:kube-controller-manager` or "
+        "a service account of `kube-system`) is not judged in the cluster: it is judged through its "
+        "owner, as the packs judge what a program declares, and its controller is never stopped "
+        "half-way. Written by anyone else, it is judged: a forged `ownerReference` exempts nothing.",
     ),
     Difference(
         "created-by-kubernetes",

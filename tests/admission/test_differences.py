@@ -28,6 +28,7 @@ from tests.policies.policy_fixtures import (
 from tests.policies.test_policy_rules import SC, m
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("admission")]
+CONTROLLERS = ("system:kube-controller-manager", "system:serviceaccount:kube-system:replicaset-controller")
 
 ASSERTED: dict[str, Callable[..., None]] = {}
 
@@ -128,8 +129,18 @@ def test_an_object_a_controller_owns_is_judged_through_its_owner(judge: Judge) -
     }
     res = m(deployment(), (f"{SC}.readOnlyRootFilesystem", False), ("metadata.ownerReferences", [owner]))
     assert "workload-read-only-root-filesystem" in _prod(res)
+    obj = to_object(res.type, res.props, name="owned-by-a-controller", namespace=JUDGED_NS)
+    for controller in CONTROLLERS:  # a controller's write: judged through its owner
+        verdict = judge.api.create(obj, as_user=controller)
+        assert verdict is not None and verdict.admitted and not verdict.warned, (controller, verdict)
+    # Anyone else's: the reference is forged as far as admission can tell, and judged as the packs
+    # judge (in the judged namespace every policy warns).
     comparison = _compare(judge, res)
-    assert comparison.status == "admitted" and comparison.cluster == {}, comparison.explain()
+    assert comparison.status == "warned", comparison.explain()
+    assert "workload-read-only-root-filesystem" in comparison.cluster, comparison.explain()
+    forged = judge.api.create(obj, as_user="system:serviceaccount:team-a:deployer")
+    assert forged is not None and forged.admitted, forged
+    assert any(p.endswith(".workload-read-only-root-filesystem") for p in forged.warned), forged
 
 
 @asserts("created-by-kubernetes")

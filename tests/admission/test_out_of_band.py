@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from mlops_platform import vocabulary as L
-from mlops_platform.tools.admission import EnvironmentAdmission, environment_admission, install
+from mlops_platform.policies.admission import ENVIRONMENT_LABEL
+from mlops_platform.tools.admission import EnvironmentAdmission, environment_admission, install, uninstall
 from mlops_platform.tools.cluster_prereqs import api_client
 from mlops_platform.tools.local_cluster import LocalCluster
 from mlops_platform.tools.project import Project
@@ -255,3 +256,31 @@ def test_an_advisory_violation_is_admitted_with_a_warning(prod: Prod) -> None:
         w.startswith("Validation failed for ValidatingAdmissionPolicy 'mlops.prod.resource-app-labels'")
         for w in verdict.warnings
     )
+
+
+def test_destroy_removes_the_environments_admission_objects_and_only_them(
+    prod: Prod, control_plane: LocalCluster
+) -> None:
+    """Last in the file: what ``mlops destroy`` does after the engine's destroy (``uninstall``)."""
+    rendered = prod.admission.rendered
+    other = copy.deepcopy(rendered.policies[0])  # another environment's policy, left alone
+    other["metadata"]["name"] = "mlops.staging.kept"
+    other["metadata"]["labels"][ENVIRONMENT_LABEL] = "staging"
+    prod.api.apply(other)
+    deleted = uninstall(api_client(str(control_plane.kubeconfig)), "prod")
+    names = [f"{o['kind']}/{o['metadata']['name']}" for o in (*rendered.bindings, *rendered.policies)]
+    assert sorted(deleted) == sorted(names)
+    assert prod.api.get(other) is not None
+    assert all(prod.api.get(o) is None for o in (*rendered.bindings, *rendered.policies))
+    assert prod.api.delete(other) == 200
+    # Nothing guards the namespace any more: the unpinned image is admitted (once the server's
+    # policy cache has dropped the policies).
+    stable = prod.deployment("serving-churn-predictor-deployment")
+    obj = _fresh(_break(stable, image="ghcr.io/acme-ml/churn-predictor:2.0.0"), "oob-after-destroy")
+    deadline = time.monotonic() + 30
+    verdict = prod.api.create(obj)
+    while verdict is not None and not verdict.admitted and time.monotonic() < deadline:
+        time.sleep(0.3)
+        verdict = prod.api.create(obj)
+    assert verdict is not None and verdict.admitted, verdict
+    assert uninstall(api_client(str(control_plane.kubeconfig)), "prod") == []
