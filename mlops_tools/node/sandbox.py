@@ -20,13 +20,20 @@ inside one network namespace and one mount namespace made for it, under one cgro
 
 The host keeps only what cannot be scoped: kernel modules already loaded, and the empty mount points
 created for the tmpfs mounts, which are removed again when this module created them.
+
+One node runs on a machine at a time (its routes to the Service and pod ranges are the machine's):
+``make`` takes a machine-wide lock (``/run/lock``, whatever the user's HOME) and, holding it, first
+reclaims what a node ended without ``stop`` left (a SIGKILLed test run, a lost terminal): each node
+writes a record of what it made beside the lock, and a record whose node holds no lock is stale.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -50,6 +57,11 @@ PRIVATE_MOUNTS = (
     "/var/log/containers",
     "/tmp/hostpath_pv",  # the volume provisioner's directories (node.cluster.LOCAL_PATH_DIR)
 )
+LOCK_DIR = Path("/run/lock")
+NODE_LOCK = LOCK_DIR / "mlops-platform-node.lock"
+RECORDS = LOCK_DIR / "mlops-platform-nodes"
+"""One JSON record per node that has not stopped: what ``make`` created, for ``reclaim_stale``."""
+NAME = re.compile(r"mlops-[0-9a-f]{6}")
 TERM_WAIT_S = 10.0
 KILL_WAIT_S = 15.0
 LOCK_WAIT_S = 1800.0
@@ -144,17 +156,38 @@ class Sandbox:
     def make(cls, progress: Progress = print) -> Sandbox:
         """Create the namespaces, the veth pair, the host routes and the cgroup subtree."""
         lock = _node_lock(progress)
-        n = _free_subnet()
+        try:
+            reclaim_stale(progress)
+            n = _free_subnet()
+        except BaseException:
+            lock.close()
+            raise
         name = f"mlops-{secrets.token_hex(3)}"
         sandbox = cls(name, f"{ADDRESS_PREFIX}.{n}.1", f"{ADDRESS_PREFIX}.{n}.2", lock=lock)
         try:
+            sandbox._record()
             sandbox._make_network()
+            sandbox._record()
             sandbox._make_cgroups()
             sandbox._make_holder()
+            sandbox._record()
         except BaseException:
             sandbox.stop()
             raise
         return sandbox
+
+    def _record(self) -> None:
+        """Write what was made so far (``RECORDS/<name>.json``), for a later ``reclaim_stale``."""
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        record = {
+            "owner": [os.getpid(), _start_time(os.getpid())],
+            "made_dirs": [str(p) for p in self.made_dirs],
+            "made_netns_dir": self.made_netns_dir,
+            "cgroups": [str(p) for p in self.cgroups],
+        }
+        temporary = RECORDS / f".{self.name}.json.tmp"
+        temporary.write_text(json.dumps(record), encoding="utf-8")
+        temporary.replace(RECORDS / f"{self.name}.json")
 
     def _make_network(self) -> None:
         host_if, node_if = f"{self.name}-h"[:15], f"{self.name}-n"[:15]
@@ -248,6 +281,7 @@ class Sandbox:
         for path in reversed(self.made_dirs):
             with contextlib.suppress(OSError):
                 path.rmdir()
+        (RECORDS / f"{self.name}.json").unlink(missing_ok=True)
         if self.lock is not None:
             self.lock.close()  # closing the file releases the lock
             self.lock = None
@@ -301,6 +335,68 @@ class Sandbox:
                     time.sleep(0.1)
 
 
+def reclaim_stale(progress: Progress = print) -> list[str]:
+    """Stop what nodes ended without ``stop`` left on this machine; the names of those reclaimed.
+
+    Only while holding the node lock (``make``): no live node can then exist. A node is found by
+    its record, its network namespace or its cgroups (``mlops-<6 hex>``); its processes are killed
+    through its freezer cgroup, then its cgroups, namespace, routes and the mount points its record
+    says it created are removed, as its own ``stop`` would have.
+    """
+    names = {p.stem for p in RECORDS.glob("*.json")} if RECORDS.is_dir() else set()
+    if NETNS_DIR.is_dir():
+        names |= {p.name for p in NETNS_DIR.iterdir()}
+    for hierarchy in cgroup_hierarchies():
+        names |= {p.name for p in hierarchy.iterdir() if p.is_dir()}
+    reclaimed = []
+    for name in sorted(n for n in names if NAME.fullmatch(n)):
+        started = time.monotonic()
+        record_file = RECORDS / f"{name}.json"
+        record: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+        stale = Sandbox(name, "", "")
+        if _owned(stale, record):  # a node of a live process that took no lock (an older version's)
+            progress(f"node: {name} is another live process's node: not reclaimed")
+            continue
+        stale.made_dirs = [Path(p) for p in record.get("made_dirs", [])]
+        stale.made_netns_dir = bool(record.get("made_netns_dir", False))
+        stale.cgroups = [h / name for h in cgroup_hierarchies() if (h / name).is_dir()]
+        stale.stop()
+        reclaimed.append(name)
+        took = time.monotonic() - started
+        progress(f"node: reclaimed {name}, left by a node that did not stop ... {took:.1f} s")
+    return reclaimed
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name (field 3 on); empty when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _start_time(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if len(fields) > 19 else None  # field 22: start time in clock ticks
+
+
+def _owned(node: Sandbox, record: dict[str, Any]) -> bool:
+    """Whether the process that made ``node`` still lives: its record's owner (pid and start time,
+    so a reused pid is not taken for it), or for a node without a record, a process of the node
+    whose parent lives outside it (orphans are adopted by PID 1)."""
+    owner = record.get("owner")
+    if isinstance(owner, list) and len(owner) == 2:
+        return _start_time(int(owner[0])) == owner[1]
+    inside = set(node._pids())
+    for pid in inside:
+        fields = _stat_fields(pid)
+        if len(fields) > 1 and int(fields[1]) not in inside and int(fields[1]) > 1:
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def sandbox() -> Iterator[Sandbox]:
     """:meth:`Sandbox.make`, stopped however the block ends."""
@@ -313,9 +409,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 def _node_lock(progress: Progress) -> Any:
     """Wait (bounded) until no other node runs on this machine; the open, locked file."""
-    from mlops_platform.tools.build_cache import cache_home
-
-    path = cache_home() / ".locks" / "node.lock"
+    path = NODE_LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a")
     deadline = time.monotonic() + LOCK_WAIT_S

@@ -21,6 +21,7 @@ import pytest
 from mlops_platform.tools.local_cluster import LocalCluster, toolchain_binaries
 from mlops_platform.tools.node import cluster as node_cluster
 from mlops_platform.tools.node import images, mirror
+from mlops_platform.tools.node.sandbox import NAME as NODE_NAME
 from tests.realengine.conftest import require_tool
 
 POD_TIMEOUT_S = 120
@@ -117,13 +118,29 @@ def host_state() -> dict[str, list[str]]:
     mounts = sorted(
         line.split()[4] for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines()
     )
-    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/*") if p.is_dir())
-    names = ("kubelet", "containerd", "containerd-shim", "kube-proxy", "kube-scheduler", "coredns", "etcd")
-    processes = sorted(
-        comm
-        for comm in lines(["ps", "-eo", "comm"])
-        if comm.startswith(names) or comm in ("operator", "local-path-prov", "kube-apiserver")
+    # Only what a node makes: the other worker's tests run containers (tests/images: cgroups named
+    # mlops-image-test-*) and control planes (etcd, kube-apiserver on the host's network) meanwhile.
+    cgroups = sorted(
+        str(p)
+        for p in Path("/sys/fs/cgroup").glob("*/*")
+        if p.is_dir() and (NODE_NAME.fullmatch(p.name) or p.name.startswith("kube"))
     )
+    names = ("kubelet", "containerd", "containerd-shim", "kube-proxy", "kube-scheduler", "coredns", "etcd")
+    host_net = os.readlink("/proc/self/ns/net")
+    processes = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:  # a node's processes run in its network namespace, never the host's
+            comm = (entry / "comm").read_text(encoding="utf-8").strip()
+            net = os.readlink(entry / "ns" / "net")
+        except OSError:
+            continue
+        if net != host_net and (
+            comm.startswith(names) or comm in ("operator", "local-path-prov", "kube-apiserver")
+        ):
+            processes.append(comm)
+    processes.sort()
     fixed = [
         p
         for p in ("/run/netns", "/var/lib/kubelet", "/var/lib/cni", "/var/log/pods", "/tmp/hostpath_pv")

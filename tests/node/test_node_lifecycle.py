@@ -6,11 +6,15 @@ the ``node`` xdist group, in file order), so its stop can be checked against the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from mlops_platform.tools.node import cluster as node_cluster
+from mlops_platform.tools.node.sandbox import NAME, RECORDS, Sandbox
 
 from .conftest import ensure_namespace, host_state, node_parts, run_pod
 
@@ -67,3 +71,60 @@ def test_stopping_a_node_that_ran_pods_leaves_nothing_behind(tmp_path) -> None: 
     kept = sorted(p.name for p in (tmp_path / "cluster").iterdir())
     assert "node" not in kept and "etcd" not in kept, kept  # containerd's root, configs, etcd's data
     assert {"kubelet.log", "containerd.log", "kube-apiserver.log"} <= set(kept), kept
+
+
+# A node made by a process that is then SIGKILLed (a test run killed, a terminal lost): its
+# namespaces, routes, cgroups and processes stay, and used to make every later node fail
+# (`ip route add 10.96.0.0/16 ...: File exists`).
+_KILLED_OWNER = """
+import sys, time
+from pathlib import Path
+from mlops_platform.tools.node.sandbox import Sandbox
+node = Sandbox.make(progress=lambda _: None)
+sleeper = node.spawn("sleeper", ["sleep", "infinity"], Path(sys.argv[1]))
+print(node.name, sleeper.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_node_whose_owner_was_killed_is_reclaimed_by_the_next(tmp_path: Path) -> None:
+    before = host_state()
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_OWNER, str(tmp_path / "sleeper.log")],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert owner.stdout is not None
+    name, sleeper = owner.stdout.readline().split()
+    assert NAME.fullmatch(name) and (RECORDS / f"{name}.json").is_file()
+    owner.kill()
+    owner.wait(30)
+    assert name in " ".join(host_state()["netns"]) and _alive(int(sleeper)), "the killed node stays"
+
+    lines: list[str] = []
+    fresh = Sandbox.make(progress=lines.append)
+    try:
+        assert [line.split(" ... ")[0] for line in lines] == [
+            f"node: reclaimed {name}, left by a node that did not stop"
+        ]
+        assert name not in " ".join(host_state()["netns"])
+        deadline = time.monotonic() + 10
+        while _alive(int(sleeper)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(int(sleeper)), "the killed node's process was left running"
+        assert not (RECORDS / f"{name}.json").exists()
+        assert fresh.run(["true"]).returncode == 0
+    finally:
+        fresh.stop()
+    after = host_state()
+    for key in before:
+        assert after[key] == before[key], f"{key} differ:\n before {before[key]}\n after  {after[key]}"
