@@ -407,8 +407,37 @@ def sandbox() -> Iterator[Sandbox]:
         made.stop()
 
 
+class _Borrowed:
+    """The node lock this process already holds (``holding_the_machine``): closing it keeps it."""
+
+    def close(self) -> None:
+        return None
+
+
+_held: Any = None
+"""This process's hold on the node lock while ``holding_the_machine`` runs."""
+
+
+@contextlib.contextmanager
+def holding_the_machine(progress: Progress = print) -> Iterator[None]:
+    """Hold the machine-wide node lock for a block; nodes made inside it borrow the hold.
+
+    For checks of the whole machine before and after a node (no other node may come or go between).
+    """
+    global _held
+    handle = _node_lock(progress)
+    _held = handle
+    try:
+        yield
+    finally:
+        _held = None
+        handle.close()
+
+
 def _node_lock(progress: Progress) -> Any:
     """Wait (bounded) until no other node runs on this machine; the open, locked file."""
+    if _held is not None:
+        return _Borrowed()
     path = NODE_LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a")
