@@ -167,7 +167,6 @@ def install(api: Any, admission: EnvironmentAdmission) -> tuple[list[str], list[
     matches nothing), and are deleted last.
     """
     from kubernetes.dynamic import DynamicClient
-    from kubernetes.dynamic.exceptions import NotFoundError
 
     client = DynamicClient(api)
     policies = client.resources.get(api_version=API_VERSION, kind="ValidatingAdmissionPolicy")
@@ -178,19 +177,33 @@ def install(api: Any, admission: EnvironmentAdmission) -> tuple[list[str], list[
         for body in objects:
             resource.server_side_apply(body=body, field_manager=FIELD_MANAGER, force_conflicts=True)
             applied.append(body["metadata"]["name"])
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={admission.target.environment}"
+    deleted = _delete_labelled(
+        ((bindings, rendered.bindings), (policies, rendered.policies)), admission.target.environment
+    )
+    return applied, [name for _, name in deleted]
+
+
+def _delete_labelled(
+    resources: Sequence[tuple[Any, Sequence[dict[str, Any]]]], environment: str
+) -> list[tuple[str, str]]:
+    """Delete, in ``resources`` order, each kind's objects labelled as ours for ``environment`` except
+    those it keeps; the ``(kind, name)`` pairs deleted (one already gone is not counted)."""
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={environment}"
     deleted = []
-    for resource, objects in ((bindings, rendered.bindings), (policies, rendered.policies)):
-        keep = {o["metadata"]["name"] for o in objects}
+    for resource, kept in resources:
+        keep = {o["metadata"]["name"] for o in kept}
         for item in resource.get(label_selector=selector).items:
             name = item.metadata.name
-            if name not in keep:
-                try:
-                    resource.delete(name=name)
-                except NotFoundError:
-                    continue
-                deleted.append(name)
-    return applied, deleted
+            if name in keep:
+                continue
+            try:
+                resource.delete(name=name)
+            except NotFoundError:
+                continue
+            deleted.append((resource.kind, name))
+    return deleted
 
 
 def uninstall(api: Any, environment: str) -> list[str]:
@@ -200,7 +213,7 @@ def uninstall(api: Any, environment: str) -> list[str]:
     labelled as this tool's for ``environment``. A cluster without the admission API has none.
     """
     from kubernetes.dynamic import DynamicClient
-    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
     client = DynamicClient(api)
     try:
@@ -208,13 +221,6 @@ def uninstall(api: Any, environment: str) -> list[str]:
         bindings = client.resources.get(api_version=API_VERSION, kind="ValidatingAdmissionPolicyBinding")
     except ResourceNotFoundError:
         return []
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={environment}"
-    deleted = []
-    for resource in (bindings, policies):
-        for item in resource.get(label_selector=selector).items:
-            try:
-                resource.delete(name=item.metadata.name)
-            except NotFoundError:
-                continue
-            deleted.append(f"{resource.kind}/{item.metadata.name}")
-    return deleted
+    return [
+        f"{kind}/{name}" for kind, name in _delete_labelled(((bindings, ()), (policies, ())), environment)
+    ]

@@ -32,6 +32,15 @@ def mlops(
     return result
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _descendants(root: int) -> list[int]:
     """Every live process below ``root`` (``/proc``), children first found first."""
     children: dict[int, list[int]] = {}

@@ -18,6 +18,7 @@ import pytest
 
 from mlops_platform.tools.engine.children import descendants
 from tests.cli_runner import REPO
+from tests.cli_runner import alive as _alive
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +30,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _packs_of(pid: int, timeout_s: float = 120) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -45,6 +38,17 @@ def _packs_of(pid: int, timeout_s: float = 120) -> list[int]:
             return found
         time.sleep(0.1)
     raise AssertionError(f"the audit did not start its three packs in {timeout_s} s")
+
+
+def _assert_none_survive(pids: list[int], when: str) -> None:
+    """Every process of ``pids`` is gone within 10 s (survivors are killed, not leaked)."""
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = {p: _cmdline(p) for p in pids if _alive(p)}
+    for pid in survivors:  # don't leak them into the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"left running {when}: {survivors}"
 
 
 def _signals_as_from_a_terminal() -> None:
@@ -76,13 +80,7 @@ def test_no_child_survives_a_signal_during_an_audit(signum: signal.Signals) -> N
     finally:
         if cli.poll() is None:
             cli.kill()
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in before) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    survivors = {p: _cmdline(p) for p in before if _alive(p)}
-    for pid in survivors:  # don't leak them into the next test
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"left running after {signum.name}: {survivors}"
+    _assert_none_survive(before, f"after {signum.name}")
     assert "Traceback" not in stderr
     if signum == signal.SIGINT:
         assert returncode == 130  # KeyboardInterrupt: typer's exit code for it
@@ -108,10 +106,4 @@ def test_no_child_outlives_a_killed_cli() -> None:
     finally:
         if cli.poll() is None:
             cli.kill()
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in before) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    survivors = {p: _cmdline(p) for p in before if _alive(p)}
-    for pid in survivors:  # don't leak them into the next test
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"left running after the CLI was killed: {survivors}"
+    _assert_none_survive(before, "after the CLI was killed")

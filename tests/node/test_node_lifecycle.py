@@ -15,6 +15,7 @@ import pytest
 
 from mlops_platform.tools.node import cluster as node_cluster
 from mlops_platform.tools.node.sandbox import NAME, RECORDS, Sandbox, cgroup_hierarchies, holding_the_machine
+from tests.cli_runner import alive as _alive
 
 from .conftest import ensure_namespace, host_state, node_parts, run_pod
 
@@ -90,14 +91,6 @@ sleeper = node.spawn("sleeper", ["sleep", "infinity"], Path(sys.argv[1]))
 print(node.name, sleeper.pid, flush=True)
 time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _traces(name: str) -> dict[str, list[str]]:
