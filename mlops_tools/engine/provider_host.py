@@ -13,8 +13,11 @@ its standard output. Then:
   monitor endpoint it is given, served here by :class:`MonitorServer` over the capture's monitor.
 
 Helm's templating is the provider's embedded Helm library: nothing here renders a chart. The provider
-runs with no cluster (an empty ``KUBECONFIG``, a private ``HOME``): it answers as in a preview against
-an unreachable cluster and never contacts one.
+runs with no cluster (an empty ``KUBECONFIG``, a private ``HOME``) and never contacts one. It runs in
+its render mode (``renderYamlToDirectory``, a private directory): without it ``Construct`` refuses
+("configured Kubernetes cluster is unreachable"); in it the provider templates and constructs as it
+does for a user who renders manifests instead of deploying. Only ``Create`` writes to that directory,
+and nothing here calls it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from mlops_platform.tools.cluster_prereqs import CLUSTER_KEYS
 
 PACKAGE = "kubernetes"
 BINARY = "pulumi-resource-kubernetes"
+RENDER_KEY = "renderYamlToDirectory"  # the provider setting that templates and constructs with no cluster
 START_TIMEOUT_S = 60.0  # a cold start of the Go binary reading its embedded schema takes ~1 s
 _GRPC_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]  # a chart's rendered objects
 
@@ -199,9 +203,13 @@ class KubernetesProvider:
         return int(line)
 
     def _configure(self, config: dict[str, str]) -> None:
-        variables = {f"{PACKAGE}:config:{k}": v for k, v in config.items() if k not in CLUSTER_KEYS}
+        settings = {k: v for k, v in config.items() if k not in CLUSTER_KEYS and k != RENDER_KEY}
+        # Render mode: the provider's own answer for "no cluster" (``Construct`` refuses an unreachable
+        # cluster otherwise). Only ``Create`` writes there, and the capture never calls it.
+        settings[RENDER_KEY] = str(Path(self._home.name) / "render")
+        variables = {f"{PACKAGE}:config:{k}": v for k, v in settings.items()}
         args = struct_pb2.Struct()
-        args.update({k: v for k, v in config.items() if k not in CLUSTER_KEYS})
+        args.update(settings)
         self._call(
             "Configure",
             provider_pb2.ConfigureRequest(

@@ -171,7 +171,7 @@ def run_operation(
             if record.mandatory() and not _non_policy_errors(record):
                 return record
             details = "\n".join(_non_policy_errors(record)) or _tail(str(exc))
-            raise EngineRunError(f"pulumi {verb} failed:\n{details}") from None
+            raise EngineRunError(_run_failure(verb, details)) from None
     return record
 
 
@@ -208,8 +208,27 @@ class _Raw:
 _RUN_FAILED = {"preview failed", "update failed", "destroy failed", "refresh failed"}
 
 
+# The program's own error when the engine stopped it for another one (its traceback says nothing more).
+_MONITOR_SHUT_DOWN = "resource monitor shut down"
+# What the kubernetes provider answers a v4 chart or a yaml.v2 component with no cluster to reach.
+_CLUSTER_UNREACHABLE = "configured Kubernetes cluster is unreachable"
+_CLUSTER_HINT = (
+    "hint: the kubernetes provider constructs Helm v4 charts and yaml.v2 components against a cluster: "
+    "point KUBECONFIG (or kubernetes:kubeconfig) at one, or, in a stack used only for previews and audits, "
+    "set kubernetes:renderYamlToDirectory in its config (an up then writes YAML instead of deploying); "
+    "the offline audit (without --engine) needs neither"
+)
+
+
 def _non_policy_errors(record: EngineRecord) -> list[str]:
-    return [e for e in record.errors if e.strip() not in _RUN_FAILED]
+    errors = [e for e in record.errors if e.strip() not in _RUN_FAILED]
+    causes = [e for e in errors if _MONITOR_SHUT_DOWN not in e]
+    return causes or errors
+
+
+def _run_failure(verb: str, details: str) -> str:
+    hint = f"\n{_CLUSTER_HINT}" if _CLUSTER_UNREACHABLE in details else ""
+    return f"pulumi {verb} failed:\n{details.strip()}{hint}"
 
 
 def _tail(text: str, lines: int = 25) -> str:

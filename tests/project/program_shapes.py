@@ -13,6 +13,9 @@ from pathlib import Path
 PROJECT_NAME = "team-web"
 PULUMI_YAML = f"name: {PROJECT_NAME}\nruntime: python\n"
 STACK_FILE = "config:\n  team-web:replicas: '2'\n"
+# For the real engine with no cluster: the kubernetes provider's render mode, in which it templates Helm
+# v4 charts and constructs yaml.v2 components (a preview never writes the directory).
+RENDER_STACK_FILE = STACK_FILE + "  kubernetes:renderYamlToDirectory: rendered\n"
 
 # Every pod-bearing kind, each with a container on a mutable tag, inside a component of the team's.
 POD_KINDS = '''"""A team's program: every pod-bearing kind, one inside a component resource."""
@@ -216,11 +219,13 @@ k8s.yaml.v2.ConfigGroup("group", files=["manifests/api.yaml"])  # line:configgro
 MANIFEST_FILES = {"manifests/api.yaml": MANIFEST}
 
 
-def write_project(root: Path, program: str, extra: dict[str, str] | None = None) -> Path:
+def write_project(
+    root: Path, program: str, extra: dict[str, str] | None = None, *, stack_file: str = STACK_FILE
+) -> Path:
     """A project at ``root``: ``Pulumi.yaml`` (``team-web``), stack ``dev``, ``program``, ``extra`` files."""
     files = {
         "Pulumi.yaml": PULUMI_YAML,
-        "Pulumi.dev.yaml": STACK_FILE,
+        "Pulumi.dev.yaml": stack_file,
         "__main__.py": program,
         **(extra or {}),
     }

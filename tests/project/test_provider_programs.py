@@ -51,10 +51,8 @@ def violations(report: dict[str, Any], policy: str) -> set[tuple[str, str, str]]
     }
 
 
-# Helm v4 charts and yaml.v2 are remote components: the provider's Construct asked for a reachable
-# cluster ("configured Kubernetes cluster is unreachable"), offline and on the real engine alike;
-# their cases wait on branch issue-23 until that is settled.
-@pytest.mark.parametrize("program", [shapes.HELM_V3], ids=["helm-v3"])
+# Helm v3 through the provider's Invoke (kubernetes:helm:template), v4 through its Construct.
+@pytest.mark.parametrize("program", [shapes.HELM_V3, shapes.HELM_V4], ids=["helm-v3", "helm-v4"])
 def test_a_local_charts_privileged_latest_deployment_is_found_at_the_charts_line(
     tmp_path: Path, program: str
 ) -> None:
@@ -77,6 +75,24 @@ def test_config_file_and_group_yield_their_objects_and_the_transformation_applie
     configfile = f"__main__.py:{shapes.line_of(shapes.CONFIG_FILES, 'configfile')}"
     configgroup = f"__main__.py:{shapes.line_of(shapes.CONFIG_FILES, 'configgroup')}"
     # Only the transformed copy (ConfigFile) is on :main; the group's copy keeps its version tag.
+    assert violations(report, "image-no-latest-tag") == {
+        (deployment, 'container "api" image "ghcr.io/acme/api:main" uses the mutable "main" tag', configfile)
+    }
+    pinned = {(loc, msg) for _t, msg, loc in violations(report, "image-digest-pinned")}
+    assert pinned == {
+        (configfile, 'container "api" image "ghcr.io/acme/api:main" is not pinned by digest (@sha256:...)'),
+        (configgroup, 'container "api" image "ghcr.io/acme/api:1.4.2" is not pinned by digest (@sha256:...)'),
+    }
+
+
+def test_yaml_v2_components_yield_their_objects_and_the_engines_transform_applies(tmp_path: Path) -> None:
+    done, report = audit(tmp_path, shapes.YAML_V2, shapes.MANIFEST_FILES)
+    assert done.returncode == 1, done.stderr
+    deployment = "kubernetes:apps/v1:Deployment"
+    configfile = f"__main__.py:{shapes.line_of(shapes.YAML_V2, 'configfile')}"
+    configgroup = f"__main__.py:{shapes.line_of(shapes.YAML_V2, 'configgroup')}"
+    # The transform is a resource option of the ConfigFile: its children are moved to :main, the
+    # group's keep their version tag.
     assert violations(report, "image-no-latest-tag") == {
         (deployment, 'container "api" image "ghcr.io/acme/api:main" uses the mutable "main" tag', configfile)
     }
