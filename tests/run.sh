@@ -36,7 +36,9 @@ python3 -m venv .venv
 # 5.8, provider 8.8, apiserver 8.0, node parts 7.6), images 16.5 min, ~25 GB of caches. They run side
 # by side: the images' downloads, package installs and layer compression (one core) fill what the Go
 # builds leave idle; both share Go's module and build caches, which are safe for concurrent use.
-# Side by side, measured the same way: 38.4 min from a fresh clone to the first test.
+# Side by side, measured the same way: 38.4 min from a fresh clone to the first test. End to end once
+# (2026-12-07, empty HOME): 43.2 min to the first test, then the tests; at most 88 min in all, with
+# ~24 GB of caches (a full disk there fails the test venvs' installs, each with its reason).
 # Warm: a file check each, well under a second. Keep the caches between CI runs.
 .venv/bin/mlops toolchain install &
 toolchain=$!
