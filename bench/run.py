@@ -330,7 +330,17 @@ def _tools(stack: Path, workdir: Path, checkov: Path | None) -> dict[str, tuple[
         "validate": ([str(MLOPS), "validate", str(stack)], None, lambda rc: rc == 0),
         "preview": ([str(MLOPS), "preview", str(stack)], None, lambda rc: rc == 0),
         "audit": (
-            [str(MLOPS), "audit", str(stack), "--format", "json", "--output", str(workdir / "audit.json")],
+            # every round writes the same file: --force (the writer refuses to replace a file otherwise)
+            [
+                str(MLOPS),
+                "audit",
+                str(stack),
+                "-f",
+                "json",
+                "--output",
+                str(workdir / "audit.json"),
+                "--force",
+            ],
             None,
             lambda rc: rc in (0, 1),
         ),

@@ -69,7 +69,8 @@ def test_bench_runs_at_ten_models_and_prints_every_field(tmp_path: Path) -> None
         [
             sys.executable,
             str(REPO / "bench" / "run.py"),
-            *("--models", "10", "--repeat", "1", "--engine", "--validate-models", "200"),
+            # two rounds: the second writes over the first's outputs (it once stopped the bench)
+            *("--models", "10", "--repeat", "2", "--engine", "--validate-models", "200"),
         ],
         cwd=tmp_path,
         capture_output=True,
