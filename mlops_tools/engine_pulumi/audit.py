@@ -168,9 +168,10 @@ def run_operation(
         try:
             operation(**kwargs)
         except auto_errors.CommandError as exc:
-            if record.mandatory() and not _non_policy_errors(record):
+            errors = _non_policy_errors(record)
+            if record.mandatory() and not errors:
                 return record
-            details = "\n".join(_non_policy_errors(record)) or _tail(str(exc))
+            details = "\n".join(errors) or _tail(str(exc))
             raise EngineRunError(_run_failure(verb, details)) from None
     return record
 
