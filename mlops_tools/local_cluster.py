@@ -114,6 +114,77 @@ def _service_account_keys(directory: Path) -> tuple[Path, Path]:
     return private, public
 
 
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
+
+def _openssl(*commands: list[str]) -> None:
+    for command in commands:
+        done = subprocess.run(["openssl", *command], capture_output=True, check=False)
+        if done.returncode != 0:
+            raise ClusterError(f"openssl {' '.join(command)}: {done.stderr.decode(errors='replace').strip()}")
+
+
+def front_proxy_ca(directory: Path) -> Path:
+    """The cluster's front-proxy CA (with a node): what extension API servers trust the API server by."""
+    return directory / "front-proxy-ca.crt"
+
+
+def _front_proxy_certificates(directory: Path) -> list[str]:
+    """The aggregation layer's flags: a CA and the client certificate the API server proxies with.
+
+    Extension API servers (metrics-server's ``metrics.k8s.io``) trust the user the API server names
+    in ``X-Remote-User`` only from a client certificate of this CA (the API server publishes it in
+    ``kube-system/extension-apiserver-authentication``), as kubeadm's front-proxy CA does.
+    """
+    ca, ca_key = front_proxy_ca(directory), directory / "front-proxy-ca.key"
+    key, csr, cert = (directory / f"front-proxy.{suffix}" for suffix in ("key", "csr", "crt"))
+    _openssl(
+        ["genrsa", "-out", str(ca_key), "2048"],
+        [
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            str(ca_key),
+            "-subj",
+            "/CN=front-proxy-ca",
+            "-days",
+            "7",
+            "-out",
+            str(ca),
+        ],
+        ["genrsa", "-out", str(key), "2048"],
+        ["req", "-new", "-key", str(key), "-subj", f"/CN={FRONT_PROXY_CLIENT}", "-out", str(csr)],
+        [
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "7",
+            "-out",
+            str(cert),
+        ],
+    )
+    return [
+        f"--requestheader-client-ca-file={ca}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={cert}",
+        f"--proxy-client-key-file={key}",
+        # Proxy to the extension server's endpoint address, not its Service's virtual IP: the API
+        # server runs as a node process, where kube-proxy's rules for Service IPs may come later.
+        "--enable-aggregator-routing=true",
+    ]
+
+
 def _kubeconfig(path: Path, server: str, *, user: str = "admin", token: str = TOKEN) -> None:
     config = {
         "apiVersion": "v1",
@@ -194,6 +265,7 @@ def start(
     t0 = time.monotonic()
     try:
         private, public = _service_account_keys(directory)
+        aggregation = [] if sandbox is None else _front_proxy_certificates(directory)
         tokens = directory / "tokens.csv"
         tokens.write_text(
             f'{TOKEN},admin,admin,"system:masters"\n'
@@ -245,6 +317,7 @@ def start(
                 # resolves nowhere: no DNS outside the node).
                 "--kubelet-preferred-address-types=InternalIP",
                 *(["--allow-privileged=true"] if allow_privileged else []),
+                *aggregation,
             ],
         )
         deadline = t0 + timeout_s
@@ -374,4 +447,9 @@ def main(argv: list[str]) -> int:  # pragma: no cover - an interactive helper fo
 
 if __name__ == "__main__":  # pragma: no cover
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    sys.exit(main(sys.argv[1:]))
+    # Run as `python -m`, this file is `__main__`: a second copy of the module beside the
+    # `mlops_platform.tools.local_cluster` that the node's code imports, whose ClusterError is another
+    # class, which this copy's `except` would not catch. Run the one module's main.
+    from mlops_platform.tools.local_cluster import main as _main
+
+    sys.exit(_main(sys.argv[1:]))

@@ -28,8 +28,8 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test]'
 
 # The real engine toolchain (Pulumi CLI, kubernetes provider, kube-apiserver, etcd, CRD files) and
-# the local node (kubelet, kube-scheduler, kube-proxy, CoreDNS, local-path-provisioner, Prometheus
-# Operator), built from the Go module proxy into ~/.cache/mlops-platform/toolchain (MLOPS_TOOLCHAIN_CACHE),
+# the local node (kubelet, kube-scheduler, kube-proxy, CoreDNS, metrics-server, local-path-provisioner,
+# Prometheus Operator), built from the Go module proxy into ~/.cache/mlops-platform/toolchain (MLOPS_TOOLCHAIN_CACHE),
 # and the platform's images (Debian bookworm base, Go binaries, MLflow and the platform's Python),
 # built into ~/.cache/mlops-platform/images ($MLOPS_IMAGES_CACHE). Needs Go >= 1.26 on PATH.
 # One after the other from empty caches on 2 near-idle cores (2026-12-07): toolchain 30.2 min (CLI

@@ -5,13 +5,18 @@ kube-apiserver and kube-controller-manager inside them, containerd (Debian's, wi
 bridge), the node's own images (``pause`` and ``busybox``, imported into containerd), kube-scheduler,
 the kubelet, kube-proxy (iptables inside the node's namespace), CoreDNS (``*.svc.cluster.local``),
 the cluster's add-on objects (DNS Service, default StorageClass, the operators' CRDs), the volume
-provisioner (Rancher's local-path-provisioner) and the Prometheus Operator; then it waits for the
-node to be Ready. Every wait is bounded. ``LocalCluster.stop()`` ends every process and removes
-every namespace, cgroup, mount and interface the start made (see ``sandbox``).
+provisioner (Rancher's local-path-provisioner), the Prometheus Operator and metrics-server (the resource
+metrics API, so HorizontalPodAutoscalers scale); then it waits for the node to be Ready. Every wait is
+bounded. ``LocalCluster.stop()`` ends every process and removes every namespace, cgroup, mount and
+interface the start made (see ``sandbox``).
 
-NetworkPolicies are **not enforced**: the CNI bridge plugin implements none (an enforcing plugin
-such as Calico or Cilium is not buildable here in reasonable time); the platform's policies are
-accepted by the API server and inert on this node.
+NetworkPolicies are **not enforced**: the CNI bridge plugin implements none, and no enforcing one
+runs here. SIG Network's kube-network-policies (v0.8.0 is served) queues packets with nftables'
+``queue`` statement, which this machine's kernel lacks (``CONFIG_NFT_QUEUE`` is not set: ``nft add
+rule ... queue num 100`` fails "No such file or directory"); the only kube-router the module proxy
+serves (v2.1.0) is one with reported security flaws; Calico lists no version; Cilium (v1.20.2 is
+served) is an agent and an operator that compile their eBPF datapath with clang at run time, not
+attempted. The platform's policies are accepted by the API server and inert on this node.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class NodeBinaries:
     kube_scheduler: Path
     kube_proxy: Path
     coredns: Path
+    metrics_server: Path
     local_path_provisioner: Path
     prometheus_operator: Path
     containerd: Path = Path("/usr/bin/containerd")
@@ -55,7 +61,9 @@ def toolchain_node_binaries() -> NodeBinaries | None:
     """The node's binaries from the installed toolchain, or None when any is not built."""
     from mlops_platform.tools.toolchain import installed
 
-    built = installed(["kube-node", "coredns", "local-path-provisioner", "prometheus-operator"])
+    built = installed(
+        ["kube-node", "metrics-server", "coredns", "local-path-provisioner", "prometheus-operator"]
+    )
     if built is None:
         return None
     b = built.binaries
@@ -64,6 +72,7 @@ def toolchain_node_binaries() -> NodeBinaries | None:
         kube_scheduler=b["kube-scheduler"],
         kube_proxy=b["kube-proxy"],
         coredns=b["coredns"],
+        metrics_server=b["metrics-server"],
         local_path_provisioner=b["local-path-provisioner"],
         prometheus_operator=b["operator"],
     )
@@ -287,6 +296,29 @@ def start(
         if config_reloader_image is not None:
             operator.append(f"--prometheus-config-reloader={config_reloader_image}")
         lc.spawn(cluster, "prometheus-operator", operator)
+        lc.spawn(
+            cluster,
+            "metrics-server",
+            [
+                str(node.metrics_server),
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                # The API server's proxied requests, trusted by the front-proxy CA given here (this API
+                # server authenticates no client certificate of its own for the ConfigMap to name).
+                "--authentication-skip-lookup",
+                f"--requestheader-client-ca-file={lc.front_proxy_ca(cluster.directory)}",
+                f"--requestheader-allowed-names={lc.FRONT_PROXY_CLIENT}",
+                f"--bind-address={sandbox.node_address}",
+                f"--secure-port={configs.METRICS_SERVER_PORT}",
+                f"--cert-dir={node_dir / 'metrics-server'}",
+                # The kubelet serves a certificate it signed itself, on the node's address.
+                "--kubelet-insecure-tls",
+                "--kubelet-preferred-address-types=InternalIP",
+                "--metric-resolution=15s",
+            ],
+        )
+        _apply(api, configs.metrics_server_objects(sandbox.node_address))
         _wait("node Ready", lambda: _node_ready(api), NODE_READY_TIMEOUT_S, cluster, "kubelet")
         for name, process in sandbox.processes:  # one that exited at once (a bad flag) fails the start
             if process.poll() is not None:

@@ -229,3 +229,51 @@ def bootstrap_objects(node_address: str) -> list[dict[str, object]]:
             "volumeBindingMode": "WaitForFirstConsumer",
         },
     ]
+
+
+METRICS_SERVER_PORT = 4443
+METRICS_API = "v1beta1.metrics.k8s.io"
+
+
+def metrics_server_objects(node_address: str) -> list[dict[str, object]]:
+    """The resource metrics API (``metrics.k8s.io``, what HorizontalPodAutoscalers read), served by
+    metrics-server as a node process: its Service, the endpoint on the node's address, its APIService."""
+    labels = {"k8s-app": "metrics-server"}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "metrics-server", "namespace": "kube-system", "labels": labels},
+            "spec": {
+                "ports": [
+                    {"name": "https", "port": 443, "protocol": "TCP", "targetPort": METRICS_SERVER_PORT}
+                ]
+            },
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "metrics-server-node",
+                "namespace": "kube-system",
+                "labels": {**labels, "kubernetes.io/service-name": "metrics-server"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [node_address], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": METRICS_SERVER_PORT, "protocol": "TCP"}],
+        },
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": METRICS_API, "labels": labels},
+            "spec": {
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "service": {"name": "metrics-server", "namespace": "kube-system", "port": 443},
+                # metrics-server serves a certificate it signs itself, as upstream's manifest deploys it.
+                "insecureSkipTLSVerify": True,
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+            },
+        },
+    ]

@@ -46,6 +46,8 @@ from typing import Any
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")
+SYS_NET = Path("/sys/class/net")
+HOST_IF_SUFFIX = "-h"
 ADDRESS_PREFIX = "10.213"  # 10.213.<n>.0/30 per node: host .1, node .2; only inside namespaces we made
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/24"
@@ -189,8 +191,13 @@ class Sandbox:
         temporary.write_text(json.dumps(record), encoding="utf-8")
         temporary.replace(RECORDS / f"{self.name}.json")
 
+    @property
+    def host_if(self) -> str:
+        """The host's end of the node's veth pair."""
+        return f"{self.name}{HOST_IF_SUFFIX}"[:15]
+
     def _make_network(self) -> None:
-        host_if, node_if = f"{self.name}-h"[:15], f"{self.name}-n"[:15]
+        host_if, node_if = self.host_if, f"{self.name}-n"[:15]
         self.made_netns_dir = not NETNS_DIR.exists()
         _run(["ip", "netns", "add", self.name])
         _run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if])
@@ -273,7 +280,13 @@ class Sandbox:
                 self.holder.wait(timeout=5)
         for path in sorted(self.cgroups, key=lambda p: len(p.parts), reverse=True):
             self._remove_cgroup_tree(path)
-        _run(["ip", "netns", "del", self.name], check=False)  # the veth pair and host routes go with it
+        # Deleting the host's end removes the pair and the host routes through it at once. Deleting the
+        # namespace alone does not while anything still holds it: the kernel keeps a namespace whose
+        # orphaned TCP sockets (connections of the node's processes, closed by the kill) still
+        # retransmit, for minutes, and with it the veth pair, the routes and so the next node's subnet.
+        if (SYS_NET / self.host_if).exists():
+            _run(["ip", "link", "del", self.host_if], check=False)
+        _run(["ip", "netns", "del", self.name], check=False)
         if self.made_netns_dir and NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
             _run(["umount", str(NETNS_DIR)], check=False)
             with contextlib.suppress(OSError):
@@ -346,6 +359,7 @@ def reclaim_stale(progress: Progress = print) -> list[str]:
     names = {p.stem for p in RECORDS.glob("*.json")} if RECORDS.is_dir() else set()
     if NETNS_DIR.is_dir():
         names |= {p.name for p in NETNS_DIR.iterdir()}
+    names |= {p.name.removesuffix(HOST_IF_SUFFIX) for p in SYS_NET.glob(f"*{HOST_IF_SUFFIX}")}
     for hierarchy in cgroup_hierarchies():
         names |= {p.name for p in hierarchy.iterdir() if p.is_dir()}
     reclaimed = []

@@ -18,6 +18,7 @@ KUBERNETES_PROVIDER_MODULE_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 KUBERNETES_PROVIDER_VERSION = "4.24.0+f47bc2d6f199"
 KUBERNETES_PROVIDER_SDK_VERSION = "v4.24.0"
 COREDNS_VERSION = "1.15.0"
+METRICS_SERVER_VERSION = "0.8.0"
 LOCAL_PATH_PROVISIONER_VERSION = "0.0.30"  # the newest the Go module proxy lists
 
 
@@ -219,6 +220,19 @@ COMPONENTS: tuple[Component, ...] = (
             ),
             binaries=("kubelet", "kube-scheduler", "kube-proxy"),
             ldflags=_KUBERNETES_LDFLAGS,
+            version_args=("--version",),
+        ),
+    ),
+    Component(
+        name="metrics-server",
+        version=METRICS_SERVER_VERSION,
+        modules=(GoModule("sigs.k8s.io/metrics-server", f"v{METRICS_SERVER_VERSION}"),),
+        recipe=WrapperBuild(
+            wrapper="metrics-server",
+            packages=("sigs.k8s.io/metrics-server/cmd/metrics-server",),
+            binaries=("metrics-server",),
+            # Where its Makefile stamps the version (`metrics-server --version` prints it).
+            ldflags=("-s", "-w", f"-X k8s.io/client-go/pkg/version.gitVersion=v{METRICS_SERVER_VERSION}"),
             version_args=("--version",),
         ),
     ),

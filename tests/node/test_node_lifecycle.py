@@ -6,6 +6,7 @@ the ``node`` xdist group, in file order), so its stop can be checked against the
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -135,3 +136,21 @@ def test_a_node_whose_owner_was_killed_is_reclaimed_by_the_next(tmp_path: Path) 
     finally:
         fresh.stop()
     assert not any(_traces(fresh.name).values()), _traces(fresh.name)
+
+
+def test_a_node_whose_namespace_is_still_held_leaves_no_link_or_route(tmp_path: Path) -> None:
+    """The kernel keeps a deleted network namespace while anything holds it (after a platform ran,
+    its processes' orphaned TCP sockets do, for minutes); its veth pair and the host routes through it
+    stayed with it, and the next node could not route the Service range. Here an open handle holds it."""
+    node = Sandbox.make(progress=lambda _: None)
+    handle = None
+    try:
+        handle = os.open(f"/run/netns/{node.name}", os.O_RDONLY)
+        assert _traces(node.name)["links"] and _traces(node.name)["routes"]
+    finally:
+        node.stop()
+    try:
+        assert not any(_traces(node.name).values()), _traces(node.name)
+    finally:
+        if handle is not None:
+            os.close(handle)

@@ -195,18 +195,84 @@ def test_models_serve_exactly_their_pinned_versions(platform: Platform) -> None:
         assert len(info) == 1 and f'version="{version}"' in info[0] and f'model="{model}"' in info[0], info
 
 
+def _autoscaler(platform: Platform, model: str) -> Any:
+    from kubernetes import client
+
+    scaler = client.AutoscalingV2Api(platform.api)
+    items = scaler.list_namespaced_horizontal_pod_autoscaler(
+        pe.NAMESPACE, label_selector=f"{L.MODEL}={model}"
+    ).items
+    assert len(items) == 1, [i.metadata.name for i in items]
+    return items[0]
+
+
+def test_load_scales_a_model_out_through_its_autoscaler(platform: Platform) -> None:
+    """The model's HorizontalPodAutoscaler reads its pods' CPU (the node's metrics-server) and adds a
+    replica under load, up to the spec's maximum."""
+    from kubernetes import client
+
+    def measuring() -> Any:
+        hpa = _autoscaler(platform, pe.FRAUD)
+        conditions = {c.type: c for c in (hpa.status.conditions or [])}
+        active = conditions.get("ScalingActive")
+        return hpa if active is not None and active.status == "True" and hpa.status.current_metrics else None
+
+    hpa = tryout.wait_for(f"{pe.FRAUD}'s autoscaler reading CPU", measuring, 180, every_s=5)
+    ceiling = hpa.spec.max_replicas
+    assert hpa.spec.min_replicas == 1 and ceiling > 1, (hpa.spec.min_replicas, ceiling)
+    deployment = hpa.spec.scale_target_ref.name
+    url = platform.model_url(pe.FRAUD, "stable")
+    batch = {"dataframe_split": {"columns": platform.trained["columns"], "data": platform.trained["rows"]}}
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            pe.http_status(f"{url}/invocations", batch)
+
+    workers = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    apps = client.AppsV1Api(platform.api)
+
+    def scaled_out() -> int | None:
+        ready = apps.read_namespaced_deployment(deployment, pe.NAMESPACE).status.ready_replicas or 0
+        return ready if ready == ceiling else None
+
+    try:
+        tryout.wait_for(f"{deployment} scaled out to {ceiling} ready replicas", scaled_out, 300, every_s=5)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=15)
+    scaled = _autoscaler(platform, pe.FRAUD)
+    assert scaled.status.desired_replicas == ceiling
+    cpu = [m.resource.current.average_utilization for m in scaled.status.current_metrics if m.resource]
+    assert cpu and cpu[0] is not None and cpu[0] > 0, cpu
+
+
 def test_prometheus_scrapes_every_model_target(platform: Platform) -> None:
+    """Every serving pod is a target, up: fraud-scorer's stable replicas (the autoscaler's) and its
+    canary, churn-predictor's one."""
+    from kubernetes import client
+
+    pods = client.CoreV1Api(platform.api).list_namespaced_pod(
+        pe.NAMESPACE, label_selector=f"{L.APP_COMPONENT}={L.COMPONENT_MODEL_SERVER}"
+    )
+    serving: dict[str, int] = {}
+    for pod in pods.items:
+        if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
+            serving[pod.metadata.labels[L.MODEL]] = serving.get(pod.metadata.labels[L.MODEL], 0) + 1
+    assert serving.get(pe.FRAUD, 0) >= 2 and serving.get(pe.CHURN) == 1, serving  # both tracks, one replica
+
     def targets_up() -> dict[str, int] | None:
         answer = pe.http_json(f"{platform.prometheus}/api/v1/query?query=up%7Bmodel%21%3D%22%22%7D")
         found: dict[str, int] = {}
         for series in answer["data"]["result"]:
             if series["value"][1] == "1":
                 found[series["metric"]["model"]] = found.get(series["metric"]["model"], 0) + 1
-        return found if found.get(pe.FRAUD) == 2 and found.get(pe.CHURN) == 1 else None
+        return found if found == serving else None
 
-    tryout.wait_for(
-        "Prometheus scraping fraud-scorer (stable, canary) and churn-predictor up", targets_up, 180
-    )
+    tryout.wait_for(f"Prometheus scraping every serving pod up ({serving})", targets_up, 180)
 
 
 def _alerts(platform: Platform, name: str, model: str) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ STAND_IN_FILES = {
     "etcd": ["bin/etcd"],
     "crds": ["prometheus-operator/monitoring.coreos.com_prometheuses.yaml", "gateway-api/httproutes.yaml"],
     "kube-node": ["bin/kubelet", "bin/kube-scheduler", "bin/kube-proxy"],
+    "metrics-server": ["bin/metrics-server"],
     "coredns": ["bin/coredns"],
     "local-path-provisioner": ["bin/local-path-provisioner"],
     "prometheus-operator": ["bin/operator"],

@@ -61,6 +61,7 @@ def test_status_lists_every_component_built_or_missing(root: Path, fill: Fill) -
         "etcd": False,
         "crds": True,
         "kube-node": False,
+        "metrics-server": False,
         "coredns": False,
         "local-path-provisioner": False,
         "prometheus-operator": False,
