@@ -79,7 +79,15 @@ class Violation(_Strict):
     message: str
     waiver: dict[str, Any] | None
     spec: dict[str, Any] | None
+    """``{file, line, path, default, program}``: the flags, written only when true, read as false."""
     evidence: Evidence | None
+
+    @field_validator("spec")
+    @classmethod
+    def _flags_default_to_false(cls, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+        if spec is None:
+            return None
+        return {**spec, "default": spec.get("default", False), "program": spec.get("program", False)}
 
 
 class ControlEvidence(_Strict):
@@ -173,10 +181,10 @@ ModelRow = tuple[
     bool,  # drift_check_enabled
     str | None,  # drift_check_schedule
     list[str],  # resources
-    Outcome,  # monitoring_status
+    int,  # monitoring_status: an index into governance_statuses
     list[str],  # monitoring_resources
     list[int | None],  # governance: indexes into governance_statuses, in the order of governance_policies
-    Outcome,  # status
+    int,  # status: an index into governance_statuses
     list[ServedRow],  # served: each serving workload's exact version (stable, canary), by served_columns
 ]
 
@@ -259,6 +267,13 @@ class ModelTable(_Strict):
             }
             if values["canary_weight_percent"] is not None and values["canary_image"] is None:
                 values["canary_image"] = values["image"]  # the canary runs the stable image
+            for column in ("monitoring_status", "status"):
+                at = values[column]
+                if not 0 <= at < len(self.governance_statuses):
+                    raise ReportError(
+                        f"model {values['name']!r}: {column} {at} is not in governance_statuses"
+                    )
+                values[column] = self.governance_statuses[at]
             values["served"] = [_served(values["name"], row, values["resources"]) for row in values["served"]]
             records.append(ModelRecord(**values))
         return records

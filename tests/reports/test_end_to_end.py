@@ -118,7 +118,8 @@ def test_real_json_counts_match_the_audit(audits: dict[str, tuple[AuditResult, f
 def test_the_json_inventory_reads_back_as_the_audit_saw_it(
     audits: dict[str, tuple[AuditResult, frozenset[str]]],
 ) -> None:
-    """Version 4's compact inventory (served rows, canary_image elided) loses nothing the view had."""
+    """Version 4's compact inventory (served rows, statuses by index, canary_image elided) loses
+    nothing the view had."""
     prod = audits["prod"][0]
     declarations = {"prod": declared_models(load_environment(REPO / "stacks" / "Pulumi.prod.yaml"))}
     text = render([prod], "json", provenance=provenance(), declarations=declarations)
@@ -130,6 +131,7 @@ def test_the_json_inventory_reads_back_as_the_audit_saw_it(
         assert record.served == model["served"], model["name"]
         assert record.canary_image == (model["canary"] or {}).get("image"), model["name"]
         assert record.resources == model["resources"]
+        assert (record.monitoring_status, record.status) == (model["monitoring"]["status"], model["status"])
     table = json.loads(text)["environments"][0]["models"]
     fraud = next(row for row in table["rows"] if row[0] == "fraud-scorer")
     columns = table["columns"]
