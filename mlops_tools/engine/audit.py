@@ -203,9 +203,7 @@ def _start_all(sessions: list[PackSession], relay: Relay | None = None) -> list[
 LARGE_STACK_RESOURCES = 2_000
 
 
-def _stack_analysis(
-    sessions: list[PackSession], capture: Capture, built: threading.Event | None = None
-) -> list[AnalysisResult]:
+def _stack_analysis(sessions: list[PackSession], capture: Capture) -> list[AnalysisResult]:
     """``AnalyzeStack`` in every pack, the request serialized once for all of them.
 
     Serialized resource by resource: serialized protobuf messages of one type concatenate into the
@@ -213,15 +211,13 @@ def _stack_analysis(
     1,000 models) is never built as one message tree beside its bytes; a pack whose call fails gets
     the request parsed back from the bytes. Each pack is stopped as soon as it has answered (its
     policies' descriptions are kept); with more than :data:`LARGE_STACK_RESOURCES` resources the
-    packs run one after the other. ``built`` is set once the request is built.
+    packs run one after the other.
     """
     payload = b"".join(
         AnalyzeStackRequest(resources=[stack_resource(reg, reg.provider)]).SerializeToString()
         for reg in capture.registrations
     )
     types = {reg.urn: reg.type for reg in capture.registrations}
-    if built is not None:
-        built.set()
     results: list[AnalysisResult | None] = [None] * len(sessions)
     errors: list[BaseException] = []
 
@@ -349,6 +345,14 @@ def _audit_capture_and_packs(
             starter.join()
         if starting:
             raise starting[0]
+        # The program is done: most of what the SDK allocated for it is now garbage in cycles (at 300
+        # models 937,000 of 1,178,000 objects), which the paused collector would keep to the end. On a
+        # large stack one collection here lets the answers, the stack's request, the evidence and the
+        # reports reuse that memory instead of growing the heap (300 models: the audit process's peak
+        # 499 MB instead of 551-585). It costs seconds (bench, under cProfile at load 5-8: 2.6 s at 100
+        # models, 4.9 s at 1,000), so a small stack, whose memory does not matter, skips it.
+        if len(capture.registrations) > LARGE_STACK_RESOURCES:
+            gc.collect()
         secrets_holder["capture"] = capture
         _check_shared_config(sessions, policy_config.document)
         try:
@@ -370,32 +374,17 @@ def _audit_capture_and_packs(
         stack_results: list[AnalysisResult] = []
         stack_errors: list[BaseException] = []
 
-        built = threading.Event()
-
         def judge_stack() -> None:
             try:
-                stack_results.extend(_stack_analysis(sessions, capture, built))
+                stack_results.extend(_stack_analysis(sessions, capture))
             except BaseException as exc:
                 stack_errors.append(exc)
-            finally:
-                built.set()  # also when building it failed
 
         judging = threading.Thread(target=judge_stack, daemon=True)
         judging.start()
         evidence = None
         if evidence_mode is not None:  # the resource rules' evidence, while the packs judge the stack
             evidence = gather_evidence(capture.resources, findings, checks, evidence_mode)
-        # The program is done: most of what the SDK allocated for it is now garbage in cycles (at 300
-        # models 937,000 of 1,178,000 objects), which the paused collector would keep to the end. On a
-        # large stack one collection lets the reports reuse that memory instead of growing the heap
-        # (300 models: the audit process's peak 499 MB instead of 551-585). It costs seconds (4.3 s at
-        # 1,000 models under cProfile) holding the interpreter, so it runs while the packs judge the
-        # stack in their own processes (on the other core), after the request went out and the
-        # evidence is read: before the packs were sent the stack it delayed them by as much. A small
-        # stack, whose memory does not matter, skips it.
-        if len(capture.registrations) > LARGE_STACK_RESOURCES:
-            built.wait()
-            gc.collect()
         judging.join()
         if stack_errors:
             raise stack_errors[0]
