@@ -17,6 +17,7 @@ The counts never depend on the mode: they come from the checks.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable
@@ -275,12 +276,26 @@ def gather_evidence(
         if f.kind != "waiver":  # a problem of the waiver file, not an evaluation of a resource
             flagged[(f.pack, f.policy)].add(f.urn)
     in_order: list[str] | None = None
+    order_keys: dict[str, tuple[str, str]] = {}
+
+    def order(urn: str) -> tuple[str, str]:
+        found = order_keys.get(urn)
+        if found is None:
+            found = order_keys[urn] = _report_order(urn)
+        return found
+
     for key in sorted(checked.keys() | flagged.keys()):
         pack, policy = key
         units = judged_units(checked.get(key, set()), flagged.get(key, set()))
         failed = flagged.get(key, set()) & units
-        passed = sorted(units - failed, key=_report_order)
-        listed = [*failed, *(passed if mode is EvidenceMode.FULL else passed[:PASS_SAMPLE])]
+        # by report order (the names keyed once for every rule: 10,802 resources x 50 rules at 1,000
+        # models), all of them or the first PASS_SAMPLE
+        passes = units - failed
+        if mode is EvidenceMode.FULL:
+            passed = sorted(passes, key=order)
+        else:
+            passed = heapq.nsmallest(PASS_SAMPLE, passes, key=order)
+        listed = [*failed, *passed]
         for urn in listed:
             if (pack, policy, urn) not in observed:
                 observed[(pack, policy, urn)] = observer.observe(by_urn.get(urn), policy)
@@ -288,7 +303,7 @@ def gather_evidence(
             continue
         # A stack rule that judged the whole stack read it resource by resource: list those with values.
         if in_order is None:
-            in_order = sorted(by_urn, key=_report_order)
+            in_order = sorted(by_urn, key=order)
         reads: list[str] = []
         for urn in in_order:
             if urn in units:

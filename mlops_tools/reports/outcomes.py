@@ -20,6 +20,10 @@ OUTCOMES = (
 )
 
 
+_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
+
+
 def worst(outcomes: Iterable[str], default: str = "pass") -> str:
-    ranked = sorted(outcomes, key=OUTCOMES.index)
-    return ranked[0] if ranked else default
+    # min by rank, not sorted(key=OUTCOMES.index): the 1,000-model report's view calls this 1.1 million
+    # times (each control's outcome per resource), 1.3 s of its 5.6 under cProfile
+    return min(outcomes, key=_RANK.__getitem__, default=default)

@@ -16,7 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mlops_platform.tools.reports.json_report import MODEL_COLUMNS, SCHEMA_VERSION
+from mlops_platform.tools.reports.json_report import (
+    MODEL_COLUMNS,
+    SCHEMA_VERSION,
+    SERVED_COLUMNS,
+    SERVED_REQUIRED,
+)
 
 Outcome = Literal[
     "error", "fail", "warn", "waived", "partial", "not-verified", "pass", "not-applicable", "disabled"
@@ -74,7 +79,15 @@ class Violation(_Strict):
     message: str
     waiver: dict[str, Any] | None
     spec: dict[str, Any] | None
+    """``{file, line, path, default, program}``: the flags, written only when true, read as false."""
     evidence: Evidence | None
+
+    @field_validator("spec")
+    @classmethod
+    def _flags_default_to_false(cls, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+        if spec is None:
+            return None
+        return {**spec, "default": spec.get("default", False), "program": spec.get("program", False)}
 
 
 class ControlEvidence(_Strict):
@@ -141,6 +154,10 @@ class SupplyChain(_Strict):
     images: list[ImageAnswer]
 
 
+# A ``served`` entry: the values of ``served_columns``, its trailing nulls left out, ``resource`` an
+# index into the model's ``resources`` (or a name not among them).
+ServedRow = list[str | int | None]
+
 ModelRow = tuple[
     str,  # name
     str,  # image
@@ -152,7 +169,7 @@ ModelRow = tuple[
     int | None,  # canary_version
     str | None,  # canary_alias
     int | None,  # canary_weight_percent (null: no canary)
-    str | None,  # canary_image
+    str | None,  # canary_image (null with a canary: the stable image)
     str,  # risk_tier
     str,  # data_classification
     bool,  # within_ceiling
@@ -164,11 +181,11 @@ ModelRow = tuple[
     bool,  # drift_check_enabled
     str | None,  # drift_check_schedule
     list[str],  # resources
-    Outcome,  # monitoring_status
+    int,  # monitoring_status: an index into governance_statuses
     list[str],  # monitoring_resources
     list[int | None],  # governance: indexes into governance_statuses, in the order of governance_policies
-    Outcome,  # status
-    list[dict[str, Any]],  # served: each serving workload's exact version (stable, canary)
+    int,  # status: an index into governance_statuses
+    list[ServedRow],  # served: each serving workload's exact version (stable, canary), by served_columns
 ]
 
 
@@ -213,6 +230,7 @@ class ModelTable(_Strict):
     columns: list[str]
     governance_policies: list[str]
     governance_statuses: list[Outcome]
+    served_columns: list[str]
     rows: list[ModelRow]
 
     @field_validator("columns")
@@ -220,6 +238,13 @@ class ModelTable(_Strict):
     def _known_columns(cls, columns: list[str]) -> list[str]:
         if tuple(columns) != MODEL_COLUMNS:
             raise ValueError(f"the columns of this version are {', '.join(MODEL_COLUMNS)}")
+        return columns
+
+    @field_validator("served_columns")
+    @classmethod
+    def _known_served_columns(cls, columns: list[str]) -> list[str]:
+        if tuple(columns) != SERVED_COLUMNS:
+            raise ValueError(f"the served columns of this version are {', '.join(SERVED_COLUMNS)}")
         return columns
 
     def records(self) -> list[ModelRecord]:
@@ -240,11 +265,39 @@ class ModelTable(_Strict):
                 for p, s in zip(self.governance_policies, statuses, strict=True)
                 if s is not None
             }
+            if values["canary_weight_percent"] is not None and values["canary_image"] is None:
+                values["canary_image"] = values["image"]  # the canary runs the stable image
+            for column in ("monitoring_status", "status"):
+                at = values[column]
+                if not 0 <= at < len(self.governance_statuses):
+                    raise ReportError(
+                        f"model {values['name']!r}: {column} {at} is not in governance_statuses"
+                    )
+                values[column] = self.governance_statuses[at]
+            values["served"] = [_served(values["name"], row, values["resources"]) for row in values["served"]]
             records.append(ModelRecord(**values))
         return records
 
     def by_name(self) -> dict[str, ModelRecord]:
         return {record.name: record for record in self.records()}
+
+
+def _served(model: str, row: ServedRow, resources: list[str]) -> dict[str, Any]:
+    """A ``served`` row by column name: its left-out trailing nulls back, its resource by name."""
+    if not SERVED_REQUIRED <= len(row) <= len(SERVED_COLUMNS):
+        raise ReportError(
+            f"model {model!r}: a served row of {len(row)} values, "
+            f"not {SERVED_REQUIRED} to {len(SERVED_COLUMNS)}"
+        )
+    served = dict(zip(SERVED_COLUMNS, [*row, *[None] * (len(SERVED_COLUMNS) - len(row))], strict=True))
+    resource = served["resource"]
+    if isinstance(resource, int):
+        if not 0 <= resource < len(resources):
+            raise ReportError(
+                f"model {model!r}: served resource {resource} is not an index into its resources"
+            )
+        served["resource"] = resources[resource]
+    return served
 
 
 class EnvironmentReport(_Strict):

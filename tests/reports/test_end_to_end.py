@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import importlib.resources
 import json
@@ -15,10 +16,10 @@ from jsonschema import Draft4Validator, Draft202012Validator, FormatChecker
 from mlops_platform.stacks.loader import load_environment
 from mlops_platform.tools.engine.audit import audit_capture_and_packs, discover_packs
 from mlops_platform.tools.findings import AuditResult
-from mlops_platform.tools.reports import FORMATS, render
+from mlops_platform.tools.reports import FORMATS, build_report, render
 from mlops_platform.tools.reports.inventory import declared_models
-from mlops_platform.tools.reports.json_report import schema
-from mlops_platform.tools.reports.report_model import parse_report
+from mlops_platform.tools.reports.json_report import MODEL_COLUMNS, schema
+from mlops_platform.tools.reports.report_model import ReportError, parse_report
 from mlops_platform.tools.waivers import apply_waivers, load_waivers
 from tests.reports.report_fixtures import provenance
 
@@ -112,6 +113,60 @@ def test_real_json_counts_match_the_audit(audits: dict[str, tuple[AuditResult, f
     docker = [c for c in envs["prod"]["controls"] if c["framework"] == "cis-docker"]
     assert docker and {c["status"] for c in docker} == {"not-applicable"}
     assert all(c["title"] for c in envs["prod"]["controls"])
+
+
+def test_the_json_inventory_reads_back_as_the_audit_saw_it(
+    audits: dict[str, tuple[AuditResult, frozenset[str]]],
+) -> None:
+    """Version 4's compact inventory (served rows, statuses by index, canary_image elided) loses
+    nothing the view had."""
+    prod = audits["prod"][0]
+    declarations = {"prod": declared_models(load_environment(REPO / "stacks" / "Pulumi.prod.yaml"))}
+    text = render([prod], "json", provenance=provenance(), declarations=declarations)
+    seen = build_report([prod], provenance=provenance(), declarations=declarations)["environments"][0]
+    records = parse_report(text).environment("prod").models.by_name()
+    assert sorted(records) == sorted(m["name"] for m in seen["models"])
+    for model in seen["models"]:
+        record = records[model["name"]]
+        assert record.served == model["served"], model["name"]
+        assert record.canary_image == (model["canary"] or {}).get("image"), model["name"]
+        assert record.resources == model["resources"]
+        assert (record.monitoring_status, record.status) == (model["monitoring"]["status"], model["status"])
+    table = json.loads(text)["environments"][0]["models"]
+    fraud = next(row for row in table["rows"] if row[0] == "fraud-scorer")
+    columns = table["columns"]
+    assert fraud[columns.index("canary_weight_percent")] == 10
+    assert fraud[columns.index("canary_image")] is None, "the canary runs the stable image: not repeated"
+    assert records["fraud-scorer"].canary_image == records["fraud-scorer"].image
+    tracks = [served[0] for served in fraud[columns.index("served")]]
+    assert tracks == ["stable", "canary"]
+    resource = table["served_columns"].index("resource")
+    assert [fraud[columns.index("resources")][s[resource]] for s in fraud[columns.index("served")]] == [
+        "serving-fraud-scorer-deployment",
+        "serving-fraud-scorer-canary-deployment",
+    ]
+
+
+def test_a_served_row_missing_a_required_value_is_refused_by_schema_and_reader(
+    audits: dict[str, tuple[AuditResult, frozenset[str]]],
+) -> None:
+    declarations = {"prod": declared_models(load_environment(REPO / "stacks" / "Pulumi.prod.yaml"))}
+    good = json.loads(render([audits["prod"][0]], "json", provenance=provenance(), declarations=declarations))
+    validator = Draft202012Validator(schema(), format_checker=FormatChecker())
+    assert list(validator.iter_errors(good)) == []
+    served = MODEL_COLUMNS.index("served")
+    for mutate in (
+        lambda s: s.pop(),  # trailing nulls may be left out, the resolution may not
+        lambda s: s.__setitem__(1, 99),  # not an index into the model's resources
+    ):
+        doc = copy.deepcopy(good)
+        row = next(r for r in doc["environments"][0]["models"]["rows"] if r[served])
+        del row[served][0][7:]
+        mutate(row[served][0])
+        if len(row[served][0]) < 7:
+            assert list(validator.iter_errors(doc)) != []
+        with pytest.raises(ReportError, match=f"model {row[0]!r}: "):
+            parse_report(json.dumps(doc)).environments[0].models.records()
 
 
 def test_real_sarif_is_schema_valid(audits: dict[str, tuple[AuditResult, frozenset[str]]]) -> None:
