@@ -101,27 +101,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _service_account_keys(directory: Path) -> tuple[Path, Path]:
-    """An RSA key pair that signs and verifies service account tokens."""
-    private, public = directory / "sa.key", directory / "sa.pub"
-    for command in (
-        ["openssl", "genrsa", "-out", str(private), "2048"],
-        ["openssl", "rsa", "-in", str(private), "-pubout", "-out", str(public)],
-    ):
-        done = subprocess.run(command, capture_output=True, check=False)
-        if done.returncode != 0:
-            raise ClusterError(f"{' '.join(command)}: {done.stderr.decode(errors='replace').strip()}")
-    return private, public
-
-
-FRONT_PROXY_CLIENT = "front-proxy-client"
-
-
 def _openssl(*commands: list[str]) -> None:
+    """Run each ``openssl`` command in turn; ClusterError with its message when one fails."""
     for command in commands:
         done = subprocess.run(["openssl", *command], capture_output=True, check=False)
         if done.returncode != 0:
             raise ClusterError(f"openssl {' '.join(command)}: {done.stderr.decode(errors='replace').strip()}")
+
+
+def _service_account_keys(directory: Path) -> tuple[Path, Path]:
+    """An RSA key pair that signs and verifies service account tokens."""
+    private, public = directory / "sa.key", directory / "sa.pub"
+    _openssl(
+        ["genrsa", "-out", str(private), "2048"],
+        ["rsa", "-in", str(private), "-pubout", "-out", str(public)],
+    )
+    return private, public
+
+
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 def front_proxy_ca(directory: Path) -> Path:

@@ -17,6 +17,7 @@ The counts never depend on the mode: they come from the checks.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 from collections import defaultdict
@@ -276,13 +277,7 @@ def gather_evidence(
         if f.kind != "waiver":  # a problem of the waiver file, not an evaluation of a resource
             flagged[(f.pack, f.policy)].add(f.urn)
     in_order: list[str] | None = None
-    order_keys: dict[str, tuple[str, str]] = {}
-
-    def order(urn: str) -> tuple[str, str]:
-        found = order_keys.get(urn)
-        if found is None:
-            found = order_keys[urn] = _report_order(urn)
-        return found
+    order = functools.cache(_report_order)  # each resource's sort key once, for every rule
 
     for key in sorted(checked.keys() | flagged.keys()):
         pack, policy = key

@@ -247,6 +247,12 @@ class ModelTable(_Strict):
             raise ValueError(f"the served columns of this version are {', '.join(SERVED_COLUMNS)}")
         return columns
 
+    def _status(self, model: str, at: int, what: str) -> Outcome:
+        """The outcome a row's index names in ``governance_statuses``; ReportError when it names none."""
+        if not 0 <= at < len(self.governance_statuses):
+            raise ReportError(f"model {model!r}: {what} {at} is not in governance_statuses")
+        return self.governance_statuses[at]
+
     def records(self) -> list[ModelRecord]:
         """Every row by column name, its governance statuses by policy."""
         records = []
@@ -258,22 +264,15 @@ class ModelTable(_Strict):
                     f"model {values['name']!r}: {len(statuses)} governance statuses for "
                     f"{len(self.governance_policies)} governance_policies"
                 )
-            if any(s is not None and not 0 <= s < len(self.governance_statuses) for s in statuses):
-                raise ReportError(f"model {values['name']!r}: a governance status not in governance_statuses")
             values["governance"] = {
-                p: self.governance_statuses[s]
+                p: self._status(values["name"], s, f"governance status of {p}")
                 for p, s in zip(self.governance_policies, statuses, strict=True)
                 if s is not None
             }
             if values["canary_weight_percent"] is not None and values["canary_image"] is None:
                 values["canary_image"] = values["image"]  # the canary runs the stable image
             for column in ("monitoring_status", "status"):
-                at = values[column]
-                if not 0 <= at < len(self.governance_statuses):
-                    raise ReportError(
-                        f"model {values['name']!r}: {column} {at} is not in governance_statuses"
-                    )
-                values[column] = self.governance_statuses[at]
+                values[column] = self._status(values["name"], values[column], column)
             values["served"] = [_served(values["name"], row, values["resources"]) for row in values["served"]]
             records.append(ModelRecord(**values))
         return records

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,18 +259,16 @@ def test_prometheus_scrapes_every_model_target(platform: Platform) -> None:
     pods = client.CoreV1Api(platform.api).list_namespaced_pod(
         pe.NAMESPACE, label_selector=f"{L.APP_COMPONENT}={L.COMPONENT_MODEL_SERVER}"
     )
-    serving: dict[str, int] = {}
-    for pod in pods.items:
-        if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
-            serving[pod.metadata.labels[L.MODEL]] = serving.get(pod.metadata.labels[L.MODEL], 0) + 1
+    serving = Counter(
+        pod.metadata.labels[L.MODEL]
+        for pod in pods.items
+        if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None
+    )
     assert serving.get(pe.FRAUD, 0) >= 2 and serving.get(pe.CHURN) == 1, serving  # both tracks, one replica
 
-    def targets_up() -> dict[str, int] | None:
+    def targets_up() -> Counter[str] | None:
         answer = pe.http_json(f"{platform.prometheus}/api/v1/query?query=up%7Bmodel%21%3D%22%22%7D")
-        found: dict[str, int] = {}
-        for series in answer["data"]["result"]:
-            if series["value"][1] == "1":
-                found[series["metric"]["model"]] = found.get(series["metric"]["model"], 0) + 1
+        found = Counter(s["metric"]["model"] for s in answer["data"]["result"] if s["value"][1] == "1")
         return found if found == serving else None
 
     tryout.wait_for(f"Prometheus scraping every serving pod up ({serving})", targets_up, 180)
